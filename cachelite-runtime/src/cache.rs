@@ -1,0 +1,1242 @@
+//! The concurrent cache: power-of-two shards, each a mutex around a
+//! lock-free-of-its-own [`Shard`]. Removed entries are reported to
+//! listeners and dropped only after the shard's lock is released.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use std::thread::{Thread, ThreadId};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::builder::CacheBuilder;
+use crate::events::{Event, Listeners, RemovalCause};
+use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
+use crate::glob::Glob;
+use crate::policy::Policy;
+use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
+use crate::singleflight::Flight;
+use crate::stats::{CacheInfo, Counters, Stats};
+
+pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
+
+/// Keeps each shard's lock on its own cache lines.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+pub(crate) struct Config<K, V> {
+    pub(crate) policy: Policy,
+    pub(crate) max_items: Option<usize>,
+    pub(crate) max_weight: Option<u64>,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) default_ttl: Option<Duration>,
+    pub(crate) jitter: Option<Duration>,
+    pub(crate) sweep_samples: usize,
+}
+
+pub(crate) struct Inner<K, V, S> {
+    pub(crate) shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    pub(crate) mask: usize,
+    pub(crate) hasher: S,
+    pub(crate) clock: AnyClock,
+    pub(crate) cfg: Config<K, V>,
+    pub(crate) listeners: Listeners<K, V>,
+    pub(crate) sweeper: OnceLock<Thread>,
+}
+
+impl<K, V, S> Inner<K, V, S> {
+    #[inline]
+    fn shard_for(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+        // High bits pick the shard; hashbrown uses the low bits and the top 7.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = (hash >> 32) as usize & self.mask;
+        &self.shards[i].0
+    }
+}
+
+impl<K, V, S> Drop for Inner<K, V, S> {
+    fn drop(&mut self) {
+        if let Some(t) = self.sweeper.get() {
+            t.unpark();
+        }
+    }
+}
+
+/// How an insert chooses its time to live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TtlChoice {
+    #[default]
+    CacheDefault,
+    Never,
+    After(Duration),
+}
+
+/// A value to store, with its TTL and tags: what [`Cache::insert_entry`]
+/// and the compute closures of [`Cache::get_or_compute`] hand to the cache.
+///
+/// ```
+/// use cachelite_runtime::{Cache, Insertion};
+/// use std::time::Duration;
+///
+/// let cache: Cache<u32, &str> = Cache::new(10);
+/// cache.insert_entry(1, Insertion::new("one").with_ttl(Duration::from_secs(5)).with_tags(["odd"]));
+/// assert_eq!(cache.invalidate_tags(&["odd"]), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Insertion<V> {
+    value: V,
+    ttl: TtlChoice,
+    tags: Vec<Tag>,
+}
+
+impl<V> Insertion<V> {
+    /// The value, with the cache's default TTL and no tags.
+    ///
+    /// ```
+    /// let i = cachelite_runtime::Insertion::new(5);
+    /// assert_eq!(*i.value(), 5);
+    /// ```
+    pub fn new(value: V) -> Self {
+        Self {
+            value,
+            ttl: TtlChoice::CacheDefault,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Expires `ttl` after the insert (plus the cache's jitter, if any).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let i = cachelite_runtime::Insertion::new(5).with_ttl(Duration::from_secs(1));
+    /// # let _ = i;
+    /// ```
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = TtlChoice::After(ttl);
+        self
+    }
+
+    /// Never expires, whatever the cache's default TTL.
+    ///
+    /// ```
+    /// let i = cachelite_runtime::Insertion::new(5).without_ttl();
+    /// # let _ = i;
+    /// ```
+    #[must_use]
+    pub fn without_ttl(mut self) -> Self {
+        self.ttl = TtlChoice::Never;
+        self
+    }
+
+    /// Adds tags, for [`Cache::invalidate_tags`].
+    ///
+    /// ```
+    /// let i = cachelite_runtime::Insertion::new(5).with_tags(["a", "b"]);
+    /// # let _ = i;
+    /// ```
+    #[must_use]
+    pub fn with_tags<I, T>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.tags
+            .extend(tags.into_iter().map(|t| Tag::from(t.as_ref())));
+        self
+    }
+
+    /// The value to be stored.
+    ///
+    /// ```
+    /// assert_eq!(*cachelite_runtime::Insertion::new("v").value(), "v");
+    /// ```
+    pub fn value(&self) -> &V {
+        &self.value
+    }
+}
+
+/// A concurrent, bounded, sharded cache. Cloning it clones a handle: every
+/// clone sees the same entries.
+///
+/// ```
+/// use cachelite_runtime::{Cache, Policy};
+/// use std::time::Duration;
+///
+/// let cache: Cache<String, String> = Cache::builder()
+///     .max_items(2)
+///     .policy(Policy::Lru)
+///     .default_ttl(Duration::from_secs(60))
+///     .build();
+/// cache.insert("a".into(), "1".into());
+/// cache.insert("b".into(), "2".into());
+/// cache.get("a");                          // a is now the most recent
+/// cache.insert("c".into(), "3".into());    // evicts b, the least recent
+/// assert!(cache.contains_key("a") && !cache.contains_key("b"));
+/// assert_eq!(cache.stats().evictions, 1);
+/// ```
+pub struct Cache<K, V, S = RandomState> {
+    pub(crate) inner: Arc<Inner<K, V, S>>,
+}
+
+impl<K, V, S> Clone for Cache<K, V, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K, V> Cache<K, V, RandomState> {
+    /// A builder with the defaults: LRU, unbounded, no TTL, SipHash.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().max_items(5).build();
+    /// assert_eq!(c.max_items(), Some(5));
+    /// ```
+    #[must_use]
+    pub fn builder() -> CacheBuilder<K, V, RandomState> {
+        CacheBuilder::new()
+    }
+}
+
+impl<K, V> Cache<K, V, RandomState>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// An LRU cache holding at most `max_items` entries.
+    ///
+    /// # Panics
+    /// If `max_items` is 0.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(100);
+    /// assert!(c.is_empty());
+    /// ```
+    #[must_use]
+    pub fn new(max_items: usize) -> Self {
+        Self::builder().max_items(max_items).build()
+    }
+}
+
+/// What [`Cache::begin`] found.
+enum Begin<'a, K, V, S> {
+    Hit(V),
+    Lead(Leader<'a, K, V, S>),
+    Wait(Arc<Flight<V>>, K),
+}
+
+/// The caller that computes a key. Dropping it without [`Leader::complete`]
+/// (an error, a panic, a cancelled future) hands the key to a waiter.
+struct Leader<'a, K, V, S> {
+    cache: &'a Cache<K, V, S>,
+    hash: u64,
+    key: Option<K>,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.inner.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+        self.inner.shard_for(hash)
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// Reports removals to listeners, then drops them: always called after
+    /// the shard lock is released.
+    fn finish(&self, evicted: Evicted<K, V>) {
+        if evicted.is_empty() || self.inner.listeners.is_empty() {
+            return;
+        }
+        for r in evicted.into_iter() {
+            self.inner.listeners.emit(&Event::Removed {
+                key: &r.key,
+                value: &r.value,
+                cause: r.cause,
+            });
+        }
+    }
+
+    fn weigh(&self, key: &K, value: &V) -> u64 {
+        self.inner.cfg.weigher.as_ref().map_or(0, |w| w(key, value))
+    }
+
+    fn expiry_for(&self, choice: TtlChoice) -> u64 {
+        let ttl = match choice {
+            TtlChoice::Never => return NEVER,
+            TtlChoice::After(d) => d,
+            TtlChoice::CacheDefault => match self.inner.cfg.default_ttl {
+                Some(d) => d,
+                None => return NEVER,
+            },
+        };
+        let ttl = match self.inner.cfg.jitter {
+            Some(j) if !j.is_zero() => {
+                let extra = fastrand::u64(..=crate::expiry::duration_nanos(j));
+                ttl.saturating_add(Duration::from_nanos(extra))
+            }
+            _ => ttl,
+        };
+        deadline(self.now(), ttl)
+    }
+
+    /// Stores an entry under an already held lock. On rejection (the entry
+    /// outweighs the shard's budget) the key's old entry is dropped too, so
+    /// no stale value survives, and the pair comes back for the caller to
+    /// drop after unlocking.
+    #[allow(clippy::too_many_arguments)]
+    fn store_locked(
+        &self,
+        g: &mut Shard<K, V>,
+        hash: u64,
+        key: K,
+        ins: Insertion<V>,
+        expires_at: u64,
+        weight: u64,
+        evicted: &mut Evicted<K, V>,
+    ) -> Result<(), (K, V)> {
+        if !g.fits(weight) {
+            g.counters.rejections += 1;
+            if let Some(idx) = g.find(hash, &key) {
+                evicted.push(g.remove_idx(idx, RemovalCause::Replaced));
+            }
+            return Err((key, ins.value));
+        }
+        let tags = (!ins.tags.is_empty()).then(|| ins.tags.into_boxed_slice());
+        g.insert(hash, key, ins.value, expires_at, weight, tags, evicted);
+        Ok(())
+    }
+
+    /// Stores `value` under `key` with the cache's default TTL, evicting as
+    /// needed. Returns `false` if the entry alone outweighs the byte budget
+    /// (it is then not stored, and any old value for `key` is dropped).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<&str, u32> = cachelite_runtime::Cache::new(10);
+    /// assert!(c.insert("a", 1));
+    /// assert_eq!(c.get("a"), Some(1));
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> bool {
+        self.insert_entry(key, Insertion::new(value))
+    }
+
+    /// Stores `value` expiring `ttl` from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c: cachelite_runtime::Cache<&str, u32> = cachelite_runtime::Cache::new(10);
+    /// c.insert_with_ttl("a", 1, Duration::from_secs(30));
+    /// assert!(c.ttl("a").unwrap() <= Duration::from_secs(30));
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> bool {
+        self.insert_entry(key, Insertion::new(value).with_ttl(ttl))
+    }
+
+    /// Stores `value` carrying `tags`, for [`Cache::invalidate_tags`].
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<&str, u32> = cachelite_runtime::Cache::new(10);
+    /// c.insert_with_tags("user:1:name", 1, ["user:1", "users"]);
+    /// c.insert_with_tags("user:2:name", 2, ["user:2", "users"]);
+    /// assert_eq!(c.invalidate_tags(&["user:1"]), 1);
+    /// assert_eq!(c.invalidate_tags(&["users"]), 1);
+    /// ```
+    pub fn insert_with_tags<I, T>(&self, key: K, value: V, tags: I) -> bool
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.insert_entry(key, Insertion::new(value).with_tags(tags))
+    }
+
+    /// Stores an [`Insertion`]: a value with its own TTL and tags.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion};
+    /// let c: Cache<u8, u8> = Cache::new(10);
+    /// assert!(c.insert_entry(1, Insertion::new(1).without_ttl()));
+    /// ```
+    pub fn insert_entry(&self, key: K, ins: Insertion<V>) -> bool {
+        let weight = self.weigh(&key, &ins.value);
+        let expires_at = self.expiry_for(ins.ttl);
+        let hash = self.hash(&key);
+        let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let mut evicted = Evicted::new();
+        let result = {
+            let mut g = self.shard(hash).lock();
+            self.store_locked(&mut g, hash, key, ins, expires_at, weight, &mut evicted)
+        };
+        let stored = result.is_ok();
+        drop(result);
+        if stored && let Some((k, v)) = &event {
+            self.inner
+                .listeners
+                .emit(&Event::Inserted { key: k, value: v });
+        }
+        self.finish(evicted);
+        stored
+    }
+
+    /// The value for `key` if present and fresh. Counts a hit or a miss and
+    /// tells the policy about the read; an expired entry is removed.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<String, u32> = cachelite_runtime::Cache::new(10);
+    /// c.insert("k".to_string(), 1);
+    /// assert_eq!(c.get("k"), Some(1));   // look up a String key by &str
+    /// assert_eq!(c.get("x"), None);
+    /// ```
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let mut evicted = Evicted::new();
+        let listen = !self.inner.listeners.is_empty();
+        let (value, event_key) = {
+            let mut g = self.shard(hash).lock();
+            match g.lookup(hash, key, || self.now(), &mut evicted) {
+                Found::Fresh(idx) => {
+                    g.counters.hits += 1;
+                    g.touch(idx);
+                    let e = g.entry(idx);
+                    (Some(e.value.clone()), listen.then(|| e.key.clone()))
+                }
+                Found::Stale(_) | Found::Absent => {
+                    g.counters.misses += 1;
+                    (None, None)
+                }
+            }
+        };
+        if listen {
+            match (&value, &event_key) {
+                (Some(v), Some(k)) => self.inner.listeners.emit(&Event::Hit { key: k, value: v }),
+                _ => self.inner.listeners.emit(&Event::Miss { key: None }),
+            }
+        }
+        self.finish(evicted);
+        value
+    }
+
+    /// The value for `key` if present and fresh, without counting a hit or
+    /// a miss and without telling the policy.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 2);
+    /// assert_eq!(c.peek(&1), Some(2));
+    /// assert_eq!(c.stats().hits, 0);
+    /// ```
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let g = self.shard(hash).lock();
+        let idx = g.find(hash, key)?;
+        let e = g.entry(idx);
+        (e.expires_at == NEVER || self.now() < e.expires_at).then(|| e.value.clone())
+    }
+
+    /// Whether `key` is present and fresh (no stats, no policy change).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 2);
+    /// assert!(c.contains_key(&1) && !c.contains_key(&2));
+    /// ```
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let g = self.shard(hash).lock();
+        g.find(hash, key).is_some_and(|idx| {
+            let e = g.entry(idx);
+            e.expires_at == NEVER || self.now() < e.expires_at
+        })
+    }
+
+    /// Removes `key`, returning its value if it was present and fresh.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 2);
+    /// assert_eq!(c.remove(&1), Some(2));
+    /// assert_eq!(c.remove(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let removed = {
+            let mut g = self.shard(hash).lock();
+            let idx = g.find(hash, key)?;
+            let expires_at = g.entry(idx).expires_at;
+            let live = expires_at == NEVER || self.now() < expires_at;
+            let cause = if live {
+                RemovalCause::Explicit
+            } else {
+                RemovalCause::Expired
+            };
+            g.remove_idx(idx, cause)
+        };
+        if !self.inner.listeners.is_empty() {
+            self.inner.listeners.emit(&Event::Removed {
+                key: &removed.key,
+                value: &removed.value,
+                cause: removed.cause,
+            });
+        }
+        (removed.cause == RemovalCause::Explicit).then_some(removed.value)
+    }
+
+    /// The time `key` has left to live; `None` if it is missing, expired,
+    /// or has no TTL.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 1);
+    /// assert_eq!(c.ttl(&1), None);
+    /// c.expire(&1, Duration::from_secs(9));
+    /// assert!(c.ttl(&1).is_some());
+    /// ```
+    pub fn ttl<Q>(&self, key: &Q) -> Option<Duration>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let g = self.shard(hash).lock();
+        let expires_at = g.entry(g.find(hash, key)?).expires_at;
+        if expires_at == NEVER {
+            return None;
+        }
+        let now = self.now();
+        (now < expires_at).then(|| Duration::from_nanos(expires_at - now))
+    }
+
+    /// Sets the time to live of a present, fresh entry. Returns whether
+    /// there was one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert!(!c.expire(&1, Duration::from_secs(1)));
+    /// c.insert(1, 1);
+    /// assert!(c.expire(&1, Duration::from_secs(1)));
+    /// ```
+    pub fn expire<Q>(&self, key: &Q, ttl: Duration) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        self.shard(hash)
+            .lock()
+            .set_expiry(hash, key, now, deadline(now, ttl))
+    }
+
+    /// Removes the TTL of a present, fresh entry. Returns whether there was
+    /// one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert_with_ttl(1, 1, Duration::from_secs(5));
+    /// assert!(c.persist(&1));
+    /// assert_eq!(c.ttl(&1), None);
+    /// ```
+    pub fn persist<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        self.shard(hash).lock().set_expiry(hash, key, now, NEVER)
+    }
+
+    /// Looks `key` up and, on a miss, either joins the computation already
+    /// in flight for it or becomes its leader.
+    fn begin(&self, key: K, hash: u64, thread: Option<ThreadId>) -> Begin<'_, K, V, S> {
+        let mut evicted = Evicted::new();
+        let listen = !self.inner.listeners.is_empty();
+        let mut hit_event = None;
+        let step = {
+            let mut g = self.shard(hash).lock();
+            let found = g.lookup(hash, &key, || self.now(), &mut evicted);
+            let in_flight = |g: &Shard<K, V>| {
+                g.flights
+                    .find(hash, |s| s.key == key)
+                    .map(|s| s.flight.clone())
+            };
+            match found {
+                Found::Fresh(idx) => {
+                    g.counters.hits += 1;
+                    g.touch(idx);
+                    let e = g.entry(idx);
+                    if listen {
+                        hit_event = Some((e.key.clone(), e.value.clone()));
+                    }
+                    Begin::Hit(e.value.clone())
+                }
+                // Stale: serve it at once unless nobody is refreshing yet,
+                // in which case this caller refreshes.
+                Found::Stale(idx) => match in_flight(&g) {
+                    Some(_) => {
+                        g.counters.hits += 1;
+                        let e = g.entry(idx);
+                        if listen {
+                            hit_event = Some((e.key.clone(), e.value.clone()));
+                        }
+                        Begin::Hit(e.value.clone())
+                    }
+                    None => {
+                        g.counters.misses += 1;
+                        Begin::Lead(self.lead(&mut g, hash, key, thread))
+                    }
+                },
+                Found::Absent => {
+                    g.counters.misses += 1;
+                    match in_flight(&g) {
+                        Some(f) => Begin::Wait(f, key),
+                        None => Begin::Lead(self.lead(&mut g, hash, key, thread)),
+                    }
+                }
+            }
+        };
+        if listen {
+            match (&step, &hit_event) {
+                (Begin::Hit(_), Some((k, v))) => {
+                    self.inner.listeners.emit(&Event::Hit { key: k, value: v });
+                }
+                (Begin::Lead(l), _) => {
+                    self.inner.listeners.emit(&Event::Miss {
+                        key: l.key.as_ref(),
+                    });
+                }
+                (Begin::Wait(_, k), _) => self.inner.listeners.emit(&Event::Miss { key: Some(k) }),
+                _ => {}
+            }
+        }
+        self.finish(evicted);
+        step
+    }
+
+    fn lead(
+        &self,
+        g: &mut Shard<K, V>,
+        hash: u64,
+        key: K,
+        thread: Option<ThreadId>,
+    ) -> Leader<'_, K, V, S> {
+        let flight = Arc::new(Flight::new(thread));
+        g.flights.insert_unique(
+            hash,
+            FlightSlot {
+                hash,
+                key: key.clone(),
+                flight: flight.clone(),
+            },
+            |s| s.hash,
+        );
+        Leader {
+            cache: self,
+            hash,
+            key: Some(key),
+            flight,
+        }
+    }
+
+    /// The general read-through: on a hit, `on_hit(value)`; on a miss,
+    /// `compute()` runs once across all concurrent callers for `key` and
+    /// returns the caller's output plus what to store, if anything.
+    /// Waiters get `on_hit(clone)` of what the leader stored; if it stored
+    /// nothing (or panicked), one of them computes in turn.
+    ///
+    /// With a stale window (`CacheBuilder::stale_ttl`), an entry past its
+    /// TTL is served at once to every caller but one, who refreshes it.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion};
+    ///
+    /// let cache: Cache<u32, u32> = Cache::new(100);
+    /// // Cache only even results; return them either way.
+    /// let out = cache.get_or_compute(3, |v| v, || {
+    ///     let v = 3 * 2 + 1;
+    ///     (v, (v % 2 == 0).then(|| Insertion::new(v)))
+    /// });
+    /// assert_eq!(out, 7);
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn get_or_compute<O>(
+        &self,
+        key: K,
+        on_hit: impl FnOnce(V) -> O,
+        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
+    ) -> O {
+        let hash = self.hash(&key);
+        let me = std::thread::current().id();
+        let mut key = key;
+        loop {
+            match self.begin(key, hash, Some(me)) {
+                Begin::Hit(v) => return on_hit(v),
+                Begin::Lead(leader) => {
+                    let (out, ins) = compute();
+                    leader.complete(ins);
+                    return out;
+                }
+                Begin::Wait(flight, k) => {
+                    if flight.led_by(me) {
+                        // Recursion on the key this thread is computing:
+                        // waiting would never end, so compute directly.
+                        return compute().0;
+                    }
+                    match flight.wait_blocking() {
+                        Some(v) => return on_hit(v),
+                        None => key = k,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The async form of [`Cache::get_or_compute`]: `compute` is a future,
+    /// polled only if this caller leads. Works on any executor; the returned
+    /// future is `Send` when `compute` is. Dropping it while it computes
+    /// hands the key to a waiter.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion};
+    ///
+    /// let cache: Cache<u32, String> = Cache::new(100);
+    /// let v = futures::executor::block_on(cache.get_or_compute_async(
+    ///     1,
+    ///     |v| v,
+    ///     async { let v = "one".to_string(); (v.clone(), Some(Insertion::new(v))) },
+    /// ));
+    /// assert_eq!(v, "one");
+    /// assert_eq!(cache.get(&1).as_deref(), Some("one"));
+    /// ```
+    pub async fn get_or_compute_async<O, F>(
+        &self,
+        key: K,
+        on_hit: impl FnOnce(V) -> O,
+        compute: F,
+    ) -> O
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)>,
+    {
+        let hash = self.hash(&key);
+        let mut key = key;
+        loop {
+            match self.begin(key, hash, None) {
+                Begin::Hit(v) => return on_hit(v),
+                Begin::Lead(leader) => {
+                    let (out, ins) = compute.await;
+                    leader.complete(ins);
+                    return out;
+                }
+                Begin::Wait(flight, k) => match flight.wait_async().await {
+                    Some(v) => return on_hit(v),
+                    None => key = k,
+                },
+            }
+        }
+    }
+
+    /// The value for `key`, computing and storing it with `init` on a miss.
+    /// Concurrent callers for the same key run `init` once; the others wait
+    /// and get a clone. `init` runs with no lock held, so it may use the
+    /// cache (other keys) itself.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u64, u64> = cachelite_runtime::Cache::new(100);
+    /// assert_eq!(c.get_or_insert_with(2, || 4), 4);
+    /// assert_eq!(c.get_or_insert_with(2, || unreachable!()), 4);
+    /// ```
+    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
+        self.get_or_compute(
+            key,
+            |v| v,
+            || {
+                let v = init();
+                (v.clone(), Some(Insertion::new(v)))
+            },
+        )
+    }
+
+    /// Like [`Cache::get_or_insert_with`], for a fallible `init`: an `Err`
+    /// is returned to this caller and never stored (a waiter retries).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.try_get_or_insert_with(1, || Err::<u8, _>("down")), Err("down"));
+    /// assert_eq!(c.try_get_or_insert_with(1, || Ok::<_, &str>(5)), Ok(5));
+    /// assert_eq!(c.get(&1), Some(5));
+    /// ```
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        self.get_or_compute(key, Ok, || match init() {
+            Ok(v) => (Ok(v.clone()), Some(Insertion::new(v))),
+            Err(e) => (Err(e), None),
+        })
+    }
+
+    /// The async form of [`Cache::get_or_insert_with`]: `init` is a future,
+    /// polled only by the caller that computes.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// let v = futures::executor::block_on(c.get_or_insert_with_async(1, async { 9 }));
+    /// assert_eq!(v, 9);
+    /// ```
+    pub async fn get_or_insert_with_async(&self, key: K, init: impl Future<Output = V>) -> V {
+        self.get_or_compute_async(key, |v| v, async move {
+            let v = init.await;
+            (v.clone(), Some(Insertion::new(v)))
+        })
+        .await
+    }
+
+    /// The async form of [`Cache::try_get_or_insert_with`].
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// let r = futures::executor::block_on(c.try_get_or_insert_with_async(1, async { Err::<u8, _>(()) }));
+    /// assert!(r.is_err() && c.is_empty());
+    /// ```
+    pub async fn try_get_or_insert_with_async<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        self.get_or_compute_async(key, Ok, async move {
+            match init.await {
+                Ok(v) => (Ok(v.clone()), Some(Insertion::new(v))),
+                Err(e) => (Err(e), None),
+            }
+        })
+        .await
+    }
+
+    /// Removes every entry carrying any of `tags`; returns how many.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert_with_tags(1, 1, ["a"]);
+    /// c.insert_with_tags(2, 2, ["a", "b"]);
+    /// c.insert_with_tags(3, 3, ["c"]);
+    /// assert_eq!(c.invalidate_tags(&["a", "b"]), 2);
+    /// assert_eq!(c.len(), 1);
+    /// ```
+    pub fn invalidate_tags<I, T>(&self, tags: I) -> usize
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let tags: Vec<T> = tags.into_iter().collect();
+        let mut total = 0;
+        for shard in &*self.inner.shards {
+            let mut evicted = Evicted::new();
+            {
+                let mut g = shard.lock();
+                for t in &tags {
+                    total += g.invalidate_tag(t.as_ref(), &mut evicted);
+                }
+            }
+            self.finish(evicted);
+        }
+        total
+    }
+
+    /// Removes every entry. In-flight computations carry on.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 1);
+    /// c.clear();
+    /// assert!(c.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        for shard in &*self.inner.shards {
+            let mut evicted = Evicted::new();
+            shard.lock().clear(&mut evicted);
+            self.finish(evicted);
+        }
+    }
+
+    /// Number of entries held, including expired ones not yet removed.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 1);
+    /// assert_eq!(c.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// Whether the cache holds no entry.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert!(c.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys of every fresh entry, in no particular order.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 1);
+    /// c.insert(2, 2);
+    /// let mut k = c.keys();
+    /// k.sort();
+    /// assert_eq!(k, [1, 2]);
+    /// ```
+    pub fn keys(&self) -> Vec<K> {
+        self.collect_keys(|_| true)
+    }
+
+    fn collect_keys(&self, mut pred: impl FnMut(&K) -> bool) -> Vec<K> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for shard in &*self.inner.shards {
+            let g = shard.lock();
+            out.extend(
+                g.entries()
+                    .filter(|(_, e)| e.expires_at == NEVER || now < e.expires_at)
+                    .filter(|(_, e)| pred(&e.key))
+                    .map(|(_, e)| e.key.clone()),
+            );
+        }
+        out
+    }
+
+    /// Counters and sizes, summed over the shards.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.get(&1);
+    /// assert_eq!(c.stats().misses, 1);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let mut counters = Counters::default();
+        let mut len = 0;
+        let mut bytes = 0;
+        for shard in &*self.inner.shards {
+            let g = shard.lock();
+            counters.add(&g.counters);
+            len += g.len();
+            bytes += g.weight();
+        }
+        Stats {
+            hits: counters.hits,
+            misses: counters.misses,
+            inserts: counters.inserts,
+            evictions: counters.evictions,
+            expirations: counters.expirations,
+            invalidations: counters.invalidations,
+            rejections: counters.rejections,
+            listener_panics: self.inner.listeners.panics(),
+            len,
+            bytes,
+        }
+    }
+
+    /// Stats plus configuration, as `#[memoize]` accessors report them.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.info().max_items, Some(10));
+    /// ```
+    pub fn info(&self) -> CacheInfo {
+        let s = self.stats();
+        CacheInfo {
+            hits: s.hits,
+            misses: s.misses,
+            len: s.len,
+            max_items: self.inner.cfg.max_items,
+            max_bytes: self.inner.cfg.max_weight,
+            bytes: s.bytes,
+            inserts: s.inserts,
+            evictions: s.evictions,
+            expirations: s.expirations,
+            invalidations: s.invalidations,
+            policy: self.inner.cfg.policy,
+            ttl: self.inner.cfg.default_ttl,
+        }
+    }
+
+    /// Runs one active-expiry cycle now, as the background sweeper does:
+    /// per shard, sample up to N entries that carry a TTL (20 by default),
+    /// remove the expired, and repeat while more than a quarter of a sample
+    /// was expired. Returns how many entries it removed.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, ManualClock};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let c: Cache<u32, u32> = Cache::builder().clock(clock.clone()).build();
+    /// for i in 0..10 { c.insert_with_ttl(i, i, Duration::from_secs(1)); }
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(c.sweep_expired(), 10);
+    /// assert!(c.is_empty());
+    /// ```
+    pub fn sweep_expired(&self) -> usize {
+        /// Bounds one cycle's work per shard; the next cycle continues.
+        const MAX_ROUNDS: usize = 256;
+        let mut total = 0;
+        for shard in &*self.inner.shards {
+            for _ in 0..MAX_ROUNDS {
+                let mut evicted = Evicted::new();
+                let (sampled, removed) =
+                    shard
+                        .lock()
+                        .sweep(self.now(), self.inner.cfg.sweep_samples, &mut evicted);
+                self.finish(evicted);
+                total += removed;
+                if sampled == 0 || removed * 4 <= sampled {
+                    break;
+                }
+            }
+        }
+        total
+    }
+
+    /// The eviction policy.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.policy(), cachelite_runtime::Policy::Lru);
+    /// ```
+    pub fn policy(&self) -> Policy {
+        self.inner.cfg.policy
+    }
+
+    /// The item bound, if any.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().build();
+    /// assert_eq!(c.max_items(), None);
+    /// ```
+    pub fn max_items(&self) -> Option<usize> {
+        self.inner.cfg.max_items
+    }
+
+    /// The byte (weight) bound, if any.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<String, String> =
+    ///     cachelite_runtime::Cache::builder().max_bytes(1 << 20).build();
+    /// assert_eq!(c.max_bytes(), Some(1 << 20));
+    /// ```
+    pub fn max_bytes(&self) -> Option<u64> {
+        self.inner.cfg.max_weight
+    }
+
+    /// Number of shards (a power of two).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(2);
+    /// assert_eq!(c.shard_count(), 1);
+    /// ```
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq + Clone + AsRef<str>,
+    V: Clone,
+    S: BuildHasher,
+{
+    /// Removes every entry whose key matches a Redis-style glob (`*`, `?`,
+    /// `[abc]`, `[^a]`, `[a-z]`, `\x`); returns how many. A pattern that
+    /// cannot be compiled matches nothing.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<String, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert("user:1".into(), 1);
+    /// c.insert("user:2".into(), 2);
+    /// c.insert("post:1".into(), 3);
+    /// assert_eq!(c.invalidate_glob("user:*"), 2);
+    /// assert_eq!(c.keys(), ["post:1".to_string()]);
+    /// ```
+    pub fn invalidate_glob(&self, pattern: &str) -> usize {
+        Glob::new(pattern).map_or(0, |g| self.invalidate_matching(&g))
+    }
+
+    /// Removes every entry whose key matches a compiled [`Glob`].
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Glob};
+    /// let c: Cache<String, u8> = Cache::new(10);
+    /// c.insert("a1".into(), 1);
+    /// assert_eq!(c.invalidate_matching(&Glob::new("a?").unwrap()), 1);
+    /// ```
+    pub fn invalidate_matching(&self, glob: &Glob) -> usize {
+        let mut total = 0;
+        for shard in &*self.inner.shards {
+            let mut evicted = Evicted::new();
+            total += shard
+                .lock()
+                .invalidate_where(|k| glob.is_match(k.as_ref()), &mut evicted);
+            self.finish(evicted);
+        }
+        total
+    }
+
+    /// The keys of fresh entries matching a Redis-style glob.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<String, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert("user:1".into(), 1);
+    /// c.insert("post:1".into(), 3);
+    /// assert_eq!(c.keys_matching("u*"), ["user:1".to_string()]);
+    /// ```
+    pub fn keys_matching(&self, pattern: &str) -> Vec<K> {
+        match Glob::new(pattern) {
+            Ok(g) => self.collect_keys(|k| g.is_match(k.as_ref())),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl<K, V, S> Leader<'_, K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    /// Stores what the leader computed (if anything) and ends the flight.
+    fn complete(mut self, ins: Option<Insertion<V>>) {
+        let Some(ins) = ins else {
+            return; // Drop hands the key to a waiter.
+        };
+        let key = self.key.take().expect("a leader completes once");
+        let cache = self.cache;
+        let weight = cache.weigh(&key, &ins.value);
+        let expires_at = cache.expiry_for(ins.ttl);
+        let event = (!cache.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let mut evicted = Evicted::new();
+        let (shared, result) = {
+            let mut g = cache.shard(self.hash).lock();
+            remove_flight(&mut g, self.hash, &self.flight);
+            // Only clone for waiters when there are some: the slot's and this
+            // leader's references are the only others.
+            let shared = (Arc::strong_count(&self.flight) > 1).then(|| ins.value.clone());
+            let result = cache.store_locked(
+                &mut g,
+                self.hash,
+                key,
+                ins,
+                expires_at,
+                weight,
+                &mut evicted,
+            );
+            (shared, result)
+        };
+        self.flight.finish(shared);
+        let stored = result.is_ok();
+        drop(result);
+        if stored && let Some((k, v)) = &event {
+            cache
+                .inner
+                .listeners
+                .emit(&Event::Inserted { key: k, value: v });
+        }
+        cache.finish(evicted);
+    }
+}
+
+impl<K, V, S> Drop for Leader<'_, K, V, S> {
+    fn drop(&mut self) {
+        if self.key.take().is_some() {
+            {
+                let mut g = self.cache.inner.shard_for(self.hash).lock();
+                remove_flight(&mut g, self.hash, &self.flight);
+            }
+            self.flight.finish(None);
+        }
+    }
+}
+
+fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, flight: &Arc<Flight<V>>) {
+    if let Ok(e) = g
+        .flights
+        .find_entry(hash, |s| Arc::ptr_eq(&s.flight, flight))
+    {
+        e.remove();
+    }
+}
+
+impl<K, V, S> Sweep for Inner<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn sweep_once(self: Arc<Self>) -> usize {
+        Cache { inner: self }.sweep_expired()
+    }
+}
+
+impl<K, V, S> fmt::Debug for Cache<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("policy", &self.policy())
+            .field("max_items", &self.max_items())
+            .field("max_bytes", &self.max_bytes())
+            .field("shards", &self.shard_count())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

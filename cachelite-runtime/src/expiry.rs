@@ -1,0 +1,213 @@
+//! Time: the [`Clock`] trait, the default monotonic clock, a [`ManualClock`]
+//! for tests, and the active-expiry sweeper thread.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// A deadline in clock nanoseconds that never arrives.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// A monotonic time source, in nanoseconds since an arbitrary origin.
+///
+/// The cache reads it for deadlines. Implement it to drive expiry from your
+/// own notion of time; [`ManualClock`] is the ready-made one for tests.
+///
+/// ```
+/// use cachelite_runtime::Clock;
+/// use std::time::Instant;
+///
+/// struct Wall(Instant);
+/// impl Clock for Wall {
+///     fn now_nanos(&self) -> u64 {
+///         u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+///     }
+/// }
+/// let c = Wall(Instant::now());
+/// assert!(c.now_nanos() < 1_000_000_000_000);
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// Nanoseconds since this clock's origin; never decreases.
+    fn now_nanos(&self) -> u64;
+}
+
+/// A clock that moves only when told to: expiry tests never sleep.
+///
+/// Clones share one time.
+///
+/// ```
+/// use cachelite_runtime::{Cache, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let cache: Cache<&str, u32> = Cache::builder().clock(clock.clone()).build();
+/// cache.insert_with_ttl("k", 1, Duration::from_secs(10));
+/// clock.advance(Duration::from_secs(9));
+/// assert_eq!(cache.get("k"), Some(1));
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(cache.get("k"), None);
+/// ```
+#[derive(Clone, Default)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock at time zero.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Clock, ManualClock};
+    /// assert_eq!(ManualClock::new().now_nanos(), 0);
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves time forward.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Clock, ManualClock};
+    /// use std::time::Duration;
+    /// let c = ManualClock::new();
+    /// c.advance(Duration::from_millis(3));
+    /// assert_eq!(c.now_nanos(), 3_000_000);
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        self.nanos.fetch_add(duration_nanos(by), Ordering::SeqCst);
+    }
+
+    /// The time elapsed since the clock was made.
+    ///
+    /// ```
+    /// use cachelite_runtime::ManualClock;
+    /// use std::time::Duration;
+    /// let c = ManualClock::new();
+    /// c.advance(Duration::from_secs(2));
+    /// assert_eq!(c.elapsed(), Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("elapsed", &self.elapsed())
+            .finish()
+    }
+}
+
+/// The clock a cache reads, dispatched without a virtual call in the
+/// common cases.
+#[derive(Clone)]
+pub(crate) enum AnyClock {
+    Monotonic(Instant),
+    Manual(ManualClock),
+    Custom(Arc<dyn Clock>),
+}
+
+impl AnyClock {
+    pub(crate) fn monotonic() -> Self {
+        AnyClock::Monotonic(Instant::now())
+    }
+
+    pub(crate) fn from_clock<C: Clock>(clock: C) -> Self {
+        // A ManualClock passed by value keeps its fast path.
+        let boxed: Box<dyn std::any::Any> = Box::new(clock);
+        match boxed.downcast::<ManualClock>() {
+            Ok(m) => AnyClock::Manual(*m),
+            Err(other) => {
+                let c = *other
+                    .downcast::<C>()
+                    .unwrap_or_else(|_| unreachable!("downcast to the type just boxed"));
+                AnyClock::Custom(Arc::new(c))
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match self {
+            AnyClock::Monotonic(origin) => duration_nanos(origin.elapsed()),
+            AnyClock::Manual(m) => m.now_nanos(),
+            AnyClock::Custom(c) => c.now_nanos(),
+        }
+    }
+}
+
+/// Saturating conversion: a TTL beyond u64 nanoseconds (584 years) never expires.
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER)
+}
+
+/// The deadline `ttl` after `now`, saturating to [`NEVER`].
+pub(crate) fn deadline(now: u64, ttl: Duration) -> u64 {
+    now.saturating_add(duration_nanos(ttl))
+}
+
+/// What the sweeper needs from a cache, erased over its type parameters.
+pub(crate) trait Sweep: Send + Sync {
+    fn sweep_once(self: Arc<Self>) -> usize;
+}
+
+/// Spawns the active-expiry thread. It holds only a weak reference, so it
+/// stops once the cache is dropped (the cache's drop unparks it at once).
+pub(crate) fn spawn_sweeper(target: Weak<dyn Sweep>, interval: Duration) -> std::thread::Thread {
+    let handle = std::thread::Builder::new()
+        .name("cachelite-expiry".into())
+        .spawn(move || {
+            loop {
+                std::thread::park_timeout(interval);
+                let Some(cache) = target.upgrade() else {
+                    return;
+                };
+                cache.sweep_once();
+            }
+        })
+        .expect("spawning the cachelite expiry thread");
+    handle.thread().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(u64);
+    impl Clock for Fixed {
+        fn now_nanos(&self) -> u64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn any_clock_dispatch() {
+        let m = ManualClock::new();
+        let any = AnyClock::from_clock(m.clone());
+        assert!(matches!(any, AnyClock::Manual(_)));
+        m.advance(Duration::from_nanos(5));
+        assert_eq!(any.now(), 5);
+        let custom = AnyClock::from_clock(Fixed(42));
+        assert!(matches!(custom, AnyClock::Custom(_)));
+        assert_eq!(custom.now(), 42);
+        let mono = AnyClock::monotonic();
+        let a = mono.now();
+        assert!(mono.now() >= a);
+    }
+
+    #[test]
+    fn deadlines_saturate() {
+        assert_eq!(deadline(10, Duration::MAX), NEVER);
+        assert_eq!(deadline(u64::MAX - 1, Duration::from_secs(1)), NEVER);
+        assert_eq!(deadline(10, Duration::from_nanos(5)), 15);
+    }
+}

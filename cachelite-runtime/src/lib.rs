@@ -1,0 +1,56 @@
+//! The cache engine behind [cachelite](https://docs.rs/cachelite): a
+//! concurrent, sharded cache with O(1) eviction policies, TTL on a
+//! monotonic clock with lazy and active expiry, bounds by item count and by
+//! deep byte size, stats, events, tag and glob invalidation, and one
+//! singleflight for threads and tasks.
+//!
+//! Most users depend on `cachelite`, which re-exports everything here
+//! along with `#[memoize]`.
+//!
+//! ```
+//! use cachelite_runtime::{Cache, Policy};
+//! use std::time::Duration;
+//!
+//! let cache: Cache<String, u64> = Cache::builder()
+//!     .max_items(1_000)
+//!     .policy(Policy::Lfu)
+//!     .default_ttl(Duration::from_secs(60))
+//!     .build();
+//! let v = cache.get_or_insert_with("answer".to_string(), || 42);
+//! assert_eq!(v, 42);
+//! assert_eq!(cache.get("answer"), Some(42));
+//! ```
+//!
+//! # Design
+//! - Each shard is a mutex around an index (hashbrown), a slab of entries,
+//!   a policy working on slot indices, a TTL index and a tag index. Small
+//!   caches are a single shard, so eviction is exact across the cache.
+//! - No user code runs under a shard lock except `Clone` of the key or
+//!   value being returned: compute closures, listeners, weighers and the
+//!   `Drop` of removed values all run after it is released.
+//! - Reads of entries without a TTL never read the clock.
+
+#![forbid(unsafe_code)]
+
+mod builder;
+mod cache;
+mod events;
+mod expiry;
+mod glob;
+mod policy;
+mod registry;
+mod shard;
+mod singleflight;
+mod size;
+mod slab;
+mod stats;
+
+pub use builder::{BuildError, CacheBuilder};
+pub use cache::{Cache, Insertion};
+pub use events::{Event, RemovalCause};
+pub use expiry::{Clock, ManualClock};
+pub use glob::{Glob, GlobError};
+pub use policy::{ParsePolicyError, Policy};
+pub use registry::{CacheInfoSource, register, registry};
+pub use size::DeepSize;
+pub use stats::{CacheInfo, Stats};

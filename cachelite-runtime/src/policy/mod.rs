@@ -1,0 +1,218 @@
+//! Eviction policies: one trait, one file per policy, every operation O(1).
+//!
+//! A policy sees only slot indices. The shard tells it when a slot is
+//! inserted, read or removed, and asks it for the next victim; the shard
+//! then removes that slot and reports the removal back.
+
+use std::fmt;
+use std::str::FromStr;
+
+mod fifo;
+mod lfu;
+mod lru;
+mod random;
+
+pub(crate) use fifo::Fifo;
+pub(crate) use lfu::Lfu;
+pub(crate) use lru::Lru;
+pub(crate) use random::RandomPolicy;
+
+/// What every eviction policy implements. All methods are O(1) (amortised
+/// where they grow an array).
+pub(crate) trait EvictionPolicy {
+    /// A new slot entered the cache.
+    fn on_insert(&mut self, idx: u32);
+    /// A slot was read (or its value replaced).
+    fn on_access(&mut self, idx: u32);
+    /// A slot left the cache, whatever the reason.
+    fn on_remove(&mut self, idx: u32);
+    /// The slot this policy would evict next, without removing it.
+    fn victim(&mut self) -> Option<u32>;
+    /// Forget every slot.
+    fn clear(&mut self);
+    /// Every slot, from the first to be evicted to the last (O(n); snapshots only).
+    #[allow(dead_code, reason = "read by model tests and snapshots")]
+    fn eviction_order(&self) -> Vec<u32>;
+}
+
+/// The eviction policy of a cache.
+///
+/// ```
+/// use cachelite_runtime::Policy;
+///
+/// assert_eq!("lfu".parse::<Policy>(), Ok(Policy::Lfu));
+/// assert_eq!(Policy::default(), Policy::Lru);
+/// let err = "arc".parse::<Policy>().unwrap_err();
+/// assert!(err.to_string().contains("lru, lfu, fifo, random"));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Policy {
+    /// Least recently used: evicts the entry read or written longest ago.
+    #[default]
+    Lru,
+    /// Least frequently used: evicts the entry with the fewest accesses;
+    /// among equals, the one that has held that count longest.
+    Lfu,
+    /// First in, first out: evicts the oldest insertion; reads never reorder.
+    Fifo,
+    /// Evicts a uniformly random entry.
+    Random,
+}
+
+impl Policy {
+    /// Every policy, in the order they are documented.
+    ///
+    /// ```
+    /// assert_eq!(cachelite_runtime::Policy::ALL.len(), 4);
+    /// ```
+    pub const ALL: &'static [Policy] = &[Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::Random];
+
+    /// The lowercase name accepted by [`FromStr`] and `#[memoize(policy = "...")]`.
+    ///
+    /// ```
+    /// assert_eq!(cachelite_runtime::Policy::Fifo.name(), "fifo");
+    /// ```
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Policy::Lru => "lru",
+            Policy::Lfu => "lfu",
+            Policy::Fifo => "fifo",
+            Policy::Random => "random",
+        }
+    }
+
+    /// The valid names, comma separated, for error messages.
+    ///
+    /// ```
+    /// assert_eq!(cachelite_runtime::Policy::valid_names(), "lru, lfu, fifo, random");
+    /// ```
+    #[must_use]
+    pub fn valid_names() -> String {
+        Policy::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error from parsing an unknown policy name.
+///
+/// ```
+/// let err = "mru".parse::<cachelite_runtime::Policy>().unwrap_err();
+/// assert_eq!(err.to_string(), "unknown eviction policy `mru`; valid policies: lru, lfu, fifo, random");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsePolicyError {
+    name: String,
+}
+
+impl fmt::Display for ParsePolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown eviction policy `{}`; valid policies: {}",
+            self.name,
+            Policy::valid_names()
+        )
+    }
+}
+
+impl std::error::Error for ParsePolicyError {}
+
+impl FromStr for Policy {
+    type Err = ParsePolicyError;
+
+    /// Parses a policy name, ignoring ASCII case and surrounding whitespace.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        Policy::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name().eq_ignore_ascii_case(t))
+            .ok_or_else(|| ParsePolicyError { name: s.to_owned() })
+    }
+}
+
+/// Static dispatch over the built-in policies.
+pub(crate) enum AnyPolicy {
+    Lru(Lru),
+    Lfu(Lfu),
+    Fifo(Fifo),
+    Random(RandomPolicy),
+}
+
+impl AnyPolicy {
+    pub(crate) fn new(policy: Policy, seed: u64) -> Self {
+        match policy {
+            Policy::Lru => AnyPolicy::Lru(Lru::default()),
+            Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
+            Policy::Fifo => AnyPolicy::Fifo(Fifo::default()),
+            Policy::Random => AnyPolicy::Random(RandomPolicy::with_seed(seed)),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $p:ident => $e:expr) => {
+        match $self {
+            AnyPolicy::Lru($p) => $e,
+            AnyPolicy::Lfu($p) => $e,
+            AnyPolicy::Fifo($p) => $e,
+            AnyPolicy::Random($p) => $e,
+        }
+    };
+}
+
+impl EvictionPolicy for AnyPolicy {
+    #[inline]
+    fn on_insert(&mut self, idx: u32) {
+        dispatch!(self, p => p.on_insert(idx));
+    }
+    #[inline]
+    fn on_access(&mut self, idx: u32) {
+        dispatch!(self, p => p.on_access(idx));
+    }
+    #[inline]
+    fn on_remove(&mut self, idx: u32) {
+        dispatch!(self, p => p.on_remove(idx));
+    }
+    #[inline]
+    fn victim(&mut self) -> Option<u32> {
+        dispatch!(self, p => p.victim())
+    }
+    fn clear(&mut self) {
+        dispatch!(self, p => p.clear());
+    }
+    fn eviction_order(&self) -> Vec<u32> {
+        dispatch!(self, p => p.eviction_order())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_is_case_insensitive_and_lists_choices() {
+        assert_eq!(" LRU ".parse::<Policy>(), Ok(Policy::Lru));
+        assert_eq!("Random".parse::<Policy>(), Ok(Policy::Random));
+        for p in Policy::ALL {
+            assert_eq!(p.name().parse::<Policy>(), Ok(*p));
+            assert_eq!(p.to_string(), p.name());
+        }
+        let e = "tinylfu2".parse::<Policy>().unwrap_err().to_string();
+        assert!(
+            e.contains("`tinylfu2`") && e.contains("lru, lfu, fifo, random"),
+            "{e}"
+        );
+    }
+}

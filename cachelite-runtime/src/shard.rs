@@ -1,0 +1,495 @@
+//! One shard: hash index + entry slab + policy + TTL index + tag index.
+//!
+//! Nothing here locks, allocates on a hit, or runs user code: the
+//! concurrent [`Cache`](crate::Cache) wraps each shard in a mutex and drops
+//! removed entries (and tells listeners) only after releasing it.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::events::RemovalCause;
+use crate::expiry::NEVER;
+use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
+use crate::singleflight::Flight;
+use crate::slab::{NIL, Slab};
+use crate::stats::Counters;
+
+/// A tag, shared between the entries that carry it and the tag index.
+pub(crate) type Tag = Arc<str>;
+
+pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    pub(crate) hash: u64,
+    /// Clock nanoseconds at which the entry stops being fresh, or `NEVER`.
+    pub(crate) expires_at: u64,
+    pub(crate) weight: u64,
+    /// Where this slot sits in `Shard::ttl_slots`, or `NIL`.
+    ttl_pos: u32,
+    pub(crate) tags: Option<Box<[Tag]>>,
+}
+
+/// An entry taken out under the lock, to be reported and dropped after it.
+pub(crate) struct Removed<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    pub(crate) cause: RemovalCause,
+}
+
+/// Removals collected during one locked operation. Most operations remove
+/// zero or one entry, so the first lives inline and costs no allocation.
+pub(crate) struct Evicted<K, V> {
+    first: Option<Removed<K, V>>,
+    rest: Vec<Removed<K, V>>,
+}
+
+impl<K, V> Evicted<K, V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, r: Removed<K, V>) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.rest.push(r);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn into_iter(self) -> impl Iterator<Item = Removed<K, V>> {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+/// How fresh a found entry is.
+pub(crate) enum Found {
+    Fresh(u32),
+    /// Past its TTL but inside the stale-while-revalidate window.
+    Stale(u32),
+    Absent,
+}
+
+/// One in-flight computation: the key (a clone), and the flight waiters join.
+pub(crate) struct FlightSlot<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) flight: Arc<Flight<V>>,
+}
+
+pub(crate) struct Limits {
+    pub(crate) max_items: Option<usize>,
+    pub(crate) max_weight: Option<u64>,
+    /// How long past `expires_at` an entry is kept to be served stale.
+    pub(crate) stale_nanos: u64,
+}
+
+pub(crate) struct Shard<K, V> {
+    table: HashTable<u32>,
+    slab: Slab<Entry<K, V>>,
+    policy: AnyPolicy,
+    /// Slots that carry a deadline, for the sweeper's random sampling.
+    ttl_slots: Vec<u32>,
+    tags: HashMap<Tag, HashSet<u32>>,
+    weight: u64,
+    limits: Limits,
+    rng: fastrand::Rng,
+    pub(crate) counters: Counters,
+    pub(crate) flights: HashTable<FlightSlot<K, V>>,
+}
+
+impl<K, V> Shard<K, V> {
+    pub(crate) fn new(policy: Policy, limits: Limits, seed: u64) -> Self {
+        Self {
+            table: HashTable::new(),
+            slab: Slab::default(),
+            policy: AnyPolicy::new(policy, seed),
+            ttl_slots: Vec::new(),
+            tags: HashMap::new(),
+            weight: 0,
+            limits,
+            rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
+            counters: Counters::default(),
+            flights: HashTable::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    #[inline]
+    pub(crate) fn entry(&self, idx: u32) -> &Entry<K, V> {
+        self.slab.get(idx)
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, &Entry<K, V>)> {
+        self.slab.iter()
+    }
+
+    /// Slots from the first the policy would evict to the last.
+    #[allow(dead_code, reason = "read by model tests and snapshots")]
+    pub(crate) fn eviction_order(&self) -> Vec<u32> {
+        self.policy.eviction_order()
+    }
+
+    /// Marks a read for the policy.
+    #[inline]
+    pub(crate) fn touch(&mut self, idx: u32) {
+        self.policy.on_access(idx);
+    }
+
+    #[inline]
+    fn is_dead(&self, e: &Entry<K, V>, now: u64) -> bool {
+        e.expires_at != NEVER && now >= e.expires_at.saturating_add(self.limits.stale_nanos)
+    }
+
+    /// Removes a slot on any path, keeping every index consistent.
+    pub(crate) fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
+        self.policy.on_remove(idx);
+        let e = self.slab.remove(idx);
+        if let Ok(found) = self.table.find_entry(e.hash, |&i| i == idx) {
+            found.remove();
+        }
+        if e.ttl_pos != NIL {
+            self.ttl_unlink(e.ttl_pos);
+        }
+        if let Some(tags) = &e.tags {
+            self.untag(idx, tags);
+        }
+        self.weight -= e.weight;
+        match cause {
+            RemovalCause::Size => self.counters.evictions += 1,
+            RemovalCause::Expired => self.counters.expirations += 1,
+            RemovalCause::Explicit => self.counters.invalidations += 1,
+            RemovalCause::Replaced => {}
+        }
+        Removed {
+            key: e.key,
+            value: e.value,
+            cause,
+        }
+    }
+
+    fn ttl_unlink(&mut self, pos: u32) {
+        self.ttl_slots.swap_remove(pos as usize);
+        if let Some(&moved) = self.ttl_slots.get(pos as usize) {
+            self.slab.get_mut(moved).ttl_pos = pos;
+        }
+    }
+
+    fn ttl_link(&mut self, idx: u32) {
+        let pos = u32::try_from(self.ttl_slots.len()).expect("slot count fits u32");
+        self.ttl_slots.push(idx);
+        self.slab.get_mut(idx).ttl_pos = pos;
+    }
+
+    fn set_deadline(&mut self, idx: u32, expires_at: u64) {
+        let e = self.slab.get_mut(idx);
+        let had = e.ttl_pos;
+        e.expires_at = expires_at;
+        match (had != NIL, expires_at != NEVER) {
+            (false, true) => self.ttl_link(idx),
+            (true, false) => {
+                self.slab.get_mut(idx).ttl_pos = NIL;
+                self.ttl_unlink(had);
+            }
+            _ => {}
+        }
+    }
+
+    fn untag(&mut self, idx: u32, tags: &[Tag]) {
+        for t in tags {
+            if let Some(set) = self.tags.get_mut(t) {
+                set.remove(&idx);
+                if set.is_empty() {
+                    self.tags.remove(t);
+                }
+            }
+        }
+    }
+
+    fn tag(&mut self, idx: u32, tags: &[Tag]) {
+        for t in tags {
+            self.tags.entry(t.clone()).or_default().insert(idx);
+        }
+    }
+
+    /// Evicts policy victims until `extra_items` more entries of
+    /// `extra_weight` would fit.
+    fn make_room(&mut self, extra_items: usize, extra_weight: u64, out: &mut Evicted<K, V>) {
+        loop {
+            let over_items = self
+                .limits
+                .max_items
+                .is_some_and(|m| self.slab.len() + extra_items > m);
+            let over_weight = self
+                .limits
+                .max_weight
+                .is_some_and(|m| self.weight + extra_weight > m);
+            if !(over_items || over_weight) {
+                return;
+            }
+            let Some(victim) = self.policy.victim() else {
+                return;
+            };
+            out.push(self.remove_idx(victim, RemovalCause::Size));
+        }
+    }
+
+    /// Whether one entry of `weight` can ever fit in this shard.
+    pub(crate) fn fits(&self, weight: u64) -> bool {
+        self.limits.max_weight.is_none_or(|m| weight <= m)
+            && self.limits.max_items.is_none_or(|m| m > 0)
+    }
+}
+
+impl<K: Eq + Hash, V> Shard<K, V> {
+    #[inline]
+    pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.table
+            .find(hash, |&i| self.slab.get(i).key.borrow() == key)
+            .copied()
+    }
+
+    /// Finds `key` and classifies it; a dead entry is removed on the spot
+    /// (lazy expiry). `now` is read only for entries that carry a deadline.
+    #[inline]
+    pub(crate) fn lookup<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+        out: &mut Evicted<K, V>,
+    ) -> Found
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(idx) = self.find(hash, key) else {
+            return Found::Absent;
+        };
+        let expires_at = self.slab.get(idx).expires_at;
+        if expires_at == NEVER {
+            return Found::Fresh(idx);
+        }
+        let now = now();
+        if now < expires_at {
+            Found::Fresh(idx)
+        } else if now < expires_at.saturating_add(self.limits.stale_nanos) {
+            Found::Stale(idx)
+        } else {
+            out.push(self.remove_idx(idx, RemovalCause::Expired));
+            Found::Absent
+        }
+    }
+
+    /// Stores `key -> value`. The caller has checked [`Self::fits`].
+    /// Replacing keeps the entry's place in the policy (as an access).
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires_at: u64,
+        weight: u64,
+        tags: Option<Box<[Tag]>>,
+        out: &mut Evicted<K, V>,
+    ) -> u32 {
+        self.counters.inserts += 1;
+        if let Some(idx) = self.find(hash, &key) {
+            let e = self.slab.get_mut(idx);
+            let old_value = std::mem::replace(&mut e.value, value);
+            let old_weight = std::mem::replace(&mut e.weight, weight);
+            let old_tags = std::mem::replace(&mut e.tags, tags);
+            self.weight = self.weight - old_weight + weight;
+            if let Some(t) = &old_tags {
+                self.untag(idx, t);
+            }
+            if let Some(t) = self.slab.get(idx).tags.clone() {
+                self.tag(idx, &t);
+            }
+            self.set_deadline(idx, expires_at);
+            self.policy.on_access(idx);
+            out.push(Removed {
+                key,
+                value: old_value,
+                cause: RemovalCause::Replaced,
+            });
+            // A heavier value may push others (or, if the policy ranks it
+            // lowest, itself) out.
+            self.make_room(0, 0, out);
+            return idx;
+        }
+        self.make_room(1, weight, out);
+        let idx = self.slab.insert(Entry {
+            key,
+            value,
+            hash,
+            expires_at: NEVER,
+            weight,
+            ttl_pos: NIL,
+            tags,
+        });
+        let slab = &self.slab;
+        self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
+        self.weight += weight;
+        if expires_at != NEVER {
+            self.set_deadline(idx, expires_at);
+        }
+        if let Some(t) = self.slab.get(idx).tags.clone() {
+            self.tag(idx, &t);
+        }
+        self.policy.on_insert(idx);
+        idx
+    }
+
+    /// Sets (or with `NEVER`, clears) the deadline of a live entry.
+    pub(crate) fn set_expiry<Q>(&mut self, hash: u64, key: &Q, now: u64, expires_at: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        match self.find(hash, key) {
+            Some(idx) if !self.is_dead(self.slab.get(idx), now) => {
+                self.set_deadline(idx, expires_at);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes every entry carrying `tag`.
+    pub(crate) fn invalidate_tag(&mut self, tag: &str, out: &mut Evicted<K, V>) -> usize {
+        let Some(slots) = self.tags.remove(tag) else {
+            return 0;
+        };
+        for &idx in &slots {
+            out.push(self.remove_idx(idx, RemovalCause::Explicit));
+        }
+        slots.len()
+    }
+
+    /// Removes every entry whose key satisfies `pred`.
+    pub(crate) fn invalidate_where(
+        &mut self,
+        mut pred: impl FnMut(&K) -> bool,
+        out: &mut Evicted<K, V>,
+    ) -> usize {
+        let doomed: Vec<u32> = self
+            .slab
+            .iter()
+            .filter(|(_, e)| pred(&e.key))
+            .map(|(i, _)| i)
+            .collect();
+        for &idx in &doomed {
+            out.push(self.remove_idx(idx, RemovalCause::Explicit));
+        }
+        doomed.len()
+    }
+
+    /// Empties the shard (in-flight computations are left alone).
+    pub(crate) fn clear(&mut self, out: &mut Evicted<K, V>) {
+        let n = self.slab.len() as u64;
+        self.table.clear();
+        self.policy.clear();
+        self.ttl_slots.clear();
+        self.tags.clear();
+        self.weight = 0;
+        self.counters.invalidations += n;
+        for e in self.slab.drain() {
+            out.push(Removed {
+                key: e.key,
+                value: e.value,
+                cause: RemovalCause::Explicit,
+            });
+        }
+    }
+
+    /// One Redis-style sampling round: look at up to `samples` random
+    /// entries that carry a deadline and remove the dead ones.
+    /// Returns `(sampled, removed)`.
+    pub(crate) fn sweep(
+        &mut self,
+        now: u64,
+        samples: usize,
+        out: &mut Evicted<K, V>,
+    ) -> (usize, usize) {
+        let n = samples.min(self.ttl_slots.len());
+        let mut removed = 0;
+        for _ in 0..n {
+            if self.ttl_slots.is_empty() {
+                break;
+            }
+            let idx = self.ttl_slots[self.rng.usize(..self.ttl_slots.len())];
+            if self.is_dead(self.slab.get(idx), now) {
+                out.push(self.remove_idx(idx, RemovalCause::Expired));
+                removed += 1;
+            }
+        }
+        (n, removed)
+    }
+
+    /// Asserts that every index agrees with the slab (tests only).
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        assert_eq!(self.table.len(), self.slab.len());
+        let mut weight = 0;
+        let mut with_ttl = 0;
+        for (idx, e) in self.slab.iter() {
+            assert_eq!(self.find_idx_by_hash(e.hash, idx), Some(idx));
+            weight += e.weight;
+            if e.expires_at != NEVER {
+                with_ttl += 1;
+                assert_eq!(self.ttl_slots[e.ttl_pos as usize], idx);
+            } else {
+                assert_eq!(e.ttl_pos, NIL);
+            }
+            for t in e.tags.iter().flatten() {
+                assert!(self.tags[t].contains(&idx));
+            }
+        }
+        assert_eq!(weight, self.weight);
+        assert_eq!(with_ttl, self.ttl_slots.len());
+        for (t, slots) in &self.tags {
+            assert!(!slots.is_empty());
+            for &i in slots {
+                assert!(self.slab.get(i).tags.iter().flatten().any(|x| x == t));
+            }
+        }
+        let mut order = self.policy.eviction_order();
+        assert_eq!(order.len(), self.slab.len());
+        order.sort_unstable();
+        order.dedup();
+        assert_eq!(order.len(), self.slab.len());
+        if let Some(m) = self.limits.max_items {
+            assert!(self.slab.len() <= m);
+        }
+        if let Some(m) = self.limits.max_weight {
+            assert!(self.weight <= m);
+        }
+    }
+
+    #[cfg(test)]
+    fn find_idx_by_hash(&self, hash: u64, idx: u32) -> Option<u32> {
+        self.table.find(hash, |&i| i == idx).copied()
+    }
+}

@@ -1,0 +1,154 @@
+//! Counters. Each shard keeps plain integers under its own lock, so the hot
+//! path never touches a shared atomic; readers sum the shards.
+
+use std::time::Duration;
+
+use crate::Policy;
+
+/// Per-shard counters, updated under the shard's lock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) inserts: u64,
+    pub(crate) evictions: u64,
+    pub(crate) expirations: u64,
+    pub(crate) invalidations: u64,
+    pub(crate) rejections: u64,
+}
+
+impl Counters {
+    pub(crate) fn add(&mut self, o: &Counters) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.inserts += o.inserts;
+        self.evictions += o.evictions;
+        self.expirations += o.expirations;
+        self.invalidations += o.invalidations;
+        self.rejections += o.rejections;
+    }
+}
+
+/// A point-in-time summary of a cache's activity.
+///
+/// ```
+/// use cachelite_runtime::Cache;
+///
+/// let cache: Cache<u32, u32> = Cache::new(10);
+/// cache.insert(1, 10);
+/// cache.get(&1);
+/// cache.get(&2);
+/// let s = cache.stats();
+/// assert_eq!((s.hits, s.misses, s.inserts, s.len), (1, 1, 1, 1));
+/// assert_eq!(s.hit_rate(), 0.5);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Reads that found a live entry.
+    pub hits: u64,
+    /// Reads that found nothing (or only an expired entry).
+    pub misses: u64,
+    /// Values stored (new keys and replacements).
+    pub inserts: u64,
+    /// Entries removed by the policy to respect the bounds.
+    pub evictions: u64,
+    /// Entries removed because their TTL ran out.
+    pub expirations: u64,
+    /// Entries removed on request: `remove`, `clear`, tags, globs.
+    pub invalidations: u64,
+    /// Inserts refused because one entry outweighed the byte budget.
+    pub rejections: u64,
+    /// Listener calls that panicked (caught; the cache carried on).
+    pub listener_panics: u64,
+    /// Live entries (expired ones not yet removed included).
+    pub len: usize,
+    /// Summed weight of the live entries (deep bytes, or the weigher's unit).
+    pub bytes: u64,
+}
+
+impl Stats {
+    /// `hits / (hits + misses)`, or 0 before the first read.
+    ///
+    /// ```
+    /// assert_eq!(cachelite_runtime::Stats::default().hit_rate(), 0.0);
+    /// ```
+    #[must_use]
+    pub fn hit_rate(&self) -> f64 {
+        ratio(self.hits, self.hits + self.misses)
+    }
+
+    /// `misses / (hits + misses)`, or 0 before the first read.
+    ///
+    /// ```
+    /// assert_eq!(cachelite_runtime::Stats::default().miss_rate(), 0.0);
+    /// ```
+    #[must_use]
+    pub fn miss_rate(&self) -> f64 {
+        ratio(self.misses, self.hits + self.misses)
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// What a memoized function's cache reports: its stats plus its
+/// configuration, for `<fn>_cache_info()` and [`registry`](crate::registry).
+///
+/// ```
+/// use cachelite_runtime::Cache;
+///
+/// let cache: Cache<u32, u32> = Cache::new(100);
+/// cache.insert(1, 1);
+/// let info = cache.info();
+/// assert_eq!(info.len, 1);
+/// assert_eq!(info.max_items, Some(100));
+/// assert_eq!(info.hit_rate(), 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CacheInfo {
+    /// Reads that found a live entry.
+    pub hits: u64,
+    /// Reads that found nothing.
+    pub misses: u64,
+    /// Live entries.
+    pub len: usize,
+    /// The item bound, if any.
+    pub max_items: Option<usize>,
+    /// The byte (weight) bound, if any.
+    pub max_bytes: Option<u64>,
+    /// Summed weight of the live entries.
+    pub bytes: u64,
+    /// Values stored.
+    pub inserts: u64,
+    /// Entries evicted for size.
+    pub evictions: u64,
+    /// Entries that expired.
+    pub expirations: u64,
+    /// Entries removed on request.
+    pub invalidations: u64,
+    /// The eviction policy.
+    pub policy: Policy,
+    /// The default time to live, if any.
+    pub ttl: Option<Duration>,
+}
+
+impl CacheInfo {
+    /// `hits / (hits + misses)`, or 0 before the first read.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(1);
+    /// assert_eq!(c.info().hit_rate(), 0.0);
+    /// ```
+    #[must_use]
+    pub fn hit_rate(&self) -> f64 {
+        ratio(self.hits, self.hits + self.misses)
+    }
+}

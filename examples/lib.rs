@@ -1,0 +1,1 @@
+//! Runnable examples for cachelite: `cargo run --release --example quickstart`.

@@ -1,0 +1,1 @@
+//! Integration tests for cachelite live in this crate's `[[test]]` targets.
