@@ -330,6 +330,8 @@ impl<K, V, S> CacheBuilder<K, V, S> {
 
     /// Sets the shard count (a power of two). By default it follows the
     /// CPU count, capped so each shard keeps at least 512 items or 1 MiB.
+    /// An explicit count is capped so each shard keeps at least one item
+    /// (and one unit of weight) of the bounds.
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().shards(4).build();
@@ -463,9 +465,12 @@ where
     /// ```
     pub fn try_build(self) -> Result<Cache<K, V, S>, BuildError> {
         self.validate()?;
-        let shard_count = self
-            .shards
-            .unwrap_or_else(|| default_shards(self.max_items, self.max_weight));
+        let shard_count = cap_shards(
+            self.shards
+                .unwrap_or_else(|| default_shards(self.max_items, self.max_weight)),
+            self.max_items,
+            self.max_weight,
+        );
         let stale_nanos = self.stale_ttl.map_or(0, duration_nanos);
         let seed = fastrand::u64(..);
         let shards: Box<[_]> = (0..shard_count)
@@ -529,6 +534,22 @@ fn default_shards(max_items: Option<usize>, max_weight: Option<u64>) -> usize {
     n
 }
 
+/// Caps an explicit shard count so that every shard's share of the bounds
+/// is at least one item (or one unit of weight): a shard with a zero share
+/// would reject every key that hashes to it.
+fn cap_shards(n: usize, max_items: Option<usize>, max_weight: Option<u64>) -> usize {
+    let mut n = n;
+    if let Some(m) = max_items {
+        n = n.min(floor_pow2(m.max(1)));
+    }
+    if let Some(w) = max_weight {
+        #[allow(clippy::cast_possible_truncation)]
+        let w = w.clamp(1, usize::MAX as u64) as usize;
+        n = n.min(floor_pow2(w));
+    }
+    n
+}
+
 fn floor_pow2(x: usize) -> usize {
     1 << (usize::BITS - 1 - x.leading_zeros())
 }
@@ -561,6 +582,9 @@ mod tests {
             assert_eq!((0..n).map(|i| split(total, n, i)).sum::<u64>(), total);
         }
         assert_eq!(floor_pow2(1), 1);
+        assert_eq!(cap_shards(8, Some(4), None), 4);
+        assert_eq!(cap_shards(8, Some(5), Some(2)), 2);
+        assert_eq!(cap_shards(8, None, None), 8);
         assert_eq!(floor_pow2(19), 16);
     }
 

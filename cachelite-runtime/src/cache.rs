@@ -22,6 +22,9 @@ use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
 use crate::singleflight::Flight;
 use crate::stats::{CacheInfo, Counters, Stats};
 
+/// One shard behind its lock, on its own cache lines.
+pub(crate) type ShardLock<K, V> = Padded<Mutex<Shard<K, V>>>;
+
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
 /// Keeps each shard's lock on its own cache lines.
@@ -46,7 +49,7 @@ pub(crate) struct Config<K, V> {
 }
 
 pub(crate) struct Inner<K, V, S> {
-    pub(crate) shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    pub(crate) shards: Box<[ShardLock<K, V>]>,
     pub(crate) mask: usize,
     pub(crate) hasher: S,
     pub(crate) clock: AnyClock,
@@ -205,7 +208,6 @@ impl<K, V> Cache<K, V, RandomState> {
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().max_items(5).build();
     /// assert_eq!(c.max_items(), Some(5));
     /// ```
-    #[must_use]
     pub fn builder() -> CacheBuilder<K, V, RandomState> {
         CacheBuilder::new()
     }
@@ -254,23 +256,23 @@ where
     S: BuildHasher,
 {
     #[inline]
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.inner.hasher.hash_one(key)
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    pub(crate) fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
         self.inner.shard_for(hash)
     }
 
     #[inline]
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.inner.clock.now()
     }
 
     /// Reports removals to listeners, then drops them: always called after
     /// the shard lock is released.
-    fn finish(&self, evicted: Evicted<K, V>) {
+    pub(crate) fn finish(&self, evicted: Evicted<K, V>) {
         if evicted.is_empty() || self.inner.listeners.is_empty() {
             return;
         }
@@ -283,7 +285,7 @@ where
         }
     }
 
-    fn weigh(&self, key: &K, value: &V) -> u64 {
+    pub(crate) fn weigh(&self, key: &K, value: &V) -> u64 {
         self.inner.cfg.weigher.as_ref().map_or(0, |w| w(key, value))
     }
 
@@ -321,6 +323,11 @@ where
         weight: u64,
         evicted: &mut Evicted<K, V>,
     ) -> Result<(), (K, V)> {
+        // An entry past its deadline (and stale window) is gone, whether or
+        // not a read has noticed yet: remove it as expired, so the new value
+        // is a fresh insert rather than a replacement that inherits its
+        // policy rank.
+        let _ = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), evicted);
         if !g.fits(weight) {
             g.counters.rejections += 1;
             if let Some(idx) = g.find(hash, &key) {
@@ -422,7 +429,7 @@ where
         let listen = !self.inner.listeners.is_empty();
         let (value, event_key) = {
             let mut g = self.shard(hash).lock();
-            match g.lookup(hash, key, || self.now(), &mut evicted) {
+            match g.lookup(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
                 Found::Fresh(idx) => {
                     g.counters.hits += 1;
                     g.touch(idx);
@@ -463,7 +470,8 @@ where
         let g = self.shard(hash).lock();
         let idx = g.find(hash, key)?;
         let e = g.entry(idx);
-        (e.expires_at == NEVER || self.now() < e.expires_at).then(|| e.value.clone())
+        (e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at)
+            .then(|| e.value.clone())
     }
 
     /// Whether `key` is present and fresh (no stats, no policy change).
@@ -482,7 +490,7 @@ where
         let g = self.shard(hash).lock();
         g.find(hash, key).is_some_and(|idx| {
             let e = g.entry(idx);
-            e.expires_at == NEVER || self.now() < e.expires_at
+            e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at
         })
     }
 
@@ -598,7 +606,7 @@ where
         let mut hit_event = None;
         let step = {
             let mut g = self.shard(hash).lock();
-            let found = g.lookup(hash, &key, || self.now(), &mut evicted);
+            let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
             let in_flight = |g: &Shard<K, V>| {
                 g.flights
                     .find(hash, |s| s.key == key)
@@ -857,7 +865,9 @@ where
         .await
     }
 
-    /// Removes every entry carrying any of `tags`; returns how many.
+    /// Removes every entry carrying any of `tags`; returns how many were
+    /// fresh. Entries already past their TTL are removed too, but count as
+    /// expirations, as they would had a read found them first.
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
@@ -878,8 +888,9 @@ where
             let mut evicted = Evicted::new();
             {
                 let mut g = shard.lock();
+                let now = self.now();
                 for t in &tags {
-                    total += g.invalidate_tag(t.as_ref(), &mut evicted);
+                    total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
                 }
             }
             self.finish(evicted);
@@ -1094,8 +1105,9 @@ where
     S: BuildHasher,
 {
     /// Removes every entry whose key matches a Redis-style glob (`*`, `?`,
-    /// `[abc]`, `[^a]`, `[a-z]`, `\x`); returns how many. A pattern that
-    /// cannot be compiled matches nothing.
+    /// `[abc]`, `[^a]`, `[a-z]`, `\x`); returns how many were fresh (expired
+    /// matches go too, as expirations). A pattern that cannot be compiled
+    /// matches nothing.
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<String, u8> = cachelite_runtime::Cache::new(10);
@@ -1121,9 +1133,11 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            total += shard
-                .lock()
-                .invalidate_where(|k| glob.is_match(k.as_ref()), &mut evicted);
+            total += shard.lock().invalidate_where(
+                |k| glob.is_match(k.as_ref()),
+                self.now(),
+                &mut evicted,
+            );
             self.finish(evicted);
         }
         total

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, LazyLock, Once, Weak};
 use std::time::{Duration, Instant};
 
 /// A deadline in clock nanoseconds that never arrives.
@@ -107,18 +107,73 @@ impl fmt::Debug for ManualClock {
     }
 }
 
+/// The process-wide origin of the monotonic clock.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// A coarse reading of the monotonic clock, refreshed by one ticker thread
+/// per process. It never runs ahead of the precise clock.
+static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
+static TICKER: Once = Once::new();
+/// How often the ticker refreshes [`COARSE_NOW`].
+const TICK: Duration = Duration::from_millis(1);
+/// Deadlines closer than this to the coarse time are checked against the
+/// precise clock, so a ticker delayed by a busy machine never lets an entry
+/// outlive its TTL by more than a tick.
+const COARSE_MARGIN: u64 = 1_000_000_000;
+
+fn precise_now() -> u64 {
+    duration_nanos(EPOCH.elapsed())
+}
+
+/// The coarse time: one relaxed load once the ticker runs.
+#[inline]
+fn coarse_now() -> u64 {
+    TICKER.call_once(|| {
+        COARSE_NOW.store(precise_now(), Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
+            .name("cachelite-clock".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(TICK);
+                    COARSE_NOW.store(precise_now(), Ordering::Relaxed);
+                }
+            });
+        // Without a ticker the coarse time stays behind, so every read near
+        // a deadline falls back to the precise clock: slower, still right.
+        drop(spawned);
+    });
+    COARSE_NOW.load(Ordering::Relaxed)
+}
+
 /// The clock a cache reads, dispatched without a virtual call in the
 /// common cases.
 #[derive(Clone)]
 pub(crate) enum AnyClock {
-    Monotonic(Instant),
+    Monotonic,
     Manual(ManualClock),
     Custom(Arc<dyn Clock>),
 }
 
 impl AnyClock {
     pub(crate) fn monotonic() -> Self {
-        AnyClock::Monotonic(Instant::now())
+        AnyClock::Monotonic
+    }
+
+    /// The time, exact enough to compare with `deadline`: reads of entries
+    /// far from their deadline (the common case on a hot path) cost one
+    /// atomic load instead of a system clock read.
+    #[inline]
+    pub(crate) fn now_near(&self, deadline: u64) -> u64 {
+        match self {
+            AnyClock::Monotonic => {
+                let coarse = coarse_now();
+                if coarse.saturating_add(COARSE_MARGIN) < deadline {
+                    coarse
+                } else {
+                    precise_now()
+                }
+            }
+            other => other.now(),
+        }
     }
 
     pub(crate) fn from_clock<C: Clock>(clock: C) -> Self {
@@ -138,7 +193,7 @@ impl AnyClock {
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         match self {
-            AnyClock::Monotonic(origin) => duration_nanos(origin.elapsed()),
+            AnyClock::Monotonic => precise_now(),
             AnyClock::Manual(m) => m.now_nanos(),
             AnyClock::Custom(c) => c.now_nanos(),
         }
@@ -202,6 +257,12 @@ mod tests {
         let mono = AnyClock::monotonic();
         let a = mono.now();
         assert!(mono.now() >= a);
+        // Far from a deadline the coarse time is used; it never runs ahead.
+        let coarse = mono.now_near(u64::MAX);
+        assert!(coarse <= mono.now());
+        // Near one, the precise time.
+        let b = mono.now();
+        assert!(mono.now_near(b) >= b);
     }
 
     #[test]

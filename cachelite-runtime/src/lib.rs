@@ -43,6 +43,8 @@ mod shard;
 mod singleflight;
 mod size;
 mod slab;
+#[cfg(feature = "serde")]
+mod snapshot;
 mod stats;
 
 pub use builder::{BuildError, CacheBuilder};
@@ -53,4 +55,6 @@ pub use glob::{Glob, GlobError};
 pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
 pub use size::DeepSize;
+#[cfg(feature = "serde")]
+pub use snapshot::{SnapshotError, SnapshotFormat};
 pub use stats::{CacheInfo, Stats};

@@ -87,6 +87,12 @@ pub(crate) struct FlightSlot<K, V> {
     pub(crate) flight: Arc<Flight<V>>,
 }
 
+/// Whether `e` has not reached its deadline (stale entries are not fresh).
+#[inline]
+fn is_fresh<K, V>(e: &Entry<K, V>, now: u64) -> bool {
+    e.expires_at == NEVER || now < e.expires_at
+}
+
 pub(crate) struct Limits {
     pub(crate) max_items: Option<usize>,
     pub(crate) max_weight: Option<u64>,
@@ -145,6 +151,19 @@ impl<K, V> Shard<K, V> {
     #[allow(dead_code, reason = "read by model tests and snapshots")]
     pub(crate) fn eviction_order(&self) -> Vec<u32> {
         self.policy.eviction_order()
+    }
+
+    /// A slot's access count, where the policy keeps one (LFU).
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
+        self.policy.frequency(idx)
+    }
+
+    /// Sets a slot's access count where the policy keeps one (LFU), making
+    /// it the newest entry at that count; a no-op for other policies.
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
+        self.policy.set_frequency(idx, freq);
     }
 
     /// Marks a read for the policy.
@@ -271,13 +290,14 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     }
 
     /// Finds `key` and classifies it; a dead entry is removed on the spot
-    /// (lazy expiry). `now` is read only for entries that carry a deadline.
+    /// (lazy expiry). `now(deadline)` is called only for entries that carry
+    /// a deadline, and must be exact near it (it may be coarse far from it).
     #[inline]
     pub(crate) fn lookup<Q>(
         &mut self,
         hash: u64,
         key: &Q,
-        now: impl FnOnce() -> u64,
+        now: impl FnOnce(u64) -> u64,
         out: &mut Evicted<K, V>,
     ) -> Found
     where
@@ -291,7 +311,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if expires_at == NEVER {
             return Found::Fresh(idx);
         }
-        let now = now();
+        let now = now(expires_at);
         if now < expires_at {
             Found::Fresh(idx)
         } else if now < expires_at.saturating_add(self.limits.stale_nanos) {
@@ -304,6 +324,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
 
     /// Stores `key -> value`. The caller has checked [`Self::fits`].
     /// Replacing keeps the entry's place in the policy (as an access).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &mut self,
         hash: u64,
@@ -369,7 +390,9 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         match self.find(hash, key) {
-            Some(idx) if !self.is_dead(self.slab.get(idx), now) => {
+            // Not a stale one either: reviving it would resurrect a value
+            // that plain reads already treat as gone.
+            Some(idx) if is_fresh(self.slab.get(idx), now) => {
                 self.set_deadline(idx, expires_at);
                 true
             }
@@ -377,21 +400,23 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
-    /// Removes every entry carrying `tag`.
-    pub(crate) fn invalidate_tag(&mut self, tag: &str, out: &mut Evicted<K, V>) -> usize {
+    /// Removes every entry carrying `tag`; returns how many were fresh.
+    pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
         let Some(slots) = self.tags.remove(tag) else {
             return 0;
         };
-        for &idx in &slots {
-            out.push(self.remove_idx(idx, RemovalCause::Explicit));
-        }
-        slots.len()
+        slots
+            .into_iter()
+            .filter(|&idx| self.invalidate_idx(idx, now, out))
+            .count()
     }
 
-    /// Removes every entry whose key satisfies `pred`.
+    /// Removes every entry whose key satisfies `pred`; returns how many
+    /// were fresh.
     pub(crate) fn invalidate_where(
         &mut self,
         mut pred: impl FnMut(&K) -> bool,
+        now: u64,
         out: &mut Evicted<K, V>,
     ) -> usize {
         let doomed: Vec<u32> = self
@@ -400,10 +425,24 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             .filter(|(_, e)| pred(&e.key))
             .map(|(i, _)| i)
             .collect();
-        for &idx in &doomed {
-            out.push(self.remove_idx(idx, RemovalCause::Explicit));
-        }
-        doomed.len()
+        doomed
+            .into_iter()
+            .filter(|&idx| self.invalidate_idx(idx, now, out))
+            .count()
+    }
+
+    /// Removes one slot on request. An entry already past its TTL is
+    /// reported as expired and not counted, as a read would have found it
+    /// gone: lazy expiry must not change what invalidation reports.
+    fn invalidate_idx(&mut self, idx: u32, now: u64, out: &mut Evicted<K, V>) -> bool {
+        let fresh = is_fresh(self.slab.get(idx), now);
+        let cause = if fresh {
+            RemovalCause::Explicit
+        } else {
+            RemovalCause::Expired
+        };
+        out.push(self.remove_idx(idx, cause));
+        fresh
     }
 
     /// Empties the shard (in-flight computations are left alone).
@@ -491,5 +530,85 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     #[cfg(test)]
     fn find_idx_by_hash(&self, hash: u64, idx: u32) -> Option<u32> {
         self.table.find(hash, |&i| i == idx).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(policy: Policy, max_items: usize, max_weight: Option<u64>) -> Shard<u32, u32> {
+        Shard::new(
+            policy,
+            Limits {
+                max_items: Some(max_items),
+                max_weight,
+                stale_nanos: 5,
+            },
+            1,
+        )
+    }
+
+    #[test]
+    fn random_operations_keep_every_index_consistent() {
+        for &policy in Policy::ALL {
+            let mut s = shard(policy, 16, Some(200));
+            let mut rng = fastrand::Rng::with_seed(99);
+            let mut now = 0u64;
+            for _ in 0..20_000 {
+                let key = rng.u32(..40);
+                let hash = u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut out = Evicted::new();
+                match rng.u8(..8) {
+                    0..=2 => {
+                        let expires = if rng.bool() {
+                            now + rng.u64(1..50)
+                        } else {
+                            NEVER
+                        };
+                        let tags: Option<Box<[Tag]>> = rng
+                            .bool()
+                            .then(|| vec![Tag::from(format!("t{}", key % 3))].into_boxed_slice());
+                        let w = rng.u64(1..30);
+                        s.insert(hash, key, key, expires, w, tags, &mut out);
+                    }
+                    3 => {
+                        if let Found::Fresh(i) | Found::Stale(i) =
+                            s.lookup(hash, &key, |_| now, &mut out)
+                        {
+                            s.touch(i);
+                        }
+                    }
+                    4 => {
+                        if let Some(i) = s.find(hash, &key) {
+                            out.push(s.remove_idx(i, RemovalCause::Explicit));
+                        }
+                    }
+                    5 => {
+                        s.invalidate_tag(&format!("t{}", key % 3), now, &mut out);
+                    }
+                    6 => {
+                        s.sweep(now, 20, &mut out);
+                    }
+                    _ => now += rng.u64(..10),
+                }
+                s.check_invariants();
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_key_never_evicts_itself() {
+        let mut s = shard(Policy::Lfu, 2, None);
+        let mut out = Evicted::new();
+        for k in 0..2 {
+            s.insert(u64::from(k), k, k, NEVER, 0, None, &mut out);
+        }
+        let i = s.find(0, &0).unwrap();
+        s.touch(i);
+        s.touch(s.find(1, &1).unwrap());
+        s.insert(2, 2, 2, NEVER, 0, None, &mut out);
+        assert!(s.find(2, &2).is_some(), "the newcomer stays");
+        assert_eq!(out.into_iter().map(|r| r.key).collect::<Vec<_>>(), [0]);
     }
 }

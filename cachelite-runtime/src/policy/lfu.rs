@@ -19,6 +19,8 @@ pub(crate) struct Lfu {
     buckets: Slab<Bucket>,
     /// Lowest-frequency bucket first.
     first: u32,
+    /// Highest-frequency bucket, where restores in ascending order append.
+    last: u32,
     /// Entry slot -> bucket.
     bucket_of: Vec<u32>,
     links: Links,
@@ -42,7 +44,9 @@ impl Lfu {
         } else {
             self.buckets.get_mut(after).next = b;
         }
-        if next != NIL {
+        if next == NIL {
+            self.last = b;
+        } else {
             self.buckets.get_mut(next).prev = b;
         }
         b
@@ -59,7 +63,9 @@ impl Lfu {
             } else {
                 self.buckets.get_mut(prev).next = next;
             }
-            if next != NIL {
+            if next == NIL {
+                self.last = prev;
+            } else {
                 self.buckets.get_mut(next).prev = prev;
             }
         }
@@ -79,6 +85,33 @@ impl Lfu {
     #[allow(dead_code, reason = "read by tests and snapshots")]
     pub(crate) fn frequency(&self, idx: u32) -> u64 {
         self.buckets.get(self.bucket_of[idx as usize]).freq
+    }
+
+    /// Places a new slot with access count `freq` (0 counts as 1), as the
+    /// newest entry at that count. The bucket is found by walking down from
+    /// the highest one, so inserting in ascending frequency order (as a
+    /// snapshot restore does) is O(1); in general it is O(number of
+    /// distinct counts above `freq`).
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn on_insert_with_frequency(&mut self, idx: u32, freq: u64) {
+        let freq = freq.max(1);
+        let mut at = self.last;
+        while at != NIL && self.buckets.get(at).freq > freq {
+            at = self.buckets.get(at).prev;
+        }
+        let b = if at != NIL && self.buckets.get(at).freq == freq {
+            at
+        } else {
+            self.new_bucket_after(at, freq)
+        };
+        self.place(idx, b);
+    }
+
+    /// Moves a live slot to access count `freq`, as the newest entry there.
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
+        self.on_remove(idx);
+        self.on_insert_with_frequency(idx, freq);
     }
 }
 
@@ -143,6 +176,7 @@ impl Default for Lfu {
         Self {
             buckets: Slab::default(),
             first: NIL,
+            last: NIL,
             bucket_of: Vec::new(),
             links: Links::default(),
         }
@@ -182,6 +216,70 @@ mod tests {
         p.on_access(0);
         // both at 2; 1 reached it first
         assert_eq!(p.victim(), Some(1));
+    }
+
+    /// Walks the bucket list both ways and checks `first`, `last`, the
+    /// back links and that counts strictly increase.
+    fn check_buckets(p: &Lfu) {
+        let mut forward = Vec::new();
+        let (mut b, mut prev) = (p.first, NIL);
+        while b != NIL {
+            let bucket = p.buckets.get(b);
+            assert_eq!(bucket.prev, prev);
+            assert!(!bucket.members.is_empty());
+            forward.push(bucket.freq);
+            prev = b;
+            b = bucket.next;
+        }
+        assert_eq!(p.last, prev);
+        assert!(forward.windows(2).all(|w| w[0] < w[1]), "{forward:?}");
+        assert_eq!(forward.len(), p.buckets.len());
+    }
+
+    #[test]
+    fn insert_with_frequency_finds_or_makes_the_bucket() {
+        let mut p = Lfu::default();
+        // Ascending, as a restore inserts: always appends at the top.
+        for (idx, f) in [(0, 1), (1, 1), (2, 3), (3, 3), (4, 7)] {
+            p.on_insert_with_frequency(idx, f);
+            check_buckets(&p);
+        }
+        assert_eq!(p.eviction_order(), [0, 1, 2, 3, 4]);
+        // Out of order: lands between existing buckets, newest at its count.
+        p.on_insert_with_frequency(5, 2);
+        p.on_insert_with_frequency(6, 3);
+        p.on_insert_with_frequency(7, 0);
+        check_buckets(&p);
+        assert_eq!(p.eviction_order(), [0, 1, 7, 5, 2, 3, 6, 4]);
+        assert_eq!(p.frequency(7), 1);
+        assert_eq!(p.frequency(6), 3);
+        // A later access moves on from the restored count.
+        p.on_access(4);
+        assert_eq!(p.frequency(4), 8);
+        p.set_frequency(0, 9);
+        check_buckets(&p);
+        assert_eq!(p.eviction_order(), [1, 7, 5, 2, 3, 6, 4, 0]);
+        for i in 0..8 {
+            p.on_remove(i);
+            check_buckets(&p);
+        }
+        assert_eq!((p.first, p.last), (NIL, NIL));
+        assert_eq!(p.buckets.len(), 0);
+    }
+
+    #[test]
+    fn last_bucket_tracks_plain_accesses() {
+        let mut p = Lfu::default();
+        p.on_insert(0);
+        p.on_insert(1);
+        p.on_access(0);
+        p.on_access(0);
+        check_buckets(&p);
+        p.on_remove(0);
+        check_buckets(&p);
+        p.on_insert_with_frequency(2, 5);
+        check_buckets(&p);
+        assert_eq!(p.eviction_order(), [1, 2]);
     }
 
     #[test]

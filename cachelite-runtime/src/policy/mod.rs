@@ -161,6 +161,26 @@ impl AnyPolicy {
     }
 }
 
+impl AnyPolicy {
+    /// A live slot's access count, for policies that keep one (LFU).
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
+        match self {
+            AnyPolicy::Lfu(p) => Some(p.frequency(idx)),
+            _ => None,
+        }
+    }
+
+    /// Sets a live slot's access count where the policy keeps one (LFU);
+    /// a no-op for the others.
+    #[allow(dead_code, reason = "used by snapshots")]
+    pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
+        if let AnyPolicy::Lfu(p) = self {
+            p.set_frequency(idx, freq);
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $p:ident => $e:expr) => {
         match $self {
