@@ -62,8 +62,11 @@ impl<K, V, S> Inner<K, V, S> {
     #[inline]
     fn shard_for(&self, hash: u64) -> &Mutex<Shard<K, V>> {
         // High bits pick the shard; hashbrown uses the low bits and the top 7.
+        // The multiply folds every bit into the high ones first, so hashers
+        // that leave them empty (identity hashers for integer keys) still
+        // spread keys over every shard.
         #[allow(clippy::cast_possible_truncation)]
-        let i = (hash >> 32) as usize & self.mask;
+        let i = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & self.mask;
         &self.shards[i].0
     }
 }
@@ -438,6 +441,7 @@ where
                 }
                 Found::Stale(_) | Found::Absent => {
                     g.counters.misses += 1;
+                    g.record_miss(hash);
                     (None, None)
                 }
             }
@@ -510,6 +514,7 @@ where
         let hash = self.hash(key);
         let removed = {
             let mut g = self.shard(hash).lock();
+            g.doom_flights(|k| k.borrow() == key);
             let idx = g.find(hash, key)?;
             let expires_at = g.entry(idx).expires_at;
             let live = expires_at == NEVER || self.now() < expires_at;
@@ -578,8 +583,9 @@ where
             .set_expiry(hash, key, now, deadline(now, ttl))
     }
 
-    /// Removes the TTL of a present, fresh entry. Returns whether there was
-    /// one.
+    /// Removes the TTL of a present, fresh entry. Returns whether a TTL was
+    /// removed (`false` for a missing key or one without a TTL, as Redis's
+    /// `PERSIST`).
     ///
     /// ```
     /// use std::time::Duration;
@@ -587,6 +593,7 @@ where
     /// c.insert_with_ttl(1, 1, Duration::from_secs(5));
     /// assert!(c.persist(&1));
     /// assert_eq!(c.ttl(&1), None);
+    /// assert!(!c.persist(&1), "no TTL left to remove");
     /// ```
     pub fn persist<Q>(&self, key: &Q) -> bool
     where
@@ -595,7 +602,11 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
-        self.shard(hash).lock().set_expiry(hash, key, now, NEVER)
+        let mut g = self.shard(hash).lock();
+        let has_ttl = g
+            .find(hash, key)
+            .is_some_and(|idx| g.entry(idx).expires_at != NEVER);
+        has_ttl && g.set_expiry(hash, key, now, NEVER)
     }
 
     /// Looks `key` up and, on a miss, either joins the computation already
@@ -635,11 +646,13 @@ where
                     }
                     None => {
                         g.counters.misses += 1;
+                        g.record_miss(hash);
                         Begin::Lead(self.lead(&mut g, hash, key, thread))
                     }
                 },
                 Found::Absent => {
                     g.counters.misses += 1;
+                    g.record_miss(hash);
                     match in_flight(&g) {
                         Some(f) => Begin::Wait(f, key),
                         None => Begin::Lead(self.lead(&mut g, hash, key, thread)),
@@ -679,6 +692,7 @@ where
                 hash,
                 key: key.clone(),
                 flight: flight.clone(),
+                doomed: false,
             },
             |s| s.hash,
         );
@@ -888,6 +902,8 @@ where
             let mut evicted = Evicted::new();
             {
                 let mut g = shard.lock();
+                // An in-flight result's tags are unknown until it lands.
+                g.doom_flights(|_| true);
                 let now = self.now();
                 for t in &tags {
                     total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
@@ -898,7 +914,8 @@ where
         total
     }
 
-    /// Removes every entry. In-flight computations carry on.
+    /// Removes every entry. Computations in flight finish and reach their
+    /// callers, but their results are not stored.
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
@@ -909,7 +926,11 @@ where
     pub fn clear(&self) {
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            shard.lock().clear(&mut evicted);
+            {
+                let mut g = shard.lock();
+                g.doom_flights(|_| true);
+                g.clear(&mut evicted);
+            }
             self.finish(evicted);
         }
     }
@@ -1133,11 +1154,11 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            total += shard.lock().invalidate_where(
-                |k| glob.is_match(k.as_ref()),
-                self.now(),
-                &mut evicted,
-            );
+            {
+                let mut g = shard.lock();
+                g.doom_flights(|k| glob.is_match(k.as_ref()));
+                total += g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
+            }
             self.finish(evicted);
         }
         total
@@ -1178,19 +1199,15 @@ where
         let mut evicted = Evicted::new();
         let (shared, result) = {
             let mut g = cache.shard(self.hash).lock();
-            remove_flight(&mut g, self.hash, &self.flight);
+            let doomed = remove_flight(&mut g, self.hash, &self.flight);
             // Only clone for waiters when there are some: the slot's and this
             // leader's references are the only others.
             let shared = (Arc::strong_count(&self.flight) > 1).then(|| ins.value.clone());
-            let result = cache.store_locked(
-                &mut g,
-                self.hash,
-                key,
-                ins,
-                expires_at,
-                weight,
-                &mut evicted,
-            );
+            let result = if doomed {
+                Err((key, ins.value))
+            } else {
+                cache.store_locked(&mut g, self.hash, key, ins, expires_at, weight, &mut evicted)
+            };
             (shared, result)
         };
         self.flight.finish(shared);
@@ -1211,20 +1228,18 @@ impl<K, V, S> Drop for Leader<'_, K, V, S> {
         if self.key.take().is_some() {
             {
                 let mut g = self.cache.inner.shard_for(self.hash).lock();
-                remove_flight(&mut g, self.hash, &self.flight);
+                let _ = remove_flight(&mut g, self.hash, &self.flight);
             }
             self.flight.finish(None);
         }
     }
 }
 
-fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, flight: &Arc<Flight<V>>) {
-    if let Ok(e) = g
-        .flights
+/// Removes a flight's slot; returns whether it was invalidated meanwhile.
+fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, flight: &Arc<Flight<V>>) -> bool {
+    g.flights
         .find_entry(hash, |s| Arc::ptr_eq(&s.flight, flight))
-    {
-        e.remove();
-    }
+        .is_ok_and(|e| e.remove().0.doomed)
 }
 
 impl<K, V, S> Sweep for Inner<K, V, S>

@@ -219,7 +219,7 @@ pub(crate) trait Sweep: Send + Sync {
 /// stops once the cache is dropped (the cache's drop unparks it at once).
 pub(crate) fn spawn_sweeper(target: Weak<dyn Sweep>, interval: Duration) -> std::thread::Thread {
     let handle = std::thread::Builder::new()
-        .name("cachelite-expiry".into())
+        .name("cachelite-sweep".into())
         .spawn(move || {
             loop {
                 std::thread::park_timeout(interval);

@@ -85,6 +85,10 @@ pub(crate) struct FlightSlot<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,
     pub(crate) flight: Arc<Flight<V>>,
+    /// Set when the key is invalidated mid-computation: the result was
+    /// computed from data older than the invalidation, so it is handed to
+    /// the callers waiting for it but not stored.
+    pub(crate) doomed: bool,
 }
 
 /// Whether `e` has not reached its deadline (stale entries are not fresh).
@@ -119,7 +123,7 @@ impl<K, V> Shard<K, V> {
         Self {
             table: HashTable::new(),
             slab: Slab::default(),
-            policy: AnyPolicy::new(policy, seed),
+            policy: AnyPolicy::new(policy, seed, limits.max_items),
             ttl_slots: Vec::new(),
             tags: HashMap::new(),
             weight: 0,
@@ -170,6 +174,13 @@ impl<K, V> Shard<K, V> {
     #[inline]
     pub(crate) fn touch(&mut self, idx: u32) {
         self.policy.on_access(idx);
+    }
+
+    /// Tells the policy that a read of the key with `hash` missed (found
+    /// nothing fresh), for policies that count requests (TinyLFU).
+    #[inline]
+    pub(crate) fn record_miss(&mut self, hash: u64) {
+        self.policy.record_miss(hash);
     }
 
     #[inline]
@@ -249,8 +260,16 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Evicts policy victims until `extra_items` more entries of
-    /// `extra_weight` would fit.
-    fn make_room(&mut self, extra_items: usize, extra_weight: u64, out: &mut Evicted<K, V>) {
+    /// `extra_weight` would fit. Returns whether `keep` (a slot, or `NIL`)
+    /// survived.
+    fn make_room(
+        &mut self,
+        extra_items: usize,
+        extra_weight: u64,
+        keep: u32,
+        out: &mut Evicted<K, V>,
+    ) -> bool {
+        let mut kept = true;
         loop {
             let over_items = self
                 .limits
@@ -261,11 +280,12 @@ impl<K, V> Shard<K, V> {
                 .max_weight
                 .is_some_and(|m| self.weight + extra_weight > m);
             if !(over_items || over_weight) {
-                return;
+                return kept;
             }
             let Some(victim) = self.policy.victim() else {
-                return;
+                return kept;
             };
+            kept &= victim != keep;
             out.push(self.remove_idx(victim, RemovalCause::Size));
         }
     }
@@ -324,6 +344,11 @@ impl<K: Eq + Hash, V> Shard<K, V> {
 
     /// Stores `key -> value`. The caller has checked [`Self::fits`].
     /// Replacing keeps the entry's place in the policy (as an access).
+    ///
+    /// Returns the entry's slot, or `None` if the policy evicted the new
+    /// entry at once (TinyLFU declining to admit it: the eviction is in
+    /// `out`, cause [`RemovalCause::Size`]). Other policies evict before
+    /// inserting, so a new key is never its own victim there.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &mut self,
@@ -334,7 +359,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         weight: u64,
         tags: Option<Box<[Tag]>>,
         out: &mut Evicted<K, V>,
-    ) -> u32 {
+    ) -> Option<u32> {
         self.counters.inserts += 1;
         if let Some(idx) = self.find(hash, &key) {
             let e = self.slab.get_mut(idx);
@@ -357,10 +382,12 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             });
             // A heavier value may push others (or, if the policy ranks it
             // lowest, itself) out.
-            self.make_room(0, 0, out);
-            return idx;
+            return self.make_room(0, 0, idx, out).then_some(idx);
         }
-        self.make_room(1, weight, out);
+        let after = self.policy.evicts_after_insert();
+        if !after {
+            self.make_room(1, weight, NIL, out);
+        }
         let idx = self.slab.insert(Entry {
             key,
             value,
@@ -379,8 +406,11 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if let Some(t) = self.slab.get(idx).tags.clone() {
             self.tag(idx, &t);
         }
-        self.policy.on_insert(idx);
-        idx
+        self.policy.on_insert(idx, hash);
+        if after && !self.make_room(0, 0, idx, out) {
+            return None;
+        }
+        Some(idx)
     }
 
     /// Sets (or with `NEVER`, clears) the deadline of a live entry.
@@ -397,6 +427,16 @@ impl<K: Eq + Hash, V> Shard<K, V> {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Marks in-flight computations whose key satisfies `pred` so that
+    /// their results are not stored.
+    pub(crate) fn doom_flights(&mut self, mut pred: impl FnMut(&K) -> bool) {
+        for slot in &mut self.flights {
+            if pred(&slot.key) {
+                slot.doomed = true;
+            }
         }
     }
 
@@ -610,5 +650,200 @@ mod tests {
         s.insert(2, 2, 2, NEVER, 0, None, &mut out);
         assert!(s.find(2, &2).is_some(), "the newcomer stays");
         assert_eq!(out.into_iter().map(|r| r.key).collect::<Vec<_>>(), [0]);
+    }
+}
+
+#[cfg(test)]
+mod eviction_order_tests {
+    //! Random operations straight on a shard: after each one every index
+    //! agrees (`check_invariants`), each size victim is the one a plain
+    //! model names, and the policy's whole eviction order, not just its
+    //! head, is the model's.
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert {
+            key: u8,
+            weight: u64,
+            ttl: Option<u64>,
+            tagged: bool,
+        },
+        Get(u8),
+        Remove(u8),
+        Expire(u8, Option<u64>),
+        InvalidateTag,
+        InvalidateWhere(u8),
+        Sweep,
+        Clear,
+        Advance(u64),
+    }
+
+    struct Ranked {
+        key: u8,
+        last_use: u64,
+        freq: u64,
+        freq_since: u64,
+        inserted: u64,
+    }
+
+    fn hash(k: u8) -> u64 {
+        u64::from(k).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Whether the model predicts this policy's order; for the others
+    /// (Random, TinyLFU) it checks the set of entries only.
+    fn ordered(policy: Policy) -> bool {
+        matches!(policy, Policy::Lru | Policy::Lfu | Policy::Fifo)
+    }
+
+    /// The model's eviction order: first victim first (by key when unordered).
+    fn order(policy: Policy, model: &[Ranked]) -> Vec<u8> {
+        let mut m: Vec<&Ranked> = model.iter().collect();
+        match policy {
+            Policy::Lru => m.sort_by_key(|r| r.last_use),
+            Policy::Lfu => m.sort_by_key(|r| (r.freq, r.freq_since)),
+            Policy::Fifo => m.sort_by_key(|r| r.inserted),
+            _ => m.sort_by_key(|r| r.key),
+        }
+        m.into_iter().map(|r| r.key).collect()
+    }
+
+    fn run(policy: Policy, max_items: usize, max_weight: Option<u64>, ops: &[Op]) {
+        let limits = Limits {
+            max_items: Some(max_items),
+            max_weight,
+            stale_nanos: 2,
+        };
+        let mut s: Shard<u8, u32> = Shard::new(policy, limits, 7);
+        let mut model: Vec<Ranked> = Vec::new();
+        let (mut now, mut tick) = (0u64, 0u64);
+        for op in ops {
+            let mut out = Evicted::new();
+            let mut accessed = None;
+            let mut inserted = None;
+            match *op {
+                Op::Insert {
+                    key,
+                    weight,
+                    ttl,
+                    tagged,
+                } => {
+                    if !s.fits(weight) {
+                        continue; // the cache rejects these before the shard sees them
+                    }
+                    let tags = tagged.then(|| vec![Tag::from("t")].into_boxed_slice());
+                    let expires = ttl.map_or(NEVER, |t| now + t);
+                    s.insert(hash(key), key, 0, expires, weight, tags, &mut out);
+                    if model.iter().any(|r| r.key == key) {
+                        accessed = Some(key);
+                    } else {
+                        inserted = Some(key);
+                    }
+                }
+                Op::Get(key) => {
+                    if let Found::Fresh(i) = s.lookup(hash(key), &key, |_| now, &mut out) {
+                        s.touch(i);
+                        accessed = Some(key);
+                    }
+                }
+                Op::Remove(key) => {
+                    if let Some(i) = s.find(hash(key), &key) {
+                        out.push(s.remove_idx(i, RemovalCause::Explicit));
+                    }
+                }
+                Op::Expire(key, ttl) => {
+                    s.set_expiry(hash(key), &key, now, ttl.map_or(NEVER, |t| now + t));
+                }
+                Op::InvalidateTag => {
+                    s.invalidate_tag("t", now, &mut out);
+                }
+                Op::InvalidateWhere(m) => {
+                    s.invalidate_where(|k| k % 3 == m, now, &mut out);
+                }
+                Op::Sweep => {
+                    s.sweep(now, 5, &mut out);
+                }
+                Op::Clear => s.clear(&mut out),
+                Op::Advance(d) => now += d,
+            }
+            if let Some(key) = accessed {
+                tick += 1;
+                let r = model.iter_mut().find(|r| r.key == key).unwrap();
+                r.last_use = tick;
+                r.freq += 1;
+                r.freq_since = tick;
+            }
+            for r in out.into_iter() {
+                match r.cause {
+                    RemovalCause::Replaced => continue,
+                    RemovalCause::Size if ordered(policy) => {
+                        assert_eq!(Some(&r.key), order(policy, &model).first(), "{op:?}");
+                    }
+                    _ => {}
+                }
+                let before = model.len();
+                model.retain(|m| m.key != r.key);
+                assert_eq!(model.len() + 1, before, "{op:?} removed an absent key");
+            }
+            if let Some(key) = inserted {
+                tick += 1;
+                model.push(Ranked {
+                    key,
+                    last_use: tick,
+                    freq: 1,
+                    freq_since: tick,
+                    inserted: tick,
+                });
+            }
+            s.check_invariants();
+            let mut got: Vec<u8> = s
+                .eviction_order()
+                .into_iter()
+                .map(|i| s.entry(i).key)
+                .collect();
+            if !ordered(policy) {
+                got.sort_unstable();
+            }
+            assert_eq!(got, order(policy, &model), "after {op:?}");
+        }
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let ttl = || prop::option::weighted(0.4, 0u64..6);
+        prop_oneof![
+            6 => (0u8..12, 0u64..10, ttl(), any::<bool>()).prop_map(|(key, weight, ttl, tagged)| {
+                Op::Insert { key, weight, ttl, tagged }
+            }),
+            5 => (0u8..12).prop_map(Op::Get),
+            1 => (0u8..12).prop_map(Op::Remove),
+            1 => (0u8..12, ttl()).prop_map(|(k, t)| Op::Expire(k, t)),
+            1 => Just(Op::InvalidateTag),
+            1 => (0u8..3).prop_map(Op::InvalidateWhere),
+            1 => Just(Op::Sweep),
+            1 => (0u64..4).prop_map(Op::Advance),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 500,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn every_index_and_the_eviction_order_match_a_model(
+            policy in prop::sample::select(Policy::ALL),
+            max_items in 1usize..7,
+            max_weight in prop::option::of(1u64..30),
+            ops in prop::collection::vec(op(), 1..80),
+        ) {
+            run(policy, max_items, max_weight, &ops);
+        }
     }
 }

@@ -23,12 +23,12 @@
 //! named fields), of this shape:
 //!
 //! ```text
-//! { policy: "lru" | "lfu" | "fifo" | "random",   // informational
+//! { policy: "lru" | "lfu" | "fifo" | "random" | "tinylfu",   // informational
 //!   saved_at_unix_ms: u64,                       // wall clock at save
 //!   entries: [ { key: K, value: V,
 //!                ttl_nanos?: u64,                // time left at save
 //!                tags?: [string],
-//!                freq?: u64 } ] }                // LFU access count
+//!                freq?: u64 } ] }                // LFU access count (TinyLFU: sketch estimate)
 //! ```
 //!
 //! Optional fields are left out when absent and unknown fields are ignored,
@@ -889,6 +889,10 @@ where
             // them as they are and makes every frequency placement O(1).
             entries.sort_by_key(|e| e.freq.unwrap_or(1));
         }
+        // TinyLFU keeps the snapshot's order (probation, window, protected)
+        // and raises each key's sketch estimate to its saved one, so the
+        // entries that earned their place win admission if space runs out.
+        let keeps_freq = lfu || self.policy() == Policy::TinyLfu;
         let aged_nanos = match (&self.inner.clock, loaded.saved_at_unix_ms) {
             (AnyClock::Monotonic, Some(saved)) => unix_millis()
                 .saturating_sub(saved)
@@ -925,7 +929,7 @@ where
                 }
                 if g.fits(weight) {
                     let idx = g.insert(hash, key, value, expires_at, weight, tags, &mut evicted);
-                    if let (true, Some(freq)) = (lfu, e.freq) {
+                    if let (Some(idx), true, Some(freq)) = (idx, keeps_freq, e.freq) {
                         g.set_frequency(idx, freq);
                     }
                     None

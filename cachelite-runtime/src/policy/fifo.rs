@@ -13,7 +13,7 @@ pub(crate) struct Fifo {
 }
 
 impl EvictionPolicy for Fifo {
-    fn on_insert(&mut self, idx: u32) {
+    fn on_insert(&mut self, idx: u32, _hash: u64) {
         self.links.push_back(&mut self.list, idx);
     }
 
@@ -46,7 +46,7 @@ mod tests {
     fn access_never_reorders() {
         let mut p = Fifo::default();
         for i in 0..3 {
-            p.on_insert(i);
+            p.on_insert(i, 0);
         }
         p.on_access(0);
         p.on_access(0);

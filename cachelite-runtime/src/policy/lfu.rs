@@ -116,7 +116,7 @@ impl Lfu {
 }
 
 impl EvictionPolicy for Lfu {
-    fn on_insert(&mut self, idx: u32) {
+    fn on_insert(&mut self, idx: u32, _hash: u64) {
         let b = if self.first != NIL && self.buckets.get(self.first).freq == 1 {
             self.first
         } else {
@@ -191,7 +191,7 @@ mod tests {
     fn evicts_lowest_count_oldest_first() {
         let mut p = Lfu::default();
         for i in 0..4 {
-            p.on_insert(i);
+            p.on_insert(i, 0);
         }
         p.on_access(0);
         p.on_access(0);
@@ -203,15 +203,15 @@ mod tests {
         p.on_remove(3);
         assert_eq!(p.victim(), Some(2));
         assert_eq!(p.frequency(2), 2);
-        p.on_insert(5);
+        p.on_insert(5, 0);
         assert_eq!(p.victim(), Some(5), "a fresh entry has the live minimum");
     }
 
     #[test]
     fn ties_go_to_the_entry_that_held_the_count_longest() {
         let mut p = Lfu::default();
-        p.on_insert(0);
-        p.on_insert(1);
+        p.on_insert(0, 0);
+        p.on_insert(1, 0);
         p.on_access(1);
         p.on_access(0);
         // both at 2; 1 reached it first
@@ -270,8 +270,8 @@ mod tests {
     #[test]
     fn last_bucket_tracks_plain_accesses() {
         let mut p = Lfu::default();
-        p.on_insert(0);
-        p.on_insert(1);
+        p.on_insert(0, 0);
+        p.on_insert(1, 0);
         p.on_access(0);
         p.on_access(0);
         check_buckets(&p);
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn empty_buckets_are_freed() {
         let mut p = Lfu::default();
-        p.on_insert(0);
+        p.on_insert(0, 0);
         for _ in 0..1000 {
             p.on_access(0);
         }

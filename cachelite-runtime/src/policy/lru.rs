@@ -10,7 +10,7 @@ pub(crate) struct Lru {
 }
 
 impl EvictionPolicy for Lru {
-    fn on_insert(&mut self, idx: u32) {
+    fn on_insert(&mut self, idx: u32, _hash: u64) {
         self.links.push_back(&mut self.list, idx);
     }
 
@@ -45,7 +45,7 @@ mod tests {
     fn evicts_least_recently_used() {
         let mut p = Lru::default();
         for i in 0..3 {
-            p.on_insert(i);
+            p.on_insert(i, 0);
         }
         p.on_access(0);
         assert_eq!(p.victim(), Some(1));

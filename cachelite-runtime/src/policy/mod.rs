@@ -11,22 +11,43 @@ mod fifo;
 mod lfu;
 mod lru;
 mod random;
+mod tinylfu;
 
 pub(crate) use fifo::Fifo;
 pub(crate) use lfu::Lfu;
 pub(crate) use lru::Lru;
 pub(crate) use random::RandomPolicy;
+pub(crate) use tinylfu::TinyLfu;
 
 /// What every eviction policy implements. All methods are O(1) (amortised
 /// where they grow an array).
 pub(crate) trait EvictionPolicy {
-    /// A new slot entered the cache.
-    fn on_insert(&mut self, idx: u32);
+    /// A new slot entered the cache; `hash` is its key's hash (from the
+    /// cache's `BuildHasher`).
+    fn on_insert(&mut self, idx: u32, hash: u64);
     /// A slot was read (or its value replaced).
     fn on_access(&mut self, idx: u32);
+    /// A read found no entry for the key with this hash. Policies that
+    /// keep a request history (TinyLFU) count it; the insert that may
+    /// follow is then not counted again. The default ignores it.
+    fn record_miss(&mut self, hash: u64) {
+        let _ = hash;
+    }
     /// A slot left the cache, whatever the reason.
     fn on_remove(&mut self, idx: u32);
-    /// The slot this policy would evict next, without removing it.
+    /// Whether the shard inserts a new key's slot before asking for victims,
+    /// so that the newcomer itself may be the victim (admission, as in
+    /// TinyLFU). The default, `false`, evicts first and inserts after, so a
+    /// new key is never its own victim.
+    fn evicts_after_insert(&self) -> bool {
+        false
+    }
+    /// The slot to evict next. The shard asks only when it must evict (over
+    /// its item or weight budget: before a new key goes in, or just after it
+    /// with [`Self::evicts_after_insert`]), then removes
+    /// that slot and reports it with [`Self::on_remove`]. Policies may
+    /// rearrange themselves here (TinyLFU decides admissions here), so
+    /// callers must not ask without evicting.
     fn victim(&mut self) -> Option<u32>;
     /// Forget every slot.
     fn clear(&mut self);
@@ -43,7 +64,7 @@ pub(crate) trait EvictionPolicy {
 /// assert_eq!("lfu".parse::<Policy>(), Ok(Policy::Lfu));
 /// assert_eq!(Policy::default(), Policy::Lru);
 /// let err = "arc".parse::<Policy>().unwrap_err();
-/// assert!(err.to_string().contains("lru, lfu, fifo, random"));
+/// assert!(err.to_string().contains("lru, lfu, fifo, random, tinylfu"));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -58,15 +79,34 @@ pub enum Policy {
     Fifo,
     /// Evicts a uniformly random entry.
     Random,
+    /// Window TinyLFU with an adaptive window: new entries enter a small
+    /// LRU window; an entry leaving the window replaces the main space's
+    /// least recent entry only if a frequency sketch (4-bit count-min,
+    /// periodically halved) says it was requested more often lately. Resists
+    /// scans and loops, and hill-climbs the window's size towards LRU on
+    /// recency-heavy workloads and towards LFU on frequency-heavy ones.
+    ///
+    /// A new entry always enters the window, so `insert` stores it; it may
+    /// be evicted soon after (as [`RemovalCause::Size`]) if it is never
+    /// requested again while the window turns over.
+    ///
+    /// [`RemovalCause::Size`]: crate::RemovalCause::Size
+    TinyLfu,
 }
 
 impl Policy {
     /// Every policy, in the order they are documented.
     ///
     /// ```
-    /// assert_eq!(cachelite_runtime::Policy::ALL.len(), 4);
+    /// assert_eq!(cachelite_runtime::Policy::ALL.len(), 5);
     /// ```
-    pub const ALL: &'static [Policy] = &[Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::Random];
+    pub const ALL: &'static [Policy] = &[
+        Policy::Lru,
+        Policy::Lfu,
+        Policy::Fifo,
+        Policy::Random,
+        Policy::TinyLfu,
+    ];
 
     /// The lowercase name accepted by [`FromStr`] and `#[memoize(policy = "...")]`.
     ///
@@ -80,13 +120,14 @@ impl Policy {
             Policy::Lfu => "lfu",
             Policy::Fifo => "fifo",
             Policy::Random => "random",
+            Policy::TinyLfu => "tinylfu",
         }
     }
 
     /// The valid names, comma separated, for error messages.
     ///
     /// ```
-    /// assert_eq!(cachelite_runtime::Policy::valid_names(), "lru, lfu, fifo, random");
+    /// assert_eq!(cachelite_runtime::Policy::valid_names(), "lru, lfu, fifo, random, tinylfu");
     /// ```
     #[must_use]
     pub fn valid_names() -> String {
@@ -108,7 +149,7 @@ impl fmt::Display for Policy {
 ///
 /// ```
 /// let err = "mru".parse::<cachelite_runtime::Policy>().unwrap_err();
-/// assert_eq!(err.to_string(), "unknown eviction policy `mru`; valid policies: lru, lfu, fifo, random");
+/// assert_eq!(err.to_string(), "unknown eviction policy `mru`; valid policies: lru, lfu, fifo, random, tinylfu");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsePolicyError {
@@ -148,35 +189,43 @@ pub(crate) enum AnyPolicy {
     Lfu(Lfu),
     Fifo(Fifo),
     Random(RandomPolicy),
+    TinyLfu(TinyLfu),
 }
 
 impl AnyPolicy {
-    pub(crate) fn new(policy: Policy, seed: u64) -> Self {
+    /// The policy for a shard bounded to `max_items` entries (if it is).
+    pub(crate) fn new(policy: Policy, seed: u64, max_items: Option<usize>) -> Self {
         match policy {
             Policy::Lru => AnyPolicy::Lru(Lru::default()),
             Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
             Policy::Fifo => AnyPolicy::Fifo(Fifo::default()),
             Policy::Random => AnyPolicy::Random(RandomPolicy::with_seed(seed)),
+            Policy::TinyLfu => AnyPolicy::TinyLfu(TinyLfu::new(max_items, seed)),
         }
     }
 }
 
 impl AnyPolicy {
-    /// A live slot's access count, for policies that keep one (LFU).
+    /// A live slot's access count, for policies that keep one (LFU; for
+    /// TinyLFU, the sketch's estimate for its key, 0 to 15).
     #[allow(dead_code, reason = "used by snapshots")]
     pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
         match self {
             AnyPolicy::Lfu(p) => Some(p.frequency(idx)),
+            AnyPolicy::TinyLfu(p) => Some(p.frequency(idx)),
             _ => None,
         }
     }
 
-    /// Sets a live slot's access count where the policy keeps one (LFU);
-    /// a no-op for the others.
+    /// Sets a live slot's access count where the policy keeps one (LFU;
+    /// TinyLFU raises its key's estimate to at least `freq`); a no-op for
+    /// the others.
     #[allow(dead_code, reason = "used by snapshots")]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
-        if let AnyPolicy::Lfu(p) = self {
-            p.set_frequency(idx, freq);
+        match self {
+            AnyPolicy::Lfu(p) => p.set_frequency(idx, freq),
+            AnyPolicy::TinyLfu(p) => p.set_frequency(idx, freq),
+            _ => {}
         }
     }
 }
@@ -188,22 +237,34 @@ macro_rules! dispatch {
             AnyPolicy::Lfu($p) => $e,
             AnyPolicy::Fifo($p) => $e,
             AnyPolicy::Random($p) => $e,
+            AnyPolicy::TinyLfu($p) => $e,
         }
     };
 }
 
 impl EvictionPolicy for AnyPolicy {
     #[inline]
-    fn on_insert(&mut self, idx: u32) {
-        dispatch!(self, p => p.on_insert(idx));
+    fn on_insert(&mut self, idx: u32, hash: u64) {
+        dispatch!(self, p => p.on_insert(idx, hash));
     }
     #[inline]
     fn on_access(&mut self, idx: u32) {
         dispatch!(self, p => p.on_access(idx));
     }
     #[inline]
+    fn record_miss(&mut self, hash: u64) {
+        if let AnyPolicy::TinyLfu(p) = self {
+            p.record_miss(hash);
+        }
+    }
+    #[inline]
     fn on_remove(&mut self, idx: u32) {
         dispatch!(self, p => p.on_remove(idx));
+    }
+    #[inline]
+    #[inline]
+    fn evicts_after_insert(&self) -> bool {
+        matches!(self, AnyPolicy::TinyLfu(_))
     }
     #[inline]
     fn victim(&mut self) -> Option<u32> {
@@ -231,7 +292,7 @@ mod tests {
         }
         let e = "tinylfu2".parse::<Policy>().unwrap_err().to_string();
         assert!(
-            e.contains("`tinylfu2`") && e.contains("lru, lfu, fifo, random"),
+            e.contains("`tinylfu2`") && e.contains("lru, lfu, fifo, random, tinylfu"),
             "{e}"
         );
     }

@@ -21,7 +21,7 @@ impl RandomPolicy {
 }
 
 impl EvictionPolicy for RandomPolicy {
-    fn on_insert(&mut self, idx: u32) {
+    fn on_insert(&mut self, idx: u32, _hash: u64) {
         let i = idx as usize;
         if self.pos.len() <= i {
             self.pos.resize(i + 1, NIL);
@@ -67,7 +67,7 @@ mod tests {
     fn swap_remove_keeps_positions_consistent() {
         let mut p = RandomPolicy::with_seed(7);
         for i in 0..10 {
-            p.on_insert(i);
+            p.on_insert(i, 0);
         }
         for i in [0, 9, 4, 5] {
             p.on_remove(i);

@@ -1,0 +1,545 @@
+//! The `cachelite` command line: argument parsing and the commands.
+//!
+//! Every command prints its result on stdout, as plain text or, with
+//! `--json`, as one JSON document. Without `--json`, errors go to stderr as
+//! one line starting with `cachelite:`; with it, they go to stdout as
+//! `{"error": "..."}`, so a script reading JSON always gets JSON.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cachelite::{Insertion, Policy};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::format::{cell, human_bytes, human_ttl, percent, plain_value, table};
+use crate::server::{DEFAULT_MAX_BODY, DEFAULT_MAX_KEY_LEN, ServerConfig};
+use crate::store::{Access, DEFAULT_STORE, Session, Store};
+use crate::{parse_bytes, parse_duration, parse_value, secs};
+
+/// A file-backed cache on the command line, and a cache server.
+#[derive(Debug, Parser)]
+#[command(name = "cachelite", version, about, long_about = None)]
+#[command(after_help = "Exit status: 0 ok, 1 key not found, 2 usage or I/O error.")]
+pub struct Cli {
+    /// The store file (.json or .msgpack).
+    #[arg(
+        long,
+        global = true,
+        env = "CACHELITE_STORE",
+        value_name = "PATH",
+        default_value = DEFAULT_STORE
+    )]
+    pub store: PathBuf,
+
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store a value. VALUE is stored as JSON when it parses as JSON, as a string otherwise.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        /// Time to live: seconds, or a number with a unit (500ms, 30s, 5m, 2h, 1d).
+        #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+        ttl: Option<Duration>,
+        /// A tag for `invalidate --tag`; repeat for more.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Print a value: a string as raw text, other JSON compact. Exit 1 if missing.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Remove a key. Exit 1 if it was missing.
+    Del {
+        /// The key.
+        key: String,
+    },
+    /// Print the seconds a key has left to live, or `none`. Exit 1 if missing.
+    Ttl {
+        /// The key.
+        key: String,
+    },
+    /// List keys, with their TTL and value, optionally matching a glob (`user:*`).
+    Keys {
+        /// Redis-style glob: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`.
+        pattern: Option<String>,
+    },
+    /// Remove the keys matching a glob, or carrying any of the given tags.
+    Invalidate {
+        /// Redis-style glob.
+        #[arg(required_unless_present = "tags", conflicts_with = "tags")]
+        pattern: Option<String>,
+        /// Remove keys carrying this tag; repeat for more.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Show the store's size and the hit rate of `get`.
+    Stats,
+    /// Remove every key.
+    Flush,
+    /// Serve a cache over HTTP (see the README for the routes).
+    Serve(ServeArgs),
+    /// Show the engine at work: memoization, every eviction policy, TTL, tags.
+    Demo,
+}
+
+/// Options of `cachelite serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Require `Authorization: Bearer TOKEN` for every write.
+    #[arg(long, env = "CACHELITE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Bound on the number of entries.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: Option<u64>,
+    /// Bound on the summed size of keys and JSON values (e.g. 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub max_bytes: Option<u64>,
+    /// Eviction policy: lru, lfu, fifo, random, ... (a wrong name lists them all).
+    #[arg(long, default_value = "lru", value_parser = parse_policy)]
+    pub policy: Policy,
+    /// TTL of entries stored without one (e.g. 300, 5m).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub default_ttl: Option<Duration>,
+    /// Sweep expired entries in the background at this interval.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub active_expiry: Option<Duration>,
+    /// Snapshot file (.json or .msgpack): restored at start, saved periodically and at shutdown.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+    /// Seconds between snapshot saves.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "60")]
+    pub snapshot_interval: Duration,
+    /// Largest request body accepted (e.g. 1MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value_t = DEFAULT_MAX_BODY as u64)]
+    pub max_body: u64,
+    /// Longest key accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_KEY_LEN as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_key_len: u64,
+}
+
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    s.parse::<Policy>().map_err(|e| e.to_string())
+}
+
+/// A failure: exit status 1 (not found) or 2 (anything else), and a
+/// message.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+    key: Option<String>,
+}
+
+impl Failure {
+    fn not_found(key: &str) -> Self {
+        Self {
+            code: 1,
+            message: "key not found".to_owned(),
+            key: Some(key.to_owned()),
+        }
+    }
+
+    fn error(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 2,
+            message: crate::store::one_line(&message.to_string()),
+            key: None,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::error(e)
+    }
+}
+
+/// Parses the process arguments, runs the command and returns the exit
+/// status. Never panics on bad input.
+#[must_use]
+pub fn main() -> ExitCode {
+    // `exit` prints help and version (status 0) and usage errors (status 2).
+    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    run(&cli)
+}
+
+/// Runs a parsed command line, printing its output, and returns the exit
+/// status.
+#[must_use]
+pub fn run(cli: &Cli) -> ExitCode {
+    let result = dispatch(cli);
+    match result {
+        Ok(out) => {
+            emit(&out);
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if cli.json {
+                let mut doc = json!({ "error": f.message });
+                if let Some(k) = f.key {
+                    doc["key"] = Value::String(k);
+                }
+                emit(&format!("{doc}\n"));
+            } else {
+                let line = match &f.key {
+                    Some(k) => format!("cachelite: {}: {}\n", f.message, cell(k, 200)),
+                    None => format!("cachelite: {}\n", f.message),
+                };
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`cachelite keys | head`).
+fn emit(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn json_line(v: &Value) -> String {
+    format!("{v}\n")
+}
+
+fn ttl_value(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| json!(secs(d)))
+}
+
+fn dispatch(cli: &Cli) -> Result<String, Failure> {
+    let as_json = cli.json;
+    let store = || Store::new(&cli.store).map_err(Failure::from);
+    match &cli.command {
+        Command::Serve(args) => serve(args, as_json),
+        Command::Demo => crate::demo::run(as_json),
+        Command::Set {
+            key,
+            value,
+            ttl,
+            tags,
+        } => {
+            let mut s = store()?.open(Access::Write)?;
+            let value = parse_value(value);
+            let mut ins = Insertion::new(value);
+            if let Some(d) = ttl {
+                ins = ins.with_ttl(*d);
+            }
+            if !tags.is_empty() {
+                ins = ins.with_tags(tags);
+            }
+            let created = !s.cache().contains_key(key.as_str());
+            s.cache().insert_entry(key.clone(), ins);
+            s.counters_mut().sets += 1;
+            s.save()?;
+            Ok(if as_json {
+                json_line(&json!({ "key": key, "created": created, "ttl": ttl.map(secs) }))
+            } else {
+                String::new()
+            })
+        }
+        Command::Get { key } => {
+            // Counting hits rewrites the .stats sidecar, so a get takes the
+            // write lock, except on a store that was never written.
+            let store = store()?;
+            let counting = store.has_directory();
+            let access = if counting {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            let mut s = store.open(access)?;
+            let found = s.cache().get(key.as_str());
+            let ttl = s.cache().ttl(key.as_str());
+            if found.is_some() {
+                s.counters_mut().hits += 1;
+            } else {
+                s.counters_mut().misses += 1;
+            }
+            if counting {
+                // Advisory: a read must not fail because a count could not be kept.
+                let _ = s.save_counters();
+            }
+            let value = found.ok_or_else(|| Failure::not_found(key))?;
+            Ok(if as_json {
+                json_line(&json!({ "key": key, "value": value, "ttl": ttl_value(ttl) }))
+            } else {
+                format!("{}\n", plain_value(&value))
+            })
+        }
+        Command::Del { key } => {
+            let mut s = store()?.open(Access::Write)?;
+            if s.cache().remove(key.as_str()).is_none() {
+                return Err(Failure::not_found(key));
+            }
+            s.counters_mut().deletes += 1;
+            s.save()?;
+            Ok(if as_json {
+                json_line(&json!({ "key": key, "deleted": true }))
+            } else {
+                String::new()
+            })
+        }
+        Command::Ttl { key } => {
+            let s = store()?.open(Access::Read)?;
+            if !s.cache().contains_key(key.as_str()) {
+                return Err(Failure::not_found(key));
+            }
+            let ttl = s.cache().ttl(key.as_str());
+            Ok(if as_json {
+                json_line(&json!({ "key": key, "ttl": ttl_value(ttl) }))
+            } else {
+                match ttl {
+                    Some(d) => format!("{}\n", secs(d)),
+                    None => "none\n".to_owned(),
+                }
+            })
+        }
+        Command::Keys { pattern } => {
+            let glob = pattern
+                .as_deref()
+                .map(cachelite::Glob::new)
+                .transpose()
+                .map_err(Failure::error)?;
+            let s = store()?.open(Access::Read)?;
+            let mut keys = s.cache().keys();
+            if let Some(g) = &glob {
+                keys.retain(|k| g.is_match(k));
+            }
+            keys.sort_unstable();
+            Ok(list_keys(&s, &keys, as_json))
+        }
+        Command::Invalidate { pattern, tags } => {
+            let glob = pattern
+                .as_deref()
+                .map(cachelite::Glob::new)
+                .transpose()
+                .map_err(Failure::error)?;
+            let mut s = store()?.open(Access::Write)?;
+            let removed = match &glob {
+                Some(g) => s.cache().invalidate_matching(g),
+                None => s.cache().invalidate_tags(tags),
+            };
+            if removed > 0 {
+                s.counters_mut().invalidations += removed as u64;
+                s.save()?;
+            }
+            Ok(removed_output(removed, as_json))
+        }
+        Command::Flush => {
+            let mut s = store()?.open(Access::Write)?;
+            let removed = s.cache().keys().len();
+            s.cache().clear();
+            s.counters_mut().invalidations += removed as u64;
+            s.save()?;
+            Ok(removed_output(removed, as_json))
+        }
+        Command::Stats => {
+            let s = store()?.open(Access::Read)?;
+            Ok(stats_output(&s, as_json))
+        }
+    }
+}
+
+fn removed_output(removed: usize, as_json: bool) -> String {
+    if as_json {
+        json_line(&json!({ "removed": removed }))
+    } else {
+        format!("{removed}\n")
+    }
+}
+
+fn list_keys(s: &Session, keys: &[String], as_json: bool) -> String {
+    if as_json {
+        return json_line(&json!({ "count": keys.len(), "keys": keys }));
+    }
+    let rows: Vec<[String; 3]> = keys
+        .iter()
+        .filter_map(|k| {
+            // An entry can expire between listing and reading.
+            let v = s.cache().peek(k.as_str())?;
+            let ttl = s.cache().ttl(k.as_str()).map_or("-".to_owned(), human_ttl);
+            Some([cell(k, 60), ttl, cell(&v.to_string(), 60)])
+        })
+        .collect();
+    let mut out = table(["KEY", "TTL", "VALUE"], &rows);
+    out.push_str(&match rows.len() {
+        1 => "(1 key)\n".to_owned(),
+        n => format!("({n} keys)\n"),
+    });
+    out
+}
+
+fn stats_output(s: &Session, as_json: bool) -> String {
+    let cache = s.cache();
+    let keys = cache.keys();
+    let with_ttl = keys
+        .iter()
+        .filter(|k| cache.ttl(k.as_str()).is_some())
+        .count();
+    let bytes = cache.stats().bytes;
+    let c = s.counters();
+    if as_json {
+        return json_line(&json!({
+            "store": s.path().display().to_string(),
+            "entries": keys.len(),
+            "with_ttl": with_ttl,
+            "bytes": bytes,
+            "file_bytes": s.file_size(),
+            "hits": c.hits,
+            "misses": c.misses,
+            "hit_rate": c.hit_rate(),
+            "sets": c.sets,
+            "deletes": c.deletes,
+            "invalidations": c.invalidations,
+        }));
+    }
+    let rows = [
+        ["store", &s.path().display().to_string()],
+        ["entries", &keys.len().to_string()],
+        ["with ttl", &with_ttl.to_string()],
+        ["data size", &human_bytes(bytes)],
+        [
+            "file size",
+            &s.file_size().map_or("-".to_owned(), human_bytes),
+        ],
+        ["hits", &c.hits.to_string()],
+        ["misses", &c.misses.to_string()],
+        ["hit rate", &percent(c.hit_rate())],
+        ["sets", &c.sets.to_string()],
+        ["deletes", &c.deletes.to_string()],
+        ["invalidated", &c.invalidations.to_string()],
+    ]
+    .map(|[a, b]| [a.to_owned(), b.to_owned()]);
+    table(["STAT", "VALUE"], &rows)
+}
+
+fn serve(args: &ServeArgs, as_json: bool) -> Result<String, Failure> {
+    let config = server_config(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::error(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::error(format!("cannot listen on {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Failure::error(format!("cannot listen on {addr}: {e}")))?;
+        // Tests and scripts read this line to learn the port when it is 0.
+        emit(&if as_json {
+            json_line(&json!({ "listening": local.to_string() }))
+        } else {
+            format!("listening on {local}\n")
+        });
+        let snapshot = config.snapshot.clone();
+        crate::server::serve(listener, config, shutdown_signal())
+            .await
+            .map_err(Failure::error)?;
+        if let Some(p) = snapshot {
+            let _ = writeln!(io::stderr(), "cachelite: saved snapshot {}", p.display());
+        }
+        Ok(String::new())
+    })
+}
+
+fn server_config(args: &ServeArgs) -> Result<ServerConfig, Failure> {
+    if args.token.as_deref() == Some("") {
+        return Err(Failure::error("--token must not be empty"));
+    }
+    if let Some(p) = &args.snapshot
+        && cachelite::SnapshotFormat::from_path(p).is_none()
+    {
+        return Err(Failure::error(crate::server::ServeError::SnapshotPath(
+            p.clone(),
+        )));
+    }
+    Ok(ServerConfig {
+        max_items: args
+            .max_items
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_bytes: args.max_bytes,
+        policy: args.policy,
+        default_ttl: args.default_ttl,
+        active_expiry: args.active_expiry,
+        snapshot: args.snapshot.clone(),
+        snapshot_interval: Some(args.snapshot_interval),
+        max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
+        max_key_len: usize::try_from(args.max_key_len).unwrap_or(usize::MAX),
+        token: args.token.clone(),
+        ..ServerConfig::default()
+    })
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn negative_looking_values_are_values() {
+        let cli = Cli::try_parse_from(["cachelite", "set", "k", "-5"]).unwrap();
+        assert!(matches!(cli.command, Command::Set { ref value, .. } if value == "-5"));
+    }
+
+    #[test]
+    fn unknown_policy_lists_the_valid_ones() {
+        let err = Cli::try_parse_from(["cachelite", "serve", "--policy", "arc"]).unwrap_err();
+        assert!(err.to_string().contains(&Policy::valid_names()), "{err}");
+    }
+}

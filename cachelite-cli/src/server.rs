@@ -1,0 +1,938 @@
+//! `cachelite serve`: one cache behind a JSON API.
+//!
+//! | method   | path              | does                                                         |
+//! |----------|-------------------|--------------------------------------------------------------|
+//! | `GET`    | `/cache/{key}`    | `{"key", "value", "ttl"}` (ttl: seconds left, or null); 404  |
+//! | `PUT`    | `/cache/{key}`    | body `{"value", "ttl"?, "tags"?}`; 201 created, 200 replaced |
+//! | `DELETE` | `/cache/{key}`    | 204, or 404                                                  |
+//! | `GET`    | `/keys?pattern=`  | `{"keys": [...], "count"}`, sorted; a Redis-style glob        |
+//! | `POST`   | `/invalidate`     | body `{"pattern"}` or `{"tags": [...]}`; `{"removed": n}`     |
+//! | `POST`   | `/flush`          | removes everything; `{"removed": n}`                         |
+//! | `GET`    | `/stats`          | the cache's stats and those of every memoized function       |
+//! | `GET`    | `/metrics`        | the same in the Prometheus text format                       |
+//! | `GET`    | `/health`         | `{"status": "ok"}`                                           |
+//!
+//! Keys are the rest of the path after `/cache/`, percent-decoded, so they
+//! may contain `/`. Every error is a 4xx with a JSON body
+//! `{"error": "..."}`, including axum's own rejections (malformed JSON 400,
+//! wrong types 422, missing content type 415, body too large 413). With a
+//! token, every request other than `GET`/`HEAD` needs
+//! `Authorization: Bearer <token>`; the token is compared in constant time.
+//!
+//! Start it in-process on an ephemeral port:
+//!
+//! ```no_run
+//! use cachelite_cli::server::{ServerConfig, serve};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("listening on {}", listener.local_addr()?);
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve(listener, ServerConfig::default(), async move {
+//!     let _ = stopped.await;
+//! }));
+//! // ... talk to it ...
+//! let _ = stop.send(());
+//! server.await??;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::io;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cachelite::{
+    BuildError, CacheInfo, Glob, Insertion, Policy, SnapshotError, SnapshotFormat, Stats,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::{JsonCache, secs, secs_to_duration};
+
+/// The largest request body accepted by default: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// The longest key accepted by default, in bytes.
+pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
+/// How long requests in flight may take to finish after shutdown begins,
+/// by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything `cachelite serve` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Bound on the number of entries.
+    pub max_items: Option<usize>,
+    /// Bound on the summed size of keys and JSON-encoded values.
+    pub max_bytes: Option<u64>,
+    /// The eviction policy.
+    pub policy: Policy,
+    /// TTL of entries stored without one.
+    pub default_ttl: Option<Duration>,
+    /// Interval of the background sweep that removes expired entries.
+    pub active_expiry: Option<Duration>,
+    /// Snapshot file: restored at start if it exists, saved periodically
+    /// and at shutdown.
+    pub snapshot: Option<PathBuf>,
+    /// How often to save the snapshot; `None` saves only at shutdown.
+    pub snapshot_interval: Option<Duration>,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// Longest key, in bytes.
+    pub max_key_len: usize,
+    /// Bearer token required for writes, if set.
+    pub token: Option<String>,
+    /// How long requests in flight may take to finish once shutdown
+    /// begins; then the server stops regardless (and saves its snapshot).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_items: None,
+            max_bytes: None,
+            policy: Policy::default(),
+            default_ttl: None,
+            active_expiry: None,
+            snapshot: None,
+            snapshot_interval: None,
+            max_body: DEFAULT_MAX_BODY,
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            token: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Builds the cache this configuration describes (empty: the snapshot
+    /// is restored by [`serve`]).
+    ///
+    /// # Errors
+    /// A configuration mistake, such as `max_items` of 0.
+    ///
+    /// ```
+    /// use cachelite_cli::server::ServerConfig;
+    /// let cache = ServerConfig { max_items: Some(10), ..Default::default() }.build_cache()?;
+    /// assert_eq!(cache.max_items(), Some(10));
+    /// # Ok::<(), cachelite::BuildError>(())
+    /// ```
+    pub fn build_cache(&self) -> Result<JsonCache, BuildError> {
+        let mut b = cachelite::Cache::builder()
+            .policy(self.policy)
+            .weigher(|k: &String, v| crate::weigh(k, v));
+        if let Some(n) = self.max_items {
+            b = b.max_items(n);
+        }
+        if let Some(n) = self.max_bytes {
+            b = b.max_weight(n);
+        }
+        if let Some(d) = self.default_ttl {
+            b = b.default_ttl(d);
+        }
+        if let Some(d) = self.active_expiry {
+            b = b.active_expiry(d);
+        }
+        b.try_build()
+    }
+}
+
+/// What the handlers share: the cache and the request limits.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    cache: JsonCache,
+    token: Option<Vec<u8>>,
+    max_body: usize,
+    max_key_len: usize,
+}
+
+impl AppState {
+    /// State serving `cache` with the limits and token of `config`.
+    #[must_use]
+    pub fn new(cache: JsonCache, config: &ServerConfig) -> Self {
+        Self {
+            inner: Arc::new(StateInner {
+                cache,
+                token: config
+                    .token
+                    .as_ref()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.as_bytes().to_vec()),
+                max_body: config.max_body,
+                max_key_len: config.max_key_len,
+            }),
+        }
+    }
+
+    /// The cache being served.
+    #[must_use]
+    pub fn cache(&self) -> &JsonCache {
+        &self.inner.cache
+    }
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("cache", &self.inner.cache)
+            .field("auth", &self.inner.token.is_some())
+            .field("max_body", &self.inner.max_body)
+            .field("max_key_len", &self.inner.max_key_len)
+            .finish()
+    }
+}
+
+/// The API's routes over `state`, with the body limit, the token check and
+/// JSON errors for unknown routes and methods.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.inner.max_body;
+    Router::new()
+        .route(
+            "/cache/{*key}",
+            get(get_entry).put(put_entry).delete(delete_entry),
+        )
+        .route("/keys", get(list_keys))
+        .route("/invalidate", post(invalidate))
+        .route("/flush", post(flush))
+        .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Why [`serve`] stopped with an error.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The configuration does not describe a valid cache.
+    Config(BuildError),
+    /// The snapshot file's extension names no snapshot format.
+    SnapshotPath(PathBuf),
+    /// The snapshot file exists but could not be restored.
+    Restore(PathBuf, SnapshotError),
+    /// The snapshot could not be saved at shutdown.
+    Save(PathBuf, String),
+    /// The listener failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = match self {
+            ServeError::Config(e) => format!("invalid cache configuration: {e}"),
+            ServeError::SnapshotPath(p) => format!(
+                "cannot tell the format of snapshot file {}: name it *.json or *.msgpack (or *.mpk)",
+                p.display()
+            ),
+            ServeError::Restore(p, e) => format!("cannot restore snapshot {}: {e}", p.display()),
+            ServeError::Save(p, e) => format!("cannot save snapshot {}: {e}", p.display()),
+            ServeError::Io(e) => format!("server error: {e}"),
+        };
+        f.write_str(&crate::store::one_line(&line))
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<BuildError> for ServeError {
+    fn from(e: BuildError) -> Self {
+        ServeError::Config(e)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then waits for
+/// requests in flight to finish (for [`ServerConfig::shutdown_grace`] at
+/// most).
+///
+/// With [`ServerConfig::snapshot`], the file is restored first if it
+/// exists, saved every [`ServerConfig::snapshot_interval`], and saved once
+/// more after shutdown, all under the store's lock file so a `cachelite`
+/// CLI never reads it half-written.
+///
+/// # Errors
+/// A bad configuration, an unreadable snapshot, a listener failure, or a
+/// failed final save.
+pub async fn serve<F>(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: F,
+) -> Result<(), ServeError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let cache = config.build_cache()?;
+    if let Some(path) = &config.snapshot {
+        if SnapshotFormat::from_path(path).is_none() {
+            return Err(ServeError::SnapshotPath(path.clone()));
+        }
+        let (c, p) = (cache.clone(), path.clone());
+        let restored = tokio::task::spawn_blocking(move || restore_if_present(&c, &p))
+            .await
+            .map_err(|e| ServeError::Io(io::Error::other(e)))?;
+        restored.map_err(|e| ServeError::Restore(path.clone(), e))?;
+    }
+    let state = AppState::new(cache.clone(), &config);
+    let saver = match (&config.snapshot, config.snapshot_interval) {
+        (Some(path), Some(every)) => {
+            Some(tokio::spawn(save_every(cache.clone(), path.clone(), every)))
+        }
+        _ => None,
+    };
+    // Requests in flight get a grace period once `shutdown` completes; a
+    // client that never finishes its request must not keep the snapshot
+    // from being saved.
+    let grace = config.shutdown_grace;
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let graceful = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
+    let served = tokio::select! {
+        r = graceful => r,
+        () = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => Ok(()),
+    };
+    if let Some(task) = saver {
+        task.abort();
+        let _ = task.await;
+    }
+    if let Some(path) = &config.snapshot {
+        save_snapshot(&cache, path)
+            .await
+            .map_err(|e| ServeError::Save(path.clone(), e))?;
+    }
+    served.map_err(ServeError::Io)
+}
+
+fn restore_if_present(cache: &JsonCache, path: &FsPath) -> Result<usize, SnapshotError> {
+    if path.exists() {
+        cache.restore(path)
+    } else {
+        Ok(0)
+    }
+}
+
+async fn save_every(cache: JsonCache, path: PathBuf, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = save_snapshot(&cache, &path).await {
+            eprintln!(
+                "cachelite: cannot save snapshot {}: {}",
+                path.display(),
+                crate::store::one_line(&e)
+            );
+        }
+    }
+}
+
+/// Saves off the async threads, under the store's lock. Returns the number
+/// of entries written.
+async fn save_snapshot(cache: &JsonCache, path: &FsPath) -> Result<usize, String> {
+    let (cache, path) = (cache.clone(), path.to_owned());
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let _lock = crate::store::lock_exclusive(&path).map_err(|e| e.to_string())?;
+        cache.snapshot(&path).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+// ---------------------------------------------------------------------------
+// Errors and extractors
+
+/// An error response: a status and `{"error": message}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(key: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("key not found: {key}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Doc(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// A JSON object body decoded into `T`, rejecting with a JSON error
+/// instead of axum's plain text: 400 malformed, 413 too large, 415 not
+/// JSON, 422 not an object or not the expected fields and types.
+struct ApiJson<T>(T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let value = match Json::<Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(&rejection)),
+        };
+        // Checked first: serde would also accept a struct written as an array.
+        if !value.is_object() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the request body must be a JSON object",
+            ));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let message = if path == "." {
+                    format!("invalid request body: {inner}")
+                } else {
+                    format!("invalid request body: {path}: {inner}")
+                };
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+            })
+    }
+}
+
+fn json_rejection(r: &JsonRejection) -> ApiError {
+    let message = match r {
+        JsonRejection::MissingJsonContentType(_) => {
+            "expected a JSON body with `Content-Type: application/json`".to_owned()
+        }
+        JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            "request body is larger than the limit (--max-body)".to_owned()
+        }
+        _ => r.body_text(),
+    };
+    ApiError::new(r.status(), message)
+}
+
+/// The key: the rest of the path after `/cache/`, percent-decoded.
+struct Key(String);
+
+impl FromRequestParts<AppState> for Key {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let axum::extract::Path(key) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|r: PathRejection| ApiError::new(r.status(), r.body_text()))?;
+        let limit = state.inner.max_key_len;
+        if key.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::URI_TOO_LONG,
+                format!(
+                    "key is {} bytes long; the limit is {limit} (--max-key-len)",
+                    key.len()
+                ),
+            ));
+        }
+        Ok(Self(key))
+    }
+}
+
+/// A JSON response body, newline-terminated so that `curl` output ends
+/// its line.
+struct Doc(Value);
+
+impl IntoResponse for Doc {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{}\n", self.0),
+        )
+            .into_response()
+    }
+}
+
+/// axum's `Query`, rejecting with a JSON error.
+struct ApiQuery<T>(T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|r: QueryRejection| ApiError::new(r.status(), r.body_text()))
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Authentication
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = &state.inner.token else {
+        return next.run(req).await;
+    };
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    if bearer(req.headers()).is_some_and(|given| constant_time_eq(given, token)) {
+        return next.run(req).await;
+    }
+    let mut resp = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "this request needs `Authorization: Bearer <token>` with the server's token",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let (scheme, rest) = value.split_at_checked(7)?;
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| rest.trim_ascii())
+}
+
+/// Compares secrets without an early exit, so the time taken does not tell
+/// how many leading bytes of a guess were right. The length is not secret.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+fn ttl_json(cache: &JsonCache, key: &str) -> Value {
+    cache.ttl(key).map_or(Value::Null, |d| json!(secs(d)))
+}
+
+async fn get_entry(State(state): State<AppState>, Key(key): Key) -> Result<Doc, ApiError> {
+    let cache = state.cache();
+    let value = cache
+        .get(key.as_str())
+        .ok_or_else(|| ApiError::not_found(&key))?;
+    let ttl = ttl_json(cache, &key);
+    Ok(Doc(json!({ "key": key, "value": value, "ttl": ttl })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    value: Value,
+    #[serde(default)]
+    ttl: Option<f64>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+async fn put_entry(
+    State(state): State<AppState>,
+    Key(key): Key,
+    ApiJson(body): ApiJson<PutBody>,
+) -> Result<Response, ApiError> {
+    let mut ins = Insertion::new(body.value);
+    if let Some(t) = body.ttl {
+        let d = secs_to_duration(t)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("ttl {e}")))?;
+        ins = ins.with_ttl(d);
+    }
+    if let Some(tags) = body.tags {
+        ins = ins.with_tags(tags);
+    }
+    let cache = state.cache();
+    // Another writer may create the key between the check and the insert;
+    // both then answer 201, which is harmless for a cache.
+    let existed = cache.contains_key(key.as_str());
+    if !cache.insert_entry(key.clone(), ins) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the entry alone is larger than the cache's byte budget (--max-bytes)",
+        ));
+    }
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let ttl = ttl_json(cache, &key);
+    let body = json!({ "key": key, "created": !existed, "ttl": ttl });
+    Ok((status, Doc(body)).into_response())
+}
+
+async fn delete_entry(
+    State(state): State<AppState>,
+    Key(key): Key,
+) -> Result<StatusCode, ApiError> {
+    match state.cache().remove(key.as_str()) {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::not_found(&key)),
+    }
+}
+
+#[derive(Deserialize)]
+struct KeysQuery {
+    pattern: Option<String>,
+}
+
+fn compile_glob(pattern: &str) -> Result<Glob, ApiError> {
+    Glob::new(pattern).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<KeysQuery>,
+) -> Result<Doc, ApiError> {
+    let cache = state.cache();
+    let mut keys = match q.pattern.as_deref() {
+        None | Some("*") => cache.keys(),
+        Some(p) => {
+            let glob = compile_glob(p)?;
+            let mut all = cache.keys();
+            all.retain(|k| glob.is_match(k));
+            all
+        }
+    };
+    keys.sort_unstable();
+    Ok(Doc(json!({ "count": keys.len(), "keys": keys })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvalidateBody {
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+async fn invalidate(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<InvalidateBody>,
+) -> Result<Doc, ApiError> {
+    let cache = state.cache();
+    let removed = match (body.pattern, body.tags) {
+        (Some(p), None) => cache.invalidate_matching(&compile_glob(&p)?),
+        (None, Some(tags)) => cache.invalidate_tags(&tags),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r#"give exactly one of {"pattern": "<glob>"} or {"tags": ["<tag>", ...]}"#,
+            ));
+        }
+    };
+    Ok(Doc(json!({ "removed": removed })))
+}
+
+async fn flush(State(state): State<AppState>) -> Doc {
+    let cache = state.cache();
+    let before = cache.len();
+    cache.clear();
+    Doc(json!({ "removed": before }))
+}
+
+async fn health() -> Doc {
+    Doc(json!({ "status": "ok" }))
+}
+
+/// Stats plus configuration of the served cache, as JSON.
+pub(crate) fn cache_stats_json(cache: &JsonCache) -> Value {
+    let s: Stats = cache.stats();
+    json!({
+        "len": s.len,
+        "bytes": s.bytes,
+        "hits": s.hits,
+        "misses": s.misses,
+        "hit_rate": s.hit_rate(),
+        "inserts": s.inserts,
+        "evictions": s.evictions,
+        "expirations": s.expirations,
+        "invalidations": s.invalidations,
+        "rejections": s.rejections,
+        "max_items": cache.max_items(),
+        "max_bytes": cache.max_bytes(),
+        "policy": cache.policy().name(),
+    })
+}
+
+/// A memoized function's info, as JSON.
+pub(crate) fn info_json(i: &CacheInfo) -> Value {
+    json!({
+        "len": i.len,
+        "bytes": i.bytes,
+        "hits": i.hits,
+        "misses": i.misses,
+        "hit_rate": i.hit_rate(),
+        "inserts": i.inserts,
+        "evictions": i.evictions,
+        "expirations": i.expirations,
+        "invalidations": i.invalidations,
+        "max_items": i.max_items,
+        "max_bytes": i.max_bytes,
+        "policy": i.policy.name(),
+        "ttl": i.ttl.map(secs),
+    })
+}
+
+async fn stats(State(state): State<AppState>) -> Doc {
+    let memoized: BTreeMap<&str, Value> = cachelite::registry()
+        .iter()
+        .map(|(name, info)| (*name, info_json(info)))
+        .collect();
+    Doc(json!({
+        "cache": cache_stats_json(state.cache()),
+        "memoized": memoized,
+    }))
+}
+
+/// The label value of the served cache in `/metrics`.
+const SERVER_CACHE: &str = "server";
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render_metrics(state.cache(), &cachelite::registry()),
+    )
+}
+
+/// One cache's line in every metric family.
+struct MetricRow {
+    label: String,
+    stats: Stats,
+    max_items: Option<usize>,
+    max_bytes: Option<u64>,
+}
+
+/// A metric family: name, type, help and how to read it from a row.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&MetricRow) -> Option<u64>,
+);
+
+const FAMILIES: [Family; 11] = [
+    (
+        "cachelite_hits_total",
+        "counter",
+        "Reads that found a live entry.",
+        |r| Some(r.stats.hits),
+    ),
+    (
+        "cachelite_misses_total",
+        "counter",
+        "Reads that found no live entry.",
+        |r| Some(r.stats.misses),
+    ),
+    (
+        "cachelite_inserts_total",
+        "counter",
+        "Values stored.",
+        |r| Some(r.stats.inserts),
+    ),
+    (
+        "cachelite_evictions_total",
+        "counter",
+        "Entries evicted to respect the bounds.",
+        |r| Some(r.stats.evictions),
+    ),
+    (
+        "cachelite_expirations_total",
+        "counter",
+        "Entries removed because their TTL ran out.",
+        |r| Some(r.stats.expirations),
+    ),
+    (
+        "cachelite_invalidations_total",
+        "counter",
+        "Entries removed on request.",
+        |r| Some(r.stats.invalidations),
+    ),
+    (
+        "cachelite_rejections_total",
+        "counter",
+        "Inserts refused because one entry outweighed the byte budget.",
+        |r| Some(r.stats.rejections),
+    ),
+    ("cachelite_entries", "gauge", "Entries held.", |r| {
+        Some(r.stats.len as u64)
+    }),
+    (
+        "cachelite_bytes",
+        "gauge",
+        "Summed weight of the entries held, in bytes.",
+        |r| Some(r.stats.bytes),
+    ),
+    (
+        "cachelite_max_entries",
+        "gauge",
+        "The entry bound, for caches that have one.",
+        |r| r.max_items.map(|n| n as u64),
+    ),
+    (
+        "cachelite_max_bytes",
+        "gauge",
+        "The byte bound, for caches that have one.",
+        |r| r.max_bytes,
+    ),
+];
+
+/// The Prometheus text exposition of the served cache (label
+/// `cache="server"`) and of every memoized function (labelled by name).
+fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> String {
+    let mut rows = vec![MetricRow {
+        label: SERVER_CACHE.to_owned(),
+        stats: cache.stats(),
+        max_items: cache.max_items(),
+        max_bytes: cache.max_bytes(),
+    }];
+    for (name, i) in memoized {
+        let mut stats = Stats::default();
+        stats.hits = i.hits;
+        stats.misses = i.misses;
+        stats.inserts = i.inserts;
+        stats.evictions = i.evictions;
+        stats.expirations = i.expirations;
+        stats.invalidations = i.invalidations;
+        stats.len = i.len;
+        stats.bytes = i.bytes;
+        rows.push(MetricRow {
+            label: (*name).to_owned(),
+            stats,
+            max_items: i.max_items,
+            max_bytes: i.max_bytes,
+        });
+    }
+    let mut out = String::new();
+    for (name, kind, help, read) in FAMILIES {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for row in &rows {
+            if let Some(v) = read(row) {
+                let _ = writeln!(out, "{name}{{cache=\"{}\"}} {v}", escape_label(&row.label));
+            }
+        }
+    }
+    out
+}
+
+/// Escapes a Prometheus label value: backslash, double quote, newline.
+fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn bearer_parses_scheme_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some(&b"abc"[..]));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bear"));
+        assert_eq!(bearer(&h), None);
+    }
+
+    #[test]
+    fn metrics_have_help_type_and_escaped_labels() {
+        let cache = ServerConfig::default().build_cache().unwrap();
+        cache.insert("a".into(), json!(1));
+        cache.get("a");
+        let text = render_metrics(&cache, &[]);
+        assert!(text.contains("# HELP cachelite_hits_total "));
+        assert!(text.contains("# TYPE cachelite_hits_total counter\n"));
+        assert!(text.contains("cachelite_hits_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("# TYPE cachelite_entries gauge\n"));
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
