@@ -59,7 +59,10 @@ fn main() {
     }
     cache.insert_with_tags("report:q1".into(), 1, ["reports"]);
     cache.insert_with_tags("report:q2".into(), 2, ["reports"]);
-    println!("invalidated {} reports by tag", cache.invalidate_tags(&["reports"]));
+    println!(
+        "invalidated {} reports by tag",
+        cache.invalidate_tags(&["reports"])
+    );
     let s = cache.stats();
     println!(
         "stats: {} entries, {} hits, {} misses, {} inserts, {:.1}% hit rate",

@@ -105,7 +105,7 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
                                 tally.writes.fetch_add(1, Ordering::Relaxed);
                             }
                             if rng().is_multiple_of(16) {
-                                cache.invalidate_tags([format!("t{}", rng() % 4)]);
+                                cache.invalidate_tags(&[format!("t{}", rng() % 4)]);
                             }
                         }
                     }
@@ -575,7 +575,11 @@ fn invalidation_during_a_computation_keeps_its_result_out_of_the_cache() {
         started.wait();
         invalidate(&cache);
         proceed.wait();
-        assert_eq!(leader.join().unwrap(), 1, "{name}: the caller still gets its value");
+        assert_eq!(
+            leader.join().unwrap(),
+            1,
+            "{name}: the caller still gets its value"
+        );
         assert_eq!(cache.get("k"), None, "{name}: the stale result was stored");
         assert_eq!(
             cache.get_or_insert_with("k".to_string(), || 2),

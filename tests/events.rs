@@ -153,7 +153,7 @@ fn removal_cause_explicit_for_every_request() {
     cache.insert(s("d"), 4);
     take(&log);
     assert_eq!(cache.remove("a"), Some(1));
-    assert_eq!(cache.invalidate_tags(["t"]), 1);
+    assert_eq!(cache.invalidate_tags(&["t"]), 1);
     assert_eq!(cache.invalidate_glob("c:*"), 1);
     cache.clear();
     assert_eq!(
@@ -381,7 +381,7 @@ fn removed_values_are_dropped_outside_the_shard_lock() {
             // Explicit: remove, tags, glob, clear.
             cache.remove("e");
             cache.insert_with_tags(s("t"), v(), ["tag"]);
-            cache.invalidate_tags(["tag"]);
+            cache.invalidate_tags(&["tag"]);
             cache.insert(s("g1"), v());
             cache.invalidate_glob("g*");
             // Rejected, with an old value for the key that must go too.

@@ -351,7 +351,7 @@ fn insertion_builder() {
     let c: Cache<u8, u8> = Cache::new(10);
     assert!(c.insert_entry(1, i));
     assert_eq!(c.ttl(&1), None, "the last TTL choice wins");
-    assert_eq!(c.invalidate_tags(["b"]), 1);
+    assert_eq!(c.invalidate_tags(&["b"]), 1);
 }
 
 #[test]
@@ -398,7 +398,7 @@ fn get_or_compute_maps_hits_and_stores_only_what_it_is_given() {
     let out =
         futures::executor::block_on(c.get_or_compute_async(1, |v| v * 2, async { (0, None) }));
     assert_eq!(out, 20, "a hit: the compute future is never polled");
-    assert_eq!(c.invalidate_tags(["t"]), 1);
+    assert_eq!(c.invalidate_tags(&["t"]), 1);
 }
 
 #[test]

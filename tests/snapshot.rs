@@ -193,8 +193,8 @@ fn tags_survive_a_restore() {
         cache.snapshot(&path).unwrap();
         let fresh: Cache<String, u64> = Cache::new(100);
         fresh.restore(&path).unwrap();
-        assert_eq!(fresh.invalidate_tags(["user:1"]), 2);
-        assert_eq!(fresh.invalidate_tags(["users"]), 1);
+        assert_eq!(fresh.invalidate_tags(&["user:1"]), 2);
+        assert_eq!(fresh.invalidate_tags(&["users"]), 1);
         assert_eq!(fresh.keys(), [s("untagged")]);
     }
 }

@@ -331,7 +331,7 @@ fn tag_invalidation() -> Tags {
     ] {
         cache.insert_entry(key.into(), Insertion::new("...".into()).with_tags(tags));
     }
-    let by_tag = cache.invalidate_tags(["user:1"]);
+    let by_tag = cache.invalidate_tags(&["user:1"]);
     let by_glob = cache.invalidate_glob("*:orders");
     cache.get("user:2:profile");
     cache.get("user:1:profile");

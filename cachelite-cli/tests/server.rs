@@ -626,7 +626,7 @@ fn snapshot_is_saved_on_graceful_shutdown() {
     assert_eq!(fresh.get("kept"), Some(json!({"n": 1})));
     let ttl = fresh.ttl("kept").unwrap();
     assert!(ttl > Duration::from_secs(590) && ttl <= Duration::from_secs(600));
-    assert_eq!(fresh.invalidate_tags(["t"]), 1);
+    assert_eq!(fresh.invalidate_tags(&["t"]), 1);
 }
 
 #[test]

@@ -347,6 +347,12 @@ where
     /// needed. Returns `false` if the entry alone outweighs the byte budget
     /// (it is then not stored, and any old value for `key` is dropped).
     ///
+    /// With [`Policy::TinyLfu`] a full cache may decline a new key that has
+    /// been requested less often than what it would displace: the insert
+    /// still returns `true` and reports [`Event::Inserted`], and the entry
+    /// leaves at once as an eviction ([`RemovalCause::Size`]), exactly as if
+    /// a later insert had pushed it out.
+    ///
     /// ```
     /// let c: cachelite_runtime::Cache<&str, u32> = cachelite_runtime::Cache::new(10);
     /// assert!(c.insert("a", 1));
@@ -651,11 +657,15 @@ where
                     }
                 },
                 Found::Absent => {
-                    g.counters.misses += 1;
                     g.record_miss(hash);
                     match in_flight(&g) {
+                        // Counted when the wait ends: a hit if the leader's
+                        // value arrives, else whatever the retry finds.
                         Some(f) => Begin::Wait(f, key),
-                        None => Begin::Lead(self.lead(&mut g, hash, key, thread)),
+                        None => {
+                            g.counters.misses += 1;
+                            Begin::Lead(self.lead(&mut g, hash, key, thread))
+                        }
                     }
                 }
             }
@@ -670,12 +680,30 @@ where
                         key: l.key.as_ref(),
                     });
                 }
-                (Begin::Wait(_, k), _) => self.inner.listeners.emit(&Event::Miss { key: Some(k) }),
                 _ => {}
             }
         }
         self.finish(evicted);
         step
+    }
+
+    /// Counts a caller that joined a computation: a hit when it got the
+    /// leader's value (it computed nothing), a miss when it must compute.
+    fn count_joined(&self, hash: u64, key: &K, value: Option<&V>) {
+        {
+            let mut g = self.shard(hash).lock();
+            if value.is_some() {
+                g.counters.hits += 1;
+            } else {
+                g.counters.misses += 1;
+            }
+        }
+        if !self.inner.listeners.is_empty() {
+            self.inner.listeners.emit(&match value {
+                Some(v) => Event::Hit { key, value: v },
+                None => Event::Miss { key: Some(key) },
+            });
+        }
     }
 
     fn lead(
@@ -709,6 +737,10 @@ where
     /// returns the caller's output plus what to store, if anything.
     /// Waiters get `on_hit(clone)` of what the leader stored; if it stored
     /// nothing (or panicked), one of them computes in turn.
+    ///
+    /// Stats count one miss per computation and one hit per caller served
+    /// without computing, waiters included: for a memoized function,
+    /// `misses` is the number of times its body ran.
     ///
     /// With a stale window (`CacheBuilder::stale_ttl`), an entry past its
     /// TTL is served at once to every caller but one, who refreshes it.
@@ -746,10 +778,14 @@ where
                     if flight.led_by(me) {
                         // Recursion on the key this thread is computing:
                         // waiting would never end, so compute directly.
+                        self.count_joined(hash, &k, None);
                         return compute().0;
                     }
                     match flight.wait_blocking() {
-                        Some(v) => return on_hit(v),
+                        Some(v) => {
+                            self.count_joined(hash, &k, Some(&v));
+                            return on_hit(v);
+                        }
                         None => key = k,
                     }
                 }
@@ -794,7 +830,10 @@ where
                     return out;
                 }
                 Begin::Wait(flight, k) => match flight.wait_async().await {
-                    Some(v) => return on_hit(v),
+                    Some(v) => {
+                        self.count_joined(hash, &k, Some(&v));
+                        return on_hit(v);
+                    }
                     None => key = k,
                 },
             }
@@ -891,12 +930,7 @@ where
     /// assert_eq!(c.invalidate_tags(&["a", "b"]), 2);
     /// assert_eq!(c.len(), 1);
     /// ```
-    pub fn invalidate_tags<I, T>(&self, tags: I) -> usize
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<str>,
-    {
-        let tags: Vec<T> = tags.into_iter().collect();
+    pub fn invalidate_tags<T: AsRef<str>>(&self, tags: &[T]) -> usize {
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
@@ -905,7 +939,7 @@ where
                 // An in-flight result's tags are unknown until it lands.
                 g.doom_flights(|_| true);
                 let now = self.now();
-                for t in &tags {
+                for t in tags {
                     total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
                 }
             }

@@ -664,7 +664,7 @@ where
     /// let restored: usize = fresh.restore(&path)?;
     /// assert_eq!(restored, 2);
     /// assert_eq!(fresh.get("b"), Some(2));
-    /// assert_eq!(fresh.invalidate_tags(["even"]), 1);
+    /// assert_eq!(fresh.invalidate_tags(&["even"]), 1);
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

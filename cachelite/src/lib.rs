@@ -4,12 +4,12 @@
 pub use cachelite_macros::DeepSize;
 pub use cachelite_runtime::*;
 
+#[doc = include_str!("memoize.md")]
+pub use cachelite_macros::memoize;
+
 /// Items that generated code names as `::cachelite::__private::...`.
 ///
 /// Not public API: anything here may change in a patch release.
 #[doc(hidden)]
-pub mod __private {
-    pub use ::cachelite_runtime;
-    pub use ::core;
-    pub use ::std;
-}
+#[path = "private.rs"]
+pub mod __private;

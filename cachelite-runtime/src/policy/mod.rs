@@ -184,6 +184,10 @@ impl FromStr for Policy {
 }
 
 /// Static dispatch over the built-in policies.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per shard, chosen once; inline keeps every hit free of a pointer chase"
+)]
 pub(crate) enum AnyPolicy {
     Lru(Lru),
     Lfu(Lfu),
@@ -261,7 +265,6 @@ impl EvictionPolicy for AnyPolicy {
     fn on_remove(&mut self, idx: u32) {
         dispatch!(self, p => p.on_remove(idx));
     }
-    #[inline]
     #[inline]
     fn evicts_after_insert(&self) -> bool {
         matches!(self, AnyPolicy::TinyLfu(_))

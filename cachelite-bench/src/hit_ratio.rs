@@ -1,0 +1,640 @@
+//! Hit ratio: every cachelite policy and the peers replay traces and
+//! synthetic workloads (get, then insert on a miss), beside Belady's OPT
+//! and, on the IRM workloads, the theory for each classic policy.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cached::Cached as _;
+use cachelite::{Cache, Policy};
+use serde_json::json;
+
+use crate::plot::{BarChart, Series};
+use crate::report::{Check, CheckKind, Report, Table, f};
+use crate::workload::{self, Sizes, Workload};
+use crate::{Options, opt, theory};
+
+/// Who answers a workload: a cache replaying it, or a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contender {
+    /// Belady's MIN with bypass.
+    Opt,
+    /// Che's approximation for LRU (IRM workloads only).
+    LruTheory,
+    /// The IRM approximation for FIFO and Random (IRM workloads only).
+    FifoRandomTheory,
+    /// Perfect LFU: LFU's upper bound (IRM workloads only).
+    PerfectLfu,
+    /// A cachelite cache with this policy; `single_shard` adds `.shards(1)`.
+    Cachelite {
+        /// The eviction policy.
+        policy: Policy,
+        /// Whether the cache is built with `.shards(1)`.
+        single_shard: bool,
+    },
+    /// `moka::sync::Cache`.
+    Moka,
+    /// `quick_cache::sync::Cache`.
+    QuickCache,
+    /// `mini_moka::sync::Cache`.
+    MiniMoka,
+    /// `lru::LruCache`.
+    Lru,
+    /// `cached::LruCache`.
+    CachedLru,
+}
+
+impl Contender {
+    /// Every contender, in column order.
+    #[must_use]
+    pub fn all() -> Vec<Contender> {
+        let mut v = vec![
+            Contender::Opt,
+            Contender::LruTheory,
+            Contender::FifoRandomTheory,
+            Contender::PerfectLfu,
+        ];
+        for &policy in Policy::ALL {
+            for single_shard in [false, true] {
+                v.push(Contender::Cachelite {
+                    policy,
+                    single_shard,
+                });
+            }
+        }
+        v.extend([
+            Contender::Moka,
+            Contender::QuickCache,
+            Contender::MiniMoka,
+            Contender::Lru,
+            Contender::CachedLru,
+        ]);
+        v
+    }
+
+    /// Column and legend name.
+    #[must_use]
+    pub fn name(self) -> String {
+        match self {
+            Contender::Opt => "OPT".into(),
+            Contender::LruTheory => "LRU (Che)".into(),
+            Contender::FifoRandomTheory => "FIFO/Random (IRM)".into(),
+            Contender::PerfectLfu => "perfect LFU".into(),
+            Contender::Cachelite {
+                policy,
+                single_shard,
+            } => format!("cachelite {policy}{}", if single_shard { "/1" } else { "" }),
+            Contender::Moka => "moka".into(),
+            Contender::QuickCache => "quick_cache".into(),
+            Contender::MiniMoka => "mini-moka".into(),
+            Contender::Lru => "lru".into(),
+            Contender::CachedLru => "cached LruCache".into(),
+        }
+    }
+
+    /// Whether this is a cache (as opposed to a reference figure).
+    #[must_use]
+    pub fn is_cache(self) -> bool {
+        !matches!(
+            self,
+            Contender::Opt
+                | Contender::LruTheory
+                | Contender::FifoRandomTheory
+                | Contender::PerfectLfu
+        )
+    }
+
+    fn is_theory(self) -> bool {
+        matches!(
+            self,
+            Contender::LruTheory | Contender::FifoRandomTheory | Contender::PerfectLfu
+        )
+    }
+
+    /// Rough cost per request, to start the slow jobs first.
+    fn weight(self) -> usize {
+        match self {
+            Contender::Moka => 12,
+            Contender::MiniMoka => 8,
+            Contender::Opt => 4,
+            Contender::LruTheory | Contender::FifoRandomTheory | Contender::PerfectLfu => 1,
+            _ => 2,
+        }
+    }
+
+    /// The hit ratio (0 to 1) on `w`, or `None` where it does not apply.
+    #[must_use]
+    pub fn hit_ratio(self, w: &Workload) -> Option<f64> {
+        let keys = &w.keys[..];
+        let cap = w.capacity;
+        if self.is_theory() {
+            let p = &w.irm.as_ref()?.probabilities;
+            return Some(match self {
+                Contender::LruTheory => theory::lru_che(p, cap),
+                Contender::FifoRandomTheory => theory::fifo_random_irm(p, cap),
+                _ => theory::perfect_lfu(p, cap),
+            });
+        }
+        let hits = match self {
+            Contender::Opt => opt::hits(keys, cap),
+            Contender::Cachelite {
+                policy,
+                single_shard,
+            } => {
+                // Random eviction draws its seed from fastrand's thread-local
+                // generator: seeding it makes every replay reproducible.
+                fastrand::seed(0x5eed);
+                let c = cachelite_cache(policy, cap, single_shard);
+                replay(keys, |k| {
+                    c.get(&k).is_some() || {
+                        c.insert(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::Moka => {
+                let c = moka::sync::Cache::new(cap as u64);
+                replay(keys, |k| {
+                    c.get(&k).is_some() || {
+                        c.insert(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::QuickCache => {
+                let c = quick_cache::sync::Cache::new(cap);
+                replay(keys, |k| {
+                    c.get(&k).is_some() || {
+                        c.insert(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::MiniMoka => {
+                let c = mini_moka::sync::Cache::new(cap as u64);
+                replay(keys, |k| {
+                    c.get(&k).is_some() || {
+                        c.insert(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::Lru => {
+                let mut c = lru::LruCache::new(NonZeroUsize::new(cap).expect("capacity > 0"));
+                replay(keys, |k| {
+                    c.get(&k).is_some() || {
+                        c.put(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::CachedLru => {
+                let mut c = cached::LruCache::new(cap);
+                replay(keys, |k| {
+                    c.cache_get(&k).is_some() || {
+                        c.cache_set(k, k);
+                        false
+                    }
+                })
+            }
+            Contender::LruTheory | Contender::FifoRandomTheory | Contender::PerfectLfu => {
+                unreachable!("handled above")
+            }
+        };
+        Some(hits as f64 / keys.len().max(1) as f64)
+    }
+}
+
+/// A cachelite cache of `capacity` items with `policy`.
+#[must_use]
+pub fn cachelite_cache(policy: Policy, capacity: usize, single_shard: bool) -> Cache<u64, u64> {
+    let b = Cache::builder().max_items(capacity).policy(policy);
+    if single_shard { b.shards(1) } else { b }.build()
+}
+
+/// Counts the requests for which `access` reports a hit.
+fn replay(keys: &[u64], mut access: impl FnMut(u64) -> bool) -> u64 {
+    let mut hits = 0;
+    for &k in keys {
+        hits += u64::from(access(k));
+    }
+    hits
+}
+
+/// Hit ratios of `contenders` on `workloads`, `[contender][workload]`
+/// (`None` where skipped or not applicable), replayed on `threads`
+/// threads, and the seconds spent on each contender.
+#[must_use]
+pub fn measure(
+    contenders: &[Contender],
+    workloads: &[Workload],
+    threads: usize,
+    skip: impl Fn(Contender, &Workload) -> bool,
+) -> (Vec<Vec<Option<f64>>>, Vec<f64>) {
+    // Where the default configuration is a single shard, `/1` is the same
+    // cache: it is replayed once and its figure copied.
+    let alias = |c: usize, w: usize| match contenders[c] {
+        Contender::Cachelite {
+            policy,
+            single_shard: true,
+        } if default_shards(workloads[w].capacity) == 1 => contenders.iter().position(|&x| {
+            x == Contender::Cachelite {
+                policy,
+                single_shard: false,
+            }
+        }),
+        _ => None,
+    };
+    type Jobs = Vec<(usize, usize)>;
+    let (mut jobs, jobs_skipped): (Jobs, Jobs) = (0..contenders.len())
+        .flat_map(|c| (0..workloads.len()).map(move |w| (c, w)))
+        .filter(|&(c, w)| !skip(contenders[c], &workloads[w]))
+        .partition(|&(c, w)| alias(c, w).is_none());
+    jobs.sort_by_key(|&(c, w)| std::cmp::Reverse(contenders[c].weight() * workloads[w].keys.len()));
+    let results = Mutex::new((
+        vec![vec![None; workloads.len()]; contenders.len()],
+        vec![0.0; contenders.len()],
+    ));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                while let Some(&(c, w)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (secs, r) = crate::timing::timed(|| contenders[c].hit_ratio(&workloads[w]));
+                    let mut g = results.lock().expect("no replay panics");
+                    g.0[c][w] = r;
+                    g.1[c] += secs;
+                }
+            });
+        }
+    });
+    let (mut ratios, busy) = results.into_inner().expect("no replay panics");
+    let copies: Vec<(usize, usize, usize)> = jobs_skipped
+        .into_iter()
+        .filter_map(|(c, w)| alias(c, w).map(|same| (c, w, same)))
+        .collect();
+    for (c, w, same) in copies {
+        ratios[c][w] = ratios[same][w];
+    }
+    (ratios, busy)
+}
+
+/// The shard count cachelite picks by default for `capacity` items.
+#[must_use]
+pub fn default_shards(capacity: usize) -> usize {
+    Cache::<u64, u64>::new(capacity).shard_count()
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".to_owned(), |v| f(v * 100.0, 2))
+}
+
+/// The ARC paper's LRU hit ratios on OLTP (Table IV), in percent with two
+/// decimals, by capacity.
+pub const ARC_OLTP_LRU: &[(usize, &str)] = &[(1000, "32.83"), (2000, "42.47")];
+
+/// Checks that a single-shard cachelite LRU reproduces the ARC paper's
+/// OLTP figures to two decimals.
+///
+/// # Errors
+/// If the OLTP trace cannot be read.
+pub fn oltp_lru_checks(traces_dir: &Path) -> std::io::Result<Vec<Check>> {
+    let keys = std::sync::Arc::new(workload::read_trace(&traces_dir.join(workload::OLTP.file))?);
+    let lru = Contender::Cachelite {
+        policy: Policy::Lru,
+        single_shard: true,
+    };
+    Ok(ARC_OLTP_LRU
+        .iter()
+        .map(|&(capacity, expected)| {
+            let w = Workload {
+                name: "OLTP".into(),
+                keys: keys.clone(),
+                capacity,
+                irm: None,
+            };
+            oltp_check(capacity, expected, lru.hit_ratio(&w))
+        })
+        .collect())
+}
+
+fn oltp_check(capacity: usize, expected: &str, measured: Option<f64>) -> Check {
+    let got = pct(measured);
+    Check::new(
+        CheckKind::Correctness,
+        format!("OLTP@{capacity}: cachelite lru/1 = ARC paper"),
+        format!("{expected}%"),
+        format!("{got}%"),
+        got == expected,
+    )
+}
+
+/// Runs the suite.
+#[must_use]
+pub fn run(opts: &Options) -> Report {
+    let sizes = if opts.quick {
+        Sizes::QUICK
+    } else {
+        Sizes::FULL
+    };
+    let mut report = Report::new("hit-ratio", opts.quick);
+    let mut workloads = Vec::new();
+    let mut missing = Vec::new();
+    for spec in workload::TRACES {
+        if opts.quick && !workload::QUICK_TRACES.contains(&spec.name) {
+            continue;
+        }
+        match workload::trace_workloads(&opts.traces_dir, spec) {
+            Ok(w) => workloads.extend(w),
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    let n_traces = workloads.len();
+    workloads.extend(workload::synthetic(&sizes));
+    let contenders = Contender::all();
+    // Quick runs keep the long IRM streams for cachelite and the references
+    // only: peers have no theory to meet there.
+    let quick = opts.quick;
+    let skip = move |c: Contender, w: &Workload| {
+        quick && w.irm.is_some() && c.is_cache() && !matches!(c, Contender::Cachelite { .. })
+    };
+    let (secs, (results, busy)) =
+        crate::timing::timed(|| measure(&contenders, &workloads, opts.threads, skip));
+    let col = |c: Contender| contenders.iter().position(|&x| x == c).expect("listed");
+    let get = |c: Contender, w: usize| results[col(c)][w];
+
+    report.method = vec![
+        "Each cache replays each request stream: `get(k)`, then `insert(k, k)` on a miss; hit ratio = hits / requests, cold start included.".into(),
+        format!(
+            "Synthetic streams (seeded): Zipf s ∈ {{0.7, 0.9, 1.1}} over {} keys (ranks scrambled over the u64 key space), {} requests, capacities {} and {}; the others are {} requests long: `+scans` injects a {}-key scan of never-repeated keys after every {} Zipf requests (capacity {}); `loop-{}` cycles {} keys at capacity {}; `shifting` moves the Zipf 0.9 hot set to fresh keys every {} requests.",
+            sizes.keys, sizes.requests, sizes.capacities[0], sizes.capacities[1], sizes.side_requests, sizes.scan_len, sizes.scan_every, sizes.capacities[1], sizes.loop_keys, sizes.loop_keys, sizes.loop_capacity, sizes.shift_every
+        ),
+        "OPT is Belady's MIN with bypass (backward next-use pass, then an ordered set of next uses: O(n log C)). Theory (IRM rows only): LRU by Che's approximation, FIFO and Random by the IRM approximation, LFU between Che's LRU figure and perfect LFU (the C most popular keys).".into(),
+        "`cachelite <policy>` is the default configuration (shard count below); `/1` is the same with `.shards(1)`. Peers use their defaults at the same capacity.".into(),
+        format!("{} streams × {} contenders replayed on {} threads in {secs:.1} s.", workloads.len(), contenders.len(), opts.threads),
+    ];
+    if quick {
+        report
+            .method
+            .push("Quick run: peers skip the IRM rows (`—`).".into());
+    }
+    for m in &missing {
+        report.method.push(format!("Skipped: {m}"));
+    }
+
+    let shards_of = |cap: usize| default_shards(cap).to_string();
+
+    // Table 1: cachelite's policies.
+    let mut headers: Vec<String> = vec![
+        "workload".into(),
+        "requests".into(),
+        "shards".into(),
+        "OPT".into(),
+    ];
+    let mut policy_cols = Vec::new();
+    for &policy in Policy::ALL {
+        for single_shard in [false, true] {
+            let c = Contender::Cachelite {
+                policy,
+                single_shard,
+            };
+            headers.push(c.name().trim_start_matches("cachelite ").to_owned());
+            policy_cols.push(c);
+        }
+    }
+    let mut t1 = Table {
+        title: "cachelite policies, hit ratio (%)".into(),
+        headers,
+        ..Table::default()
+    };
+    for (wi, w) in workloads.iter().enumerate() {
+        let mut row = vec![
+            w.label(),
+            w.keys.len().to_string(),
+            shards_of(w.capacity),
+            pct(get(Contender::Opt, wi)),
+        ];
+        row.extend(policy_cols.iter().map(|&c| pct(get(c, wi))));
+        t1.rows.push(row);
+    }
+    t1.notes.push("`/1`: built with `.shards(1)`. `shards`: the default shard count at that capacity on this machine.".into());
+
+    // Table 2: theory on the IRM rows.
+    let mut t2 = Table::new(
+        "IRM workloads: measured (single shard) against theory, hit ratio (%)",
+        &[
+            "workload",
+            "LRU Che",
+            "lru/1",
+            "Δ",
+            "FIFO/Random IRM",
+            "fifo/1",
+            "Δ",
+            "random/1",
+            "Δ",
+            "LFU ≥ (Che)",
+            "lfu/1",
+            "LFU ≤ (perfect)",
+        ],
+    );
+    let single = |policy| Contender::Cachelite {
+        policy,
+        single_shard: true,
+    };
+    let mut checks = Vec::new();
+    for (wi, w) in workloads.iter().enumerate() {
+        if w.irm.is_none() {
+            continue;
+        }
+        let che = get(Contender::LruTheory, wi).unwrap_or(f64::NAN) * 100.0;
+        let irm = get(Contender::FifoRandomTheory, wi).unwrap_or(f64::NAN) * 100.0;
+        let perfect = get(Contender::PerfectLfu, wi).unwrap_or(f64::NAN) * 100.0;
+        let m = |p| get(single(p), wi).unwrap_or(f64::NAN) * 100.0;
+        let (lru, fifo, random, lfu) = (
+            m(Policy::Lru),
+            m(Policy::Fifo),
+            m(Policy::Random),
+            m(Policy::Lfu),
+        );
+        t2.row(vec![
+            w.label(),
+            f(che, 2),
+            f(lru, 2),
+            format!("{:+.2}", lru - che),
+            f(irm, 2),
+            f(fifo, 2),
+            format!("{:+.2}", fifo - irm),
+            f(random, 2),
+            format!("{:+.2}", random - irm),
+            f(che, 2),
+            f(lfu, 2),
+            f(perfect, 2),
+        ]);
+        for (name, measured, theory) in [
+            ("lru/1", lru, che),
+            ("fifo/1", fifo, irm),
+            ("random/1", random, irm),
+        ] {
+            checks.push(Check::new(
+                CheckKind::Correctness,
+                format!("{}: {name} within 0.5 points of theory", w.label()),
+                format!("{theory:.2} ± 0.50"),
+                format!("{measured:.2} ({:+.2})", measured - theory),
+                (measured - theory).abs() <= 0.5,
+            ));
+        }
+        checks.push(Check::new(
+            CheckKind::Correctness,
+            format!("{}: lfu/1 between Che's LRU and perfect LFU", w.label()),
+            format!("[{che:.2}, {perfect:.2}]"),
+            format!("{lfu:.2}"),
+            (che..=perfect).contains(&lfu),
+        ));
+    }
+
+    // Table 3: peers.
+    let peers = [
+        Contender::Moka,
+        Contender::QuickCache,
+        Contender::MiniMoka,
+        Contender::Lru,
+        Contender::CachedLru,
+    ];
+    let best_cachelite = |wi: usize| {
+        Policy::ALL
+            .iter()
+            .filter_map(|&p| {
+                get(
+                    Contender::Cachelite {
+                        policy: p,
+                        single_shard: false,
+                    },
+                    wi,
+                )
+                .map(|r| (r, p))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let mut headers = vec!["workload", "OPT", "cachelite lru", "cachelite best"];
+    let peer_names: Vec<String> = peers.iter().map(|p| p.name()).collect();
+    headers.extend(peer_names.iter().map(String::as_str));
+    let mut t3 = Table::new(
+        "cachelite (default configuration) and peers, hit ratio (%)",
+        &headers,
+    );
+    for (wi, w) in workloads.iter().enumerate() {
+        let mut row = vec![
+            w.label(),
+            pct(get(Contender::Opt, wi)),
+            pct(get(
+                Contender::Cachelite {
+                    policy: Policy::Lru,
+                    single_shard: false,
+                },
+                wi,
+            )),
+            best_cachelite(wi)
+                .map_or_else(|| "—".into(), |(r, p)| format!("{} ({p})", f(r * 100.0, 2))),
+        ];
+        row.extend(peers.iter().map(|&p| pct(get(p, wi))));
+        t3.row(row);
+    }
+
+    // OPT bounds every cache.
+    let mut opt_checks = Vec::new();
+    for &c in contenders.iter().filter(|c| c.is_cache()) {
+        let mut worst: Option<(f64, String)> = None;
+        for (wi, w) in workloads.iter().enumerate() {
+            if let (Some(o), Some(x)) = (get(Contender::Opt, wi), get(c, wi)) {
+                let margin = (o - x) * 100.0;
+                if worst.as_ref().is_none_or(|(m, _)| margin < *m) {
+                    worst = Some((margin, w.label()));
+                }
+            }
+        }
+        if let Some((margin, at)) = worst {
+            opt_checks.push(Check::new(
+                CheckKind::Correctness,
+                format!("{} never exceeds OPT", c.name()),
+                "OPT − hit ratio ≥ 0 on every workload",
+                format!("closest: {margin:+.2} points at {at}"),
+                margin >= -1e-9,
+            ));
+        }
+    }
+
+    // The ARC paper's OLTP figures.
+    let mut oltp_checks = Vec::new();
+    if !opts.quick {
+        let lru1 = Contender::Cachelite {
+            policy: Policy::Lru,
+            single_shard: true,
+        };
+        for &(capacity, expected) in ARC_OLTP_LRU {
+            let wi = workloads[..n_traces]
+                .iter()
+                .position(|w| w.name == "OLTP" && w.capacity == capacity);
+            oltp_checks.push(match wi {
+                Some(wi) => oltp_check(capacity, expected, get(lru1, wi)),
+                None => Check::pending(
+                    CheckKind::Correctness,
+                    format!("OLTP@{capacity}: cachelite lru/1 = ARC paper"),
+                    format!("{expected}%"),
+                    "OLTP trace not found",
+                ),
+            });
+        }
+    }
+    report.checks = opt_checks
+        .into_iter()
+        .chain(oltp_checks)
+        .chain(checks)
+        .collect();
+    report.tables = vec![t1, t2, t3];
+
+    report.data = json!({
+        "workloads": workloads.iter().map(|w| json!({
+            "name": w.name,
+            "capacity": w.capacity,
+            "requests": w.keys.len(),
+            "zipf_s": w.irm.as_ref().map(|i| i.s),
+        })).collect::<Vec<_>>(),
+        "hit_ratio": contenders.iter().zip(&results).map(|(c, r)| (c.name(), json!(r))).collect::<serde_json::Map<_, _>>(),
+        "replay_seconds": contenders.iter().zip(&busy).map(|(c, s)| (c.name(), json!(s))).collect::<serde_json::Map<_, _>>(),
+    });
+
+    let chart_cols: Vec<Contender> = Policy::ALL
+        .iter()
+        .map(|&policy| Contender::Cachelite {
+            policy,
+            single_shard: false,
+        })
+        .chain(peers)
+        .collect();
+    report.chart = Some(BarChart {
+        title: "Hit ratio by workload (black bar: OPT)".into(),
+        y_label: "hit ratio (%)".into(),
+        groups: workloads.iter().map(Workload::label).collect(),
+        series: chart_cols
+            .iter()
+            .map(|&c| Series {
+                name: c.name(),
+                values: results[col(c)]
+                    .iter()
+                    .map(|r| r.map(|x| x * 100.0))
+                    .collect(),
+            })
+            .collect(),
+        reference: Some(Series {
+            name: "OPT".into(),
+            values: results[col(Contender::Opt)]
+                .iter()
+                .map(|r| r.map(|x| x * 100.0))
+                .collect(),
+        }),
+        y_max: Some(100.0),
+    });
+    report
+}

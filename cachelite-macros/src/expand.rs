@@ -1,0 +1,522 @@
+//! Code generation: the fn with its body wrapped in a read-through of its
+//! cache, and the accessors.
+//!
+//! ```text
+//! fn fib(n: u64) -> u64 {                     // attributes, docs, visibility kept
+//!     let cache = fib_cache();
+//!     let key = Clone::clone(&n);
+//!     run::<u64, u64, _>(GetOrCompute {         // one check of the key and value types
+//!         cache, shared: true, key,
+//!         on_hit: identity, store: whole, keep: always,
+//!         compute: move || {
+//!             let tags = NO_TAGS;
+//!             (call(move || -> u64 { /* the original body */ }), tags)
+//!         },
+//!     })
+//! }
+//! fn fib_cache() -> &'static Cache<u64, u64> {  // holds the static
+//!     static CACHE: OnceLock<Cache<u64, u64>> = OnceLock::new();
+//!     CACHE.get_or_init(|| run(Build { builder: Cache::builder().max_items(10_000), name: "crate::fib" }))
+//! }
+//! fn fib_cache_clear() { .. }   fn fib_cache_info() -> CacheInfo { .. }
+//! fn fib_cache_invalidate(n: u64) -> bool { .. }
+//! ```
+//!
+//! Everything is a fn item, so the same expansion works at module level and
+//! in an impl block (accessors become associated fns, `Self::fib_cache()`),
+//! and adds no other name to the user's module. Generated code names only
+//! `::cachelite::__private::...`; its local variables are hygienic.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, Pat, PatIdent, PatType};
+
+use crate::attr::{Count, MemoizeArgs, Seconds};
+use crate::item::{Binding, Func, Kind};
+use crate::validate::{Plan, Stored};
+
+/// The capacity of a cache given no bound.
+const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Hygienic local names: user code cannot see them, nor they it.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// The fn and its accessors.
+pub(crate) fn expand(plan: &Plan) -> TokenStream {
+    let names = Names::new(plan.func.ident());
+    let value = ValuePlan::new(plan);
+    let func = memoized_fn(plan, &names, &value);
+    let accessors = accessors(plan, &names, &value);
+    quote! {
+        #func
+        #accessors
+    }
+}
+
+/// The accessors' names: `fib_cache`, `fib_cache_clear`, ...
+struct Names {
+    fn_name: String,
+    cache: Ident,
+    clear: Ident,
+    info: Ident,
+    invalidate: Ident,
+}
+
+impl Names {
+    fn new(ident: &Ident) -> Names {
+        let base = ident.unraw();
+        let span = ident.span();
+        Names {
+            fn_name: base.to_string(),
+            cache: format_ident!("{}_cache", base, span = span),
+            clear: format_ident!("{}_cache_clear", base, span = span),
+            info: format_ident!("{}_cache_info", base, span = span),
+            invalidate: format_ident!("{}_cache_invalidate", base, span = span),
+        }
+    }
+}
+
+/// The cached value's type, and the two conversions between it and the
+/// fn's return value.
+struct ValuePlan {
+    /// `V`, spanned on the return type so that "must be Clone" lands there.
+    ty: TokenStream,
+    /// `fn(&Out) -> Option<&V>`: what to cache of a computed result.
+    store: TokenStream,
+    /// `fn(V) -> Out`: the return value for a cached value.
+    on_hit: TokenStream,
+}
+
+impl ValuePlan {
+    fn new(plan: &Plan) -> ValuePlan {
+        let out = &plan.func.output;
+        let span = out.span();
+        let p = quote_spanned!(span=> ::cachelite::__private);
+        match &plan.stored {
+            Stored::Whole => ValuePlan {
+                ty: out.to_token_stream(),
+                store: quote_spanned!(span=> #p::whole),
+                on_hit: quote_spanned!(span=> #p::identity),
+            },
+            Stored::Ok(inner) => ValuePlan {
+                ty: inner.as_ref().map_or_else(
+                    || quote_spanned!(span=> <#out as #p::ResultShape>::Ok),
+                    ToTokens::to_token_stream,
+                ),
+                store: quote_spanned!(span=> <#out as #p::ResultShape>::ok_ref),
+                on_hit: quote_spanned!(span=> <#out as #p::ResultShape>::from_ok),
+            },
+            Stored::Some(inner) => ValuePlan {
+                ty: inner.as_ref().map_or_else(
+                    || quote_spanned!(span=> <#out as #p::OptionShape>::Some),
+                    ToTokens::to_token_stream,
+                ),
+                store: quote_spanned!(span=> <#out as #p::OptionShape>::some_ref),
+                on_hit: quote_spanned!(span=> <#out as #p::OptionShape>::from_some),
+            },
+        }
+    }
+}
+
+/// How the fn body reaches its cache.
+fn cache_call(func: &Func, names: &Names) -> TokenStream {
+    let cache = &names.cache;
+    if func.assoc {
+        quote!(Self::#cache())
+    } else {
+        quote!(#cache())
+    }
+}
+
+/// The memoized fn: the original signature (destructuring patterns renamed),
+/// its body wrapped.
+fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+    let func = &plan.func;
+    let args = &plan.args;
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let mut sig = func.sig.clone();
+    rename_patterns(&mut sig, func);
+
+    let k = &plan.key.ty;
+    let v = &value.ty;
+    let out = &func.output;
+    let key_expr = &plan.key.expr;
+    let on_hit = &value.on_hit;
+    let store = &value.store;
+    let shared = args.singleflight.as_ref().is_none_or(|s| s.value.value);
+    let keep = match &args.condition {
+        Some(c) => {
+            let condition = &c.value;
+            quote_spanned!(condition.span()=> ::cachelite::__private::keep::<#v, _>(#condition))
+        }
+        None => quote!(::cachelite::__private::always),
+    };
+    let tags = match &args.tags {
+        Some(t) => {
+            let tags = &t.value;
+            quote_spanned!(tags.span()=> ::cachelite::__private::tags(#tags))
+        }
+        None => quote!(::cachelite::__private::NO_TAGS),
+    };
+    let destructure = func.params.iter().filter_map(|p| match &p.binding {
+        Binding::Pattern(pat) => {
+            let name = &p.name;
+            Some(quote!(let #pat = #name;))
+        }
+        _ => None,
+    });
+    let stmts = &func.block.stmts;
+    let body = quote!(#(#destructure)* #(#stmts)*);
+
+    let cache = local("cache");
+    let key = local("key");
+    let out_var = local("out");
+    let tags_var = local("tags");
+    let future = local("future");
+    let cache_call = cache_call(func, names);
+    let op = |compute: TokenStream| {
+        quote! {
+            ::cachelite::__private::GetOrCompute {
+                cache: #cache,
+                shared: #shared,
+                key: #key,
+                on_hit: #on_hit,
+                store: #store,
+                keep: #keep,
+                compute: #compute,
+            }
+        }
+    };
+
+    // The read-through of async fns; awaiting it re-checks the key and
+    // value types, which is reported on the return type too.
+    let run_async = |op: TokenStream| {
+        let span = out.span();
+        quote_spanned! {span=>
+            ::cachelite::__private::run_async::<#k, #v, _, _, _, _, _, _>(#op).await
+        }
+    };
+    let inner = match func.kind {
+        Kind::Sync => {
+            let op = op(quote! {
+                move || {
+                    let #tags_var = #tags;
+                    let #out_var = ::cachelite::__private::call(move || -> #out { #body });
+                    (#out_var, #tags_var)
+                }
+            });
+            quote! {
+                let #cache = #cache_call;
+                let #key = #key_expr;
+                ::cachelite::__private::run::<#k, #v, _>(#op)
+            }
+        }
+        Kind::Async => {
+            let fake_return = fake_return(out);
+            let op = op(quote! {
+                async move {
+                    let #tags_var = #tags;
+                    let #out_var = async move { #fake_return #body }.await;
+                    (#out_var, #tags_var)
+                }
+            });
+            let run_async = run_async(op);
+            quote! {
+                let #cache = #cache_call;
+                let #key = #key_expr;
+                #run_async
+            }
+        }
+        // The body runs at call time to make its future, as it would
+        // without the cache; the future is polled only on a miss.
+        Kind::ImplFuture => {
+            let op = op(quote! {
+                async move {
+                    let #out_var: #out = #future.await;
+                    (#out_var, #tags_var)
+                }
+            });
+            let run_async = run_async(op);
+            quote! {
+                let #cache = #cache_call;
+                let #key = #key_expr;
+                let #tags_var = #tags;
+                let #future = ::cachelite::__private::call(move || { #body });
+                async move {
+                    #run_async
+                }
+            }
+        }
+    };
+    // The body keeps the user's braces: the fn item then spans the user's
+    // code, so lints such as `dead_code` report it as theirs.
+    let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
+    block.set_span(func.block.brace_token.span.join());
+    quote! {
+        #(#attrs)*
+        #vis #sig #block
+    }
+}
+
+/// A `return` of the fn's type that never runs, first in an async body: it
+/// fixes the body's type before the body is checked, so a mistake in the
+/// body is reported there (and `?` knows what error to convert into).
+fn fake_return(out: &syn::Type) -> TokenStream {
+    let fake = local("fake_return");
+    quote_spanned! {out.span()=>
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let #fake: #out = loop {};
+            return #fake;
+        }
+    }
+}
+
+/// Gives destructured arguments a name in the signature; the body
+/// destructures them.
+fn rename_patterns(sig: &mut syn::Signature, func: &Func) {
+    let mut params = func.params.iter();
+    for arg in &mut sig.inputs {
+        let FnArg::Typed(PatType { pat, .. }) = arg else {
+            continue;
+        };
+        let Some(param) = params.next() else { break };
+        if let Binding::Pattern(_) = param.binding {
+            **pat = Pat::Ident(PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident: param.name.clone(),
+                subpat: None,
+            });
+        }
+    }
+}
+
+/// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`.
+fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+    let func = &plan.func;
+    let vis = &func.vis;
+    let k = &plan.key.ty;
+    let v = &value.ty;
+    let Names {
+        fn_name,
+        cache,
+        clear,
+        info,
+        invalidate,
+    } = names;
+    let shown = if func.assoc {
+        format!("Self::{fn_name}")
+    } else {
+        fn_name.clone()
+    };
+    // The accessors follow the fn in and out of `cfg`, and out of the docs.
+    let inherited = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg") || is_doc_hidden(a));
+    let common = quote! {
+        #(#inherited)*
+        #[allow(dead_code, unreachable_pub, clippy::type_complexity)]
+    };
+    let cache_call = cache_call(func, names);
+    let builder = builder(plan, k, v);
+    let name = registry_name(plan, fn_name);
+    let static_name = Ident::new("__CACHELITE_MEMOIZE_CACHE", Span::mixed_site());
+    // "must be `Sync`" and shape errors about the static land on the
+    // return type.
+    let out_span = func.output.span();
+    let static_ty = quote_spanned! {out_span=>
+        ::cachelite::__private::OnceLock<::cachelite::__private::Cache<#k, #v>>
+    };
+    let cache_ty = quote_spanned! {out_span=>
+        &'static ::cachelite::__private::Cache<#k, #v>
+    };
+    let key = local("key");
+
+    let cache_doc = format!(
+        " The cache behind `{shown}`: the full [`Cache`](::cachelite::Cache) API, to read, \
+         insert, invalidate (by key, tag or glob) or inspect its entries."
+    );
+    let clear_doc = format!(" Empties the cache of `{shown}`: later calls compute again.");
+    let info_doc = format!(" Hits, misses, size and configuration of the cache of `{shown}`.");
+    let invalidate_doc = format!(
+        " Removes the cached result of `{shown}` for these arguments; returns whether there was one."
+    );
+
+    let (generics, where_clause) = (&func.sig.generics, &func.sig.generics.where_clause);
+    let receiver = plan.key.uses_self.then(|| {
+        let self_token = func.receiver.as_ref().map(|r| r.token);
+        quote!(&#self_token,)
+    });
+    let params = plan.key.params.iter().map(|&i| {
+        let p = &func.params[i];
+        let (name, ty) = (&p.name, &p.ty);
+        quote!(#name: #ty)
+    });
+    let key_expr = &plan.key.expr;
+
+    quote! {
+        #[doc = #cache_doc]
+        #common
+        #[must_use]
+        #vis fn #cache() -> #cache_ty {
+            static #static_name: #static_ty = ::cachelite::__private::OnceLock::new();
+            #static_name.get_or_init(|| {
+                ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
+                    builder: #builder,
+                    name: #name,
+                })
+            })
+        }
+
+        #[doc = #clear_doc]
+        #common
+        #vis fn #clear() {
+            ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Clear(#cache_call));
+        }
+
+        #[doc = #info_doc]
+        #common
+        #[must_use]
+        #vis fn #info() -> ::cachelite::__private::CacheInfo {
+            ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Info(#cache_call))
+        }
+
+        #[doc = #invalidate_doc]
+        #common
+        #[allow(unused_variables, clippy::needless_pass_by_value, clippy::trivially_copy_pass_by_ref)]
+        #vis fn #invalidate #generics (#receiver #(#params),*) -> bool #where_clause {
+            let #key = #key_expr;
+            ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Invalidate(#cache_call, #key))
+        }
+    }
+}
+
+fn is_doc_hidden(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("doc")
+        && matches!(&attr.meta, syn::Meta::List(l) if l.tokens.to_string() == "hidden")
+}
+
+/// The name in the registry: `name = ".."`, else the fn's path.
+fn registry_name(plan: &Plan, fn_name: &str) -> TokenStream {
+    if let Some(name) = &plan.args.name {
+        return name.value.to_token_stream();
+    }
+    if plan.func.assoc {
+        quote!(::cachelite::__private::method_name::<Self>(#fn_name))
+    } else {
+        let suffix = format!("::{fn_name}");
+        quote!(::cachelite::__private::core::concat!(
+            ::cachelite::__private::core::module_path!(),
+            #suffix
+        ))
+    }
+}
+
+/// The configured `CacheBuilder`.
+fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
+    let args: &MemoizeArgs = &plan.args;
+    let p = quote!(::cachelite::__private);
+    let mut b = quote!(#p::Cache::<#k, #v>::builder());
+    match (&args.capacity, &args.unbounded, &args.max_bytes) {
+        (Some(c), _, _) => {
+            let n = count(&c.value);
+            b = quote!(#b.max_items(#n));
+        }
+        (None, None, None) => b = quote!(#b.max_items(#DEFAULT_CAPACITY)),
+        _ => {}
+    }
+    if let Some(policy) = &args.policy {
+        let name = &policy.value;
+        b = quote_spanned!(policy.span()=> #b.policy(const { #p::policy(#name) }));
+    }
+    if let Some(ttl) = &args.ttl {
+        let d = duration(&ttl.value);
+        b = quote!(#b.default_ttl(#d));
+    }
+    if let Some(jitter) = &args.jitter {
+        let d = duration(&jitter.value);
+        b = quote!(#b.ttl_jitter(#d));
+    }
+    if let Some(stale) = &args.stale_ttl {
+        let d = duration(&stale.value);
+        b = quote!(#b.stale_ttl(#d));
+    }
+    if let Some(clock) = &args.clock {
+        let c = &clock.value;
+        b = quote!(#b.clock(#c));
+    }
+    if let Some(max) = &args.max_bytes {
+        // "needs DeepSize" errors land on the `max_bytes` token.
+        let span = max.span();
+        let n = count(&max.value);
+        let k = respan(k, span);
+        let v = respan(v, span);
+        b = quote_spanned!(span=> #p::max_bytes::<#k, #v>(#b, #n));
+    }
+    b
+}
+
+fn count(c: &Count) -> TokenStream {
+    match c {
+        Count::Lit(lit) => lit.to_token_stream(),
+        Count::Expr(e) => quote!((#e)),
+    }
+}
+
+/// A `Duration` for literal seconds in the largest exact unit; for an
+/// expression, a conversion that accepts a `Duration` or seconds.
+fn duration(s: &Seconds) -> TokenStream {
+    match s {
+        Seconds::Nanos(nanos) => {
+            let units = [
+                (1_000_000_000, "from_secs"),
+                (1_000_000, "from_millis"),
+                (1_000, "from_micros"),
+                (1, "from_nanos"),
+            ];
+            let (per, unit) = units
+                .into_iter()
+                .find(|(per, _)| nanos % per == 0)
+                .unwrap_or((1, "from_nanos"));
+            let unit = Ident::new(unit, Span::call_site());
+            let n = proc_macro2::Literal::u64_unsuffixed(nanos / per);
+            quote!(::cachelite::__private::Duration::#unit(#n))
+        }
+        Seconds::Expr(e) => {
+            quote_spanned!(e.span()=> ::cachelite::__private::duration(#e))
+        }
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}

@@ -1,0 +1,295 @@
+//! Rules that involve several arguments, or the arguments and the fn. Every
+//! broken rule is reported, each on the token that breaks it.
+
+use quote::ToTokens;
+use syn::Type;
+use syn::spanned::Spanned;
+
+use crate::Errors;
+use crate::attr::MemoizeArgs;
+use crate::item::{Func, Shape};
+use crate::key::{self, KeyPlan};
+
+/// What of the return value is cached.
+pub(crate) enum Stored {
+    /// The whole return value.
+    Whole,
+    /// The `Ok` value of a `Result` (its type when the signature shows it).
+    Ok(Option<Type>),
+    /// The `Some` value of an `Option`.
+    Some(Option<Type>),
+}
+
+/// Everything expansion needs, checked.
+pub(crate) struct Plan {
+    pub(crate) args: MemoizeArgs,
+    pub(crate) func: Func,
+    pub(crate) key: KeyPlan,
+    pub(crate) stored: Stored,
+}
+
+/// Checks the rules; `None` when one is broken (all are in `errors`).
+pub(crate) fn validate(args: MemoizeArgs, func: Func, errors: &mut Errors) -> Option<Plan> {
+    let before = errors.len();
+    bounds(&args, errors);
+    expiry(&args, errors);
+    let stored = stored(&args, &func, errors);
+    if args.key.is_none() {
+        mutable_receiver(&func, errors);
+    }
+    let key = key::plan(&func, args.key.as_ref(), errors);
+    if errors.len() > before {
+        return None;
+    }
+    Some(Plan {
+        key: key?,
+        stored,
+        args,
+        func,
+    })
+}
+
+/// `capacity`, `max_bytes`, `unbounded` and `policy` agree.
+fn bounds(args: &MemoizeArgs, errors: &mut Errors) {
+    let Some(unbounded) = &args.unbounded else {
+        return;
+    };
+    if args.capacity.is_some() {
+        errors.push(syn::Error::new(
+            unbounded.span(),
+            "`unbounded` contradicts `capacity`: give `capacity` for a bounded cache, or `unbounded` alone",
+        ));
+    }
+    if args.max_bytes.is_some() {
+        errors.push(syn::Error::new(
+            unbounded.span(),
+            "`unbounded` contradicts `max_bytes`: give `max_bytes` for a cache bounded by size, or `unbounded` alone",
+        ));
+    }
+    if let Some(policy) = &args.policy {
+        errors.push(syn::Error::new(
+            policy.span(),
+            "`policy` has no effect on an `unbounded` cache, which never evicts: remove it, or bound the cache with `capacity`",
+        ));
+    }
+}
+
+/// `jitter`, `stale_ttl` and `clock` refine a `ttl`.
+fn expiry(args: &MemoizeArgs, errors: &mut Errors) {
+    if args.ttl.is_none() {
+        let needs = [
+            args.jitter.as_ref().map(|a| {
+                (
+                    a.span(),
+                    "`jitter` adds a random extra to each entry's time to live",
+                )
+            }),
+            args.stale_ttl.as_ref().map(|a| {
+                (
+                    a.span(),
+                    "`stale_ttl` serves entries for a while past their time to live",
+                )
+            }),
+            args.clock.as_ref().map(|a| {
+                (
+                    a.span(),
+                    "`clock` is the time source for expiry, and nothing expires",
+                )
+            }),
+        ];
+        for (span, what) in needs.into_iter().flatten() {
+            errors.push(syn::Error::new(
+                span,
+                format!("{what}, so it needs `ttl`: e.g. `#[memoize(ttl = 60, ...)]`"),
+            ));
+        }
+    }
+    if let (Some(stale), Some(single)) = (&args.stale_ttl, &args.singleflight)
+        && !single.value.value
+    {
+        errors.push(syn::Error::new(
+            stale.span(),
+            "`stale_ttl` needs singleflight: one caller refreshes while the others get the stale value; remove `singleflight = false`",
+        ));
+    }
+}
+
+/// Resolves the return shape with the `result`/`option` flags, and checks
+/// `cache_none`/`cache_err` against it.
+fn stored(args: &MemoizeArgs, func: &Func, errors: &mut Errors) -> Stored {
+    let syntactic = func.shape.clone();
+    let shape = match (&args.result, &args.option) {
+        (Some(_), Some(option)) => {
+            errors.push(syn::Error::new(
+                option.span(),
+                "`result` and `option` contradict each other: a return type is one or the other",
+            ));
+            syntactic
+        }
+        (Some(flag), None) => match syntactic {
+            Shape::Result(t) => Shape::Result(t),
+            Shape::Option(_) => {
+                errors.push(syn::Error::new(
+                    flag.span(),
+                    format!(
+                        "`result` says the fn returns a `Result`, but it returns `{}`",
+                        ty(func)
+                    ),
+                ));
+                Shape::Plain
+            }
+            Shape::Plain => Shape::Result(None),
+        },
+        (None, Some(flag)) => match syntactic {
+            Shape::Option(t) => Shape::Option(t),
+            Shape::Result(_) => {
+                errors.push(syn::Error::new(
+                    flag.span(),
+                    format!(
+                        "`option` says the fn returns an `Option`, but it returns `{}`",
+                        ty(func)
+                    ),
+                ));
+                Shape::Plain
+            }
+            Shape::Plain => Shape::Option(None),
+        },
+        (None, None) => syntactic,
+    };
+    if let Some(flag) = &args.cache_none
+        && !matches!(shape, Shape::Option(_))
+    {
+        errors.push(syn::Error::new(
+            flag.span(),
+            format!(
+                "`cache_none` applies to fns returning `Option`, but `{}` returns `{}`; if that is an alias of `Option`, add the `option` flag",
+                func.ident(),
+                ty(func)
+            ),
+        ));
+    }
+    if let Some(flag) = &args.cache_err
+        && !matches!(shape, Shape::Result(_))
+    {
+        errors.push(syn::Error::new(
+            flag.span(),
+            format!(
+                "`cache_err` applies to fns returning `Result`, but `{}` returns `{}`; if that is an alias of `Result`, add the `result` flag",
+                func.ident(),
+                ty(func)
+            ),
+        ));
+    }
+    match shape {
+        Shape::Result(_) if args.cache_err.is_some() => Stored::Whole,
+        Shape::Option(_) if args.cache_none.is_some() => Stored::Whole,
+        Shape::Result(t) => Stored::Ok(t),
+        Shape::Option(t) => Stored::Some(t),
+        Shape::Plain => Stored::Whole,
+    }
+}
+
+/// The return value's type as written, for messages.
+fn ty(func: &Func) -> String {
+    func.output
+        .to_token_stream()
+        .to_string()
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+}
+
+/// `&mut self` without `key`: the receiver is never part of the default key,
+/// and a mutable one suggests the result depends on state the key misses.
+fn mutable_receiver(func: &Func, errors: &mut Errors) {
+    if let Some(receiver) = &func.receiver
+        && let Some(m) = receiver.mutable
+    {
+        errors.push(syn::Error::new(
+            m.span(),
+            "a method taking `&mut self` is memoized only with an explicit `key = ...` (e.g. `key = (self.id, arg)`): \
+             the receiver is not part of the default key, and a cache hit skips the body's writes through it",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+    use syn::parse::Parser;
+
+    fn check(attr: TokenStream, item: TokenStream) -> String {
+        let mut errors = Errors::default();
+        let args = MemoizeArgs::parse.parse2(attr);
+        let item = syn::parse2(item);
+        match (args, item) {
+            (Ok(args), Ok(item)) => {
+                if let Some(func) = Func::from_syn(item, &mut errors) {
+                    validate(args, func, &mut errors);
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => errors.push(e),
+        }
+        errors
+            .finish()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn contradictions() {
+        let f = quote!(
+            fn f(x: u8) -> u8 {
+                x
+            }
+        );
+        assert!(
+            check(quote!(unbounded, capacity = 3), f.clone()).contains("contradicts `capacity`")
+        );
+        assert!(check(quote!(unbounded, policy = "lfu"), f.clone()).contains("no effect"));
+        assert!(check(quote!(jitter = 1), f.clone()).contains("needs `ttl`"));
+        assert!(
+            check(
+                quote!(ttl = 1, stale_ttl = 1, singleflight = false),
+                f.clone()
+            )
+            .contains("needs singleflight")
+        );
+        assert!(check(quote!(ttl = 1, stale_ttl = 1), f).is_empty());
+    }
+
+    #[test]
+    fn flags_must_match_the_return_type() {
+        let f = quote!(
+            fn f(x: u8) -> Vec<u8> {
+                vec![x]
+            }
+        );
+        assert!(check(quote!(cache_none), f.clone()).contains("returns `Vec<u8>`"));
+        assert!(check(quote!(cache_err), f.clone()).contains("add the `result` flag"));
+        assert!(check(quote!(result, cache_err), f).is_empty());
+        let f = quote!(
+            fn f(x: u8) -> Option<u8> {
+                Some(x)
+            }
+        );
+        assert!(check(quote!(result), f.clone()).contains("returns `Option<u8>`"));
+        assert!(check(quote!(cache_none), f).is_empty());
+    }
+
+    #[test]
+    fn mutable_receivers_need_a_key() {
+        let f = quote!(
+            fn f(&mut self, x: u8) -> u8 {
+                x
+            }
+        );
+        assert!(check(quote!(), f.clone()).contains("`&mut self`"));
+        assert!(check(quote!(key = x), f).is_empty());
+    }
+}

@@ -1,0 +1,500 @@
+//! What `#[memoize]` expansions name as `::cachelite::__private::...`.
+//!
+//! Generated code reaches the runtime only through this module, so users
+//! depend on `cachelite` alone and shadowing `std`, `core` or `cachelite`
+//! in their own modules breaks nothing. The bounds on these helpers carry
+//! the diagnostics a user sees when a key or value type does not fit.
+
+use std::future::Future;
+use std::hash::Hash;
+
+pub use ::cachelite_macros::__memoize_policy_names as policy_names;
+pub use ::cachelite_runtime;
+pub use ::cachelite_runtime::{Cache, CacheBuilder, CacheInfo, Insertion, Policy};
+pub use ::core;
+pub use ::core::clone::Clone;
+pub use ::core::option::Option;
+pub use ::std;
+pub use ::std::borrow::ToOwned;
+pub use ::std::string::String;
+pub use ::std::sync::OnceLock;
+pub use ::std::time::Duration;
+
+/// What a memoized fn's key must be. Implemented for every fitting type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a `#[memoize]` cache key",
+    label = "a key must be `Hash + Eq + Clone + Send + Sync + 'static`",
+    note = "leave arguments that do not identify the result out of the key with `key = ...`, e.g. `#[memoize(key = id)]` for `fn load(id: u64, db: &Db)`"
+)]
+pub trait Key: Hash + Eq + Clone + Send + Sync + 'static {}
+
+impl<T: Hash + Eq + Clone + Send + Sync + 'static> Key for T {}
+
+/// What a memoized fn's cached value must be. Implemented for every fitting type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cached by `#[memoize]`: it must be `Clone + Send + Sync + 'static`",
+    label = "the cache keeps this value and hands out clones of it",
+    note = "if it is not `Clone`, wrap it in `Arc` (`Arc<{Self}>` is cheap to clone and shares one value); if it is not `Send`/`Sync`, use `Arc`/`Mutex` instead of `Rc`/`RefCell`"
+)]
+pub trait Value: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> Value for T {}
+
+/// What `max_bytes` needs of the key and the value.
+#[diagnostic::on_unimplemented(
+    message = "`max_bytes` needs `DeepSize` on `{Self}`",
+    label = "`{Self}` does not implement `DeepSize`",
+    note = "`max_bytes` weighs each entry by the deep size of its key and value: derive it with `#[derive(cachelite::DeepSize)]`, or bound the cache by `capacity` instead"
+)]
+pub trait Measured: ::cachelite_runtime::DeepSize {}
+
+impl<T: ::cachelite_runtime::DeepSize> Measured for T {}
+
+/// A `Result` return: only `Ok` values are cached (unless `cache_err`).
+#[diagnostic::on_unimplemented(
+    message = "`#[memoize]` treats `{Self}` as a `Result`, but it is not one",
+    label = "not a `Result`",
+    note = "remove the `result` flag, or return `Result<T, E>`"
+)]
+pub trait ResultShape: Sized {
+    /// The `Ok` type: what is cached.
+    type Ok;
+    /// The `Ok` value, if it is one.
+    fn ok_ref(&self) -> Option<&Self::Ok>;
+    /// Rebuilds the return value from a cached `Ok` value.
+    fn from_ok(ok: Self::Ok) -> Self;
+}
+
+impl<T, E> ResultShape for Result<T, E> {
+    type Ok = T;
+    #[inline]
+    fn ok_ref(&self) -> Option<&T> {
+        self.as_ref().ok()
+    }
+    #[inline]
+    fn from_ok(ok: T) -> Self {
+        Ok(ok)
+    }
+}
+
+/// An `Option` return: only `Some` values are cached (unless `cache_none`).
+#[diagnostic::on_unimplemented(
+    message = "`#[memoize]` treats `{Self}` as an `Option`, but it is not one",
+    label = "not an `Option`",
+    note = "remove the `option` flag, or return `Option<T>`"
+)]
+pub trait OptionShape: Sized {
+    /// The `Some` type: what is cached.
+    type Some;
+    /// The `Some` value, if it is one.
+    fn some_ref(&self) -> Option<&Self::Some>;
+    /// Rebuilds the return value from a cached `Some` value.
+    fn from_some(some: Self::Some) -> Self;
+}
+
+impl<T> OptionShape for Option<T> {
+    type Some = T;
+    #[inline]
+    fn some_ref(&self) -> Option<&T> {
+        self.as_ref()
+    }
+    #[inline]
+    fn from_some(some: T) -> Self {
+        Some(some)
+    }
+}
+
+/// A return value cached as it is.
+#[inline]
+pub fn whole<T>(value: &T) -> Option<&T> {
+    Some(value)
+}
+
+/// A cached value returned as it is.
+#[inline]
+pub fn identity<T>(value: T) -> T {
+    value
+}
+
+/// A `ttl`, `jitter` or `stale_ttl` given as an expression: a `Duration`,
+/// or a number of seconds.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a duration",
+    label = "expected a `Duration` or a number of seconds",
+    note = "write seconds as a literal (`ttl = 60`, `ttl = 0.5`) or give a `Duration` (`ttl = Duration::from_millis(500)`)"
+)]
+pub trait IntoDuration {
+    /// The duration.
+    fn into_duration(self) -> Duration;
+}
+
+impl IntoDuration for Duration {
+    fn into_duration(self) -> Duration {
+        self
+    }
+}
+
+impl IntoDuration for u64 {
+    fn into_duration(self) -> Duration {
+        Duration::from_secs(self)
+    }
+}
+
+impl IntoDuration for f64 {
+    /// # Panics
+    /// If the number is negative, not finite, or too large.
+    fn into_duration(self) -> Duration {
+        Duration::from_secs_f64(self)
+    }
+}
+
+/// The duration of a `ttl`, `jitter` or `stale_ttl` expression.
+#[inline]
+pub fn duration(value: impl IntoDuration) -> Duration {
+    value.into_duration()
+}
+
+/// The policy named `name`, at compile time: a name the macro accepts but
+/// the runtime does not know fails the build here rather than at run time.
+#[must_use]
+pub const fn policy(name: &str) -> Policy {
+    let mut i = 0;
+    while i < Policy::ALL.len() {
+        if str_eq(Policy::ALL[i].name(), name) {
+            return Policy::ALL[i];
+        }
+        i += 1;
+    }
+    panic!("#[memoize(policy = ...)] names a policy that cachelite's runtime does not know")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `Type::method`, built once per memoized method (the name outlives it in
+/// the registry).
+pub fn method_name<T: ?Sized>(method: &str) -> &'static str {
+    Box::leak(format!("{}::{method}", std::any::type_name::<T>()).into_boxed_str())
+}
+
+/// One operation on a memoized fn's cache.
+///
+/// Every operation goes through [`run`] (or [`run_async`]), the only places
+/// that require [`Key`] and [`Value`]: a type that does not fit is then
+/// reported once, not once per operation. Operations require the bounds
+/// only on their method, so that any operation is one for any types.
+pub trait Op<K, V> {
+    /// What the operation returns.
+    type Output;
+    /// Runs the operation.
+    fn run(self) -> Self::Output
+    where
+        K: Key,
+        V: Value;
+}
+
+/// Runs an operation on a memoized fn's cache.
+#[inline]
+pub fn run<K: Key, V: Value, O: Op<K, V>>(op: O) -> O::Output {
+    op.run()
+}
+
+/// Builds a memoized fn's cache and adds it to the registry.
+pub struct Build<K, V> {
+    /// The configured builder.
+    pub builder: CacheBuilder<K, V>,
+    /// The name in the registry.
+    pub name: &'static str,
+}
+
+impl<K, V> Op<K, V> for Build<K, V> {
+    type Output = Cache<K, V>;
+    fn run(self) -> Cache<K, V>
+    where
+        K: Key,
+        V: Value,
+    {
+        let cache = self.builder.build();
+        ::cachelite_runtime::register(self.name, cache.clone());
+        cache
+    }
+}
+
+/// `<fn>_cache_clear()`.
+pub struct Clear<'a, K, V>(pub &'a Cache<K, V>);
+
+impl<K, V> Op<K, V> for Clear<'_, K, V> {
+    type Output = ();
+    fn run(self)
+    where
+        K: Key,
+        V: Value,
+    {
+        self.0.clear();
+    }
+}
+
+/// `<fn>_cache_info()`.
+pub struct Info<'a, K, V>(pub &'a Cache<K, V>);
+
+impl<K, V> Op<K, V> for Info<'_, K, V> {
+    type Output = CacheInfo;
+    fn run(self) -> CacheInfo
+    where
+        K: Key,
+        V: Value,
+    {
+        self.0.info()
+    }
+}
+
+/// `<fn>_cache_invalidate(..)`: whether an entry was removed.
+pub struct Invalidate<'a, K, V>(pub &'a Cache<K, V>, pub K);
+
+impl<K, V> Op<K, V> for Invalidate<'_, K, V> {
+    type Output = bool;
+    fn run(self) -> bool
+    where
+        K: Key,
+        V: Value,
+    {
+        self.0.remove(&self.1).is_some()
+    }
+}
+
+/// The read-through of a memoized fn.
+///
+/// With `shared` (singleflight), concurrent callers for one key run the
+/// body once; without, each miss computes. `compute` runs the body and
+/// returns its output with the entry's tags; `store` picks what of the
+/// output to cache (the whole value, the `Ok` or the `Some`), `keep`
+/// decides whether to cache it, and `on_hit` rebuilds the output from a
+/// cached value.
+pub struct GetOrCompute<'a, K, V, H, S, P, C> {
+    /// The fn's cache.
+    pub cache: &'a Cache<K, V>,
+    /// Singleflight.
+    pub shared: bool,
+    /// The key of this call.
+    pub key: K,
+    /// Cached value to output.
+    pub on_hit: H,
+    /// Output to the value to cache, if any.
+    pub store: S,
+    /// The `condition`.
+    pub keep: P,
+    /// The body.
+    pub compute: C,
+}
+
+impl<K, V, O, T, H, S, P, C> Op<K, V> for GetOrCompute<'_, K, V, H, S, P, C>
+where
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V>,
+    P: FnOnce(&V) -> bool,
+    C: FnOnce() -> (O, T),
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    type Output = O;
+    fn run(self) -> O
+    where
+        K: Key,
+        V: Value,
+    {
+        let GetOrCompute {
+            cache,
+            shared,
+            key,
+            on_hit,
+            store,
+            keep,
+            compute,
+        } = self;
+        let compute = move || {
+            let (out, tags) = compute();
+            let ins = insertion(store(&out), keep, tags);
+            (out, ins)
+        };
+        if shared {
+            return cache.get_or_compute(key, on_hit, compute);
+        }
+        if let Some(v) = cache.get(&key) {
+            return on_hit(v);
+        }
+        let (out, ins) = compute();
+        if let Some(ins) = ins {
+            cache.insert_entry(key, ins);
+        }
+        out
+    }
+}
+
+/// The read-through of an async memoized fn: [`GetOrCompute`] with a
+/// future as `compute`. Its own entry point, as an async operation.
+#[inline]
+pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<'_, K, V, H, S, P, C>) -> O
+where
+    K: Key,
+    V: Value,
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V>,
+    P: FnOnce(&V) -> bool,
+    C: Future<Output = (O, T)>,
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    let GetOrCompute {
+        cache,
+        shared,
+        key,
+        on_hit,
+        store,
+        keep,
+        compute,
+    } = op;
+    let compute = async move {
+        let (out, tags) = compute.await;
+        let ins = insertion(store(&out), keep, tags);
+        (out, ins)
+    };
+    if shared {
+        return cache.get_or_compute_async(key, on_hit, compute).await;
+    }
+    if let Some(v) = cache.get(&key) {
+        return on_hit(v);
+    }
+    let (out, ins) = compute.await;
+    if let Some(ins) = ins {
+        cache.insert_entry(key, ins);
+    }
+    out
+}
+
+/// The entry to store for one computed value: a clone of it when there is
+/// one and `keep` accepts it.
+fn insertion<V: Clone, T>(
+    value: Option<&V>,
+    keep: impl FnOnce(&V) -> bool,
+    tags: T,
+) -> Option<Insertion<V>>
+where
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    match value {
+        Some(v) if keep(v) => Some(Insertion::new(v.clone()).with_tags(tags)),
+        _ => None,
+    }
+}
+
+/// The `condition` closure, with its argument's type known to inference
+/// (and a mistake in it reported once, here).
+#[inline]
+pub fn keep<V, P: FnOnce(&V) -> bool>(condition: P) -> impl FnOnce(&V) -> bool {
+    condition
+}
+
+/// Every computed value is kept.
+#[inline]
+pub fn always<V>(_: &V) -> bool {
+    true
+}
+
+/// What `tags = ...` accepts: an array, `Vec` or iterator of strings.
+#[diagnostic::on_unimplemented(
+    message = "`tags` must be strings, but `{Self}` is not a list of strings",
+    label = "expected an array, `Vec` or iterator of `&str` or `String`",
+    note = "e.g. `tags = [format!(\"user:{{id}}\"), \"users\".to_string()]`"
+)]
+pub trait Tags {
+    /// The tags, as owned strings.
+    fn into_tags(self) -> Vec<String>;
+}
+
+impl<I> Tags for I
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    fn into_tags(self) -> Vec<String> {
+        self.into_iter().map(|t| t.as_ref().to_owned()).collect()
+    }
+}
+
+/// The entry's tags.
+#[inline]
+pub fn tags<T: Tags>(tags: T) -> Vec<String> {
+    tags.into_tags()
+}
+
+/// No tags.
+pub const NO_TAGS: [&str; 0] = [];
+
+/// Calls `f`: runs a memoized fn's body as a closure, so that its `return`
+/// statements and `?` stay within it.
+#[inline]
+pub fn call<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Bounds the cache by the deep size of its entries.
+pub fn max_bytes<K: Measured, V: Measured>(
+    builder: CacheBuilder<K, V>,
+    bytes: usize,
+) -> CacheBuilder<K, V> {
+    builder.max_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_runtime_policy_has_a_const_lookup() {
+        for p in Policy::ALL {
+            assert_eq!(policy(p.name()), *p);
+        }
+    }
+
+    #[test]
+    fn the_macro_and_the_runtime_know_the_same_policies() {
+        let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(policy_names!(), names.as_slice());
+    }
+
+    #[test]
+    fn durations_from_numbers() {
+        assert_eq!(duration(2_u64), Duration::from_secs(2));
+        assert_eq!(duration(0.25), Duration::from_millis(250));
+        assert_eq!(duration(Duration::from_millis(3)), Duration::from_millis(3));
+    }
+
+    #[test]
+    fn shapes_pick_what_is_cached() {
+        let ok: Result<u8, ()> = Ok(1);
+        assert_eq!(ok.ok_ref(), Some(&1));
+        assert_eq!(Err::<u8, ()>(()).ok_ref(), None);
+        assert_eq!(Some(3).some_ref(), Some(&3));
+        assert_eq!(
+            insertion(Some(&4), |v| *v > 5, NO_TAGS).map(|i| *i.value()),
+            None
+        );
+        assert_eq!(
+            insertion(Some(&6), |v| *v > 5, ["t"]).map(|i| *i.value()),
+            Some(6)
+        );
+    }
+}

@@ -1,0 +1,10 @@
+use cachelite::memoize;
+
+#[memoize]
+fn total(words: Vec<&str>) -> usize {
+    words.len()
+}
+
+fn main() {
+    total(vec!["a"]);
+}

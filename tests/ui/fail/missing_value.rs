@@ -1,0 +1,10 @@
+use cachelite::memoize;
+
+#[memoize(ttl)]
+fn user(id: u64) -> u64 {
+    id
+}
+
+fn main() {
+    user(1);
+}
