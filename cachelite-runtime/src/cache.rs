@@ -8,7 +8,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
-use std::thread::{Thread, ThreadId};
+use std::thread::Thread;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -19,7 +19,7 @@ use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
 use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
-use crate::singleflight::Flight;
+use crate::singleflight::{Flight, thread_token};
 use crate::stats::{CacheInfo, Counters, Stats};
 
 /// One shard behind its lock, on its own cache lines.
@@ -241,6 +241,8 @@ enum Begin<'a, K, V, S> {
     Hit(V),
     Lead(Leader<'a, K, V, S>),
     Wait(Arc<Flight<V>>, K),
+    /// The key is being computed by this very thread (recursion).
+    Recursive(K),
 }
 
 /// The caller that computes a key. Dropping it without [`Leader::complete`]
@@ -249,7 +251,7 @@ struct Leader<'a, K, V, S> {
     cache: &'a Cache<K, V, S>,
     hash: u64,
     key: Option<K>,
-    flight: Arc<Flight<V>>,
+    id: u64,
 }
 
 impl<K, V, S> Cache<K, V, S>
@@ -275,8 +277,16 @@ where
 
     /// Reports removals to listeners, then drops them: always called after
     /// the shard lock is released.
+    #[inline]
     pub(crate) fn finish(&self, evicted: Evicted<K, V>) {
-        if evicted.is_empty() || self.inner.listeners.is_empty() {
+        if !evicted.is_empty() {
+            self.report_removals(evicted);
+        }
+    }
+
+    #[cold]
+    fn report_removals(&self, evicted: Evicted<K, V>) {
+        if self.inner.listeners.is_empty() {
             return;
         }
         for r in evicted.into_iter() {
@@ -616,19 +626,16 @@ where
     }
 
     /// Looks `key` up and, on a miss, either joins the computation already
-    /// in flight for it or becomes its leader.
-    fn begin(&self, key: K, hash: u64, thread: Option<ThreadId>) -> Begin<'_, K, V, S> {
+    /// in flight for it or becomes its leader. `sync` callers are checked
+    /// for recursion on a key their own thread is computing.
+    fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
         let mut evicted = Evicted::new();
         let listen = !self.inner.listeners.is_empty();
         let mut hit_event = None;
         let step = {
-            let mut g = self.shard(hash).lock();
+            let mut guard = self.shard(hash).lock();
+            let g: &mut Shard<K, V> = &mut guard;
             let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
-            let in_flight = |g: &Shard<K, V>| {
-                g.flights
-                    .find(hash, |s| s.key == key)
-                    .map(|s| s.flight.clone())
-            };
             match found {
                 Found::Fresh(idx) => {
                     g.counters.hits += 1;
@@ -641,30 +648,39 @@ where
                 }
                 // Stale: serve it at once unless nobody is refreshing yet,
                 // in which case this caller refreshes.
-                Found::Stale(idx) => match in_flight(&g) {
-                    Some(_) => {
-                        g.counters.hits += 1;
-                        let e = g.entry(idx);
-                        if listen {
-                            hit_event = Some((e.key.clone(), e.value.clone()));
-                        }
-                        Begin::Hit(e.value.clone())
+                Found::Stale(idx) if g.flights.find(hash, |s| s.key == key).is_some() => {
+                    g.counters.hits += 1;
+                    let e = g.entry(idx);
+                    if listen {
+                        hit_event = Some((e.key.clone(), e.value.clone()));
                     }
-                    None => {
-                        g.counters.misses += 1;
-                        g.record_miss(hash);
-                        Begin::Lead(self.lead(&mut g, hash, key, thread))
-                    }
-                },
-                Found::Absent => {
+                    Begin::Hit(e.value.clone())
+                }
+                Found::Stale(_) | Found::Absent => {
                     g.record_miss(hash);
-                    match in_flight(&g) {
+                    let me = sync.then(thread_token);
+                    let joined = g.flights.find_mut(hash, |s| s.key == key).map(|slot| {
+                        if me.is_some() && slot.leader == me {
+                            None
+                        } else {
+                            Some(
+                                slot.flight
+                                    .get_or_insert_with(|| Arc::new(Flight::new()))
+                                    .clone(),
+                            )
+                        }
+                    });
+                    match joined {
                         // Counted when the wait ends: a hit if the leader's
                         // value arrives, else whatever the retry finds.
-                        Some(f) => Begin::Wait(f, key),
+                        Some(Some(flight)) => Begin::Wait(flight, key),
+                        Some(None) => {
+                            g.counters.misses += 1;
+                            Begin::Recursive(key)
+                        }
                         None => {
                             g.counters.misses += 1;
-                            Begin::Lead(self.lead(&mut g, hash, key, thread))
+                            Begin::Lead(self.lead(g, hash, key, me))
                         }
                     }
                 }
@@ -680,6 +696,9 @@ where
                         key: l.key.as_ref(),
                     });
                 }
+                (Begin::Recursive(k), _) => {
+                    self.inner.listeners.emit(&Event::Miss { key: Some(k) })
+                }
                 _ => {}
             }
         }
@@ -687,22 +706,12 @@ where
         step
     }
 
-    /// Counts a caller that joined a computation: a hit when it got the
-    /// leader's value (it computed nothing), a miss when it must compute.
-    fn count_joined(&self, hash: u64, key: &K, value: Option<&V>) {
-        {
-            let mut g = self.shard(hash).lock();
-            if value.is_some() {
-                g.counters.hits += 1;
-            } else {
-                g.counters.misses += 1;
-            }
-        }
+    /// Counts a caller that got a leader's value: a hit, since it computed
+    /// nothing.
+    fn count_joined(&self, hash: u64, key: &K, value: &V) {
+        self.shard(hash).lock().counters.hits += 1;
         if !self.inner.listeners.is_empty() {
-            self.inner.listeners.emit(&match value {
-                Some(v) => Event::Hit { key, value: v },
-                None => Event::Miss { key: Some(key) },
-            });
+            self.inner.listeners.emit(&Event::Hit { key, value });
         }
     }
 
@@ -711,15 +720,18 @@ where
         g: &mut Shard<K, V>,
         hash: u64,
         key: K,
-        thread: Option<ThreadId>,
+        leader: Option<u64>,
     ) -> Leader<'_, K, V, S> {
-        let flight = Arc::new(Flight::new(thread));
+        let id = g.next_flight_id();
         g.flights.insert_unique(
             hash,
             FlightSlot {
                 hash,
                 key: key.clone(),
-                flight: flight.clone(),
+                id,
+                leader,
+                // Made by the first waiter: a miss nobody waits on allocates nothing.
+                flight: None,
                 doomed: false,
             },
             |s| s.hash,
@@ -728,7 +740,7 @@ where
             cache: self,
             hash,
             key: Some(key),
-            flight,
+            id,
         }
     }
 
@@ -764,31 +776,25 @@ where
         compute: impl FnOnce() -> (O, Option<Insertion<V>>),
     ) -> O {
         let hash = self.hash(&key);
-        let me = std::thread::current().id();
         let mut key = key;
         loop {
-            match self.begin(key, hash, Some(me)) {
+            match self.begin(key, hash, true) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
                     let (out, ins) = compute();
                     leader.complete(ins);
                     return out;
                 }
-                Begin::Wait(flight, k) => {
-                    if flight.led_by(me) {
-                        // Recursion on the key this thread is computing:
-                        // waiting would never end, so compute directly.
-                        self.count_joined(hash, &k, None);
-                        return compute().0;
+                // Recursion on the key this thread is computing: waiting
+                // would never end, so compute directly.
+                Begin::Recursive(_) => return compute().0,
+                Begin::Wait(flight, k) => match flight.wait_blocking() {
+                    Some(v) => {
+                        self.count_joined(hash, &k, &v);
+                        return on_hit(v);
                     }
-                    match flight.wait_blocking() {
-                        Some(v) => {
-                            self.count_joined(hash, &k, Some(&v));
-                            return on_hit(v);
-                        }
-                        None => key = k,
-                    }
-                }
+                    None => key = k,
+                },
             }
         }
     }
@@ -822,7 +828,7 @@ where
         let hash = self.hash(&key);
         let mut key = key;
         loop {
-            match self.begin(key, hash, None) {
+            match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
                     let (out, ins) = compute.await;
@@ -831,11 +837,14 @@ where
                 }
                 Begin::Wait(flight, k) => match flight.wait_async().await {
                     Some(v) => {
-                        self.count_joined(hash, &k, Some(&v));
+                        self.count_joined(hash, &k, &v);
                         return on_hit(v);
                     }
                     None => key = k,
                 },
+                Begin::Recursive(_) => {
+                    unreachable!("async callers are never checked for recursion")
+                }
             }
         }
     }
@@ -1191,7 +1200,8 @@ where
             {
                 let mut g = shard.lock();
                 g.doom_flights(|k| glob.is_match(k.as_ref()));
-                total += g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
+                total +=
+                    g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
             }
             self.finish(evicted);
         }
@@ -1233,18 +1243,27 @@ where
         let mut evicted = Evicted::new();
         let (shared, result) = {
             let mut g = cache.shard(self.hash).lock();
-            let doomed = remove_flight(&mut g, self.hash, &self.flight);
-            // Only clone for waiters when there are some: the slot's and this
-            // leader's references are the only others.
-            let shared = (Arc::strong_count(&self.flight) > 1).then(|| ins.value.clone());
+            let (doomed, flight) = remove_flight(&mut g, self.hash, self.id);
+            // Only clone for waiters when there are some.
+            let shared = flight.as_ref().map(|_| ins.value.clone());
             let result = if doomed {
                 Err((key, ins.value))
             } else {
-                cache.store_locked(&mut g, self.hash, key, ins, expires_at, weight, &mut evicted)
+                cache.store_locked(
+                    &mut g,
+                    self.hash,
+                    key,
+                    ins,
+                    expires_at,
+                    weight,
+                    &mut evicted,
+                )
             };
-            (shared, result)
+            (flight.zip(shared), result)
         };
-        self.flight.finish(shared);
+        if let Some((flight, value)) = shared {
+            flight.finish(Some(value));
+        }
         let stored = result.is_ok();
         drop(result);
         if stored && let Some((k, v)) = &event {
@@ -1260,20 +1279,27 @@ where
 impl<K, V, S> Drop for Leader<'_, K, V, S> {
     fn drop(&mut self) {
         if self.key.take().is_some() {
-            {
+            let flight = {
                 let mut g = self.cache.inner.shard_for(self.hash).lock();
-                let _ = remove_flight(&mut g, self.hash, &self.flight);
+                remove_flight(&mut g, self.hash, self.id).1
+            };
+            if let Some(flight) = flight {
+                flight.finish(None);
             }
-            self.flight.finish(None);
         }
     }
 }
 
-/// Removes a flight's slot; returns whether it was invalidated meanwhile.
-fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, flight: &Arc<Flight<V>>) -> bool {
-    g.flights
-        .find_entry(hash, |s| Arc::ptr_eq(&s.flight, flight))
-        .is_ok_and(|e| e.remove().0.doomed)
+/// Removes a computation's slot; returns whether it was invalidated
+/// meanwhile, and the flight its waiters joined, if any did.
+fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, id: u64) -> (bool, Option<Arc<Flight<V>>>) {
+    match g.flights.find_entry(hash, |s| s.id == id) {
+        Ok(e) => {
+            let slot = e.remove().0;
+            (slot.doomed, slot.flight)
+        }
+        Err(_) => (false, None),
+    }
 }
 
 impl<K, V, S> Sweep for Inner<K, V, S>

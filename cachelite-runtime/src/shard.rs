@@ -30,7 +30,9 @@ pub(crate) struct Entry<K, V> {
     pub(crate) weight: u64,
     /// Where this slot sits in `Shard::ttl_slots`, or `NIL`.
     ttl_pos: u32,
-    pub(crate) tags: Option<Box<[Tag]>>,
+    /// Empty for an untagged entry (no allocation). Being a box, it gives
+    /// `Option<Entry>` a niche, so a slab slot costs no discriminant.
+    pub(crate) tags: Box<[Tag]>,
 }
 
 /// An entry taken out under the lock, to be reported and dropped after it.
@@ -84,7 +86,12 @@ pub(crate) enum Found {
 pub(crate) struct FlightSlot<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,
-    pub(crate) flight: Arc<Flight<V>>,
+    /// Names this computation among all of the shard's, past and present.
+    pub(crate) id: u64,
+    /// The thread token of a sync leader, to catch recursion on its own key.
+    pub(crate) leader: Option<u64>,
+    /// What waiters park on; created by the first of them.
+    pub(crate) flight: Option<Arc<Flight<V>>>,
     /// Set when the key is invalidated mid-computation: the result was
     /// computed from data older than the invalidation, so it is handed to
     /// the callers waiting for it but not stored.
@@ -116,6 +123,7 @@ pub(crate) struct Shard<K, V> {
     rng: fastrand::Rng,
     pub(crate) counters: Counters,
     pub(crate) flights: HashTable<FlightSlot<K, V>>,
+    flight_ids: u64,
 }
 
 impl<K, V> Shard<K, V> {
@@ -131,7 +139,13 @@ impl<K, V> Shard<K, V> {
             rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
             counters: Counters::default(),
             flights: HashTable::new(),
+            flight_ids: 0,
         }
+    }
+
+    pub(crate) fn next_flight_id(&mut self) -> u64 {
+        self.flight_ids += 1;
+        self.flight_ids
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -198,8 +212,8 @@ impl<K, V> Shard<K, V> {
         if e.ttl_pos != NIL {
             self.ttl_unlink(e.ttl_pos);
         }
-        if let Some(tags) = &e.tags {
-            self.untag(idx, tags);
+        if !e.tags.is_empty() {
+            self.untag(idx, &e.tags);
         }
         self.weight -= e.weight;
         match cause {
@@ -365,13 +379,14 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             let e = self.slab.get_mut(idx);
             let old_value = std::mem::replace(&mut e.value, value);
             let old_weight = std::mem::replace(&mut e.weight, weight);
-            let old_tags = std::mem::replace(&mut e.tags, tags);
+            let old_tags = std::mem::replace(&mut e.tags, tags.unwrap_or_default());
             self.weight = self.weight - old_weight + weight;
-            if let Some(t) = &old_tags {
-                self.untag(idx, t);
+            if !old_tags.is_empty() {
+                self.untag(idx, &old_tags);
             }
-            if let Some(t) = self.slab.get(idx).tags.clone() {
-                self.tag(idx, &t);
+            let tags = self.slab.get(idx).tags.clone();
+            if !tags.is_empty() {
+                self.tag(idx, &tags);
             }
             self.set_deadline(idx, expires_at);
             self.policy.on_access(idx);
@@ -395,7 +410,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             expires_at: NEVER,
             weight,
             ttl_pos: NIL,
-            tags,
+            tags: tags.unwrap_or_default(),
         });
         let slab = &self.slab;
         self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
@@ -403,8 +418,9 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if expires_at != NEVER {
             self.set_deadline(idx, expires_at);
         }
-        if let Some(t) = self.slab.get(idx).tags.clone() {
-            self.tag(idx, &t);
+        let tags = self.slab.get(idx).tags.clone();
+        if !tags.is_empty() {
+            self.tag(idx, &tags);
         }
         self.policy.on_insert(idx, hash);
         if after && !self.make_room(0, 0, idx, out) {
@@ -542,7 +558,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             } else {
                 assert_eq!(e.ttl_pos, NIL);
             }
-            for t in e.tags.iter().flatten() {
+            for t in &e.tags {
                 assert!(self.tags[t].contains(&idx));
             }
         }
@@ -551,7 +567,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         for (t, slots) in &self.tags {
             assert!(!slots.is_empty());
             for &i in slots {
-                assert!(self.slab.get(i).tags.iter().flatten().any(|x| x == t));
+                assert!(self.slab.get(i).tags.iter().any(|x| x == t));
             }
         }
         let mut order = self.policy.eviction_order();
@@ -635,6 +651,20 @@ mod tests {
                 s.check_invariants();
             }
         }
+    }
+
+    #[test]
+    fn a_slab_slot_costs_no_more_than_its_entry() {
+        use std::mem::size_of;
+        assert_eq!(
+            size_of::<Option<Entry<u64, u64>>>(),
+            size_of::<Entry<u64, u64>>()
+        );
+        assert!(
+            size_of::<Entry<u64, u64>>() <= 64,
+            "{}",
+            size_of::<Entry<u64, u64>>()
+        );
     }
 
     #[test]

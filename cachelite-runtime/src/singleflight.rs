@@ -9,8 +9,9 @@
 //! first of them to get back to the shard becomes the new leader.
 
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
-use std::thread::{Thread, ThreadId};
+use std::thread::Thread;
 
 use parking_lot::Mutex;
 
@@ -34,24 +35,26 @@ enum State<V> {
     Retry,
 }
 
-/// An in-flight computation.
+/// A small number naming the current thread, for recursion checks: one
+/// thread-local read, where `thread::current()` costs two atomic operations.
+pub(crate) fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|t| *t)
+}
+
+/// What the waiters of an in-flight computation park on.
 pub(crate) struct Flight<V> {
     state: Mutex<State<V>>,
-    /// The leader's thread when it computes synchronously: a wait from that
-    /// same thread would never end (recursion on one key).
-    leader_thread: Option<ThreadId>,
 }
 
 impl<V> Flight<V> {
-    pub(crate) fn new(leader_thread: Option<ThreadId>) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(State::Running(Vec::new())),
-            leader_thread,
         }
-    }
-
-    pub(crate) fn led_by(&self, thread: ThreadId) -> bool {
-        self.leader_thread == Some(thread)
     }
 
     /// Ends the flight; waiters get a clone of `value`, or retry on `None`.
@@ -125,7 +128,7 @@ mod tests {
 
     #[test]
     fn threads_get_the_leaders_value() {
-        let f = Arc::new(Flight::<u32>::new(None));
+        let f = Arc::new(Flight::<u32>::new());
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let f = f.clone();
@@ -141,7 +144,7 @@ mod tests {
 
     #[test]
     fn tasks_are_told_to_retry_when_the_leader_gives_up() {
-        let f = Arc::new(Flight::<u32>::new(None));
+        let f = Arc::new(Flight::<u32>::new());
         let g = f.clone();
         let t = std::thread::spawn(move || futures::executor::block_on(g.wait_async()));
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -152,12 +155,10 @@ mod tests {
     }
 
     #[test]
-    fn recursion_is_detected_by_thread() {
-        let f = Flight::<u8>::new(Some(std::thread::current().id()));
-        assert!(f.led_by(std::thread::current().id()));
-        let other = std::thread::spawn(|| std::thread::current().id())
-            .join()
-            .unwrap();
-        assert!(!f.led_by(other));
+    fn thread_tokens_differ_between_threads_and_stay_put() {
+        let mine = thread_token();
+        assert_eq!(thread_token(), mine);
+        let other = std::thread::spawn(thread_token).join().unwrap();
+        assert_ne!(other, mine);
     }
 }

@@ -7,15 +7,12 @@
 /// The "no slot" marker in links and free lists.
 pub(crate) const NIL: u32 = u32::MAX;
 
-enum Slot<T> {
-    Occupied(T),
-    Vacant { next_free: u32 },
-}
-
-/// A vector of slots with a free list: stable `u32` handles, O(1) insert and remove.
+/// A vector of slots with a free list: stable `u32` handles, O(1) insert and
+/// remove. A vacant slot is `None`, which costs no space when `T` has a
+/// niche (an entry's boxed tag list gives it one).
 pub(crate) struct Slab<T> {
-    slots: Vec<Slot<T>>,
-    free_head: u32,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
     len: usize,
 }
 
@@ -23,7 +20,7 @@ impl<T> Default for Slab<T> {
     fn default() -> Self {
         Self {
             slots: Vec::new(),
-            free_head: NIL,
+            free: Vec::new(),
             len: 0,
         }
     }
@@ -36,73 +33,56 @@ impl<T> Slab<T> {
 
     pub(crate) fn insert(&mut self, value: T) -> u32 {
         self.len += 1;
-        if self.free_head != NIL {
-            let idx = self.free_head;
+        if let Some(idx) = self.free.pop() {
             let slot = &mut self.slots[idx as usize];
-            let Slot::Vacant { next_free } = *slot else {
-                unreachable!("free list points at an occupied slot")
-            };
-            self.free_head = next_free;
-            *slot = Slot::Occupied(value);
+            debug_assert!(slot.is_none(), "free list points at an occupied slot");
+            *slot = Some(value);
             idx
         } else {
             let idx = u32::try_from(self.slots.len())
                 .ok()
                 .filter(|&i| i != NIL)
                 .expect("a cache shard holds at most u32::MAX - 1 entries");
-            self.slots.push(Slot::Occupied(value));
+            self.slots.push(Some(value));
             idx
         }
     }
 
     pub(crate) fn remove(&mut self, idx: u32) -> T {
-        let slot = &mut self.slots[idx as usize];
-        let old = std::mem::replace(
-            slot,
-            Slot::Vacant {
-                next_free: self.free_head,
-            },
-        );
-        let Slot::Occupied(value) = old else {
-            unreachable!("removing a vacant slot")
-        };
-        self.free_head = idx;
+        let value = self.slots[idx as usize]
+            .take()
+            .expect("removing a vacant slot");
+        self.free.push(idx);
         self.len -= 1;
         value
     }
 
     #[inline]
     pub(crate) fn get(&self, idx: u32) -> &T {
-        match &self.slots[idx as usize] {
-            Slot::Occupied(v) => v,
-            Slot::Vacant { .. } => unreachable!("reading a vacant slot"),
-        }
+        self.slots[idx as usize]
+            .as_ref()
+            .expect("reading a vacant slot")
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, idx: u32) -> &mut T {
-        match &mut self.slots[idx as usize] {
-            Slot::Occupied(v) => v,
-            Slot::Vacant { .. } => unreachable!("reading a vacant slot"),
-        }
+        self.slots[idx as usize]
+            .as_mut()
+            .expect("reading a vacant slot")
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
             #[allow(clippy::cast_possible_truncation)]
-            Slot::Occupied(v) => Some((i as u32, v)),
-            Slot::Vacant { .. } => None,
+            s.as_ref().map(|v| (i as u32, v))
         })
     }
 
     /// Removes every entry, yielding each (so it can be dropped outside locks).
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
-        self.free_head = NIL;
+        self.free.clear();
         self.len = 0;
-        self.slots.drain(..).filter_map(|s| match s {
-            Slot::Occupied(v) => Some(v),
-            Slot::Vacant { .. } => None,
-        })
+        self.slots.drain(..).flatten()
     }
 }
 
@@ -136,46 +116,52 @@ impl List {
 /// threaded through one `Links`, each described by a [`List`].
 #[derive(Default)]
 pub(crate) struct Links {
-    prev: Vec<u32>,
-    next: Vec<u32>,
+    /// `[prev, next]` per slot: both halves of a node on one cache line.
+    nodes: Vec<[u32; 2]>,
 }
+
+const PREV: usize = 0;
+const NEXT: usize = 1;
 
 impl Links {
     fn ensure(&mut self, idx: u32) {
         let need = idx as usize + 1;
-        if self.prev.len() < need {
-            self.prev.resize(need, NIL);
-            self.next.resize(need, NIL);
+        if self.nodes.len() < need {
+            self.nodes.resize(need, [NIL, NIL]);
         }
     }
 
     pub(crate) fn push_back(&mut self, list: &mut List, idx: u32) {
         self.ensure(idx);
-        self.prev[idx as usize] = list.tail;
-        self.next[idx as usize] = NIL;
+        self.link_back(list, idx);
+    }
+
+    /// `push_back` for a slot whose node already exists.
+    #[inline]
+    fn link_back(&mut self, list: &mut List, idx: u32) {
+        self.nodes[idx as usize] = [list.tail, NIL];
         if list.tail == NIL {
             list.head = idx;
         } else {
-            self.next[list.tail as usize] = idx;
+            self.nodes[list.tail as usize][NEXT] = idx;
         }
         list.tail = idx;
         list.len += 1;
     }
 
+    #[inline]
     pub(crate) fn unlink(&mut self, list: &mut List, idx: u32) {
-        let (p, n) = (self.prev[idx as usize], self.next[idx as usize]);
+        let [p, n] = std::mem::replace(&mut self.nodes[idx as usize], [NIL, NIL]);
         if p == NIL {
             list.head = n;
         } else {
-            self.next[p as usize] = n;
+            self.nodes[p as usize][NEXT] = n;
         }
         if n == NIL {
             list.tail = p;
         } else {
-            self.prev[n as usize] = p;
+            self.nodes[n as usize][PREV] = p;
         }
-        self.prev[idx as usize] = NIL;
-        self.next[idx as usize] = NIL;
         list.len -= 1;
     }
 
@@ -184,7 +170,7 @@ impl Links {
     pub(crate) fn move_to_back(&mut self, list: &mut List, idx: u32) {
         if list.tail != idx {
             self.unlink(list, idx);
-            self.push_back(list, idx);
+            self.link_back(list, idx);
         }
     }
 
@@ -194,15 +180,14 @@ impl Links {
         std::iter::from_fn(move || {
             (cur != NIL).then(|| {
                 let i = cur;
-                cur = self.next[i as usize];
+                cur = self.nodes[i as usize][NEXT];
                 i
             })
         })
     }
 
     pub(crate) fn clear(&mut self) {
-        self.prev.clear();
-        self.next.clear();
+        self.nodes.clear();
     }
 }
 

@@ -749,7 +749,7 @@ where
                             key: e.key.clone(),
                             value: e.value.clone(),
                             ttl_nanos,
-                            tags: e.tags.clone().unwrap_or_default(),
+                            tags: e.tags.clone(),
                             freq: g.frequency(idx),
                         })
                     })

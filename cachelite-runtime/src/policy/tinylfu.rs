@@ -79,8 +79,9 @@ const WARM: u8 = 6;
 /// grows (by doubling) as the shard fills past it.
 const INITIAL_SKETCH: usize = 1 << 12;
 
-/// Per-slot links, the key's hash, and the segment (low 2 bits) with the
-/// slot's sequence number in that segment (high 30 bits).
+/// Per-slot links, the key's hash, and a tag: the segment (bits 0-1), hits
+/// not yet added to the sketch (bits 2-4), and the slot's sequence number
+/// in its segment (bits 5-31).
 #[derive(Clone, Copy)]
 struct Node {
     prev: u32,
@@ -89,15 +90,30 @@ struct Node {
     tag: u32,
 }
 
+const SEG_BITS: u32 = 3;
+const PENDING_SHIFT: u32 = 2;
+const PENDING_BITS: u32 = 7 << PENDING_SHIFT;
+/// Hits are added to the sketch in batches of this many (or sooner, when
+/// the slot is compared, removed or snapshotted), so most hits touch only
+/// the slot's node and its neighbours, not a sketch block.
+const PENDING_BATCH: u32 = 8;
+const SEQ_SHIFT: u32 = 5;
+const SEQ_MASK: u32 = (1 << (32 - SEQ_SHIFT)) - 1;
+
 impl Node {
     #[inline]
     fn seg(self) -> u32 {
-        self.tag & 3
+        self.tag & SEG_BITS
+    }
+
+    #[inline]
+    fn pending(self) -> u32 {
+        (self.tag & PENDING_BITS) >> PENDING_SHIFT
     }
 
     #[inline]
     fn seq(self) -> u32 {
-        self.tag >> 2
+        self.tag >> SEQ_SHIFT
     }
 }
 
@@ -113,8 +129,10 @@ struct Seg {
     head: u32,
     tail: u32,
     len: usize,
-    /// Slots pushed so far (mod 2^30): the next one's sequence number.
+    /// Slots pushed so far (mod 2^27): the next one's sequence number.
     pushed: u32,
+    /// The head's sequence number (kept here so hits need not read the head).
+    head_seq: u32,
 }
 
 const EMPTY_SEG: Seg = Seg {
@@ -122,9 +140,8 @@ const EMPTY_SEG: Seg = Seg {
     tail: NIL,
     len: 0,
     pushed: 0,
+    head_seq: 0,
 };
-
-const SEQ_MASK: u32 = (1 << 30) - 1;
 
 /// A count-min sketch of 4-bit counters in Caffeine's cache-friendly layout:
 /// a key's four counters all lie in one 64-byte block (eight `u64`s), one in
@@ -194,14 +211,14 @@ impl Sketch {
     /// counter once `period` increments have been counted.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u32) {
-        let mut added = false;
+        let mut added = 0;
         for (word, shift) in self.positions(hash) {
-            if (self.table[word] >> shift) & 15 < 15 {
-                self.table[word] += 1 << shift;
-                added = true;
-            }
+            let w = &mut self.table[word];
+            let inc = u64::from((*w >> shift) & 15 != 15);
+            *w += inc << shift;
+            added |= inc;
         }
-        if added {
+        if added != 0 {
             self.additions += 1;
             if self.additions >= self.period {
                 self.age();
@@ -414,15 +431,16 @@ impl TinyLfu {
     fn push_back(&mut self, idx: u32, seg: u32) {
         let s = &mut self.segs[seg as usize];
         let n = &mut self.nodes[idx as usize];
-        n.tag = (s.pushed << 2) | seg;
-        s.pushed = (s.pushed + 1) & SEQ_MASK;
+        n.tag = (s.pushed << SEQ_SHIFT) | (n.tag & PENDING_BITS) | seg;
         n.prev = s.tail;
         n.next = NIL;
         if s.tail == NIL {
             s.head = idx;
+            s.head_seq = s.pushed;
         } else {
             self.nodes[s.tail as usize].next = idx;
         }
+        s.pushed = (s.pushed + 1) & SEQ_MASK;
         s.tail = idx;
         s.len += 1;
     }
@@ -438,11 +456,16 @@ impl TinyLfu {
         if n.next == NIL {
             s.tail = n.prev;
         } else {
-            self.nodes[n.next as usize].prev = n.prev;
+            let next = &mut self.nodes[n.next as usize];
+            next.prev = n.prev;
+            if n.prev == NIL {
+                s.head_seq = next.seq();
+            }
         }
         s.len -= 1;
         self.nodes[idx as usize] = Node {
             hash: n.hash,
+            tag: (n.tag & PENDING_BITS) | VACANT,
             ..EMPTY_NODE
         };
     }
@@ -456,8 +479,8 @@ impl TinyLfu {
     /// Whether `candidate` should take `victim`'s place in main: its count
     /// without the request that brought it in must beat the victim's.
     fn admit(&mut self, candidate: u32, victim: u32) -> bool {
-        let c = self.sketch.frequency(self.nodes[candidate as usize].hash);
-        let v = self.sketch.frequency(self.nodes[victim as usize].hash);
+        let c = self.estimate(candidate);
+        let v = self.estimate(victim);
         c > v.saturating_add(1) || (c >= WARM && self.rng.u16(..) & 1023 == 0)
     }
 
@@ -491,14 +514,36 @@ impl TinyLfu {
         }
     }
 
+    /// A live slot's estimated count: the sketch's, plus its hits not yet
+    /// added to it (at most 15).
+    #[inline]
+    fn estimate(&self, idx: u32) -> u8 {
+        let n = self.nodes[idx as usize];
+        #[allow(clippy::cast_possible_truncation)]
+        let pending = n.pending() as u8;
+        self.sketch.frequency(n.hash).saturating_add(pending).min(15)
+    }
+
+    /// Adds a slot's pending hits to the sketch.
+    fn flush(&mut self, idx: u32) {
+        let n = &mut self.nodes[idx as usize];
+        let pending = n.pending();
+        n.tag &= !PENDING_BITS;
+        let hash = n.hash;
+        for _ in 0..pending {
+            self.sketch.increment(hash);
+        }
+    }
+
     /// The sketch's estimate for a live slot's key (for snapshots).
     pub(crate) fn frequency(&self, idx: u32) -> u64 {
-        u64::from(self.sketch.frequency(self.nodes[idx as usize].hash))
+        u64::from(self.estimate(idx))
     }
 
     /// Raises the sketch's estimate for a live slot's key to at least
     /// `freq` (at most 15), so a restored entry keeps its standing.
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
+        self.flush(idx);
         let hash = self.nodes[idx as usize].hash;
         let want = u8::try_from(freq.min(15)).unwrap_or(15);
         for _ in 0..15 {
@@ -517,7 +562,10 @@ impl EvictionPolicy for TinyLfu {
         if self.nodes.len() <= i {
             self.nodes.resize(i + 1, EMPTY_NODE);
         }
-        self.nodes[i].hash = h;
+        self.nodes[i] = Node {
+            hash: h,
+            ..EMPTY_NODE
+        };
         if self.pending_miss == Some(h) {
             self.pending_miss = None;
         } else {
@@ -545,14 +593,21 @@ impl EvictionPolicy for TinyLfu {
 
     #[inline]
     fn on_access(&mut self, idx: u32) {
-        let n = self.nodes[idx as usize];
-        self.sketch.increment(n.hash);
-        let seg = n.seg();
+        let n = &mut self.nodes[idx as usize];
+        let pending = n.pending() + 1;
+        let (hash, seq, seg) = (n.hash, n.seq(), n.seg());
+        if pending == PENDING_BATCH {
+            n.tag &= !PENDING_BITS;
+            for _ in 0..PENDING_BATCH {
+                self.sketch.increment(hash);
+            }
+        } else {
+            n.tag = (n.tag & !PENDING_BITS) | (pending << PENDING_SHIFT);
+        }
         if seg != PROTECTED && self.full {
             // A hit among the window's (probation's) least recent entries
             // would have been lost with a smaller window (main).
-            let head = self.nodes[self.segs[seg as usize].head as usize];
-            let depth = n.seq().wrapping_sub(head.seq()) & SEQ_MASK;
+            let depth = seq.wrapping_sub(self.segs[seg as usize].head_seq) & SEQ_MASK;
             if (depth as usize) < self.window_ghost.capacity() {
                 self.nudge(seg == WINDOW);
             }
@@ -581,6 +636,8 @@ impl EvictionPolicy for TinyLfu {
 
     fn on_remove(&mut self, idx: u32) {
         self.unlink(idx);
+        // The key's history outlives the entry.
+        self.flush(idx);
     }
 
     fn victim(&mut self) -> Option<u32> {
