@@ -159,7 +159,7 @@ pub(crate) fn render(reports: &[Report]) -> String {
     );
     let _ = writeln!(
         s,
-        "cachelite in its default configuration (LRU, SipHash, shards following the CPU count) against each peer's default, measured in one run on the same machine; each cell is cachelite's figure divided by the peer's. Method and full tables: [docs/bench/README.md](docs/bench/README.md); hit ratios per workload: [docs/bench/hit_ratio.svg](docs/bench/hit_ratio.svg).\n"
+        "cachelite in its default configuration (LRU, aHash, shards following the CPU count) against each peer's default, measured in one run on the same machine; each cell is cachelite's figure divided by the peer's. Method and full tables: [docs/bench/README.md](docs/bench/README.md); hit ratios per workload: [docs/bench/hit_ratio.svg](docs/bench/hit_ratio.svg).\n"
     );
     s.push_str(&t.markdown());
     let checks: Vec<String> = reports

@@ -226,10 +226,10 @@ pub fn get_cases(c: &Caches, passes: usize) -> Vec<Case<'_>> {
     let k = &c.keys[..];
     let p = passes;
     vec![
-        case(GET_CASES[0], "SipHash", k, p, |x| c.cl.get(x)),
-        case(GET_CASES[1], "SipHash", k, p, |x| c.cl1.get(x)),
-        case(GET_CASES[2], "SipHash", k, p, |x| c.cl_ttl.get(x)),
-        case(GET_CASES[3], "SipHash", k, p, |x| c.cl1_ttl.get(x)),
+        case(GET_CASES[0], "aHash", k, p, |x| c.cl.get(x)),
+        case(GET_CASES[1], "aHash", k, p, |x| c.cl1.get(x)),
+        case(GET_CASES[2], "aHash", k, p, |x| c.cl_ttl.get(x)),
+        case(GET_CASES[3], "aHash", k, p, |x| c.cl1_ttl.get(x)),
         case(GET_CASES[4], "foldhash", k, p, |x| c.cl_fold.get(x)),
         case(GET_CASES[5], "foldhash", k, p, |x| c.qc.get(x)),
         case(GET_CASES[6], "foldhash", k, p, |x| {

@@ -74,7 +74,7 @@ pub fn cachelite_default(x: u64) -> u64 {
 /// cachelite's `#[memoize]`, once it expands in this build.
 pub const CACHELITE_MEMOIZE: Option<crate::latency::Memoizer> = Some(crate::latency::Memoizer {
     name: crate::latency::CACHELITE_MEMOIZE,
-    detail: "cachelite: default (LRU, 10,000 entries, SipHash, sharded)",
+    detail: "cachelite: default (LRU, 10,000 entries, aHash, sharded)",
     call: cachelite_default,
 });
 

@@ -1,7 +1,7 @@
 //! [`CacheBuilder`]: configuration, validated once at `build`.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -22,6 +22,20 @@ const MIN_ITEMS_PER_SHARD: usize = 512;
 const MIN_BYTES_PER_SHARD: u64 = 1 << 20;
 /// Redis's default sample size for active expiry.
 const DEFAULT_SWEEP_SAMPLES: usize = 20;
+
+/// The hasher a cache uses unless told otherwise: aHash, keyed with fresh
+/// random keys for every cache, so an attacker who chooses keys cannot
+/// predict collisions (HashDoS), at a fraction of SipHash's cost. For
+/// SipHash, pass `std::hash::RandomState::new()` to
+/// [`CacheBuilder::hasher`].
+///
+/// ```
+/// use std::hash::BuildHasher;
+/// let a = cachelite_runtime::DefaultHashBuilder::new();
+/// let b = cachelite_runtime::DefaultHashBuilder::new();
+/// assert_ne!(a.hash_one(42u64), b.hash_one(42u64), "each cache has its own keys");
+/// ```
+pub type DefaultHashBuilder = ahash::RandomState;
 
 /// A configuration mistake caught by [`CacheBuilder::try_build`].
 ///
@@ -92,7 +106,7 @@ impl std::error::Error for BuildError {}
 /// assert_eq!(cache.policy(), Policy::Lfu);
 /// ```
 #[must_use = "a builder does nothing until .build()"]
-pub struct CacheBuilder<K, V, S = RandomState> {
+pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     policy: Policy,
     max_items: Option<usize>,
     max_weight: Option<u64>,
@@ -110,7 +124,7 @@ pub struct CacheBuilder<K, V, S = RandomState> {
     _types: PhantomData<fn(K, V)>,
 }
 
-impl<K, V> CacheBuilder<K, V, RandomState> {
+impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
     pub(crate) fn new() -> Self {
         Self {
             policy: Policy::default(),
@@ -126,7 +140,7 @@ impl<K, V> CacheBuilder<K, V, RandomState> {
             listeners: Listeners::default(),
             clock: None,
             shards: None,
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
         }
     }
@@ -342,13 +356,13 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
-    /// Hashes keys with `hasher` instead of the default DoS-resistant one.
+    /// Hashes keys with `hasher` instead of the [`DefaultHashBuilder`].
     ///
     /// ```
-    /// use std::hash::BuildHasherDefault;
-    /// use std::collections::hash_map::DefaultHasher;
-    /// let c: cachelite_runtime::Cache<u8, u8, BuildHasherDefault<DefaultHasher>> =
-    ///     cachelite_runtime::Cache::builder().hasher(BuildHasherDefault::default()).build();
+    /// use std::hash::RandomState;
+    /// // SipHash-1-3, as std's HashMap uses.
+    /// let c: cachelite_runtime::Cache<u8, u8, RandomState> =
+    ///     cachelite_runtime::Cache::builder().hasher(RandomState::new()).build();
     /// # let _ = c;
     /// ```
     pub fn hasher<S2>(self, hasher: S2) -> CacheBuilder<K, V, S2> {

@@ -5,7 +5,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::builder::CacheBuilder;
+use crate::builder::{CacheBuilder, DefaultHashBuilder};
 use crate::events::{Event, Listeners, RemovalCause};
 use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
@@ -192,7 +192,7 @@ impl<V> Insertion<V> {
 /// assert!(cache.contains_key("a") && !cache.contains_key("b"));
 /// assert_eq!(cache.stats().evictions, 1);
 /// ```
-pub struct Cache<K, V, S = RandomState> {
+pub struct Cache<K, V, S = DefaultHashBuilder> {
     pub(crate) inner: Arc<Inner<K, V, S>>,
 }
 
@@ -204,19 +204,20 @@ impl<K, V, S> Clone for Cache<K, V, S> {
     }
 }
 
-impl<K, V> Cache<K, V, RandomState> {
-    /// A builder with the defaults: LRU, unbounded, no TTL, SipHash.
+impl<K, V> Cache<K, V, DefaultHashBuilder> {
+    /// A builder with the defaults: LRU, unbounded, no TTL, the
+    /// [`DefaultHashBuilder`].
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().max_items(5).build();
     /// assert_eq!(c.max_items(), Some(5));
     /// ```
-    pub fn builder() -> CacheBuilder<K, V, RandomState> {
+    pub fn builder() -> CacheBuilder<K, V, DefaultHashBuilder> {
         CacheBuilder::new()
     }
 }
 
-impl<K, V> Cache<K, V, RandomState>
+impl<K, V> Cache<K, V, DefaultHashBuilder>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,

@@ -47,7 +47,7 @@ mod slab;
 mod snapshot;
 mod stats;
 
-pub use builder::{BuildError, CacheBuilder};
+pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
 pub use cache::{Cache, Insertion};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};

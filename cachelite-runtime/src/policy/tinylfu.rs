@@ -25,7 +25,9 @@
 //! (the insert that follows it is then not counted again) or, for an insert
 //! without a recorded miss, by [`EvictionPolicy::on_insert`]. Once the
 //! sketch has counted `20 × capacity` requests, every counter is halved, so
-//! the history ages.
+//! the history ages. Keys are hashed by the cache's `BuildHasher`; the
+//! policy keeps 32 remixed bits, independent of the bits that pick the
+//! shard and the hash-table bucket.
 //!
 //! **Adaptation.** The window's share of the capacity (0 to 80%) follows the
 //! marginal value of space on either side of the window/main boundary, in
@@ -41,8 +43,10 @@
 //! frequency-heavy ones and loops shrink it towards an admission-filtered
 //! LFU.
 //!
-//! **Cost.** Every operation is O(1): hits touch one 64-byte sketch block,
-//! one node and a list; ageing halves the whole sketch once per
+//! **Cost.** Every operation is O(1). A hit counts itself in its node and
+//! moves the node in its list; every eighth hit of a slot (and its removal,
+//! and each admission comparison) adds the slot's pending hits to one
+//! 64-byte sketch block. Ageing halves the whole sketch once per
 //! `20 × capacity` counted requests (amortised O(1)). Memory per entry of
 //! capacity: a 16-byte node, the sketch (4 words per entry, rounded up to a
 //! power of two: 32 to 64 bytes) and about 1.5 bytes of ghosts.
@@ -223,6 +227,34 @@ impl Sketch {
             if self.additions >= self.period {
                 self.age();
             }
+        }
+    }
+
+    /// Counts `k` requests for `hash` at once: like `k` increments, except
+    /// that ageing, if due, happens after all of them.
+    #[inline]
+    pub(crate) fn add(&mut self, hash: u32, k: u32) {
+        let positions = self.positions(hash);
+        let mut min = 15;
+        for &(word, shift) in &positions {
+            min = min.min((self.table[word] >> shift) & 15);
+        }
+        // Each of the k steps counts while some counter is below 15.
+        let counted = u64::from(k).min(15 - min);
+        if counted == 0 {
+            return;
+        }
+        for (word, shift) in positions {
+            let w = &mut self.table[word];
+            let c = (*w >> shift) & 15;
+            *w += (u64::from(k).min(15 - c)) << shift;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            self.additions += counted as usize;
+        }
+        if self.additions >= self.period {
+            self.age();
         }
     }
 
@@ -428,6 +460,7 @@ impl TinyLfu {
         self.resize_segments();
     }
 
+    #[inline]
     fn push_back(&mut self, idx: u32, seg: u32) {
         let s = &mut self.segs[seg as usize];
         let n = &mut self.nodes[idx as usize];
@@ -445,6 +478,7 @@ impl TinyLfu {
         s.len += 1;
     }
 
+    #[inline]
     fn unlink(&mut self, idx: u32) {
         let n = self.nodes[idx as usize];
         let s = &mut self.segs[n.seg() as usize];
@@ -468,6 +502,32 @@ impl TinyLfu {
             tag: (n.tag & PENDING_BITS) | VACANT,
             ..EMPTY_NODE
         };
+    }
+
+    /// Moves `idx` (in `seg`) to `seg`'s most recent end: the hit path.
+    #[inline]
+    fn move_to_tail(&mut self, idx: u32, seg: u32) {
+        let Self { nodes, segs, .. } = self;
+        let s = &mut segs[seg as usize];
+        if s.tail == idx {
+            return;
+        }
+        let Node { prev, next, .. } = nodes[idx as usize];
+        // Not the tail, so `next` is a slot.
+        if prev == NIL {
+            s.head = next;
+            s.head_seq = nodes[next as usize].seq();
+        } else {
+            nodes[prev as usize].next = next;
+        }
+        nodes[next as usize].prev = prev;
+        nodes[s.tail as usize].next = idx;
+        let n = &mut nodes[idx as usize];
+        n.prev = s.tail;
+        n.next = NIL;
+        n.tag = (s.pushed << SEQ_SHIFT) | (n.tag & (PENDING_BITS | SEG_BITS));
+        s.pushed = (s.pushed + 1) & SEQ_MASK;
+        s.tail = idx;
     }
 
     #[inline]
@@ -521,7 +581,10 @@ impl TinyLfu {
         let n = self.nodes[idx as usize];
         #[allow(clippy::cast_possible_truncation)]
         let pending = n.pending() as u8;
-        self.sketch.frequency(n.hash).saturating_add(pending).min(15)
+        self.sketch
+            .frequency(n.hash)
+            .saturating_add(pending)
+            .min(15)
     }
 
     /// Adds a slot's pending hits to the sketch.
@@ -530,8 +593,8 @@ impl TinyLfu {
         let pending = n.pending();
         n.tag &= !PENDING_BITS;
         let hash = n.hash;
-        for _ in 0..pending {
-            self.sketch.increment(hash);
+        if pending > 0 {
+            self.sketch.add(hash, pending);
         }
     }
 
@@ -593,38 +656,39 @@ impl EvictionPolicy for TinyLfu {
 
     #[inline]
     fn on_access(&mut self, idx: u32) {
-        let n = &mut self.nodes[idx as usize];
-        let pending = n.pending() + 1;
-        let (hash, seq, seg) = (n.hash, n.seq(), n.seg());
-        if pending == PENDING_BATCH {
-            n.tag &= !PENDING_BITS;
-            for _ in 0..PENDING_BATCH {
-                self.sketch.increment(hash);
-            }
+        let i = idx as usize;
+        let Node { hash, tag, .. } = self.nodes[i];
+        let seg = tag & SEG_BITS;
+        // Count the hit in the node; every PENDING_BATCH hits go to the
+        // sketch at once.
+        if (tag & PENDING_BITS) >> PENDING_SHIFT == PENDING_BATCH - 1 {
+            self.nodes[i].tag = tag & !PENDING_BITS;
+            self.sketch.add(hash, PENDING_BATCH);
         } else {
-            n.tag = (n.tag & !PENDING_BITS) | (pending << PENDING_SHIFT);
+            self.nodes[i].tag = tag + (1 << PENDING_SHIFT);
         }
-        if seg != PROTECTED && self.full {
+        if seg == PROTECTED {
+            self.move_to_tail(idx, PROTECTED);
+            return;
+        }
+        if self.full {
             // A hit among the window's (probation's) least recent entries
             // would have been lost with a smaller window (main).
-            let depth = seq.wrapping_sub(self.segs[seg as usize].head_seq) & SEQ_MASK;
+            let depth =
+                (tag >> SEQ_SHIFT).wrapping_sub(self.segs[seg as usize].head_seq) & SEQ_MASK;
             if (depth as usize) < self.window_ghost.capacity() {
                 self.nudge(seg == WINDOW);
             }
         }
-        match self.nodes[idx as usize].seg() {
-            PROBATION => {
-                self.move_to(idx, PROTECTED);
-                if self.segs[PROTECTED as usize].len > self.protected_max {
-                    let h = self.segs[PROTECTED as usize].head;
-                    self.move_to(h, PROBATION);
-                }
+        // Resizing may have moved it from the window to probation.
+        if self.nodes[i].seg() == PROBATION {
+            self.move_to(idx, PROTECTED);
+            if self.segs[PROTECTED as usize].len > self.protected_max {
+                let h = self.segs[PROTECTED as usize].head;
+                self.move_to(h, PROBATION);
             }
-            seg => {
-                if self.segs[seg as usize].tail != idx {
-                    self.move_to(idx, seg);
-                }
-            }
+        } else {
+            self.move_to_tail(idx, WINDOW);
         }
     }
 
@@ -927,6 +991,7 @@ mod tests {
         #[derive(Clone, Debug)]
         enum SketchOp {
             Increment(u32),
+            Add(u32, u32),
             Age,
         }
 
@@ -946,7 +1011,11 @@ mod tests {
             fn sketch_matches_a_reference_model(
                 entries in 1usize..40,
                 ops in prop::collection::vec(
-                    prop_oneof![20 => (0u32..50).prop_map(SketchOp::Increment), 1 => Just(SketchOp::Age)],
+                    prop_oneof![
+                        20 => (0u32..50).prop_map(SketchOp::Increment),
+                        4 => (0u32..50, 1u32..9).prop_map(|(k, n)| SketchOp::Add(k, n)),
+                        1 => Just(SketchOp::Age),
+                    ],
                     1..600,
                 ),
             ) {
@@ -978,6 +1047,27 @@ mod tests {
                                 }
                             }
                             s.increment(k);
+                        }
+                        SketchOp::Add(k, n) => {
+                            // n steps, each counted while a counter is
+                            // below 15; ageing (if due) after the last.
+                            let mut counted = 0;
+                            for _ in 0..n {
+                                let mut added = false;
+                                for (word, shift) in s.positions(k) {
+                                    let c = &mut model[word * 16 + shift as usize / 4];
+                                    if *c < 15 {
+                                        *c += 1;
+                                        added = true;
+                                    }
+                                }
+                                counted += usize::from(added);
+                            }
+                            additions += counted;
+                            if counted > 0 && additions >= s.period {
+                                halve(&mut model, &mut additions);
+                            }
+                            s.add(k, n);
                         }
                         SketchOp::Age => {
                             halve(&mut model, &mut additions);
