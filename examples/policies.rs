@@ -1,4 +1,4 @@
-//! The four eviction policies side by side on one skewed workload.
+//! Every eviction policy side by side on one skewed workload.
 //!
 //! `cargo run --release --example policies`
 

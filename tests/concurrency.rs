@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use cachelite::{Cache, Event, Policy};
+use cachelite::{Cache, Event, Insertion, Policy};
 
 const THREADS: usize = 8;
 
@@ -48,6 +48,8 @@ struct Tally {
 fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>, ops: usize) {
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // More keys than fit, so the bounds are exercised.
+    let key_space = (4 * max_items as u64).max(512);
     let barrier = Arc::new(Barrier::new(THREADS + 1));
     let observer = {
         let (cache, stop, barrier) = (cache.clone(), stop.clone(), barrier.clone());
@@ -74,7 +76,7 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
                 let mut rng = fastrand_like(t as u64 + 1);
                 barrier.wait();
                 for _ in 0..ops {
-                    let k = (rng() % 512) as u32;
+                    let k = (rng() % key_space) as u32;
                     let len = (rng() % 64) as usize;
                     match rng() % 10 {
                         0..=3 => {
@@ -152,8 +154,8 @@ fn fastrand_like(seed: u64) -> impl FnMut() -> u64 {
 #[test]
 fn stress_with_default_shards_keeps_bounds_and_counts() {
     for policy in Policy::ALL {
-        let cache: Cache<u32, Vec<u8>> = Cache::builder().max_items(4096).policy(*policy).build();
-        stress(&cache, 4096, None, 3_000);
+        let cache: Cache<u32, Vec<u8>> = Cache::builder().max_items(1024).policy(*policy).build();
+        stress(&cache, 1024, None, 3_000);
     }
 }
 
@@ -546,30 +548,60 @@ fn clones_share_state_across_threads() {
 #[test]
 fn invalidation_during_a_computation_keeps_its_result_out_of_the_cache() {
     type Invalidate = fn(&Cache<String, u32>);
-    let cases: [(&str, Invalidate); 4] = [
-        ("remove", |c| {
-            c.remove("k");
-        }),
-        ("tags", |c| {
-            c.invalidate_tags(&["any"]);
-        }),
-        ("glob", |c| {
-            c.invalidate_glob("k*");
-        }),
-        ("clear", |c| c.clear()),
+    let cases: [(&str, Invalidate, bool); 6] = [
+        (
+            "remove",
+            |c| {
+                let _ = c.remove("k");
+            },
+            true,
+        ),
+        (
+            "remove of another key",
+            |c| {
+                let _ = c.remove("other");
+            },
+            false,
+        ),
+        (
+            "its tag",
+            |c| {
+                let _ = c.invalidate_tags(&["t"]);
+            },
+            true,
+        ),
+        (
+            "an unrelated tag",
+            |c| {
+                let _ = c.invalidate_tags(&["unrelated"]);
+            },
+            false,
+        ),
+        (
+            "glob",
+            |c| {
+                let _ = c.invalidate_glob("k*");
+            },
+            true,
+        ),
+        ("clear", |c| c.clear(), true),
     ];
-    for (name, invalidate) in cases {
+    for (name, invalidate, dooms) in cases {
         let cache: Cache<String, u32> = Cache::new(100);
         let started = Arc::new(Barrier::new(2));
         let proceed = Arc::new(Barrier::new(2));
         let leader = {
             let (cache, started, proceed) = (cache.clone(), started.clone(), proceed.clone());
-            std::thread::spawn(move || {
-                cache.get_or_insert_with("k".to_string(), || {
-                    started.wait();
-                    proceed.wait();
-                    1
-                })
+            thread::spawn(move || {
+                cache.get_or_compute(
+                    "k".to_string(),
+                    |v| v,
+                    || {
+                        started.wait();
+                        proceed.wait();
+                        (1, Some(Insertion::new(1).with_tags(["t"])))
+                    },
+                )
             })
         };
         started.wait();
@@ -580,11 +612,19 @@ fn invalidation_during_a_computation_keeps_its_result_out_of_the_cache() {
             1,
             "{name}: the caller still gets its value"
         );
-        assert_eq!(cache.get("k"), None, "{name}: the stale result was stored");
-        assert_eq!(
-            cache.get_or_insert_with("k".to_string(), || 2),
-            2,
-            "{name}: the next caller computes afresh"
-        );
+        if dooms {
+            assert_eq!(cache.get("k"), None, "{name}: the stale result was stored");
+            assert_eq!(
+                cache.get_or_insert_with("k".to_string(), || 2),
+                2,
+                "{name}: the next caller computes afresh"
+            );
+        } else {
+            assert_eq!(
+                cache.get("k"),
+                Some(1),
+                "{name}: an unrelated invalidation discarded it"
+            );
+        }
     }
 }

@@ -605,3 +605,19 @@ fn values_behind_arc_are_shared_not_copied() {
     let b = heavy(1000);
     assert!(Arc::ptr_eq(&a.data, &b.data));
 }
+
+const TTL_SECS_U32: u32 = 30;
+
+#[memoize(ttl = TTL_SECS_U32)]
+fn ttl_from_u32_const(x: u8) -> u8 {
+    x
+}
+
+#[test]
+fn ttl_takes_any_unsigned_integer_expression() {
+    ttl_from_u32_const(1);
+    assert_eq!(
+        ttl_from_u32_const_cache_info().ttl,
+        Some(std::time::Duration::from_secs(30))
+    );
+}

@@ -103,8 +103,8 @@ fn round_trip_in_json_and_messagepack() {
 }
 
 #[test]
-fn memoized_tuple_keys_round_trip() {
-    // The key shape `#[memoize]` gives `fn fib(n: u64) -> u64`.
+fn tuple_keys_round_trip() {
+    // The key shape `#[memoize]` gives a fn of several arguments.
     let dir = TempDir::new("tuple");
     let fib_cache: Cache<(u64,), u64> = Cache::new(100);
     let mut fib = (0u64, 1u64);
@@ -639,4 +639,43 @@ fn snapshots_and_restores_run_alongside_writers() {
         w.join().unwrap();
     }
     assert!(cache.len() <= 2_000);
+}
+
+#[cachelite::memoize]
+fn fib(n: u64) -> u64 {
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+#[cachelite::memoize(capacity = 100)]
+fn label(id: u32, lang: &str) -> String {
+    format!("{lang}:{id}")
+}
+
+#[test]
+fn memoized_fns_snapshot_through_their_accessors() {
+    let dir = TempDir::new("memo");
+    assert_eq!(fib(60), 1_548_008_755_920);
+    label(1, "en");
+    label(2, "fr");
+    for ext in EXTENSIONS {
+        let fib_path = dir.join(&format!("fib.{ext}"));
+        let label_path = dir.join(&format!("label.{ext}"));
+        assert_eq!(fib_cache().snapshot(&fib_path).unwrap(), 61);
+        assert_eq!(label_cache().snapshot(&label_path).unwrap(), 2);
+        fib_cache_clear();
+        label_cache_clear();
+        assert_eq!(fib_cache().restore(&fib_path).unwrap(), 61);
+        assert_eq!(label_cache().restore(&label_path).unwrap(), 2);
+        let misses = fib_cache_info().misses;
+        assert_eq!(fib(60), 1_548_008_755_920);
+        assert_eq!(
+            fib_cache_info().misses,
+            misses,
+            "served from the restored cache"
+        );
+        assert_eq!(
+            label_cache().get(&(2, "fr".to_string())).as_deref(),
+            Some("fr:2")
+        );
+    }
 }

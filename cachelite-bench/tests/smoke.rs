@@ -60,6 +60,17 @@ fn hit_ratio_checks_pass_on_quick_workloads() {
 fn lru_reproduces_the_arc_papers_oltp_figures() {
     let _shared = ALONE.read().unwrap_or_else(|e| e.into_inner());
     let dir = Options::quick().traces_dir;
+    // The traces live beside the repository (shared/traces), not in it: a
+    // checkout without them skips this check, CI (which has them) demands it.
+    if !dir.join("arc_OLTP.txt.gz").exists()
+        && std::env::var_os("CACHELITE_REQUIRE_TRACES").is_none()
+    {
+        eprintln!(
+            "skipped: no OLTP trace in {}; set CACHELITE_TRACES to the traces folder",
+            dir.display()
+        );
+        return;
+    }
     let checks = hit_ratio::oltp_lru_checks(&dir).unwrap_or_else(|e| {
         panic!("the OLTP trace is needed here: {e}");
     });

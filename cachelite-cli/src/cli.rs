@@ -183,8 +183,29 @@ impl From<crate::store::StoreError> for Failure {
 #[must_use]
 pub fn main() -> ExitCode {
     // `exit` prints help and version (status 0) and usage errors (status 2).
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json_requested(std::env::args()) => {
+            // A usage error under --json is still one JSON document on stdout.
+            let rendered = e.to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("usage error");
+            println!(
+                "{}",
+                json!({ "error": first.trim_start_matches("error: ") })
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     run(&cli)
+}
+
+/// Whether `--json` appears among the options (before any `--`).
+fn json_requested(args: impl Iterator<Item = String>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
 }
 
 /// Runs a parsed command line, printing its output, and returns the exit

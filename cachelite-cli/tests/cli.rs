@@ -571,3 +571,23 @@ fn wait_timeout(
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn usage_errors_under_json_are_json_on_stdout() {
+    let s = Store::new();
+    for args in [
+        &["--json", "get"][..],
+        &["--json", "set", "k", "v", "--ttl", "abc"][..],
+        &["--json", "frobnicate"][..],
+    ] {
+        let (code, out, _) = s.run(args);
+        assert_eq!(code, 2, "{args:?}");
+        let v: Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
+        let msg = v["error"].as_str().unwrap();
+        assert!(
+            !msg.is_empty() && !msg.starts_with("error:"),
+            "{args:?}: {msg}"
+        );
+    }
+}

@@ -18,8 +18,9 @@ use crate::size::DeepSize;
 /// Keep at least this many items per shard, so per-shard eviction stays
 /// close to whole-cache eviction (a 2-item cache is one 2-item shard).
 const MIN_ITEMS_PER_SHARD: usize = 512;
-/// Keep at least this byte budget per shard, so large entries still fit.
-const MIN_BYTES_PER_SHARD: u64 = 1 << 20;
+/// Keep at least this byte budget per shard: an entry must fit one shard's
+/// share, so byte budgets under twice this stay one exact shard.
+const MIN_BYTES_PER_SHARD: u64 = 16 << 20;
 /// Redis's default sample size for active expiry.
 const DEFAULT_SWEEP_SAMPLES: usize = 20;
 
@@ -343,7 +344,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     }
 
     /// Sets the shard count (a power of two). By default it follows the
-    /// CPU count, capped so each shard keeps at least 512 items or 1 MiB.
+    /// CPU count, capped so each shard keeps at least 512 items or 16 MiB.
     /// An explicit count is capped so each shard keeps at least one item
     /// (and one unit of weight) of the bounds.
     ///

@@ -531,7 +531,9 @@ where
         let hash = self.hash(key);
         let removed = {
             let mut g = self.shard(hash).lock();
-            g.doom_flights(|k| k.borrow() == key);
+            if let Some(slot) = g.flights.find_mut(hash, |s| s.key.borrow() == key) {
+                slot.doomed = true;
+            }
             let idx = g.find(hash, key)?;
             let expires_at = g.entry(idx).expires_at;
             let live = expires_at == NEVER || self.now() < expires_at;
@@ -734,6 +736,7 @@ where
                 // Made by the first waiter: a miss nobody waits on allocates nothing.
                 flight: None,
                 doomed: false,
+                doomed_tags: Vec::new(),
             },
             |s| s.hash,
         );
@@ -946,8 +949,8 @@ where
             let mut evicted = Evicted::new();
             {
                 let mut g = shard.lock();
-                // An in-flight result's tags are unknown until it lands.
-                g.doom_flights(|_| true);
+                // An in-flight result's tags are known only when it lands.
+                g.doom_flight_tags(tags);
                 let now = self.now();
                 for t in tags {
                     total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
@@ -1244,7 +1247,8 @@ where
         let mut evicted = Evicted::new();
         let (shared, result) = {
             let mut g = cache.shard(self.hash).lock();
-            let (doomed, flight) = remove_flight(&mut g, self.hash, self.id);
+            let (doomed, doomed_tags, flight) = remove_flight(&mut g, self.hash, self.id);
+            let doomed = doomed || ins.tags.iter().any(|t| doomed_tags.contains(t));
             // Only clone for waiters when there are some.
             let shared = flight.as_ref().map(|_| ins.value.clone());
             let result = if doomed {
@@ -1282,7 +1286,7 @@ impl<K, V, S> Drop for Leader<'_, K, V, S> {
         if self.key.take().is_some() {
             let flight = {
                 let mut g = self.cache.inner.shard_for(self.hash).lock();
-                remove_flight(&mut g, self.hash, self.id).1
+                remove_flight(&mut g, self.hash, self.id).2
             };
             if let Some(flight) = flight {
                 flight.finish(None);
@@ -1291,15 +1295,18 @@ impl<K, V, S> Drop for Leader<'_, K, V, S> {
     }
 }
 
-/// Removes a computation's slot; returns whether it was invalidated
-/// meanwhile, and the flight its waiters joined, if any did.
-fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, id: u64) -> (bool, Option<Arc<Flight<V>>>) {
+/// What a computation's slot recorded while it ran: whether its key was
+/// invalidated, the tags invalidated, and the flight its waiters joined.
+type FlightOutcome<V> = (bool, Vec<Tag>, Option<Arc<Flight<V>>>);
+
+/// Removes a computation's slot and returns what it recorded.
+fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, id: u64) -> FlightOutcome<V> {
     match g.flights.find_entry(hash, |s| s.id == id) {
         Ok(e) => {
             let slot = e.remove().0;
-            (slot.doomed, slot.flight)
+            (slot.doomed, slot.doomed_tags, slot.flight)
         }
-        Err(_) => (false, None),
+        Err(_) => (false, Vec::new(), None),
     }
 }
 

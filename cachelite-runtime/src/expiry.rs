@@ -75,7 +75,13 @@ impl ManualClock {
     /// assert_eq!(c.now_nanos(), 3_000_000);
     /// ```
     pub fn advance(&self, by: Duration) {
-        self.nanos.fetch_add(duration_nanos(by), Ordering::SeqCst);
+        let by = duration_nanos(by);
+        // Saturates: time never wraps around to the past.
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_add(by))
+            });
     }
 
     /// The time elapsed since the clock was made.

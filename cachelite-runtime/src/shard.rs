@@ -96,6 +96,9 @@ pub(crate) struct FlightSlot<K, V> {
     /// computed from data older than the invalidation, so it is handed to
     /// the callers waiting for it but not stored.
     pub(crate) doomed: bool,
+    /// Tags invalidated while this computation ran: its result is not
+    /// stored if it carries any of them.
+    pub(crate) doomed_tags: Vec<Tag>,
 }
 
 /// Whether `e` has not reached its deadline (stale entries are not fresh).
@@ -448,6 +451,14 @@ impl<K: Eq + Hash, V> Shard<K, V> {
 
     /// Marks in-flight computations whose key satisfies `pred` so that
     /// their results are not stored.
+    /// Records tags invalidated while computations are in flight.
+    pub(crate) fn doom_flight_tags<T: AsRef<str>>(&mut self, tags: &[T]) {
+        for slot in &mut self.flights {
+            slot.doomed_tags
+                .extend(tags.iter().map(|t| Tag::from(t.as_ref())));
+        }
+    }
+
     pub(crate) fn doom_flights(&mut self, mut pred: impl FnMut(&K) -> bool) {
         for slot in &mut self.flights {
             if pred(&slot.key) {

@@ -134,9 +134,44 @@ impl IntoDuration for Duration {
     }
 }
 
-impl IntoDuration for u64 {
+macro_rules! whole_seconds {
+    ($($t:ty),*) => {$(
+        impl IntoDuration for $t {
+            fn into_duration(self) -> Duration {
+                Duration::from_secs(u64::from(self))
+            }
+        }
+    )*};
+}
+whole_seconds!(u8, u16, u32, u64);
+
+macro_rules! signed_seconds {
+    ($($t:ty),*) => {$(
+        impl IntoDuration for $t {
+            /// # Panics
+            /// If the number is negative (literals are checked at compile time).
+            fn into_duration(self) -> Duration {
+                let secs = u64::try_from(self)
+                    .unwrap_or_else(|_| panic!("a #[memoize] duration must not be negative, got {self}"));
+                Duration::from_secs(secs)
+            }
+        }
+    )*};
+}
+// An unsuffixed integer expression such as `60 * 5` is an `i32`.
+signed_seconds!(i32, i64);
+
+impl IntoDuration for usize {
     fn into_duration(self) -> Duration {
-        Duration::from_secs(self)
+        Duration::from_secs(u64::try_from(self).unwrap_or(u64::MAX))
+    }
+}
+
+impl IntoDuration for f32 {
+    /// # Panics
+    /// If the number is negative, not finite, or too large.
+    fn into_duration(self) -> Duration {
+        Duration::from_secs_f32(self)
     }
 }
 
