@@ -858,6 +858,12 @@ where
     /// and get a clone. `init` runs with no lock held, so it may use the
     /// cache (other keys) itself.
     ///
+    /// A waiting thread blocks. Do not call this from inside an async task
+    /// on a single-threaded executor while another task of that executor
+    /// may be computing the same key with the `_async` form: the wait
+    /// would block the thread that task needs. Async code uses the `_async`
+    /// forms.
+    ///
     /// ```
     /// let c: cachelite_runtime::Cache<u64, u64> = cachelite_runtime::Cache::new(100);
     /// assert_eq!(c.get_or_insert_with(2, || 4), 4);
