@@ -14,25 +14,7 @@ use cachelite::{Cache, Event, Insertion, Policy};
 
 const THREADS: usize = 8;
 
-/// Runs `f` on its own thread and fails if it does not finish in time: a
-/// deadlock shows up as a failure, not a hung test run.
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => {
-            handle.join().unwrap();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the closure neither returned nor panicked"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish in {secs}s: deadlock?"),
-    }
-}
+use cachelite_tests::within;
 
 /// Totals of what the workers did, to check the stats against.
 #[derive(Default)]

@@ -4,8 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use cachelite::{Cache, Event, Insertion, ManualClock, RemovalCause};
@@ -44,24 +43,7 @@ fn s(k: &str) -> String {
     k.to_string()
 }
 
-/// Runs `f` on its own thread; a deadlock fails the test instead of hanging it.
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => {
-            handle.join().unwrap();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish in {secs}s: deadlock?"),
-    }
-}
+use cachelite_tests::within;
 
 #[test]
 fn reads_and_writes_report_hit_miss_and_inserted() {

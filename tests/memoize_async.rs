@@ -7,25 +7,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cachelite::memoize;
 
-/// Counts body executions.
-struct Runs(AtomicUsize);
-
-impl Runs {
-    const fn new() -> Self {
-        Runs(AtomicUsize::new(0))
-    }
-    fn bump(&self) -> usize {
-        self.0.fetch_add(1, Ordering::SeqCst) + 1
-    }
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use cachelite_tests::Runs;
 
 fn assert_send<T: Send>(_: &T) {}
 

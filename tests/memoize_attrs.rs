@@ -5,27 +5,14 @@
 //! test uses fns (and clocks) of its own.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::Duration;
 
 use cachelite::{CacheInfo, DeepSize, ManualClock, Policy, memoize};
 
-/// Counts body executions.
-struct Runs(AtomicUsize);
-
-impl Runs {
-    const fn new() -> Self {
-        Runs(AtomicUsize::new(0))
-    }
-    fn bump(&self) -> usize {
-        self.0.fetch_add(1, Ordering::SeqCst) + 1
-    }
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use cachelite_tests::Runs;
 
 static TTL_CLOCK: LazyLock<ManualClock> = LazyLock::new(ManualClock::new);
 static TTL_RUNS: Runs = Runs::new();

@@ -5,27 +5,13 @@
 //! Memoized fns share their caches across the tests of this binary, so each
 //! test uses fns of its own.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use cachelite::memoize;
 
-/// Counts body executions.
-struct Runs(AtomicUsize);
-
-impl Runs {
-    const fn new() -> Self {
-        Runs(AtomicUsize::new(0))
-    }
-    fn bump(&self) -> usize {
-        self.0.fetch_add(1, Ordering::SeqCst) + 1
-    }
-    fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use cachelite_tests::Runs;
 
 #[memoize]
 fn fib(n: u64) -> u64 {
