@@ -34,6 +34,7 @@ pub struct Caches {
     cl_ttl: Cache<u64, u64>,
     cl1_ttl: Cache<u64, u64>,
     cl_fold: Cache<u64, u64, Fold>,
+    cl_sip: Cache<u64, u64, Sip>,
     qc: quick_cache::sync::Cache<u64, u64>,
     qc_unsync: quick_cache::unsync::Cache<u64, u64>,
     moka: moka::sync::Cache<u64, u64>,
@@ -68,6 +69,7 @@ impl Caches {
                 .max_items(cap)
                 .hasher(Fold::default())
                 .build(),
+            cl_sip: Cache::builder().max_items(cap).hasher(Sip::new()).build(),
             qc: quick_cache::sync::Cache::new(cap),
             qc_unsync: quick_cache::unsync::Cache::new(cap),
             moka: moka::sync::Cache::new(cap as u64),
@@ -86,6 +88,7 @@ impl Caches {
             c.cl_ttl.insert_with_ttl(k, k, LONG_TTL);
             c.cl1_ttl.insert_with_ttl(k, k, LONG_TTL);
             c.cl_fold.insert(k, k);
+            c.cl_sip.insert(k, k);
             c.qc.insert(k, k);
             c.qc_unsync.insert(k, k);
             c.moka.insert(k, k);
@@ -208,6 +211,7 @@ pub const GET_CASES: &[&str] = &[
     "cachelite, TTL entries",
     "cachelite /1, TTL entries",
     "cachelite, foldhash",
+    "cachelite, SipHash",
     "quick_cache::sync",
     "quick_cache::unsync",
     "moka::sync",
@@ -231,28 +235,29 @@ pub fn get_cases(c: &Caches, passes: usize) -> Vec<Case<'_>> {
         case(GET_CASES[2], "aHash", k, p, |x| c.cl_ttl.get(x)),
         case(GET_CASES[3], "aHash", k, p, |x| c.cl1_ttl.get(x)),
         case(GET_CASES[4], "foldhash", k, p, |x| c.cl_fold.get(x)),
-        case(GET_CASES[5], "foldhash", k, p, |x| c.qc.get(x)),
-        case(GET_CASES[6], "foldhash", k, p, |x| {
+        case(GET_CASES[5], "SipHash", k, p, |x| c.cl_sip.get(x)),
+        case(GET_CASES[6], "foldhash", k, p, |x| c.qc.get(x)),
+        case(GET_CASES[7], "foldhash", k, p, |x| {
             c.qc_unsync.get(x).copied()
         }),
-        case(GET_CASES[7], "SipHash", k, p, |x| c.moka.get(x)),
-        case(GET_CASES[8], "SipHash", k, p, |x| c.mini.get(x)),
-        case(GET_CASES[9], "foldhash", k, p, |x| {
+        case(GET_CASES[8], "SipHash", k, p, |x| c.moka.get(x)),
+        case(GET_CASES[9], "SipHash", k, p, |x| c.mini.get(x)),
+        case(GET_CASES[10], "foldhash", k, p, |x| {
             c.lru.lock().get(x).copied()
         }),
-        case(GET_CASES[10], "ahash", k, p, |x| {
+        case(GET_CASES[11], "ahash", k, p, |x| {
             c.cached.lock().cache_get(x).copied()
         }),
-        case(GET_CASES[11], "SipHash", k, p, |x| {
+        case(GET_CASES[12], "SipHash", k, p, |x| {
             c.map_sip.get(x).copied()
         }),
-        case(GET_CASES[12], "SipHash", k, p, |x| {
+        case(GET_CASES[13], "SipHash", k, p, |x| {
             c.mutex_map_sip.lock().get(x).copied()
         }),
-        case(GET_CASES[13], "foldhash", k, p, |x| {
+        case(GET_CASES[14], "foldhash", k, p, |x| {
             c.map_fold.get(x).copied()
         }),
-        case(GET_CASES[14], "foldhash", k, p, |x| {
+        case(GET_CASES[15], "foldhash", k, p, |x| {
             c.mutex_map_fold.lock().get(x).copied()
         }),
     ]

@@ -94,7 +94,7 @@ pub fn run(opts: &Options) -> Report {
     }
 
     let floor = {
-        let maps: Vec<hashbrown::HashMap<u64, u64, std::hash::RandomState>> = sizes
+        let maps: Vec<hashbrown::HashMap<u64, u64, cachelite::DefaultHashBuilder>> = sizes
             .iter()
             .map(|&s| (0..s as u64).map(|i| (scramble(i), i)).collect())
             .collect();
@@ -115,7 +115,7 @@ pub fn run(opts: &Options) -> Report {
     report.method = vec![
         format!("Each policy runs in a single-shard cache filled to capacity with {} and with {} u64 keys.", sizes[0], sizes[1]),
         format!("`get` = hits on keys drawn uniformly from the resident set ({ops} per sample); `insert` = never-seen keys, so each insert also evicts ({insert_ops} per sample). Minimum of {runs} interleaved samples."),
-        "Uniform random probes over a large table miss the CPU caches; the `hashbrown::HashMap` floor (SipHash, same probes) shows that cost alone. `÷ floor` divides a policy's get ratio by the floor's: near 1 means the policy adds no growth of its own.".into(),
+        "Uniform random probes over a large table miss the CPU caches; the `hashbrown::HashMap` floor (same probes, same hasher as the caches: cachelite's default, aHash) shows that cost alone. `÷ floor` divides a policy's get ratio by the floor's: near 1 means the policy adds no growth of its own.".into(),
     ];
     let s0 = sizes[0].to_string();
     let s1 = sizes[1].to_string();

@@ -43,6 +43,10 @@ fn cases() -> Vec<Case<'static>> {
         .max_items(CAPACITY)
         .hasher(Fold::default())
         .build();
+    let cl_sip: Cache<u64, u64, Sip> = Cache::builder()
+        .max_items(CAPACITY)
+        .hasher(Sip::new())
+        .build();
     let qc = quick_cache::sync::Cache::<u64, u64>::new(CAPACITY);
     let moka = moka::sync::Cache::<u64, u64>::new(CAPACITY as u64);
     let mini = mini_moka::sync::Cache::<u64, u64>::new(CAPACITY as u64);
@@ -103,6 +107,20 @@ fn cases() -> Vec<Case<'static>> {
                 let mut misses = 0;
                 for &k in keys {
                     std::hint::black_box(cl_fold.get_or_insert_with(k, || {
+                        misses += 1;
+                        k
+                    }));
+                }
+                misses
+            }),
+        },
+        Case {
+            name: "cachelite, SipHash".into(),
+            how: "get_or_insert_with",
+            op: Box::new(move |keys| {
+                let mut misses = 0;
+                for &k in keys {
+                    std::hint::black_box(cl_sip.get_or_insert_with(k, || {
                         misses += 1;
                         k
                     }));

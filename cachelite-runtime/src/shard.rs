@@ -270,8 +270,9 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    fn tag(&mut self, idx: u32, tags: &[Tag]) {
-        for t in tags {
+    /// Indexes the tags slot `idx` carries (no allocation when it has none).
+    fn tag(&mut self, idx: u32) {
+        for t in &self.slab.get(idx).tags {
             self.tags.entry(t.clone()).or_default().insert(idx);
         }
     }
@@ -387,10 +388,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             if !old_tags.is_empty() {
                 self.untag(idx, &old_tags);
             }
-            let tags = self.slab.get(idx).tags.clone();
-            if !tags.is_empty() {
-                self.tag(idx, &tags);
-            }
+            self.tag(idx);
             self.set_deadline(idx, expires_at);
             self.policy.on_access(idx);
             out.push(Removed {
@@ -421,10 +419,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if expires_at != NEVER {
             self.set_deadline(idx, expires_at);
         }
-        let tags = self.slab.get(idx).tags.clone();
-        if !tags.is_empty() {
-            self.tag(idx, &tags);
-        }
+        self.tag(idx);
         self.policy.on_insert(idx, hash);
         if after && !self.make_room(0, 0, idx, out) {
             return None;

@@ -44,7 +44,7 @@
 //! LFU.
 //!
 //! **Cost.** Every operation is O(1). A hit counts itself in its node and
-//! moves the node in its list; every eighth hit of a slot (and its removal,
+//! moves the node in its list; every 16th hit of a slot (and its removal,
 //! and each admission comparison) adds the slot's pending hits to one
 //! 64-byte sketch block. Ageing halves the whole sketch once per
 //! `20 × capacity` counted requests (amortised O(1)). Memory per entry of
@@ -84,8 +84,8 @@ const WARM: u8 = 6;
 const INITIAL_SKETCH: usize = 1 << 12;
 
 /// Per-slot links, the key's hash, and a tag: the segment (bits 0-1), hits
-/// not yet added to the sketch (bits 2-4), and the slot's sequence number
-/// in its segment (bits 5-31).
+/// not yet added to the sketch (bits 2-5), and the slot's sequence number
+/// in its segment (bits 6-31).
 #[derive(Clone, Copy)]
 struct Node {
     prev: u32,
@@ -96,12 +96,12 @@ struct Node {
 
 const SEG_BITS: u32 = 3;
 const PENDING_SHIFT: u32 = 2;
-const PENDING_BITS: u32 = 7 << PENDING_SHIFT;
+const PENDING_BITS: u32 = 15 << PENDING_SHIFT;
 /// Hits are added to the sketch in batches of this many (or sooner, when
 /// the slot is compared, removed or snapshotted), so most hits touch only
 /// the slot's node and its neighbours, not a sketch block.
-const PENDING_BATCH: u32 = 8;
-const SEQ_SHIFT: u32 = 5;
+const PENDING_BATCH: u32 = 16;
+const SEQ_SHIFT: u32 = 6;
 const SEQ_MASK: u32 = (1 << (32 - SEQ_SHIFT)) - 1;
 
 impl Node {
@@ -133,7 +133,7 @@ struct Seg {
     head: u32,
     tail: u32,
     len: usize,
-    /// Slots pushed so far (mod 2^27): the next one's sequence number.
+    /// Slots pushed so far (mod 2^26): the next one's sequence number.
     pushed: u32,
     /// The head's sequence number (kept here so hits need not read the head).
     head_seq: u32,
@@ -505,7 +505,8 @@ impl TinyLfu {
     }
 
     /// Moves `idx` (in `seg`) to `seg`'s most recent end: the hit path.
-    #[inline]
+    /// Protected keeps no sequence numbers (nothing measures depth there).
+    #[inline(always)]
     fn move_to_tail(&mut self, idx: u32, seg: u32) {
         let Self { nodes, segs, .. } = self;
         let s = &mut segs[seg as usize];
@@ -514,19 +515,24 @@ impl TinyLfu {
         }
         let Node { prev, next, .. } = nodes[idx as usize];
         // Not the tail, so `next` is a slot.
+        let n_next = &mut nodes[next as usize];
+        n_next.prev = prev;
         if prev == NIL {
             s.head = next;
-            s.head_seq = nodes[next as usize].seq();
+            if seg != PROTECTED {
+                s.head_seq = n_next.seq();
+            }
         } else {
             nodes[prev as usize].next = next;
         }
-        nodes[next as usize].prev = prev;
         nodes[s.tail as usize].next = idx;
         let n = &mut nodes[idx as usize];
         n.prev = s.tail;
         n.next = NIL;
-        n.tag = (s.pushed << SEQ_SHIFT) | (n.tag & (PENDING_BITS | SEG_BITS));
-        s.pushed = (s.pushed + 1) & SEQ_MASK;
+        if seg != PROTECTED {
+            n.tag = (s.pushed << SEQ_SHIFT) | (n.tag & (PENDING_BITS | SEG_BITS));
+            s.pushed = (s.pushed + 1) & SEQ_MASK;
+        }
         s.tail = idx;
     }
 
