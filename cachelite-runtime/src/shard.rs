@@ -169,20 +169,29 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Slots from the first the policy would evict to the last.
-    #[allow(dead_code, reason = "read by model tests and snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn eviction_order(&self) -> Vec<u32> {
         self.policy.eviction_order()
     }
 
     /// A slot's access count, where the policy keeps one (LFU).
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
         self.policy.frequency(idx)
     }
 
     /// Sets a slot's access count where the policy keeps one (LFU), making
     /// it the newest entry at that count; a no-op for other policies.
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
         self.policy.set_frequency(idx, freq);
     }

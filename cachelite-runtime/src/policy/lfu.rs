@@ -82,7 +82,10 @@ impl Lfu {
     }
 
     /// The access count of a live slot (1 after insertion).
-    #[allow(dead_code, reason = "read by tests and snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn frequency(&self, idx: u32) -> u64 {
         self.buckets.get(self.bucket_of[idx as usize]).freq
     }
@@ -92,7 +95,10 @@ impl Lfu {
     /// the highest one, so inserting in ascending frequency order (as a
     /// snapshot restore does) is O(1); in general it is O(number of
     /// distinct counts above `freq`).
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn on_insert_with_frequency(&mut self, idx: u32, freq: u64) {
         let freq = freq.max(1);
         let mut at = self.last;
@@ -108,7 +114,10 @@ impl Lfu {
     }
 
     /// Moves a live slot to access count `freq`, as the newest entry there.
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
         self.on_remove(idx);
         self.on_insert_with_frequency(idx, freq);

@@ -52,7 +52,10 @@ pub(crate) trait EvictionPolicy {
     /// Forget every slot.
     fn clear(&mut self);
     /// Every slot, from the first to be evicted to the last (O(n); snapshots only).
-    #[allow(dead_code, reason = "read by model tests and snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     fn eviction_order(&self) -> Vec<u32>;
 }
 
@@ -212,7 +215,10 @@ impl AnyPolicy {
 impl AnyPolicy {
     /// A live slot's access count, for policies that keep one (LFU; for
     /// TinyLFU, the sketch's estimate for its key, 0 to 15).
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
         match self {
             AnyPolicy::Lfu(p) => Some(p.frequency(idx)),
@@ -224,7 +230,10 @@ impl AnyPolicy {
     /// Sets a live slot's access count where the policy keeps one (LFU;
     /// TinyLFU raises its key's estimate to at least `freq`); a no-op for
     /// the others.
-    #[allow(dead_code, reason = "used by snapshots")]
+    #[cfg_attr(
+        not(feature = "serde"),
+        allow(dead_code, reason = "only snapshots use it")
+    )]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
         match self {
             AnyPolicy::Lfu(p) => p.set_frequency(idx, freq),
