@@ -392,3 +392,251 @@ fn removed_values_are_dropped_outside_the_shard_lock() {
         assert!(drops.load(Ordering::SeqCst) > 15, "the destructors ran");
     }
 }
+
+/// Polls a future that cannot be pending (nothing else computes its key)
+/// to completion without an executor, so the test needs none around the
+/// listener's own `block_on`.
+fn ready<T>(fut: impl std::future::Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the future waited"),
+    }
+}
+
+/// Calls every public method of `c` on scratch keys (`x...`) and, for a
+/// hit, miss or insert naming a key, read-throughs on that very key (sync
+/// and async);
+/// with `destructive`, ends with `reset_stats` and `clear`.
+fn use_everything(c: &Cache<String, u32>, e: &Event<'_, String, u32>, destructive: bool) {
+    use cachelite::{Glob, SnapshotFormat};
+    use futures::executor::block_on;
+    let k = |s: &str| s.to_string();
+    c.insert(k("x1"), 1);
+    c.insert_with_ttl(k("x2"), 2, Duration::from_secs(60));
+    c.insert_with_tags(k("x3"), 3, ["scratch"]);
+    c.insert_entry(k("x4"), Insertion::new(4).without_ttl());
+    c.get("x1");
+    c.get("x-absent");
+    c.peek("x1");
+    c.contains_key("x2");
+    c.ttl("x2");
+    c.expire("x1", Duration::from_secs(30));
+    c.persist("x1");
+    c.get_or_insert_with(k("x5"), || 5);
+    let _ = c.try_get_or_insert_with(k("x6"), || Err::<u32, ()>(()));
+    c.get_or_compute(k("x7"), |v| v, || (7, Some(Insertion::new(7))));
+    block_on(c.get_or_insert_with_async(k("x8"), async { 8 }));
+    let _ = block_on(c.try_get_or_insert_with_async(k("x9"), async { Err::<u32, ()>(()) }));
+    block_on(c.get_or_compute_async(k("x10"), |v| v, async { (10, None) }));
+    // (Not on a removal: a read-through would bring the key back.)
+    let own_key = match e {
+        Event::Hit { key, .. } | Event::Inserted { key, .. } => Some((*key).clone()),
+        Event::Miss { key } => key.cloned(),
+        _ => None,
+    };
+    if let Some(key) = own_key {
+        // On a read-through's Miss this key is being computed by this very
+        // caller: neither form may wait for it.
+        c.get_or_insert_with(key.clone(), || 99);
+        block_on(c.get_or_compute_async(key.clone(), |v| v, async { (98, None) }));
+        c.peek(&key);
+    }
+    let mut buf = Vec::new();
+    c.snapshot_to(&mut buf, SnapshotFormat::Json).unwrap();
+    c.restore_from(&buf[..]).unwrap();
+    c.invalidate_tags(&["scratch"]);
+    c.invalidate_glob("x1*");
+    c.invalidate_matching(&Glob::new("x2").unwrap());
+    c.keys_matching("x*");
+    c.keys();
+    c.remove("x4");
+    c.sweep_expired();
+    let _ = (c.len(), c.is_empty(), c.stats(), c.info(), format!("{c:?}"));
+    let _ = (c.policy(), c.max_items(), c.max_bytes(), c.shard_count());
+    cachelite::registry();
+    for scratch in c.keys_matching("x*") {
+        c.remove(&scratch);
+    }
+    if destructive {
+        c.reset_stats();
+        c.clear();
+    }
+}
+
+#[test]
+fn a_listener_may_call_every_method_and_is_not_told_of_its_own_calls() {
+    let log = Log::default();
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let destructive = Arc::new(AtomicBool::new(false));
+    let handle: Arc<OnceLock<Cache<String, u32>>> = Arc::new(OnceLock::new());
+    let other_log = Log::default();
+    let cache: Cache<String, u32> = {
+        let (handle, delivered, finished, destructive, log) = (
+            handle.clone(),
+            delivered.clone(),
+            finished.clone(),
+            destructive.clone(),
+            log.clone(),
+        );
+        Cache::builder()
+            .on_event(move |e: &Event<'_, String, u32>| {
+                log.lock().unwrap().push(own(e));
+                delivered.fetch_add(1, Ordering::SeqCst);
+                let c = handle.get().expect("set before use");
+                use_everything(c, e, destructive.load(Ordering::SeqCst));
+                finished.fetch_add(1, Ordering::SeqCst);
+            })
+            // A second listener is not told of the first one's calls either.
+            .on_event(logger(&other_log))
+            .build()
+    };
+    handle.set(cache.clone()).unwrap();
+    let outer = within(20, move || {
+        let c = cache;
+        let mut steps = Vec::new();
+        let mut step = |what: &str, log: &Log| steps.push((what.to_string(), take(log)));
+        c.insert(s("a"), 1);
+        step("insert", &log);
+        assert_eq!(c.get("a"), Some(1));
+        step("get hit", &log);
+        assert_eq!(c.get("zz"), None);
+        step("get miss", &log);
+        assert_eq!(c.get_or_insert_with(s("b"), || 2), 2);
+        step("read-through miss", &log);
+        assert_eq!(c.get_or_insert_with(s("b"), || unreachable!()), 2);
+        step("read-through hit", &log);
+        assert_eq!(ready(c.get_or_insert_with_async(s("c"), async { 3 })), 3);
+        step("async read-through miss", &log);
+        assert_eq!(c.remove("a"), Some(1));
+        step("remove", &log);
+        c.insert(s("b"), 5);
+        step("replace", &log);
+        c.insert_with_tags(s("d"), 4, ["t"]);
+        assert_eq!(c.invalidate_tags(&["t"]), 1);
+        step("tags", &log);
+        let mut keys = c.keys();
+        keys.sort();
+        assert_eq!(keys, [s("b"), s("c")], "the listener left outer keys alone");
+        // Now the listener also resets the stats and clears the cache.
+        destructive.store(true, Ordering::SeqCst);
+        c.insert(s("e"), 6);
+        step("insert, then the listener clears", &log);
+        assert!(c.is_empty());
+        assert_eq!(c.get("e"), None);
+        step("get after the listener cleared", &log);
+        steps
+    });
+    let expected = [
+        ("insert", vec![Ev::Inserted(s("a"), 1)]),
+        ("get hit", vec![Ev::Hit(s("a"), 1)]),
+        ("get miss", vec![Ev::Miss(None)]),
+        (
+            "read-through miss",
+            vec![Ev::Miss(Some(s("b"))), Ev::Inserted(s("b"), 2)],
+        ),
+        ("read-through hit", vec![Ev::Hit(s("b"), 2)]),
+        (
+            "async read-through miss",
+            vec![Ev::Miss(Some(s("c"))), Ev::Inserted(s("c"), 3)],
+        ),
+        (
+            "remove",
+            vec![Ev::Removed(s("a"), 1, RemovalCause::Explicit)],
+        ),
+        (
+            "replace",
+            vec![
+                Ev::Inserted(s("b"), 5),
+                Ev::Removed(s("b"), 2, RemovalCause::Replaced),
+            ],
+        ),
+        (
+            "tags",
+            vec![
+                Ev::Inserted(s("d"), 4),
+                Ev::Removed(s("d"), 4, RemovalCause::Explicit),
+            ],
+        ),
+        ("insert, then the listener clears", vec![Ev::Inserted(s("e"), 6)]),
+        ("get after the listener cleared", vec![Ev::Miss(None)]),
+    ];
+    let expected: Vec<(String, Vec<Ev>)> = expected
+        .into_iter()
+        .map(|(w, evs)| (w.to_string(), evs))
+        .collect();
+    assert_eq!(outer, expected);
+    let all: Vec<Ev> = expected.into_iter().flat_map(|(_, e)| e).collect();
+    assert_eq!(take(&other_log), all);
+    // Every delivery ran the listener to its end: nothing panicked (a
+    // nested executor, a re-entered lock) along the way.
+    assert_eq!(delivered.load(Ordering::SeqCst), all.len());
+    assert_eq!(finished.load(Ordering::SeqCst), all.len());
+}
+
+#[test]
+fn a_listener_writing_to_another_cache_is_seen_by_that_caches_listeners() {
+    let a_log = Log::default();
+    let b_log = Log::default();
+    let a_handle: Arc<OnceLock<Cache<String, u32>>> = Arc::new(OnceLock::new());
+    let b: Cache<String, u32> = {
+        let (a_handle, b_log) = (a_handle.clone(), b_log.clone());
+        Cache::builder()
+            .on_event(move |e: &Event<'_, String, u32>| {
+                b_log.lock().unwrap().push(own(e));
+                // Back into A, which is delivering on this thread: unseen.
+                if let Some(a) = a_handle.get() {
+                    a.insert(s("from-b"), 0);
+                    a.get("from-b");
+                }
+            })
+            .build()
+    };
+    let a: Cache<String, u32> = {
+        let (b, a_log) = (b.clone(), a_log.clone());
+        Cache::builder()
+            .on_event(move |e: &Event<'_, String, u32>| {
+                a_log.lock().unwrap().push(own(e));
+                if let Event::Inserted { key, value } = e {
+                    b.insert(format!("audit:{key}"), **value);
+                }
+            })
+            .build()
+    };
+    a_handle.set(a.clone()).unwrap();
+    within(10, move || a.insert(s("k"), 7));
+    assert_eq!(take(&a_log), [Ev::Inserted(s("k"), 7)]);
+    assert_eq!(take(&b_log), [Ev::Inserted(s("audit:k"), 7)]);
+    let a = a_handle.get().unwrap();
+    assert_eq!(a.peek("from-b"), Some(0), "B's listener did write to A");
+}
+
+#[test]
+fn events_of_other_threads_reach_a_listener_while_it_runs() {
+    let log = Log::default();
+    let handle: Arc<OnceLock<Cache<String, u32>>> = Arc::new(OnceLock::new());
+    let cache: Cache<String, u32> = {
+        let (handle, log) = (handle.clone(), log.clone());
+        Cache::builder()
+            .on_event(move |e: &Event<'_, String, u32>| {
+                log.lock().unwrap().push(own(e));
+                if matches!(e, Event::Inserted { key, .. } if key.as_str() == "outer") {
+                    // Another thread's insert, made while this thread
+                    // delivers: it is not this listener's own call.
+                    let c = handle.get().unwrap().clone();
+                    std::thread::spawn(move || c.insert(s("other"), 2))
+                        .join()
+                        .unwrap();
+                }
+            })
+            .build()
+    };
+    handle.set(cache.clone()).unwrap();
+    within(10, move || cache.insert(s("outer"), 1));
+    assert_eq!(
+        take(&log),
+        [Ev::Inserted(s("outer"), 1), Ev::Inserted(s("other"), 2)]
+    );
+}

@@ -293,12 +293,22 @@ fn registry_lists_registered_caches_sorted_by_name() {
             ("runtime_api::zeta", Some(16), 0)
         ]
     );
-    // Registering a name again replaces the earlier entry.
-    register("runtime_api::alpha", Cache::<u8, u8>::new(4));
+    // A taken name is not reused: every cache stays listed, the later
+    // ones under `name#2`, `name#3`, ...
+    assert_eq!(
+        register("runtime_api::alpha", Cache::<u8, u8>::new(4)),
+        "runtime_api::alpha#2"
+    );
+    assert_eq!(
+        register("runtime_api::alpha", Cache::<u8, u8>::new(2)),
+        "runtime_api::alpha#3"
+    );
     assert_eq!(
         mine(&registry()),
         [
-            ("runtime_api::alpha", Some(4), 0),
+            ("runtime_api::alpha", Some(8), 1),
+            ("runtime_api::alpha#2", Some(4), 0),
+            ("runtime_api::alpha#3", Some(2), 0),
             ("runtime_api::zeta", Some(16), 0)
         ]
     );

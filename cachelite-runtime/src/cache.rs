@@ -19,7 +19,7 @@ use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
 use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
-use crate::singleflight::{Flight, thread_token};
+use crate::singleflight::{Flight, Leading, WaitEdge, lead_async, next_flight_id, thread_token};
 use crate::stats::{CacheInfo, Counters, Stats};
 
 /// One shard behind its lock, on its own cache lines.
@@ -241,7 +241,8 @@ where
 enum Begin<'a, K, V, S> {
     Hit(V),
     Lead(Leader<'a, K, V, S>),
-    Wait(Arc<Flight<V>>, K),
+    /// Another caller computes the key: its flight, and the flight's id.
+    Wait(Arc<Flight<V>>, K, u64),
     /// The key is being computed by this very thread (recursion).
     Recursive(K),
 }
@@ -666,17 +667,17 @@ where
                         if me.is_some() && slot.leader == me {
                             None
                         } else {
-                            Some(
-                                slot.flight
-                                    .get_or_insert_with(|| Arc::new(Flight::new()))
-                                    .clone(),
-                            )
+                            let flight = slot
+                                .flight
+                                .get_or_insert_with(|| Arc::new(Flight::new()))
+                                .clone();
+                            Some((flight, slot.id))
                         }
                     });
                     match joined {
                         // Counted when the wait ends: a hit if the leader's
                         // value arrives, else whatever the retry finds.
-                        Some(Some(flight)) => Begin::Wait(flight, key),
+                        Some(Some((flight, id))) => Begin::Wait(flight, key, id),
                         Some(None) => {
                             g.counters.misses += 1;
                             Begin::Recursive(key)
@@ -695,6 +696,9 @@ where
                     self.inner.listeners.emit(&Event::Hit { key: k, value: v });
                 }
                 (Begin::Lead(l), _) => {
+                    // The listener runs as part of this computation: if it
+                    // asks for the key, that is a cycle, not a wait.
+                    let _leading = Leading::enter(l.id);
                     self.inner.listeners.emit(&Event::Miss {
                         key: l.key.as_ref(),
                     });
@@ -707,6 +711,15 @@ where
         }
         self.finish(evicted);
         step
+    }
+
+    /// Counts a caller that computes a key in flight elsewhere, because
+    /// waiting for it would close a cycle: a miss.
+    fn count_cycle(&self, hash: u64, key: &K) {
+        self.shard(hash).lock().counters.misses += 1;
+        if !self.inner.listeners.is_empty() {
+            self.inner.listeners.emit(&Event::Miss { key: Some(key) });
+        }
     }
 
     /// Counts a caller that got a leader's value: a hit, since it computed
@@ -725,7 +738,7 @@ where
         key: K,
         leader: Option<u64>,
     ) -> Leader<'_, K, V, S> {
-        let id = g.next_flight_id();
+        let id = next_flight_id();
         g.flights.insert_unique(
             hash,
             FlightSlot {
@@ -761,6 +774,17 @@ where
     /// With a stale window (`CacheBuilder::stale_ttl`), an entry past its
     /// TTL is served at once to every caller but one, who refreshes it.
     ///
+    /// A caller never waits where waiting could not end. If `compute` asks
+    /// for its own key on the same thread (recursion), or asks for a key
+    /// whose computation is, through a chain of waits across threads,
+    /// tasks and caches, waiting on this one (thread A computes `f(1)`,
+    /// which needs `f(2)`, which thread B is computing and which needs
+    /// `f(1)`), the caller that would close the loop computes its key
+    /// itself: its result is returned to it, counted as a miss, and not
+    /// stored (the flight's leader stores its own). Chains are followed
+    /// through the computations' own calls only: a computation that hands
+    /// work to another thread or task and blocks on it is not seen.
+    ///
     /// ```
     /// use cachelite_runtime::{Cache, Insertion};
     ///
@@ -785,20 +809,32 @@ where
             match self.begin(key, hash, true) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
-                    let (out, ins) = compute();
+                    let (out, ins) = {
+                        let _leading = Leading::enter(leader.id);
+                        compute()
+                    };
                     leader.complete(ins);
                     return out;
                 }
                 // Recursion on the key this thread is computing: waiting
                 // would never end, so compute directly.
                 Begin::Recursive(_) => return compute().0,
-                Begin::Wait(flight, k) => match flight.wait_blocking() {
-                    Some(v) => {
-                        self.count_joined(hash, &k, &v);
-                        return on_hit(v);
+                Begin::Wait(flight, k, id) => {
+                    let Some(edge) = WaitEdge::enter(id) else {
+                        // Waiting would close a cycle: compute instead.
+                        self.count_cycle(hash, &k);
+                        return compute().0;
+                    };
+                    let joined = flight.wait_blocking();
+                    drop(edge);
+                    match joined {
+                        Some(v) => {
+                            self.count_joined(hash, &k, &v);
+                            return on_hit(v);
+                        }
+                        None => key = k,
                     }
-                    None => key = k,
-                },
+                }
             }
         }
     }
@@ -806,7 +842,10 @@ where
     /// The async form of [`Cache::get_or_compute`]: `compute` is a future,
     /// polled only if this caller leads. Works on any executor; the returned
     /// future is `Send` when `compute` is. Dropping it while it computes
-    /// hands the key to a waiter.
+    /// hands the key to a waiter. Cycles of waits (a task's computation
+    /// needing, through other tasks, threads or caches, its own key) are
+    /// broken as for the sync form: the caller that would close the loop
+    /// computes without waiting and stores nothing.
     ///
     /// ```
     /// use cachelite_runtime::{Cache, Insertion};
@@ -835,17 +874,26 @@ where
             match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
-                    let (out, ins) = compute.await;
+                    let (out, ins) = lead_async(leader.id, compute).await;
                     leader.complete(ins);
                     return out;
                 }
-                Begin::Wait(flight, k) => match flight.wait_async().await {
-                    Some(v) => {
-                        self.count_joined(hash, &k, &v);
-                        return on_hit(v);
+                Begin::Wait(flight, k, id) => {
+                    let Some(edge) = WaitEdge::enter(id) else {
+                        // Waiting would close a cycle: compute instead.
+                        self.count_cycle(hash, &k);
+                        return compute.await.0;
+                    };
+                    let joined = flight.wait_async().await;
+                    drop(edge);
+                    match joined {
+                        Some(v) => {
+                            self.count_joined(hash, &k, &v);
+                            return on_hit(v);
+                        }
+                        None => key = k,
                     }
-                    None => key = k,
-                },
+                }
                 Begin::Recursive(_) => {
                     unreachable!("async callers are never checked for recursion")
                 }
@@ -969,6 +1017,8 @@ where
 
     /// Removes every entry. Computations in flight finish and reach their
     /// callers, but their results are not stored.
+    /// The counters of [`Cache::stats`] are kept; [`Cache::reset_stats`]
+    /// resets them.
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
@@ -1067,6 +1117,32 @@ where
             len,
             bytes,
         }
+    }
+
+    /// Sets every counter of [`Cache::stats`] back to zero (hits, misses,
+    /// inserts, evictions, expirations, invalidations, rejections, listener
+    /// panics), leaving the entries alone. [`Cache::clear`] does the
+    /// opposite: it removes the entries and keeps the counters; a memoized
+    /// fn's `<fn>_cache_clear()` does both, as Python's `cache_clear()`.
+    ///
+    /// Each shard is reset under its lock, one after the other: operations
+    /// that run meanwhile on other shards may be counted or not.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// c.insert(1, 1);
+    /// c.get(&1);
+    /// c.get(&2);
+    /// c.reset_stats();
+    /// let s = c.stats();
+    /// assert_eq!((s.hits, s.misses, s.inserts), (0, 0, 0));
+    /// assert_eq!(s.len, 1, "entries stay");
+    /// ```
+    pub fn reset_stats(&self) {
+        for shard in &*self.inner.shards {
+            shard.lock().counters = Counters::default();
+        }
+        self.inner.listeners.reset_panics();
     }
 
     /// Stats plus configuration, as `#[memoize]` accessors report them.

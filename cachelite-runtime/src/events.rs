@@ -1,5 +1,6 @@
 //! Cache events and their listeners.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +42,15 @@ impl RemovalCause {
 /// Something that happened in a cache, as seen by an `on_event` listener.
 ///
 /// Listeners run after the cache has released its locks, so they may call
-/// back into the cache.
+/// back into the cache: any method, including the read-throughs. What such
+/// a call does is not reported again, so a listener never sees the
+/// consequences of its own calls and cannot re-enter itself: while a
+/// thread delivers an event of a cache, the events that cache raises on
+/// that thread (from the listener and from anything it calls) reach no
+/// listener of that cache. Other threads' events are delivered as usual,
+/// and so are other caches' events: a listener of cache A that writes to
+/// cache B is seen by B's listeners (and if one of those calls A in turn,
+/// that goes unreported, as A is already delivering on the thread).
 ///
 /// ```
 /// use cachelite_runtime::{Cache, Event, RemovalCause};
@@ -102,6 +111,13 @@ pub(crate) type Listener<K, V> = Arc<dyn Fn(&Event<'_, K, V>) + Send + Sync>;
 pub(crate) struct Listeners<K, V> {
     list: Vec<Listener<K, V>>,
     panics: AtomicU64,
+    /// Names this set among all others, for [`Delivering`].
+    id: u64,
+}
+
+fn next_listeners_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl<K, V> Default for Listeners<K, V> {
@@ -109,6 +125,7 @@ impl<K, V> Default for Listeners<K, V> {
         Self {
             list: Vec::new(),
             panics: AtomicU64::new(0),
+            id: next_listeners_id(),
         }
     }
 }
@@ -118,7 +135,46 @@ impl<K, V> Clone for Listeners<K, V> {
         Self {
             list: self.list.clone(),
             panics: AtomicU64::new(0),
+            id: next_listeners_id(),
         }
+    }
+}
+
+thread_local! {
+    /// The listener sets this thread is delivering events of, innermost last.
+    static DELIVERING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a listener set as delivering on this thread, until dropped.
+struct Delivering(u64);
+
+impl Delivering {
+    /// `None` when `id` is already delivering on this thread: the event
+    /// comes from a listener's own call and is not delivered again.
+    fn enter(id: u64) -> Option<Self> {
+        DELIVERING
+            .try_with(|d| {
+                let mut d = d.borrow_mut();
+                if d.contains(&id) {
+                    None
+                } else {
+                    d.push(id);
+                    Some(Delivering(id))
+                }
+            })
+            // Thread-locals are being torn down: nothing can be re-entering.
+            .unwrap_or(Some(Delivering(0)))
+    }
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        let _ = DELIVERING.try_with(|d| {
+            let mut d = d.borrow_mut();
+            if let Some(i) = d.iter().rposition(|&x| x == self.0) {
+                d.remove(i);
+            }
+        });
     }
 }
 
@@ -132,9 +188,14 @@ impl<K, V> Listeners<K, V> {
         self.list.is_empty()
     }
 
-    /// Delivers `event` to every listener; a panic in one is caught and
-    /// counted, and the others still run.
+    /// Delivers `event` to every listener, unless this thread is already
+    /// delivering this set's events (the event then comes from a listener's
+    /// own call). A panic in one listener is caught and counted, and the
+    /// others still run.
     pub(crate) fn emit(&self, event: &Event<'_, K, V>) {
+        let Some(_delivering) = Delivering::enter(self.id) else {
+            return;
+        };
         for l in &self.list {
             if catch_unwind(AssertUnwindSafe(|| l(event))).is_err() {
                 self.panics.fetch_add(1, Ordering::Relaxed);
@@ -144,6 +205,10 @@ impl<K, V> Listeners<K, V> {
 
     pub(crate) fn panics(&self) -> u64 {
         self.panics.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn reset_panics(&self) {
+        self.panics.store(0, Ordering::Relaxed);
     }
 }
 
@@ -167,5 +232,21 @@ mod tests {
         std::panic::set_hook(prev);
         assert_eq!(ls.panics(), 2);
         assert_eq!(hits.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_listener_emitting_on_its_own_set_is_not_called_again() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let ls: Arc<std::sync::OnceLock<Listeners<u8, u8>>> = Arc::default();
+        let mut set: Listeners<u8, u8> = Listeners::default();
+        let (c, inner) = (calls.clone(), ls.clone());
+        set.push(Arc::new(move |_| {
+            c.fetch_add(1, Ordering::Relaxed);
+            inner.get().unwrap().emit(&Event::Miss { key: None });
+        }));
+        assert!(ls.set(set).is_ok());
+        ls.get().unwrap().emit(&Event::Miss { key: None });
+        ls.get().unwrap().emit(&Event::Miss { key: None });
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
     }
 }

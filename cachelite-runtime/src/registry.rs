@@ -34,19 +34,42 @@ type Entry = (&'static str, Box<dyn CacheInfoSource>);
 
 static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
-/// Adds a cache to the registry under `name`. Registering a name again
-/// replaces the earlier entry.
+/// Adds a cache to the registry under `name`, and returns the name it is
+/// listed under: `name` itself, or, when `name` is taken already, the first
+/// free one of `name#2`, `name#3`, ... Every registered cache stays listed,
+/// so two memoized fns given the same `name = "..."` (or two same-named
+/// fns local to different fns of one module) both show up, the one
+/// registered second (the second to be first called) with `#2`.
 ///
 /// ```
 /// use cachelite_runtime::{Cache, register, registry};
-/// let c: Cache<u8, u8> = Cache::new(8);
-/// register("doc::example", c.clone());
-/// assert!(registry().iter().any(|(name, info)| *name == "doc::example" && info.max_items == Some(8)));
+/// let a: Cache<u8, u8> = Cache::new(8);
+/// let b: Cache<u8, u8> = Cache::new(16);
+/// assert_eq!(register("doc::example", a.clone()), "doc::example");
+/// assert_eq!(register("doc::example", b.clone()), "doc::example#2");
+/// let listed = registry();
+/// assert!(listed.iter().any(|(name, info)| *name == "doc::example" && info.max_items == Some(8)));
+/// assert!(listed.iter().any(|(name, info)| *name == "doc::example#2" && info.max_items == Some(16)));
 /// ```
-pub fn register<C: CacheInfoSource + 'static>(name: &'static str, source: C) {
+pub fn register<C: CacheInfoSource + 'static>(name: &'static str, source: C) -> &'static str {
     let mut r = REGISTRY.lock();
-    r.retain(|(n, _)| *n != name);
+    let taken = |n: &str| r.iter().any(|(m, _)| *m == n);
+    let name = if taken(name) {
+        let mut i = 2_u64;
+        loop {
+            let candidate = format!("{name}#{i}");
+            if !taken(&candidate) {
+                // Registrations are few (one per cache), and names live as
+                // long as the registry.
+                break &*Box::leak(candidate.into_boxed_str());
+            }
+            i += 1;
+        }
+    } else {
+        name
+    };
     r.push((name, Box::new(source)));
+    name
 }
 
 /// Every registered cache with its current info, sorted by name.

@@ -86,7 +86,7 @@ pub(crate) enum Found {
 pub(crate) struct FlightSlot<K, V> {
     pub(crate) hash: u64,
     pub(crate) key: K,
-    /// Names this computation among all of the shard's, past and present.
+    /// Names this computation in the process, past and present.
     pub(crate) id: u64,
     /// The thread token of a sync leader, to catch recursion on its own key.
     pub(crate) leader: Option<u64>,
@@ -126,7 +126,6 @@ pub(crate) struct Shard<K, V> {
     rng: fastrand::Rng,
     pub(crate) counters: Counters,
     pub(crate) flights: HashTable<FlightSlot<K, V>>,
-    flight_ids: u64,
 }
 
 impl<K, V> Shard<K, V> {
@@ -142,13 +141,7 @@ impl<K, V> Shard<K, V> {
             rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
             counters: Counters::default(),
             flights: HashTable::new(),
-            flight_ids: 0,
         }
-    }
-
-    pub(crate) fn next_flight_id(&mut self) -> u64 {
-        self.flight_ids += 1;
-        self.flight_ids
     }
 
     pub(crate) fn len(&self) -> usize {

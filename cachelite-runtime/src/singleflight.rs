@@ -7,8 +7,25 @@
 //! every waiter gets a clone. If the leader stored nothing (an error, a
 //! `None`, a panic, a dropped future), waiters are told to retry, and the
 //! first of them to get back to the shard becomes the new leader.
+//!
+//! # Cycles
+//!
+//! A leader that waits on another flight while a third caller waits on it
+//! forms a wait-for chain. If such a chain would close on itself (thread A
+//! computes `f(1)`, which needs `f(2)`, which thread B computes and which
+//! needs `f(1)`), nobody could ever finish. Each flight has a process-wide
+//! id; while a leader's computation runs (a sync closure, or each poll of
+//! an async one) its id is on a thread-local stack of leaders. A caller
+//! about to wait while that stack is not empty records "these leaders wait
+//! on that flight" in a process-wide [`WaitFor`] table, after following
+//! the chain from the flight it would wait on: if the chain reaches one of
+//! its own leaders, it does not wait but computes (see [`WaitEdge`]).
+//! Callers that lead nothing never touch the table (nobody can be waiting
+//! on them), and hits never touch it at all.
 
-use std::future::poll_fn;
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 use std::thread::Thread;
@@ -43,6 +60,152 @@ pub(crate) fn thread_token() -> u64 {
         static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
     }
     TOKEN.with(|t| *t)
+}
+
+/// A new flight id, unique in the process. Threads take ids from the
+/// shared counter in blocks, so leaders on different cores do not contend.
+pub(crate) fn next_flight_id() -> u64 {
+    const BLOCK: u64 = 1 << 10;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    RANGE
+        .try_with(|r| {
+            let (mut next, mut end) = r.get();
+            if next == end {
+                next = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            r.set((next + 1, end));
+            next
+        })
+        .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+thread_local! {
+    /// The flights whose computation this thread is running, innermost last.
+    static LEADING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks this thread as running flight `id`'s computation, until dropped.
+pub(crate) struct Leading(u64);
+
+impl Leading {
+    pub(crate) fn enter(id: u64) -> Self {
+        let _ = LEADING.try_with(|l| l.borrow_mut().push(id));
+        Leading(id)
+    }
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        let _ = LEADING.try_with(|l| {
+            let mut l = l.borrow_mut();
+            if let Some(i) = l.iter().rposition(|&x| x == self.0) {
+                l.remove(i);
+            }
+        });
+    }
+}
+
+/// Runs a leader's future with flight `id` marked as leading during each
+/// of its polls, on whichever thread polls it.
+pub(crate) async fn lead_async<F: Future>(id: u64, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        let _leading = Leading::enter(id);
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// One recorded wait: the leaders `from` (one thread's, or one task's,
+/// stack of leaders) wait on flight `to`.
+struct Wait {
+    ticket: u64,
+    from: Box<[u64]>,
+    to: u64,
+}
+
+/// The wait-for table: which leaders wait on which flights. Only callers
+/// that lead something and must wait touch it. It never holds a cycle:
+/// each wait is added only after checking that it closes none.
+struct WaitFor {
+    next_ticket: u64,
+    waits: Vec<Wait>,
+}
+
+static WAIT_FOR: parking_lot::Mutex<WaitFor> = parking_lot::Mutex::new(WaitFor {
+    next_ticket: 0,
+    waits: Vec::new(),
+});
+
+impl WaitFor {
+    /// Whether some chain of waits leads from flight `start` to one of `mine`.
+    fn reaches(&self, start: u64, mine: &[u64]) -> bool {
+        let mut seen = Vec::new();
+        let mut todo = vec![start];
+        while let Some(f) = todo.pop() {
+            if mine.contains(&f) {
+                return true;
+            }
+            if seen.contains(&f) {
+                continue;
+            }
+            seen.push(f);
+            todo.extend(
+                self.waits
+                    .iter()
+                    .filter(|w| w.from.contains(&f))
+                    .map(|w| w.to),
+            );
+        }
+        false
+    }
+}
+
+/// A recorded wait of this thread's (or task's) leaders on one flight,
+/// removed from the table when dropped: when the wait ends, or when a
+/// waiting future is dropped or a waiting thread unwinds.
+pub(crate) struct WaitEdge(Option<u64>);
+
+impl WaitEdge {
+    /// Prepares to wait on `flight`. `None` when that wait would close a
+    /// cycle: the flight's leader is, through a chain of waits, waiting on
+    /// a computation this thread is running. The caller then must not wait.
+    pub(crate) fn enter(flight: u64) -> Option<Self> {
+        let mine: Vec<u64> = LEADING
+            .try_with(|l| l.borrow().clone())
+            .unwrap_or_default();
+        if mine.is_empty() {
+            // Nobody can be waiting on a caller that leads nothing.
+            return Some(WaitEdge(None));
+        }
+        let mut table = WAIT_FOR.lock();
+        if table.reaches(flight, &mine) {
+            return None;
+        }
+        let ticket = table.next_ticket;
+        table.next_ticket += 1;
+        table.waits.push(Wait {
+            ticket,
+            from: mine.into_boxed_slice(),
+            to: flight,
+        });
+        Some(WaitEdge(Some(ticket)))
+    }
+}
+
+impl Drop for WaitEdge {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.0 {
+            let mut table = WAIT_FOR.lock();
+            if let Some(i) = table.waits.iter().position(|w| w.ticket == ticket) {
+                table.waits.swap_remove(i);
+            }
+        }
+    }
 }
 
 /// What the waiters of an in-flight computation park on.
@@ -152,6 +315,46 @@ mod tests {
         assert_eq!(t.join().unwrap(), None);
         // Late waiters see the final state at once.
         assert_eq!(f.wait_blocking(), None);
+    }
+
+    #[test]
+    fn flight_ids_are_unique_across_threads() {
+        let mut ids: Vec<u64> = (0..3000).map(|_| next_flight_id()).collect();
+        let other = std::thread::spawn(|| (0..3000).map(|_| next_flight_id()).collect::<Vec<_>>());
+        ids.extend(other.join().unwrap());
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+    }
+
+    #[test]
+    fn a_wait_that_closes_a_chain_is_refused_and_edges_go_when_dropped() {
+        let (a, b, c) = (next_flight_id(), next_flight_id(), next_flight_id());
+        // Not leading anything: no record, never refused.
+        assert!(matches!(WaitEdge::enter(a), Some(WaitEdge(None))));
+        let ab = {
+            let _leading = Leading::enter(a);
+            WaitEdge::enter(b).expect("a waits on b: no cycle")
+        };
+        let bc = {
+            let _leading = Leading::enter(b);
+            WaitEdge::enter(c).expect("b waits on c: no cycle")
+        };
+        {
+            let _leading = Leading::enter(c);
+            assert!(WaitEdge::enter(a).is_none(), "c -> a -> b -> c");
+            assert!(WaitEdge::enter(c).is_none(), "c waits on itself");
+        }
+        drop(ab);
+        {
+            let _leading = Leading::enter(c);
+            let ca = WaitEdge::enter(a).expect("a no longer waits on b");
+            drop(ca);
+        }
+        drop(bc);
+        let _leading = Leading::enter(next_flight_id());
+        assert!(LEADING.with(|l| l.borrow().len()) == 1);
     }
 
     #[test]
