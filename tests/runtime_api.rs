@@ -481,3 +481,41 @@ fn keys_spread_over_every_shard_with_an_identity_hasher() {
     assert!(c.len() > 700, "only {} of 800 kept", c.len());
     assert!((0..800).filter(|k| c.get(k) == Some(*k)).count() > 700);
 }
+
+#[test]
+fn reset_stats_zeroes_the_counters_and_keeps_the_entries() {
+    let cache: Cache<u8, u8> = Cache::builder()
+        .max_items(1)
+        .on_event(|e: &cachelite::Event<'_, u8, u8>| {
+            if matches!(e, cachelite::Event::Miss { .. }) {
+                panic!("counted as a listener panic");
+            }
+        })
+        .build();
+    cache.insert(1, 1);
+    cache.insert(2, 2); // evicts 1
+    cache.get(&2);
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    cache.get(&3);
+    std::panic::set_hook(prev);
+    cache.remove(&2);
+    cache.insert(4, 4);
+    let s = cache.stats();
+    assert_eq!(
+        (s.hits, s.misses, s.inserts, s.evictions, s.invalidations, s.listener_panics),
+        (1, 1, 3, 1, 1, 1)
+    );
+    cache.reset_stats();
+    let s = cache.stats();
+    assert_eq!(
+        (s.hits, s.misses, s.inserts, s.evictions, s.invalidations, s.listener_panics),
+        (0, 0, 0, 0, 0, 0)
+    );
+    assert_eq!((s.len, cache.get(&4)), (1, Some(4)));
+    assert_eq!(cache.stats().hits, 1, "counting goes on");
+    // `clear` is the other half: entries go, counts stay.
+    cache.clear();
+    let s = cache.stats();
+    assert_eq!((s.len, s.hits, s.invalidations), (0, 1, 1));
+}

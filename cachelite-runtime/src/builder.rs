@@ -308,6 +308,13 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// run after locks are released, and a panicking one is caught and
     /// counted in [`Stats::listener_panics`](crate::Stats::listener_panics).
     ///
+    /// A listener may call any method of the cache. Events raised on the
+    /// delivering thread while it delivers (by the listener's own calls,
+    /// and whatever they call) are not delivered to this cache's listeners,
+    /// so a listener never hears of, nor recurses on, its own calls; other
+    /// threads' events, and other caches', are delivered as usual (see
+    /// [`Event`]).
+    ///
     /// ```
     /// use cachelite_runtime::{Cache, Event};
     /// use std::sync::atomic::{AtomicUsize, Ordering};

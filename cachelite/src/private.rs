@@ -267,7 +267,8 @@ impl<K, V> Op<K, V> for Build<K, V> {
     }
 }
 
-/// `<fn>_cache_clear()`.
+/// `<fn>_cache_clear()`: removes the entries and resets the stats, as
+/// Python's `cache_clear()` does.
 pub struct Clear<'a, K, V>(pub &'a Cache<K, V>);
 
 impl<K, V> Op<K, V> for Clear<'_, K, V> {
@@ -278,6 +279,8 @@ impl<K, V> Op<K, V> for Clear<'_, K, V> {
         V: Value,
     {
         self.0.clear();
+        // After the clear, so that its invalidations are not counted.
+        self.0.reset_stats();
     }
 }
 
