@@ -26,8 +26,14 @@ fn two_fns_given_one_name_are_both_listed() {
     assert_eq!(doubled(1), 2);
     assert_eq!(tripled(1), 3);
     tripled(2);
-    let names: Vec<&str> = listed("accessors::shared_name").iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["accessors::shared_name", "accessors::shared_name#2"]);
+    let names: Vec<&str> = listed("accessors::shared_name")
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(
+        names,
+        ["accessors::shared_name", "accessors::shared_name#2"]
+    );
     // Each entry reports its own cache; which one got `#2` depends on
     // which was called first.
     let mut lens: Vec<(Option<usize>, usize)> = listed("accessors::shared_name")
@@ -81,11 +87,20 @@ fn cache_clear_empties_the_cache_and_resets_its_stats() {
     squared_cache_clear();
     let after = squared_cache_info();
     assert_eq!(
-        (after.hits, after.misses, after.len, after.inserts, after.invalidations),
+        (
+            after.hits,
+            after.misses,
+            after.len,
+            after.inserts,
+            after.invalidations
+        ),
         (0, 0, 0, 0, 0)
     );
     squared(3);
-    assert_eq!((squared_cache_info().misses, squared_cache_info().hits), (1, 0));
+    assert_eq!(
+        (squared_cache_info().misses, squared_cache_info().hits),
+        (1, 0)
+    );
     // The cache's own `clear` keeps the counts.
     squared_cache().clear();
     let kept = squared_cache_info();

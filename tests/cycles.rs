@@ -52,7 +52,11 @@ fn check_ring(n: u32, results: &[u32], fallbacks: usize, cache: &Cache<u32, u32>
         let next = k % n + 1;
         let mine = results[k as usize - 1];
         let theirs = results[next as usize - 1];
-        assert_eq!(cache.peek(&k), Some(mine), "key {k} holds its leader's value");
+        assert_eq!(
+            cache.peek(&k),
+            Some(mine),
+            "key {k} holds its leader's value"
+        );
         if mine == next * 100 + k {
             broken += 1;
         } else {
@@ -99,9 +103,7 @@ fn a_cycle_of_waits_between_two_tasks_is_broken() {
                                 // Yield once more, so the wait spans polls.
                                 tokio::task::yield_now().await;
                                 let theirs = inner
-                                    .get_or_insert_with_async(next, async {
-                                        fallback(&runs, next)
-                                    })
+                                    .get_or_insert_with_async(next, async { fallback(&runs, next) })
                                     .await;
                                 theirs + k
                             })
@@ -268,7 +270,11 @@ fn a_chain_of_waits_that_closes_no_cycle_still_waits() {
         [a, b, c].map(|h| h.join().unwrap())
     });
     assert_eq!(results, [123, 23, 3]);
-    assert_eq!(runs.load(Ordering::SeqCst), 0, "nobody computed in a leader's stead");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "nobody computed in a leader's stead"
+    );
     let s = cache.stats();
     assert_eq!((s.misses, s.hits), (3, 2));
 }

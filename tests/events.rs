@@ -455,7 +455,7 @@ fn use_everything(c: &Cache<String, u32>, e: &Event<'_, String, u32>, destructiv
     c.sweep_expired();
     let _ = (c.len(), c.is_empty(), c.stats(), c.info(), format!("{c:?}"));
     let _ = (c.policy(), c.max_items(), c.max_bytes(), c.shard_count());
-    cachelite::registry();
+    let _ = cachelite::registry();
     for scratch in c.keys_matching("x*") {
         c.remove(&scratch);
     }
@@ -560,7 +560,10 @@ fn a_listener_may_call_every_method_and_is_not_told_of_its_own_calls() {
                 Ev::Removed(s("d"), 4, RemovalCause::Explicit),
             ],
         ),
-        ("insert, then the listener clears", vec![Ev::Inserted(s("e"), 6)]),
+        (
+            "insert, then the listener clears",
+            vec![Ev::Inserted(s("e"), 6)],
+        ),
         ("get after the listener cleared", vec![Ev::Miss(None)]),
     ];
     let expected: Vec<(String, Vec<Ev>)> = expected

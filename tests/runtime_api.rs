@@ -503,13 +503,27 @@ fn reset_stats_zeroes_the_counters_and_keeps_the_entries() {
     cache.insert(4, 4);
     let s = cache.stats();
     assert_eq!(
-        (s.hits, s.misses, s.inserts, s.evictions, s.invalidations, s.listener_panics),
+        (
+            s.hits,
+            s.misses,
+            s.inserts,
+            s.evictions,
+            s.invalidations,
+            s.listener_panics
+        ),
         (1, 1, 3, 1, 1, 1)
     );
     cache.reset_stats();
     let s = cache.stats();
     assert_eq!(
-        (s.hits, s.misses, s.inserts, s.evictions, s.invalidations, s.listener_panics),
+        (
+            s.hits,
+            s.misses,
+            s.inserts,
+            s.evictions,
+            s.invalidations,
+            s.listener_panics
+        ),
         (0, 0, 0, 0, 0, 0)
     );
     assert_eq!((s.len, cache.get(&4)), (1, Some(4)));

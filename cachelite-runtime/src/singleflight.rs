@@ -175,9 +175,7 @@ impl WaitEdge {
     /// cycle: the flight's leader is, through a chain of waits, waiting on
     /// a computation this thread is running. The caller then must not wait.
     pub(crate) fn enter(flight: u64) -> Option<Self> {
-        let mine: Vec<u64> = LEADING
-            .try_with(|l| l.borrow().clone())
-            .unwrap_or_default();
+        let mine: Vec<u64> = LEADING.try_with(|l| l.borrow().clone()).unwrap_or_default();
         if mine.is_empty() {
             // Nobody can be waiting on a caller that leads nothing.
             return Some(WaitEdge(None));
