@@ -234,7 +234,7 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         }
         // The body runs at call time to make its future, as it would
         // without the cache; the future is polled only on a miss.
-        Kind::ImplFuture => {
+        Kind::ImplFuture | Kind::BoxFuture => {
             let op = op(quote! {
                 async move {
                     let #out_var: #out = #future.await;
@@ -242,14 +242,29 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
                 }
             });
             let run_async = run_async(op);
-            quote! {
+            // A boxed future is named: its branches coerce to the `dyn`.
+            let returns = match (&func.kind, &func.sig.output) {
+                (Kind::BoxFuture, syn::ReturnType::Type(arrow, ty)) => quote!(#arrow #ty),
+                _ => TokenStream::new(),
+            };
+            let setup = quote! {
                 let #cache = #cache_call;
                 let #key = #key_expr;
                 let #tags_var = #tags;
-                let #future = ::cachelite::__private::call(move || { #body });
+                let #future = ::cachelite::__private::call(move || #returns { #body });
+            };
+            let wrapped = quote! {
                 async move {
                     #run_async
                 }
+            };
+            if func.kind == Kind::BoxFuture {
+                quote! {
+                    #setup
+                    ::cachelite::__private::std::boxed::Box::pin(#wrapped)
+                }
+            } else {
+                quote!(#setup #wrapped)
             }
         }
     };
@@ -340,7 +355,7 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
     // return type.
     let out_span = func.output.span();
     let static_ty = quote_spanned! {out_span=>
-        ::cachelite::__private::OnceLock<::cachelite::__private::Cache<#k, #v>>
+        ::cachelite::__private::OnceLock<::cachelite::__private::Erased>
     };
     let cache_ty = quote_spanned! {out_span=>
         &'static ::cachelite::__private::Cache<#k, #v>
@@ -375,12 +390,12 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         #[must_use]
         #vis fn #cache() -> #cache_ty {
             static #static_name: #static_ty = ::cachelite::__private::OnceLock::new();
-            #static_name.get_or_init(|| {
+            ::cachelite::__private::typed::<#k, #v>(*#static_name.get_or_init(|| {
                 ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
                     builder: #builder,
                     name: #name,
                 })
-            })
+            }))
         }
 
         #[doc = #clear_doc]
@@ -445,15 +460,15 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
         b = quote_spanned!(policy.span()=> #b.policy(const { #p::policy(#name) }));
     }
     if let Some(ttl) = &args.ttl {
-        let d = duration(&ttl.value);
+        let d = duration(&ttl.value, "ttl");
         b = quote!(#b.default_ttl(#d));
     }
     if let Some(jitter) = &args.jitter {
-        let d = duration(&jitter.value);
+        let d = duration(&jitter.value, "jitter");
         b = quote!(#b.ttl_jitter(#d));
     }
     if let Some(stale) = &args.stale_ttl {
-        let d = duration(&stale.value);
+        let d = duration(&stale.value, "stale_ttl");
         b = quote!(#b.stale_ttl(#d));
     }
     if let Some(clock) = &args.clock {
@@ -479,8 +494,10 @@ fn count(c: &Count) -> TokenStream {
 }
 
 /// A `Duration` for literal seconds in the largest exact unit; for an
-/// expression, a conversion that accepts a `Duration` or seconds.
-fn duration(s: &Seconds) -> TokenStream {
+/// expression, a conversion that accepts a `Duration` or seconds, and for a
+/// constant expression (`TTL`, `TTL * 60`) a compile-time check that it is
+/// positive.
+fn duration(s: &Seconds, attr: &str) -> TokenStream {
     match s {
         Seconds::Nanos(nanos) => {
             let units = [
@@ -497,10 +514,50 @@ fn duration(s: &Seconds) -> TokenStream {
             let n = proc_macro2::Literal::u64_unsuffixed(nanos / per);
             quote!(::cachelite::__private::Duration::#unit(#n))
         }
+        Seconds::Expr(e) if is_const_expr(e) => {
+            let message = format!(
+                "#[memoize({attr} = ...)] must be greater than zero; leave `{attr}` out to disable it"
+            );
+            quote_spanned! {e.span()=>
+                {
+                    const {
+                        ::cachelite::__private::core::assert!(
+                            !::cachelite::__private::NonZero(#e).is_zero(),
+                            #message
+                        );
+                    }
+                    ::cachelite::__private::duration(#e)
+                }
+            }
+        }
         Seconds::Expr(e) => {
             quote_spanned!(e.span()=> ::cachelite::__private::duration(#e))
         }
     }
+}
+
+/// An expression of paths (constants) and literals joined by operators:
+/// evaluable at compile time. It needs a path, whose type picks the check:
+/// `60 * 0` alone has no type until inference picks one, and is left to the
+/// check at the cache's creation.
+fn is_const_expr(e: &syn::Expr) -> bool {
+    fn walk(e: &syn::Expr, paths: &mut usize) -> bool {
+        match e {
+            syn::Expr::Path(p) => {
+                *paths += 1;
+                p.qself.is_none()
+            }
+            syn::Expr::Lit(_) => true,
+            syn::Expr::Binary(b) => walk(&b.left, paths) && walk(&b.right, paths),
+            syn::Expr::Unary(u) => !matches!(u.op, syn::UnOp::Deref(_)) && walk(&u.expr, paths),
+            syn::Expr::Paren(p) => walk(&p.expr, paths),
+            syn::Expr::Group(g) => walk(&g.expr, paths),
+            syn::Expr::Cast(c) => walk(&c.expr, paths),
+            _ => false,
+        }
+    }
+    let mut paths = 0;
+    walk(e, &mut paths) && paths > 0
 }
 
 /// `tokens` with every span set to `span`.
