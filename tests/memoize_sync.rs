@@ -500,3 +500,27 @@ fn a_key_naming_self_gives_each_instance_its_own_results() {
     assert_eq!(b.percent(300), 3);
     assert_eq!(ACCOUNT_RUNS.get(), 3, "a method that ignores self shares its entries");
 }
+
+static PLAIN_ASSOC_RUNS: Runs = Runs::new();
+
+struct Geometry;
+
+impl Geometry {
+    /// Mentions `Self` nowhere, in its signature or its body.
+    #[memoize]
+    fn cube(x: u64) -> u64 {
+        PLAIN_ASSOC_RUNS.bump();
+        x * x * x
+    }
+}
+
+#[test]
+fn an_associated_fn_that_never_mentions_self() {
+    assert_eq!(Geometry::cube(2), 8);
+    assert_eq!(Geometry::cube(2), 8);
+    assert_eq!(PLAIN_ASSOC_RUNS.get(), 1);
+    assert_eq!(Geometry::cube_cache_info().len, 1);
+    assert!(Geometry::cube_cache_invalidate(2));
+    Geometry::cube_cache_clear();
+    assert_eq!(Geometry::cube_cache().len(), 0);
+}

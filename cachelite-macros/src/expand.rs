@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! fn fib(n: u64) -> u64 {                     // attributes, docs, visibility kept
-//!     let cache = fib_cache();
+//!     let cache = CACHE;                      // the block below
 //!     let key = Clone::clone(&n);
 //!     run::<u64, u64, _>(GetOrCompute {         // one check of the key and value types
 //!         cache, shared: true, key,
@@ -14,18 +14,22 @@
 //!         },
 //!     })
 //! }
-//! fn fib_cache() -> &'static Cache<u64, u64> {  // holds the static
-//!     static CACHE: OnceLock<Cache<u64, u64>> = OnceLock::new();
-//!     CACHE.get_or_init(|| run(Build { builder: Cache::builder().max_items(10_000), name: "crate::fib" }))
+//! fn fib_cache() -> &'static Cache<u64, u64> { CACHE }
+//! fn fib_cache_clear() { .. CACHE .. }   fn fib_cache_info() -> CacheInfo { .. CACHE .. }
+//! fn fib_cache_invalidate(n: u64) -> bool { .. CACHE .. }
+//!
+//! CACHE = {
+//!     static SITE: OnceLock<Site> = OnceLock::new();           // one per place
+//!     let slot = *SITE.get_or_init(|| site("crate::fib#..")); // one per fn
+//!     typed::<u64, u64>(*slot.get_or_init(|| run(Build { builder: .., name: "crate::fib" })))
 //! }
-//! fn fib_cache_clear() { .. }   fn fib_cache_info() -> CacheInfo { .. }
-//! fn fib_cache_invalidate(n: u64) -> bool { .. }
 //! ```
 //!
-//! Everything is a fn item, so the same expansion works at module level and
-//! in an impl block (accessors become associated fns, `Self::fib_cache()`),
-//! and adds no other name to the user's module. Generated code names only
-//! `::cachelite::__private::...`; its local variables are hygienic.
+//! Everything is a fn item that names none of its siblings, so the same
+//! expansion works at module level and in an impl block (accessors become
+//! associated fns), and adds no other name to the user's module. Generated
+//! code names only `::cachelite::__private::...`; its local variables are
+//! hygienic.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -49,8 +53,9 @@ fn local(name: &str) -> Ident {
 pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let names = Names::new(plan.func.ident());
     let value = ValuePlan::new(plan);
-    let func = memoized_fn(plan, &names, &value);
-    let accessors = accessors(plan, &names, &value);
+    let cache = cache_expr(plan, &names, &value);
+    let func = memoized_fn(plan, &value, &cache);
+    let accessors = accessors(plan, &names, &value, &cache);
     quote! {
         #func
         #accessors
@@ -122,19 +127,66 @@ impl ValuePlan {
     }
 }
 
-/// How the fn body reaches its cache.
-fn cache_call(func: &Func, names: &Names) -> TokenStream {
-    let cache = &names.cache;
-    if func.assoc {
-        quote!(Self::#cache())
-    } else {
-        quote!(#cache())
+/// How the fn body and each accessor reach the cache: a `static` of their
+/// own, set once from the one slot of this fn in `__private::site`, which
+/// the first of them to run fills. Neither the body nor an accessor names
+/// another item, so the expansion is the same at module level and in an
+/// impl block, whether or not the fn mentions `Self`.
+fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+    let k = &plan.key.ty;
+    let v = &value.ty;
+    let builder = builder(plan, k, v);
+    let name = registry_name(plan, &names.fn_name);
+    let id = site_id(plan);
+    let site = Ident::new("__CACHELITE_MEMOIZE_SITE", Span::mixed_site());
+    let slot = local("slot");
+    // "must be `Sync`" and shape errors about the static land on the
+    // return type.
+    let out_span = plan.func.output.span();
+    let site_ty = quote_spanned! {out_span=>
+        ::cachelite::__private::OnceLock<::cachelite::__private::Site>
+    };
+    quote! {
+        {
+            static #site: #site_ty = ::cachelite::__private::OnceLock::new();
+            let #slot = *#site.get_or_init(|| ::cachelite::__private::site(#id));
+            ::cachelite::__private::typed::<#k, #v>(*#slot.get_or_init(|| {
+                ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
+                    builder: #builder,
+                    name: #name,
+                })
+            }))
+        }
     }
+}
+
+/// A name for this fn's cache that no other memoized fn of the program
+/// has: its module, its name and a number unique to this expansion (two
+/// fns of one module may share a name in different impl blocks, or come
+/// from one macro invocation).
+fn site_id(plan: &Plan) -> TokenStream {
+    use std::hash::{Hash, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static EXPANSIONS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    plan.func.sig.to_token_stream().to_string().hash(&mut hasher);
+    plan.func.block.to_token_stream().to_string().hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    let suffix = format!(
+        "::{}#{:x}.{}",
+        plan.func.ident().unraw(),
+        hasher.finish(),
+        EXPANSIONS.fetch_add(1, Ordering::Relaxed)
+    );
+    quote!(::cachelite::__private::core::concat!(
+        ::cachelite::__private::core::module_path!(),
+        #suffix
+    ))
 }
 
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
-fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
     let attrs = &func.attrs;
@@ -178,7 +230,6 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
     let out_var = local("out");
     let tags_var = local("tags");
     let future = local("future");
-    let cache_call = cache_call(func, names);
     let op = |compute: TokenStream| {
         quote! {
             ::cachelite::__private::GetOrCompute {
@@ -268,6 +319,8 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
             }
         }
     };
+    let checks = const_checks(args);
+    let inner = quote!(#checks #inner);
     // The body keeps the user's braces: the fn item then spans the user's
     // code, so lints such as `dead_code` report it as theirs.
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
@@ -321,7 +374,12 @@ fn rename_patterns(sig: &mut syn::Signature, func: &Func) {
 }
 
 /// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`.
-fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+fn accessors(
+    plan: &Plan,
+    names: &Names,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+) -> TokenStream {
     let func = &plan.func;
     let vis = &func.vis;
     let k = &plan.key.ty;
@@ -347,16 +405,7 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         #(#inherited)*
         #[allow(dead_code, unreachable_pub, clippy::type_complexity)]
     };
-    let cache_call = cache_call(func, names);
-    let builder = builder(plan, k, v);
-    let name = registry_name(plan, fn_name);
-    let static_name = Ident::new("__CACHELITE_MEMOIZE_CACHE", Span::mixed_site());
-    // "must be `Sync`" and shape errors about the static land on the
-    // return type.
     let out_span = func.output.span();
-    let static_ty = quote_spanned! {out_span=>
-        ::cachelite::__private::OnceLock<::cachelite::__private::Erased>
-    };
     let cache_ty = quote_spanned! {out_span=>
         &'static ::cachelite::__private::Cache<#k, #v>
     };
@@ -389,13 +438,7 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         #common
         #[must_use]
         #vis fn #cache() -> #cache_ty {
-            static #static_name: #static_ty = ::cachelite::__private::OnceLock::new();
-            ::cachelite::__private::typed::<#k, #v>(*#static_name.get_or_init(|| {
-                ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
-                    builder: #builder,
-                    name: #name,
-                })
-            }))
+            #cache_call
         }
 
         #[doc = #clear_doc]
@@ -460,15 +503,15 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
         b = quote_spanned!(policy.span()=> #b.policy(const { #p::policy(#name) }));
     }
     if let Some(ttl) = &args.ttl {
-        let d = duration(&ttl.value, "ttl");
+        let d = duration(&ttl.value);
         b = quote!(#b.default_ttl(#d));
     }
     if let Some(jitter) = &args.jitter {
-        let d = duration(&jitter.value, "jitter");
+        let d = duration(&jitter.value);
         b = quote!(#b.ttl_jitter(#d));
     }
     if let Some(stale) = &args.stale_ttl {
-        let d = duration(&stale.value, "stale_ttl");
+        let d = duration(&stale.value);
         b = quote!(#b.stale_ttl(#d));
     }
     if let Some(clock) = &args.clock {
@@ -493,11 +536,38 @@ fn count(c: &Count) -> TokenStream {
     }
 }
 
+/// Compile-time checks that durations given as constant expressions
+/// (`TTL`, `TTL * 60`) are positive: once, in the memoized fn.
+fn const_checks(args: &MemoizeArgs) -> TokenStream {
+    let durations = [
+        (&args.ttl, "ttl"),
+        (&args.jitter, "jitter"),
+        (&args.stale_ttl, "stale_ttl"),
+    ];
+    durations
+        .into_iter()
+        .filter_map(|(arg, attr)| match arg.as_ref().map(|a| &a.value) {
+            Some(Seconds::Expr(e)) if is_const_expr(e) => {
+                let message = format!(
+                    "#[memoize({attr} = ...)] must be greater than zero; leave `{attr}` out to disable it"
+                );
+                Some(quote_spanned! {e.span()=>
+                    const {
+                        ::cachelite::__private::core::assert!(
+                            !::cachelite::__private::NonZero(#e).is_zero(),
+                            #message
+                        );
+                    };
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A `Duration` for literal seconds in the largest exact unit; for an
-/// expression, a conversion that accepts a `Duration` or seconds, and for a
-/// constant expression (`TTL`, `TTL * 60`) a compile-time check that it is
-/// positive.
-fn duration(s: &Seconds, attr: &str) -> TokenStream {
+/// expression, a conversion that accepts a `Duration` or seconds.
+fn duration(s: &Seconds) -> TokenStream {
     match s {
         Seconds::Nanos(nanos) => {
             let units = [
@@ -513,22 +583,6 @@ fn duration(s: &Seconds, attr: &str) -> TokenStream {
             let unit = Ident::new(unit, Span::call_site());
             let n = proc_macro2::Literal::u64_unsuffixed(nanos / per);
             quote!(::cachelite::__private::Duration::#unit(#n))
-        }
-        Seconds::Expr(e) if is_const_expr(e) => {
-            let message = format!(
-                "#[memoize({attr} = ...)] must be greater than zero; leave `{attr}` out to disable it"
-            );
-            quote_spanned! {e.span()=>
-                {
-                    const {
-                        ::cachelite::__private::core::assert!(
-                            !::cachelite::__private::NonZero(#e).is_zero(),
-                            #message
-                        );
-                    }
-                    ::cachelite::__private::duration(#e)
-                }
-            }
         }
         Seconds::Expr(e) => {
             quote_spanned!(e.span()=> ::cachelite::__private::duration(#e))

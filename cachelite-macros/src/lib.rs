@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn methods_reach_their_cache_through_self() {
+    fn methods_name_their_cache_after_self_and_no_sibling() {
         let out = expand(
             quote!(),
             quote!(
@@ -151,8 +151,9 @@ mod tests {
                 }
             ),
         );
-        assert!(out.contains("Self :: lookup_cache ()"), "{out}");
+        assert!(!out.contains("Self :: lookup_cache ()"), "{out}");
         assert!(out.contains("method_name :: < Self >"), "{out}");
+        assert!(out.contains("__private :: site ("), "{out}");
     }
 
     #[test]

@@ -303,6 +303,28 @@ pub fn run<K: Key, V: Value, O: Op<K, V>>(op: O) -> O::Output {
 /// rather than also as a chain through the cache's private fields.
 pub type Erased = &'static (dyn ::core::any::Any + Send + Sync);
 
+/// One memoized fn's slot for its cache, shared by its body and accessors.
+pub type Site = &'static OnceLock<Erased>;
+
+/// The slot of the memoized fn named `id` (unique to it in the program).
+///
+/// The fn's body and each accessor look it up once, each for its own
+/// `static`, so they need not name one another: in an impl block, a fn
+/// reaches its siblings only through `Self::`, which a fn that does not
+/// otherwise mention `Self` cannot know it needs. Filling the slot (which
+/// runs the user's attribute expressions) happens outside the lock.
+pub fn site(id: &'static str) -> Site {
+    static SITES: ::std::sync::LazyLock<
+        ::std::sync::Mutex<::std::collections::HashMap<&'static str, Site>>,
+    > = ::std::sync::LazyLock::new(Default::default);
+    let mut sites = SITES
+        .lock()
+        .unwrap_or_else(::std::sync::PoisonError::into_inner);
+    sites
+        .entry(id)
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
+}
+
 /// The cache that [`Build`] made, typed again.
 #[inline]
 #[must_use]
