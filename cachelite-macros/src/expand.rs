@@ -62,6 +62,55 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
     }
 }
 
+/// Stand-ins for the accessors of a fn whose attribute has an error: their
+/// signatures as close to the real ones as the fn allows, so that calls to
+/// them add no errors of their own. The build fails anyway, on the error.
+pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
+    let names = Names::new(&item.sig.ident);
+    let mut scratch = crate::Errors::default();
+    let func = Func::from_syn(item.clone(), &mut scratch);
+    let types = func.as_ref().and_then(|func| {
+        let key = crate::key::plan(func, None, &mut scratch)?;
+        let v = &func.output;
+        Some((key.ty, quote!(#v)))
+    });
+    let (k, v) = types.unwrap_or_else(|| (quote!(()), quote!(())));
+    let vis = &item.vis;
+    let (generics, where_clause) = (&item.sig.generics, &item.sig.generics.where_clause);
+    let receiver = item.sig.receiver().map(|r| {
+        let self_token = r.self_token;
+        quote!(&#self_token,)
+    });
+    let params = item.sig.inputs.iter().filter_map(|arg| match arg {
+        FnArg::Typed(t) => Some(t),
+        FnArg::Receiver(_) => None,
+    });
+    let Names {
+        cache,
+        clear,
+        info,
+        invalidate,
+        ..
+    } = &names;
+    let p = quote!(::cachelite::__private);
+    quote! {
+        #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
+        #vis fn #cache() -> &'static #p::Cache<#k, #v> {
+            #p::core::unreachable!()
+        }
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        #vis fn #clear() {}
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        #vis fn #info() -> #p::CacheInfo {
+            #p::core::unreachable!()
+        }
+        #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
+        #vis fn #invalidate #generics (#receiver #(#params),*) -> bool #where_clause {
+            false
+        }
+    }
+}
+
 /// The accessors' names: `fib_cache`, `fib_cache_clear`, ...
 struct Names {
     fn_name: String,
