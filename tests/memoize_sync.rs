@@ -498,7 +498,11 @@ fn a_key_naming_self_gives_each_instance_its_own_results() {
 
     assert_eq!(a.percent(300), 3);
     assert_eq!(b.percent(300), 3);
-    assert_eq!(ACCOUNT_RUNS.get(), 3, "a method that ignores self shares its entries");
+    assert_eq!(
+        ACCOUNT_RUNS.get(),
+        3,
+        "a method that ignores self shares its entries"
+    );
 }
 
 static PLAIN_ASSOC_RUNS: Runs = Runs::new();

@@ -60,9 +60,18 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("timeout", "`ttl`"),
     ("lifetime", "`ttl`"),
     ("max_age", "`ttl`"),
-    ("time_to_idle", "`ttl` (entries expire a fixed time after they are stored, not after their last use)"),
-    ("time_refresh", "`ttl` (a hit does not extend an entry's time to live)"),
-    ("refresh", "`stale_ttl` (serve the old value while one caller refreshes it)"),
+    (
+        "time_to_idle",
+        "`ttl` (entries expire a fixed time after they are stored, not after their last use)",
+    ),
+    (
+        "time_refresh",
+        "`ttl` (a hit does not extend an entry's time to live)",
+    ),
+    (
+        "refresh",
+        "`stale_ttl` (serve the old value while one caller refreshes it)",
+    ),
     ("size", "`capacity`"),
     ("maxsize", "`capacity`"),
     ("max_size", "`capacity`"),
@@ -74,7 +83,10 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("lru_cache_size", "`capacity`"),
     ("max_weight", "`max_bytes`"),
     ("max_memory", "`max_bytes`"),
-    ("weigher", "`max_bytes` (entries are weighed by their `DeepSize`)"),
+    (
+        "weigher",
+        "`max_bytes` (entries are weighed by their `DeepSize`)",
+    ),
     ("unlimited", "`unbounded`"),
     ("unbound", "`unbounded`"),
     ("no_limit", "`unbounded`"),
@@ -82,10 +94,19 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("eviction_policy", "`policy`"),
     ("strategy", "`policy`"),
     ("algorithm", "`policy`"),
-    ("convert", "`key` (`key = format!(\"{id}\")` or `key: Type = expr`)"),
+    (
+        "convert",
+        "`key` (`key = format!(\"{id}\")` or `key: Type = expr`)",
+    ),
     ("key_fn", "`key`"),
-    ("ty", "`capacity`, `ttl` and `policy` (the cache type is chosen for you)"),
-    ("typed", "nothing: keys are always typed, `f(3u8)` and `f(3u16)` cannot share an entry"),
+    (
+        "ty",
+        "`capacity`, `ttl` and `policy` (the cache type is chosen for you)",
+    ),
+    (
+        "typed",
+        "nothing: keys are always typed, `f(3u8)` and `f(3u16)` cannot share an entry",
+    ),
     ("sync_writes", "`singleflight` (on by default)"),
     ("single_flight", "`singleflight`"),
     ("dedupe", "`singleflight`"),
@@ -348,7 +369,9 @@ fn unknown(name: &Ident) -> syn::Error {
 /// An example of the attribute, for "needs a value" errors.
 fn example(name: &str) -> &'static str {
     match name {
-        "ttl" => "`ttl = 60` (seconds), `ttl = \"5m\"`, `ttl = 0.5` or `ttl = Duration::from_millis(500)`",
+        "ttl" => {
+            "`ttl = 60` (seconds), `ttl = \"5m\"`, `ttl = 0.5` or `ttl = Duration::from_millis(500)`"
+        }
         "jitter" => "`jitter = 5` (seconds of random extra TTL)",
         "stale_ttl" => "`stale_ttl = 30` (seconds a stale value may still be served)",
         "policy" => "`policy = \"lfu\"`",
@@ -480,7 +503,9 @@ fn duration_str(lit: &LitStr) -> syn::Result<Seconds> {
         ));
     }
     let nanos = if let Ok(whole) = number.parse::<u128>() {
-        whole.checked_mul(u128::from(per)).and_then(|n| u64::try_from(n).ok())
+        whole
+            .checked_mul(u128::from(per))
+            .and_then(|n| u64::try_from(n).ok())
     } else if let Ok(real) = number.parse::<f64>() {
         #[allow(clippy::cast_precision_loss)]
         let nanos = real * per as f64;
@@ -739,7 +764,12 @@ mod tests {
 
     #[test]
     fn policies_in_any_case_or_as_paths() {
-        let name = |t| parse(t).ok().and_then(|a| a.policy).map(|p| p.value.value());
+        let name = |t| {
+            parse(t)
+                .ok()
+                .and_then(|a| a.policy)
+                .map(|p| p.value.value())
+        };
         assert_eq!(name(quote!(policy = "LRU")).as_deref(), Some("lru"));
         assert_eq!(name(quote!(policy = Policy::Lfu)).as_deref(), Some("lfu"));
         assert_eq!(

@@ -218,8 +218,16 @@ fn site_id(plan: &Plan) -> TokenStream {
     use std::sync::atomic::{AtomicU64, Ordering};
     static EXPANSIONS: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    plan.func.sig.to_token_stream().to_string().hash(&mut hasher);
-    plan.func.block.to_token_stream().to_string().hash(&mut hasher);
+    plan.func
+        .sig
+        .to_token_stream()
+        .to_string()
+        .hash(&mut hasher);
+    plan.func
+        .block
+        .to_token_stream()
+        .to_string()
+        .hash(&mut hasher);
     std::process::id().hash(&mut hasher);
     let suffix = format!(
         "::{}#{:x}.{}",

@@ -229,7 +229,12 @@ fn impl_trait_argument(span: Span, sig: &Signature) -> syn::Error {
             }
         }
     }
-    let call_args = args.iter().flatten().cloned().collect::<Vec<_>>().join(", ");
+    let call_args = args
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     let call = if sig.receiver().is_some() {
         format!("self.{ident}({call_args})")
     } else {
@@ -239,8 +244,16 @@ fn impl_trait_argument(span: Span, sig: &Signature) -> syn::Error {
         ReturnType::Default => String::new(),
         ReturnType::Type(_, ty) => format!(" -> {}", tidy(&ty.to_token_stream().to_string())),
     };
-    let asyncness = if sig.asyncness.is_some() { "async " } else { "" };
-    let awaited = if sig.asyncness.is_some() { ".await" } else { "" };
+    let asyncness = if sig.asyncness.is_some() {
+        "async "
+    } else {
+        ""
+    };
+    let awaited = if sig.asyncness.is_some() {
+        ".await"
+    } else {
+        ""
+    };
     syn::Error::new(
         span,
         format!(
@@ -300,7 +313,10 @@ fn receiver(sig: &Signature, errors: &mut Errors) -> Option<SelfArg> {
     let by_value = || {
         let (what, tokens) = match &r.kind {
             ReceiverKind::Typed(_, ty) => (
-                format!("`self: {}`", ty.to_token_stream().to_string().replace(' ', "")),
+                format!(
+                    "`self: {}`",
+                    ty.to_token_stream().to_string().replace(' ', "")
+                ),
                 ty.to_token_stream(),
             ),
             _ => ("`self` by value".to_owned(), r.self_token.to_token_stream()),

@@ -220,12 +220,7 @@ fn mutable_receiver(func: &Func, errors: &mut Errors) {
 /// instance, which the default key (the arguments) does not see: it needs
 /// a `key` that reads `self`, or `shared_across_instances` to say that one
 /// entry per argument is right for every instance.
-fn receiver_in_key(
-    args: &MemoizeArgs,
-    func: &Func,
-    key: Option<&KeyPlan>,
-    errors: &mut Errors,
-) {
+fn receiver_in_key(args: &MemoizeArgs, func: &Func, key: Option<&KeyPlan>, errors: &mut Errors) {
     let shared = args.shared_across_instances.as_ref();
     let Some(receiver) = &func.receiver else {
         if let Some(flag) = shared {

@@ -42,7 +42,6 @@ pub trait Value: Clone + Send + Sync + 'static {}
 
 impl<T: Clone + Send + Sync + 'static> Value for T {}
 
-
 /// What `max_bytes` needs of the key and the value.
 #[diagnostic::on_unimplemented(
     message = "`max_bytes` needs `DeepSize` on `{Self}`",
@@ -635,7 +634,7 @@ mod tests {
     fn a_misconfigured_cache_keeps_nothing() {
         let cache: &Cache<u8, u8> = typed(
             Build {
-                builder: Cache::builder().default_ttl(Duration::ZERO),
+                builder: Cache::<u8, u8>::builder().default_ttl(Duration::ZERO),
                 name: "private::tests::misconfigured",
             }
             .run(),
