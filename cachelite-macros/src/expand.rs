@@ -19,9 +19,10 @@
 //! fn fib_cache_invalidate(n: u64) -> bool { .. CACHE .. }
 //!
 //! CACHE = {
-//!     static SITE: OnceLock<Site> = OnceLock::new();           // one per place
-//!     let slot = *SITE.get_or_init(|| site("crate::fib#..")); // one per fn
-//!     typed::<u64, u64>(*slot.get_or_init(|| run(Build { builder: .., name: "crate::fib" })))
+//!     static CACHE: OnceLock<Erased> = OnceLock::new();        // one per place
+//!     typed::<u64, u64>(*CACHE.get_or_init(|| {
+//!         *site("crate::fib#..").get_or_init(|| run(Build { builder: .., name: "crate::fib" }))
+//!     }))                                                     // `site`: one slot per fn
 //! }
 //! ```
 //!
@@ -177,8 +178,8 @@ impl ValuePlan {
 }
 
 /// How the fn body and each accessor reach the cache: a `static` of their
-/// own, set once from the one slot of this fn in `__private::site`, which
-/// the first of them to run fills. Neither the body nor an accessor names
+/// own, holding the cache that it found (or made) in the one slot of this
+/// fn in `__private::site`, so that a call reads one `OnceLock`. Neither the body nor an accessor names
 /// another item, so the expansion is the same at module level and in an
 /// impl block, whether or not the fn mentions `Self`.
 fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
@@ -187,22 +188,21 @@ fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
     let builder = builder(plan, k, v);
     let name = registry_name(plan, &names.fn_name);
     let id = site_id(plan);
-    let site = Ident::new("__CACHELITE_MEMOIZE_SITE", Span::mixed_site());
-    let slot = local("slot");
-    // "must be `Sync`" and shape errors about the static land on the
-    // return type.
+    let cache = Ident::new("__CACHELITE_MEMOIZE_CACHE", Span::mixed_site());
+    // Errors about the static land on the return type.
     let out_span = plan.func.output.span();
-    let site_ty = quote_spanned! {out_span=>
-        ::cachelite::__private::OnceLock<::cachelite::__private::Site>
+    let cache_ty = quote_spanned! {out_span=>
+        ::cachelite::__private::OnceLock<::cachelite::__private::Erased>
     };
     quote! {
         {
-            static #site: #site_ty = ::cachelite::__private::OnceLock::new();
-            let #slot = *#site.get_or_init(|| ::cachelite::__private::site(#id));
-            ::cachelite::__private::typed::<#k, #v>(*#slot.get_or_init(|| {
-                ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
-                    builder: #builder,
-                    name: #name,
+            static #cache: #cache_ty = ::cachelite::__private::OnceLock::new();
+            ::cachelite::__private::typed::<#k, #v>(*#cache.get_or_init(|| {
+                *::cachelite::__private::site(#id).get_or_init(|| {
+                    ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
+                        builder: #builder,
+                        name: #name,
+                    })
                 })
             }))
         }
