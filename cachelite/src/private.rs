@@ -354,8 +354,21 @@ impl<K, V> Op<K, V> for Build<K, V> {
             // A value the macro could not check at compile time (a `ttl`
             // or `capacity` computed at run time) is reported once, here;
             // the fn stays correct with a cache that keeps nothing.
+            // In the attribute's words, not the builder's.
+            let what = match error {
+                ::cachelite_runtime::BuildError::ZeroDuration("default_ttl") => {
+                    String::from("`ttl` is zero or negative; leave it out for no expiry")
+                }
+                ::cachelite_runtime::BuildError::ZeroMaxItems => {
+                    String::from("`capacity` is zero; use `unbounded` for no bound")
+                }
+                ::cachelite_runtime::BuildError::ZeroMaxBytes => {
+                    String::from("`max_bytes` is zero")
+                }
+                other => other.to_string(),
+            };
             ::std::eprintln!(
-                "cachelite: #[memoize] cache `{}` is misconfigured, so it caches nothing: {error}",
+                "cachelite: #[memoize] cache `{}` is misconfigured, so it caches nothing: {what}",
                 self.name
             );
             stores_nothing()
