@@ -10,7 +10,7 @@ const TTL: u64 = 30;
 const SHORT: Duration = Duration::from_millis(250);
 
 fn configured() -> u64 {
-    0
+    45
 }
 
 #[memoize(ttl = "5m", stale_ttl = "500ms", jitter = "1s", policy = "LRU")]
