@@ -31,6 +31,9 @@ mod shadowed {
     struct Duration;
     struct LazyLock;
     struct OnceLock;
+    struct Pin;
+
+    const TTL: u64 = 60;
 
     #[::cachelite::memoize(ttl = 60, capacity = 10, policy = "lfu", tags = ["t"])]
     pub(super) fn add(cache: u32, key: u32, out: u32) -> u32 {
@@ -59,6 +62,21 @@ mod shadowed {
         #[::cachelite::memoize]
         pub(super) fn triple(&self, x: u64) -> u64 {
             x * 3
+        }
+
+        #[::cachelite::memoize(ttl = TTL, policy = ::cachelite::Policy::Lfu, shared_across_instances)]
+        pub(super) fn seen(&self, slot: u64) -> u64 {
+            let _ = self;
+            slot
+        }
+
+        #[::cachelite::memoize(ttl = "2m")]
+        pub(super) fn boxed(
+            x: u64,
+        ) -> ::std::pin::Pin<
+            ::std::boxed::Box<dyn ::std::future::Future<Output = u64> + ::std::marker::Send>,
+        > {
+            ::std::boxed::Box::pin(async move { x + 1 })
         }
     }
 }
@@ -95,6 +113,10 @@ fn shadowed_names_break_nothing() {
     assert_eq!(shadowed::fetch_cache().get("0"), Some(Err(7)));
     assert_eq!(shadowed::Thing.triple(2), 6);
     assert_eq!(shadowed::Thing::triple_cache().get(&2), Some(6));
+    assert_eq!(shadowed::Thing.seen(4), 4);
+    assert_eq!(shadowed::Thing::seen_cache_info().len, 1);
+    assert_eq!(futures::executor::block_on(shadowed::Thing::boxed(1)), 2);
+    assert_eq!(shadowed::Thing::boxed_cache().get(&1), Some(2));
 }
 
 #[test]

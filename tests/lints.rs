@@ -88,9 +88,9 @@ pub mod api {
     }
 
     impl Db {
-        /// A name, by id.
+        /// A name, by id (the process has one `Db`).
         #[must_use]
-        #[memoize(unbounded)]
+        #[memoize(unbounded, shared_across_instances)]
         pub fn name(&self, id: usize) -> Option<String> {
             self.names.get(id).cloned()
         }

@@ -305,3 +305,29 @@ async fn without_singleflight_concurrent_tasks_each_compute() {
     assert_eq!(unshared(5).await, 5);
     assert_eq!(UNSHARED_RUNS.get(), UNSHARED_TASKS);
 }
+
+static BOXED_RUNS: Runs = Runs::new();
+
+/// The pre-`async fn` style: memoized as an `impl Future` fn is.
+#[memoize]
+fn boxed(x: u32) -> std::pin::Pin<Box<dyn Future<Output = u32> + Send>> {
+    if x == 0 {
+        return Box::pin(async { 0 });
+    }
+    Box::pin(async move {
+        BOXED_RUNS.bump();
+        tokio::task::yield_now().await;
+        x * 3
+    })
+}
+
+#[tokio::test]
+async fn fns_returning_a_boxed_future() {
+    let future = boxed(2);
+    assert_send(&future);
+    assert_eq!(future.await, 6);
+    assert_eq!(boxed(2).await, 6);
+    assert_eq!(boxed(0).await, 0);
+    assert_eq!(BOXED_RUNS.get(), 1);
+    assert_eq!(boxed_cache().get(&2), Some(6));
+}

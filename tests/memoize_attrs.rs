@@ -608,3 +608,66 @@ fn ttl_takes_any_unsigned_integer_expression() {
         Some(std::time::Duration::from_secs(30))
     );
 }
+
+static MISCONFIGURED_RUNS: Runs = Runs::new();
+
+/// A `ttl` computed at run time, so the macro cannot check it.
+fn ttl_from_config() -> u64 {
+    0
+}
+
+#[memoize(ttl = ttl_from_config())]
+fn misconfigured(x: u32) -> u32 {
+    MISCONFIGURED_RUNS.bump();
+    x + 1
+}
+
+#[test]
+fn a_zero_ttl_known_only_at_run_time_caches_nothing_and_never_panics() {
+    assert_eq!(misconfigured(1), 2);
+    assert_eq!(misconfigured(1), 2);
+    assert_eq!(MISCONFIGURED_RUNS.get(), 2, "every call runs the body");
+    assert_eq!(misconfigured_cache_info().len, 0);
+    assert!(
+        cachelite::registry()
+            .iter()
+            .any(|(name, _)| name.ends_with("::misconfigured")),
+        "the cache is still listed"
+    );
+}
+
+fn negative_seconds() -> i64 {
+    -5
+}
+
+#[memoize(ttl = negative_seconds())]
+fn negative_ttl(x: u32) -> u32 {
+    x
+}
+
+#[test]
+fn a_negative_ttl_known_only_at_run_time_caches_nothing() {
+    assert_eq!(negative_ttl(3), 3);
+    assert_eq!(negative_ttl_cache_info().len, 0);
+}
+
+#[memoize(ttl = "5m", stale_ttl = "500ms", policy = "LFU")]
+fn with_units(x: u32) -> u32 {
+    x
+}
+
+#[memoize(ttl = "1d", policy = cachelite::Policy::TinyLfu)]
+fn with_path_policy(x: u32) -> u32 {
+    x
+}
+
+#[test]
+fn durations_with_units_and_policies_in_any_form() {
+    let _ = (with_units(1), with_path_policy(1));
+    let info = with_units_cache_info();
+    assert_eq!(info.ttl, Some(Duration::from_secs(300)));
+    assert_eq!(info.policy, Policy::Lfu);
+    let info = with_path_policy_cache_info();
+    assert_eq!(info.ttl, Some(Duration::from_secs(86_400)));
+    assert_eq!(info.policy, Policy::TinyLfu);
+}

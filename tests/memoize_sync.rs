@@ -368,8 +368,8 @@ struct Repo {
 }
 
 impl Repo {
-    /// Looks a user up; `&self` is not part of the key.
-    #[memoize(capacity = 100)]
+    /// Looks a user up; `&self` is not part of the key, on purpose.
+    #[memoize(capacity = 100, shared_across_instances)]
     fn lookup(&self, id: u32) -> String {
         METHOD_RUNS.bump();
         format!("{}{id}", self.prefix)
@@ -401,7 +401,8 @@ fn methods_have_associated_accessors() {
         prefix: "b:".into(),
     };
     assert_eq!(a.lookup(1), "a:1");
-    // The receiver is not part of the key: `b` gets `a`'s result.
+    // `shared_across_instances`: the receiver is not part of the key, so
+    // `b` gets `a`'s result.
     assert_eq!(b.lookup(1), "a:1");
     assert_eq!(METHOD_RUNS.get(), 1);
     assert_eq!(Repo::lookup_cache_info().max_items, Some(100));
@@ -457,4 +458,73 @@ fn a_mut_self_method_with_a_key() {
         "a hit skips the body"
     );
     assert_eq!(Counter::tally_cache().get(&(1, 2)), Some(102));
+}
+
+static ACCOUNT_RUNS: Runs = Runs::new();
+
+struct Account {
+    id: u64,
+    rate: u64,
+}
+
+impl Account {
+    #[memoize(key: (u64, u64) = (self.id, amount))]
+    fn interest(&self, amount: u64) -> u64 {
+        ACCOUNT_RUNS.bump();
+        amount * self.rate / 100
+    }
+
+    /// Never reads `self`: one entry per argument is right for every
+    /// instance, and no attribute is needed.
+    #[memoize]
+    fn percent(&self, amount: u64) -> u64 {
+        ACCOUNT_RUNS.bump();
+        amount / 100
+    }
+}
+
+#[test]
+fn a_key_naming_self_gives_each_instance_its_own_results() {
+    let a = Account { id: 1, rate: 5 };
+    let b = Account { id: 2, rate: 10 };
+    assert_eq!(a.interest(100), 5);
+    assert_eq!(b.interest(100), 10, "b computes its own result");
+    assert_eq!(a.interest(100), 5);
+    assert_eq!(b.interest(100), 10);
+    assert_eq!(ACCOUNT_RUNS.get(), 2);
+    assert_eq!(Account::interest_cache().get(&(2, 100)), Some(10));
+    assert!(b.interest_cache_invalidate(100));
+    assert_eq!(Account::interest_cache().get(&(1, 100)), Some(5));
+
+    assert_eq!(a.percent(300), 3);
+    assert_eq!(b.percent(300), 3);
+    assert_eq!(
+        ACCOUNT_RUNS.get(),
+        3,
+        "a method that ignores self shares its entries"
+    );
+}
+
+static PLAIN_ASSOC_RUNS: Runs = Runs::new();
+
+struct Geometry;
+
+impl Geometry {
+    /// Mentions `Self` nowhere, in its signature or its body.
+    #[memoize]
+    fn cube(x: u64) -> u64 {
+        PLAIN_ASSOC_RUNS.bump();
+        x * x * x
+    }
+}
+
+#[test]
+fn an_associated_fn_that_never_mentions_self() {
+    assert_eq!(Geometry::cube(2), 8);
+    assert_eq!(Geometry::cube(2), 8);
+    assert_eq!(PLAIN_ASSOC_RUNS.get(), 1);
+    assert_eq!(Geometry::cube_cache_info().len, 1);
+    assert!(Geometry::cube_cache_invalidate(2));
+    Geometry::cube_cache_clear();
+    assert_eq!(Geometry::cube_cache().len(), 0);
 }

@@ -42,6 +42,87 @@ pub(crate) const VALID: &[&str] = &[
     "clock",
     "result",
     "option",
+    "shared_across_instances",
+];
+
+/// Names other memoization libraries use, with what to write here. Looked
+/// up before the edit-distance guess, which would only find a lookalike.
+const SYNONYMS: &[(&str, &str)] = &[
+    // `cached`, moka, cachetools, functools, lru-cache and friends.
+    ("time", "`ttl` (seconds, or a unit: `ttl = \"5m\"`)"),
+    ("time_to_live", "`ttl`"),
+    ("ttl_secs", "`ttl`"),
+    ("ttl_seconds", "`ttl`"),
+    ("expire", "`ttl`"),
+    ("expires", "`ttl`"),
+    ("expiry", "`ttl`"),
+    ("expiration", "`ttl`"),
+    ("timeout", "`ttl`"),
+    ("lifetime", "`ttl`"),
+    ("max_age", "`ttl`"),
+    (
+        "time_to_idle",
+        "`ttl` (entries expire a fixed time after they are stored, not after their last use)",
+    ),
+    (
+        "time_refresh",
+        "`ttl` (a hit does not extend an entry's time to live)",
+    ),
+    (
+        "refresh",
+        "`stale_ttl` (serve the old value while one caller refreshes it)",
+    ),
+    ("size", "`capacity`"),
+    ("maxsize", "`capacity`"),
+    ("max_size", "`capacity`"),
+    ("max_capacity", "`capacity`"),
+    ("max_entries", "`capacity`"),
+    ("max_len", "`capacity`"),
+    ("limit", "`capacity`"),
+    ("cap", "`capacity`"),
+    ("lru_cache_size", "`capacity`"),
+    ("max_weight", "`max_bytes`"),
+    ("max_memory", "`max_bytes`"),
+    (
+        "weigher",
+        "`max_bytes` (entries are weighed by their `DeepSize`)",
+    ),
+    ("unlimited", "`unbounded`"),
+    ("unbound", "`unbounded`"),
+    ("no_limit", "`unbounded`"),
+    ("eviction", "`policy`"),
+    ("eviction_policy", "`policy`"),
+    ("strategy", "`policy`"),
+    ("algorithm", "`policy`"),
+    (
+        "convert",
+        "`key` (`key = format!(\"{id}\")` or `key: Type = expr`)",
+    ),
+    ("key_fn", "`key`"),
+    (
+        "ty",
+        "`capacity`, `ttl` and `policy` (the cache type is chosen for you)",
+    ),
+    (
+        "typed",
+        "nothing: keys are always typed, `f(3u8)` and `f(3u16)` cannot share an entry",
+    ),
+    ("sync_writes", "`singleflight` (on by default)"),
+    ("single_flight", "`singleflight`"),
+    ("dedupe", "`singleflight`"),
+    ("dedup", "`singleflight`"),
+    ("coalesce", "`singleflight`"),
+    ("stale", "`stale_ttl`"),
+    ("stale_while_revalidate", "`stale_ttl`"),
+    ("grace", "`stale_ttl`"),
+    ("ttl_jitter", "`jitter`"),
+    ("predicate", "`condition`"),
+    ("cache_if", "`condition`"),
+    ("only_if", "`condition`"),
+    ("filter", "`condition`"),
+    ("cache_name", "`name`"),
+    ("shared", "`shared_across_instances`"),
+    ("ignore_self", "`shared_across_instances`"),
 ];
 
 /// The eviction policies the runtime offers, in `Policy::ALL` order.
@@ -108,6 +189,9 @@ pub(crate) struct MemoizeArgs {
     pub(crate) clock: Option<Arg<Expr>>,
     pub(crate) result: Flag,
     pub(crate) option: Flag,
+    /// A method's results are shared by every instance (`self` is read but
+    /// not part of the key, on purpose).
+    pub(crate) shared_across_instances: Flag,
 }
 
 /// One `name`, `name = value` or `key: Type = value`, before its value is read.
@@ -201,6 +285,9 @@ impl MemoizeArgs {
             "cache_err" => flag(&mut self.cache_err, name, value, errors),
             "result" => flag(&mut self.result, name, value, errors),
             "option" => flag(&mut self.option, name, value, errors),
+            "shared_across_instances" => {
+                flag(&mut self.shared_across_instances, name, value, errors);
+            }
             _ => errors.push(unknown(&name)),
         }
     }
@@ -257,13 +344,19 @@ fn duplicate(first: &Ident, again: &Ident) -> syn::Error {
 
 fn unknown(name: &Ident) -> syn::Error {
     let given = name.unraw().to_string();
-    let hint = VALID
+    let synonym = SYNONYMS
         .iter()
-        .map(|v| (edit_distance(&given, v), *v))
-        .filter(|(d, v)| *d <= 2.max(v.len() / 3))
-        .min()
-        .map(|(_, v)| format!("did you mean `{v}`? "))
-        .unwrap_or_default();
+        .find(|(other, _)| given.eq_ignore_ascii_case(other))
+        .map(|(_, ours)| format!("did you mean {ours}? "));
+    let hint = synonym.unwrap_or_else(|| {
+        VALID
+            .iter()
+            .map(|v| (edit_distance(&given, v), *v))
+            .filter(|(d, v)| *d <= 2.max(v.len() / 3))
+            .min()
+            .map(|(_, v)| format!("did you mean `{v}`? "))
+            .unwrap_or_default()
+    });
     syn::Error::new(
         name.span(),
         format!(
@@ -276,7 +369,9 @@ fn unknown(name: &Ident) -> syn::Error {
 /// An example of the attribute, for "needs a value" errors.
 fn example(name: &str) -> &'static str {
     match name {
-        "ttl" => "`ttl = 60` (seconds), `ttl = 0.5` or `ttl = Duration::from_millis(500)`",
+        "ttl" => {
+            "`ttl = 60` (seconds), `ttl = \"5m\"`, `ttl = 0.5` or `ttl = Duration::from_millis(500)`"
+        }
         "jitter" => "`jitter = 5` (seconds of random extra TTL)",
         "stale_ttl" => "`stale_ttl = 30` (seconds a stale value may still be served)",
         "policy" => "`policy = \"lfu\"`",
@@ -355,13 +450,7 @@ fn seconds(expr: Expr) -> syn::Result<Seconds> {
                 }
                 Ok(Seconds::Nanos(nanos))
             }
-            Lit::Str(s) => Err(syn::Error::new(
-                s.span(),
-                format!(
-                    "expected seconds, found a string: write `{}` without quotes, or a `Duration` expression",
-                    s.value().trim()
-                ),
-            )),
+            Lit::Str(s) => duration_str(s),
             other => Err(syn::Error::new(
                 other.span(),
                 "expected a number of seconds (`60`, `0.5`) or a `Duration` expression",
@@ -372,6 +461,71 @@ fn seconds(expr: Expr) -> syn::Result<Seconds> {
             "a duration cannot be negative: give a positive number of seconds",
         )),
         _ => Ok(Seconds::Expr(Box::new(expr))),
+    }
+}
+
+/// The units a duration string may end with, as the CLI reads them.
+const UNITS: &[(&str, u64)] = &[
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+];
+
+/// `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`, `"1.5"` (seconds).
+fn duration_str(lit: &LitStr) -> syn::Result<Seconds> {
+    let text = lit.value();
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let per = match unit {
+        "" => 1_000_000_000,
+        _ => UNITS
+            .iter()
+            .find(|(u, _)| *u == unit)
+            .map(|(_, per)| *per)
+            .ok_or_else(|| {
+                syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "unknown unit `{unit}` in `\"{text}\"`; a duration string is a number and one of the units \
+                         `ms`, `s`, `m`, `h`, `d` (e.g. `\"500ms\"`, `\"5m\"`), or write seconds without quotes"
+                    ),
+                )
+            })?,
+    };
+    let number = number.trim().replace('_', "");
+    if number.starts_with('-') {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a duration cannot be negative: give a positive number",
+        ));
+    }
+    let nanos = if let Ok(whole) = number.parse::<u128>() {
+        whole
+            .checked_mul(u128::from(per))
+            .and_then(|n| u64::try_from(n).ok())
+    } else if let Ok(real) = number.parse::<f64>() {
+        #[allow(clippy::cast_precision_loss)]
+        let nanos = real * per as f64;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        (nanos.is_finite() && nanos < 1.8e19).then(|| nanos.round() as u64)
+    } else {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "expected a duration such as `\"500ms\"`, `\"30s\"`, `\"5m\"`, `\"2h\"` or `\"1d\"`, found `\"{text}\"`"
+            ),
+        ));
+    };
+    match nanos {
+        Some(0) => Err(zero_duration(lit.span())),
+        Some(n) => Ok(Seconds::Nanos(n)),
+        None => Err(syn::Error::new(
+            lit.span(),
+            "this duration is too long (at most about 584 years)",
+        )),
     }
 }
 
@@ -413,19 +567,29 @@ fn count(expr: Expr) -> syn::Result<Count> {
     }
 }
 
+/// `policy = "lfu"` in any case, or a path ending in the policy's name
+/// (`Policy::Lfu`, `cachelite::Policy::TinyLfu`): the runtime's name.
 fn policy(expr: Expr) -> syn::Result<LitStr> {
-    let lit = lit_str(expr, "`policy = \"lru\"`")?;
-    let given = lit.value();
-    if POLICIES.contains(&given.as_str()) {
-        Ok(lit)
-    } else {
-        Err(syn::Error::new(
-            lit.span(),
+    let (given, span) = match peel(&expr) {
+        Expr::Path(p) if p.qself.is_none() => match p.path.segments.last() {
+            Some(last) => (last.ident.unraw().to_string(), p.span()),
+            None => return Err(syn::Error::new(p.span(), "expected a policy")),
+        },
+        _ => {
+            let lit = lit_str(expr, "`policy = \"lru\"` or `policy = Policy::Lru`")?;
+            (lit.value(), lit.span())
+        }
+    };
+    let canonical = given.trim().to_ascii_lowercase().replace(['_', '-'], "");
+    match POLICIES.iter().find(|p| **p == canonical) {
+        Some(name) => Ok(LitStr::new(name, span)),
+        None => Err(syn::Error::new(
+            span,
             format!(
-                "unknown eviction policy `{given}`; valid policies: {}",
+                "unknown eviction policy `{given}`; valid policies: {} (in any case, or as `Policy::Lfu`)",
                 list(POLICIES)
             ),
-        ))
+        )),
     }
 }
 
@@ -562,13 +726,57 @@ mod tests {
 
     #[test]
     fn values_of_the_wrong_kind() {
-        assert!(error(quote!(ttl = "60")).contains("found a string"));
+        assert!(error(quote!(ttl = "60 sec")).contains("unknown unit `sec`"));
+        assert!(error(quote!(ttl = "0s")).contains("greater than zero"));
         assert!(error(quote!(ttl = -1)).contains("negative"));
         assert!(error(quote!(singleflight = "yes")).contains("`true` or `false`"));
         assert!(error(quote!(name = users)).contains("string literal"));
         assert!(error(quote!(cache_none = true)).contains("is a flag"));
         assert!(error(quote!(ttl)).contains("needs a value"));
         assert!(error(quote!(condition = true)).contains("closure"));
+    }
+
+    #[test]
+    fn other_libraries_names_get_ours() {
+        assert!(error(quote!(time = 5)).contains("did you mean `ttl`"));
+        assert!(error(quote!(size = 5)).contains("did you mean `capacity`"));
+        assert!(error(quote!(maxsize = 5)).contains("did you mean `capacity`"));
+        assert!(error(quote!(max_capacity = 5)).contains("did you mean `capacity`"));
+        assert!(error(quote!(time_to_live = 5)).contains("did you mean `ttl`"));
+        assert!(error(quote!(time_refresh = true)).contains("`ttl`"));
+        assert!(error(quote!(typed = true)).contains("always typed"));
+    }
+
+    #[test]
+    fn duration_strings_take_units() {
+        let nanos = |t| match parse(t).ok().and_then(|a| a.ttl).map(|a| a.value) {
+            Some(Seconds::Nanos(n)) => n,
+            _ => 0,
+        };
+        assert_eq!(nanos(quote!(ttl = "500ms")), 500_000_000);
+        assert_eq!(nanos(quote!(ttl = "30s")), 30_000_000_000);
+        assert_eq!(nanos(quote!(ttl = "5m")), 300_000_000_000);
+        assert_eq!(nanos(quote!(ttl = "2h")), 7_200_000_000_000);
+        assert_eq!(nanos(quote!(ttl = "1d")), 86_400_000_000_000);
+        assert_eq!(nanos(quote!(ttl = "1.5")), 1_500_000_000);
+        assert!(error(quote!(ttl = "5 minutes")).contains("`ms`, `s`, `m`, `h`, `d`"));
+    }
+
+    #[test]
+    fn policies_in_any_case_or_as_paths() {
+        let name = |t| {
+            parse(t)
+                .ok()
+                .and_then(|a| a.policy)
+                .map(|p| p.value.value())
+        };
+        assert_eq!(name(quote!(policy = "LRU")).as_deref(), Some("lru"));
+        assert_eq!(name(quote!(policy = Policy::Lfu)).as_deref(), Some("lfu"));
+        assert_eq!(
+            name(quote!(policy = cachelite::Policy::TinyLfu)).as_deref(),
+            Some("tinylfu")
+        );
+        assert!(error(quote!(policy = Policy::Mru)).contains("unknown eviction policy `Mru`"));
     }
 
     #[test]

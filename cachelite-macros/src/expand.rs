@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! fn fib(n: u64) -> u64 {                     // attributes, docs, visibility kept
-//!     let cache = fib_cache();
+//!     let cache = CACHE;                      // the block below
 //!     let key = Clone::clone(&n);
 //!     run::<u64, u64, _>(GetOrCompute {         // one check of the key and value types
 //!         cache, shared: true, key,
@@ -14,18 +14,23 @@
 //!         },
 //!     })
 //! }
-//! fn fib_cache() -> &'static Cache<u64, u64> {  // holds the static
-//!     static CACHE: OnceLock<Cache<u64, u64>> = OnceLock::new();
-//!     CACHE.get_or_init(|| run(Build { builder: Cache::builder().max_items(10_000), name: "crate::fib" }))
+//! fn fib_cache() -> &'static Cache<u64, u64> { CACHE }
+//! fn fib_cache_clear() { .. CACHE .. }   fn fib_cache_info() -> CacheInfo { .. CACHE .. }
+//! fn fib_cache_invalidate(n: u64) -> bool { .. CACHE .. }
+//!
+//! CACHE = {
+//!     static CACHE: OnceLock<Erased> = OnceLock::new();        // one per place
+//!     typed::<u64, u64>(*CACHE.get_or_init(|| {
+//!         *site("crate::fib#..").get_or_init(|| run(Build { builder: .., name: "crate::fib" }))
+//!     }))                                                     // `site`: one slot per fn
 //! }
-//! fn fib_cache_clear() { .. }   fn fib_cache_info() -> CacheInfo { .. }
-//! fn fib_cache_invalidate(n: u64) -> bool { .. }
 //! ```
 //!
-//! Everything is a fn item, so the same expansion works at module level and
-//! in an impl block (accessors become associated fns, `Self::fib_cache()`),
-//! and adds no other name to the user's module. Generated code names only
-//! `::cachelite::__private::...`; its local variables are hygienic.
+//! Everything is a fn item that names none of its siblings, so the same
+//! expansion works at module level and in an impl block (accessors become
+//! associated fns), and adds no other name to the user's module. Generated
+//! code names only `::cachelite::__private::...`; its local variables are
+//! hygienic.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -49,11 +54,61 @@ fn local(name: &str) -> Ident {
 pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let names = Names::new(plan.func.ident());
     let value = ValuePlan::new(plan);
-    let func = memoized_fn(plan, &names, &value);
-    let accessors = accessors(plan, &names, &value);
+    let cache = cache_expr(plan, &names, &value);
+    let func = memoized_fn(plan, &value, &cache);
+    let accessors = accessors(plan, &names, &value, &cache);
     quote! {
         #func
         #accessors
+    }
+}
+
+/// Stand-ins for the accessors of a fn whose attribute has an error: their
+/// signatures as close to the real ones as the fn allows, so that calls to
+/// them add no errors of their own. The build fails anyway, on the error.
+pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
+    let names = Names::new(&item.sig.ident);
+    let mut scratch = crate::Errors::default();
+    let func = Func::from_syn(item.clone(), &mut scratch);
+    let types = func.as_ref().and_then(|func| {
+        let key = crate::key::plan(func, None, &mut scratch)?;
+        let v = &func.output;
+        Some((key.ty, quote!(#v)))
+    });
+    let (k, v) = types.unwrap_or_else(|| (quote!(()), quote!(())));
+    let vis = &item.vis;
+    let (generics, where_clause) = (&item.sig.generics, &item.sig.generics.where_clause);
+    let receiver = item.sig.receiver().map(|r| {
+        let self_token = r.self_token;
+        quote!(&#self_token,)
+    });
+    let params = item.sig.inputs.iter().filter_map(|arg| match arg {
+        FnArg::Typed(t) => Some(t),
+        FnArg::Receiver(_) => None,
+    });
+    let Names {
+        cache,
+        clear,
+        info,
+        invalidate,
+        ..
+    } = &names;
+    let p = quote!(::cachelite::__private);
+    quote! {
+        #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
+        #vis fn #cache() -> &'static #p::Cache<#k, #v> {
+            #p::core::unreachable!()
+        }
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        #vis fn #clear() {}
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        #vis fn #info() -> #p::CacheInfo {
+            #p::core::unreachable!()
+        }
+        #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
+        #vis fn #invalidate #generics (#receiver #(#params),*) -> bool #where_clause {
+            false
+        }
     }
 }
 
@@ -122,19 +177,80 @@ impl ValuePlan {
     }
 }
 
-/// How the fn body reaches its cache.
-fn cache_call(func: &Func, names: &Names) -> TokenStream {
-    let cache = &names.cache;
-    if func.assoc {
-        quote!(Self::#cache())
-    } else {
-        quote!(#cache())
+/// How the fn body and each accessor reach the cache: a `static` of their
+/// own, holding the cache that it found (or made) in the one slot of this
+/// fn in `__private::site`, so that a call reads one `OnceLock`. Neither the body nor an accessor names
+/// another item, so the expansion is the same at module level and in an
+/// impl block, whether or not the fn mentions `Self`.
+fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+    let k = &plan.key.ty;
+    let v = &value.ty;
+    let builder = builder(plan, k, v);
+    let name = registry_name(plan, &names.fn_name);
+    let id = site_id(plan);
+    let cache = Ident::new("__CACHELITE_MEMOIZE_CACHE", Span::mixed_site());
+    // Errors about the static land on the return type.
+    let out_span = plan.func.output.span();
+    let cache_ty = quote_spanned! {out_span=>
+        ::cachelite::__private::OnceLock<::cachelite::__private::Erased>
+    };
+    quote! {
+        {
+            static #cache: #cache_ty = ::cachelite::__private::OnceLock::new();
+            ::cachelite::__private::typed::<#k, #v>(*#cache.get_or_init(|| {
+                *::cachelite::__private::site(#id).get_or_init(|| {
+                    ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
+                        builder: #builder,
+                        name: #name,
+                    })
+                })
+            }))
+        }
     }
+}
+
+/// A name for this fn's cache that no other memoized fn of the program
+/// has: its module, its name, where it is written, and a hash of its
+/// tokens with a count of this crate's expansions (two fns of one module
+/// may share a name in different impl blocks, or come from one macro
+/// invocation). Everything in it is deterministic, so builds stay
+/// reproducible.
+fn site_id(plan: &Plan) -> TokenStream {
+    use std::hash::{Hash, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static EXPANSIONS: AtomicU64 = AtomicU64::new(0);
+    // `DefaultHasher::new()` has fixed keys: the same tokens, the same hash.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    plan.func
+        .sig
+        .to_token_stream()
+        .to_string()
+        .hash(&mut hasher);
+    plan.func
+        .block
+        .to_token_stream()
+        .to_string()
+        .hash(&mut hasher);
+    let suffix = format!(
+        "::{}#{:x}.{}@",
+        plan.func.ident().unraw(),
+        hasher.finish(),
+        EXPANSIONS.fetch_add(1, Ordering::Relaxed)
+    );
+    quote!(::cachelite::__private::core::concat!(
+        ::cachelite::__private::core::module_path!(),
+        #suffix,
+        ::cachelite::__private::core::file!(),
+        ":",
+        ::cachelite::__private::core::line!(),
+        ":",
+        ::cachelite::__private::core::column!()
+    ))
 }
 
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
-fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
     let attrs = &func.attrs;
@@ -178,7 +294,6 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
     let out_var = local("out");
     let tags_var = local("tags");
     let future = local("future");
-    let cache_call = cache_call(func, names);
     let op = |compute: TokenStream| {
         quote! {
             ::cachelite::__private::GetOrCompute {
@@ -234,7 +349,7 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         }
         // The body runs at call time to make its future, as it would
         // without the cache; the future is polled only on a miss.
-        Kind::ImplFuture => {
+        Kind::ImplFuture | Kind::BoxFuture => {
             let op = op(quote! {
                 async move {
                     let #out_var: #out = #future.await;
@@ -242,17 +357,34 @@ fn memoized_fn(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
                 }
             });
             let run_async = run_async(op);
-            quote! {
+            // A boxed future is named: its branches coerce to the `dyn`.
+            let returns = match (&func.kind, &func.sig.output) {
+                (Kind::BoxFuture, syn::ReturnType::Type(arrow, ty)) => quote!(#arrow #ty),
+                _ => TokenStream::new(),
+            };
+            let setup = quote! {
                 let #cache = #cache_call;
                 let #key = #key_expr;
                 let #tags_var = #tags;
-                let #future = ::cachelite::__private::call(move || { #body });
+                let #future = ::cachelite::__private::call(move || #returns { #body });
+            };
+            let wrapped = quote! {
                 async move {
                     #run_async
                 }
+            };
+            if func.kind == Kind::BoxFuture {
+                quote! {
+                    #setup
+                    ::cachelite::__private::std::boxed::Box::pin(#wrapped)
+                }
+            } else {
+                quote!(#setup #wrapped)
             }
         }
     };
+    let checks = const_checks(args);
+    let inner = quote!(#checks #inner);
     // The body keeps the user's braces: the fn item then spans the user's
     // code, so lints such as `dead_code` report it as theirs.
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
@@ -306,7 +438,12 @@ fn rename_patterns(sig: &mut syn::Signature, func: &Func) {
 }
 
 /// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`.
-fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
+fn accessors(
+    plan: &Plan,
+    names: &Names,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+) -> TokenStream {
     let func = &plan.func;
     let vis = &func.vis;
     let k = &plan.key.ty;
@@ -332,16 +469,7 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         #(#inherited)*
         #[allow(dead_code, unreachable_pub, clippy::type_complexity)]
     };
-    let cache_call = cache_call(func, names);
-    let builder = builder(plan, k, v);
-    let name = registry_name(plan, fn_name);
-    let static_name = Ident::new("__CACHELITE_MEMOIZE_CACHE", Span::mixed_site());
-    // "must be `Sync`" and shape errors about the static land on the
-    // return type.
     let out_span = func.output.span();
-    let static_ty = quote_spanned! {out_span=>
-        ::cachelite::__private::OnceLock<::cachelite::__private::Cache<#k, #v>>
-    };
     let cache_ty = quote_spanned! {out_span=>
         &'static ::cachelite::__private::Cache<#k, #v>
     };
@@ -374,13 +502,7 @@ fn accessors(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
         #common
         #[must_use]
         #vis fn #cache() -> #cache_ty {
-            static #static_name: #static_ty = ::cachelite::__private::OnceLock::new();
-            #static_name.get_or_init(|| {
-                ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Build {
-                    builder: #builder,
-                    name: #name,
-                })
-            })
+            #cache_call
         }
 
         #[doc = #clear_doc]
@@ -478,6 +600,35 @@ fn count(c: &Count) -> TokenStream {
     }
 }
 
+/// Compile-time checks that durations given as constant expressions
+/// (`TTL`, `TTL * 60`) are positive: once, in the memoized fn.
+fn const_checks(args: &MemoizeArgs) -> TokenStream {
+    let durations = [
+        (&args.ttl, "ttl"),
+        (&args.jitter, "jitter"),
+        (&args.stale_ttl, "stale_ttl"),
+    ];
+    durations
+        .into_iter()
+        .filter_map(|(arg, attr)| match arg.as_ref().map(|a| &a.value) {
+            Some(Seconds::Expr(e)) if is_const_expr(e) => {
+                let message = format!(
+                    "#[memoize({attr} = ...)] must be greater than zero; leave `{attr}` out to disable it"
+                );
+                Some(quote_spanned! {e.span()=>
+                    const {
+                        ::cachelite::__private::core::assert!(
+                            !::cachelite::__private::NonZero(#e).is_zero(),
+                            #message
+                        );
+                    };
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A `Duration` for literal seconds in the largest exact unit; for an
 /// expression, a conversion that accepts a `Duration` or seconds.
 fn duration(s: &Seconds) -> TokenStream {
@@ -501,6 +652,30 @@ fn duration(s: &Seconds) -> TokenStream {
             quote_spanned!(e.span()=> ::cachelite::__private::duration(#e))
         }
     }
+}
+
+/// An expression of paths (constants) and literals joined by operators:
+/// evaluable at compile time. It needs a path, whose type picks the check:
+/// `60 * 0` alone has no type until inference picks one, and is left to the
+/// check at the cache's creation.
+fn is_const_expr(e: &syn::Expr) -> bool {
+    fn walk(e: &syn::Expr, paths: &mut usize) -> bool {
+        match e {
+            syn::Expr::Path(p) => {
+                *paths += 1;
+                p.qself.is_none()
+            }
+            syn::Expr::Lit(_) => true,
+            syn::Expr::Binary(b) => walk(&b.left, paths) && walk(&b.right, paths),
+            syn::Expr::Unary(u) => !matches!(u.op, syn::UnOp::Deref(_)) && walk(&u.expr, paths),
+            syn::Expr::Paren(p) => walk(&p.expr, paths),
+            syn::Expr::Group(g) => walk(&g.expr, paths),
+            syn::Expr::Cast(c) => walk(&c.expr, paths),
+            _ => false,
+        }
+    }
+    let mut paths = 0;
+    walk(e, &mut paths) && paths > 0
 }
 
 /// `tokens` with every span set to `span`.

@@ -24,6 +24,9 @@ pub(crate) enum Kind {
     Async,
     /// `fn f(..) -> impl Future<Output = T>`.
     ImplFuture,
+    /// `fn f(..) -> Pin<Box<dyn Future<Output = T> + ..>>` (or `BoxFuture<T>`):
+    /// as `ImplFuture`, the wrapped future boxed again.
+    BoxFuture,
 }
 
 /// What the return value is, for deciding what to cache.
@@ -203,13 +206,128 @@ fn generic(span: Span, ident: &Ident, what: &str) -> syn::Error {
     )
 }
 
+/// An `impl Trait` argument: the wrapper to memoize instead, written from
+/// the fn's own signature with each `impl Trait` replaced by a concrete type.
+fn impl_trait_argument(span: Span, sig: &Signature) -> syn::Error {
+    let ident = &sig.ident;
+    let mut params = Vec::new();
+    let mut args = Vec::new();
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Receiver(r) => {
+                params.push(r.to_token_stream().to_string().replace("& ", "&"));
+                args.push(None);
+            }
+            FnArg::Typed(t) => {
+                let name = match &*t.pat {
+                    Pat::Ident(p) => p.ident.to_string(),
+                    other => other.to_token_stream().to_string(),
+                };
+                let ty = concrete(&t.ty);
+                params.push(format!("{name}: {ty}"));
+                args.push(Some(name));
+            }
+        }
+    }
+    let call_args = args
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let call = if sig.receiver().is_some() {
+        format!("self.{ident}({call_args})")
+    } else {
+        format!("{ident}({call_args})")
+    };
+    let output = match &sig.output {
+        ReturnType::Default => String::new(),
+        ReturnType::Type(_, ty) => format!(" -> {}", tidy(&ty.to_token_stream().to_string())),
+    };
+    let asyncness = if sig.asyncness.is_some() {
+        "async "
+    } else {
+        ""
+    };
+    let awaited = if sig.asyncness.is_some() {
+        ".await"
+    } else {
+        ""
+    };
+    syn::Error::new(
+        span,
+        format!(
+            "`#[memoize]` cannot cache a generic fn: `{ident}` has one cache, whose key type must be concrete, but an \
+             `impl Trait` argument would change it per call; memoize a concrete wrapper instead and call it:\n\
+             #[memoize] {asyncness}fn {ident}_cached({}){output} {{ {call}{awaited} }}",
+            params.join(", ")
+        ),
+    )
+}
+
+/// A concrete stand-in for a type holding `impl Trait`: the owned type its
+/// bound names (`impl AsRef<str>`, `impl Into<String>`, `impl Display` give
+/// `String`), else `u64` as an example.
+fn concrete(ty: &Type) -> String {
+    let Type::ImplTrait(t) = peel(ty) else {
+        return tidy(&ty.to_token_stream().to_string());
+    };
+    let bound = t.bounds.iter().find_map(|b| match b {
+        TypeParamBound::Trait(t) => t.path.segments.last(),
+        _ => None,
+    });
+    let Some(last) = bound else {
+        return "u64".to_owned();
+    };
+    let inner = match &last.arguments {
+        PathArguments::AngleBracketed(a) => a.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(tidy(&t.to_token_stream().to_string())),
+            _ => None,
+        }),
+        _ => None,
+    };
+    match (last.ident.to_string().as_str(), inner.as_deref()) {
+        ("Display" | "ToString" | "Debug", _) | (_, Some("str" | "String")) => "String".to_owned(),
+        (_, Some("Path" | "PathBuf")) => "PathBuf".to_owned(),
+        (_, Some("[u8]")) => "Vec<u8>".to_owned(),
+        ("Into" | "AsRef" | "Borrow", Some(other)) => other.to_owned(),
+        _ => "u64".to_owned(),
+    }
+}
+
+/// Token text without the spaces `to_string` puts around punctuation.
+fn tidy(text: &str) -> String {
+    text.replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace("& ", "&")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+}
+
 fn receiver(sig: &Signature, errors: &mut Errors) -> Option<SelfArg> {
     let r = sig.receiver()?;
     let by_value = || {
-        syn::Error::new(
-            r.self_token.span,
-            "`#[memoize]` cannot take `self` by value: the cache would need to own the receiver; take `&self` \
-             (it is not part of the key; name it in `key = ...` if the result depends on it)",
+        let (what, tokens) = match &r.kind {
+            ReceiverKind::Typed(_, ty) => (
+                format!(
+                    "`self: {}`",
+                    ty.to_token_stream().to_string().replace(' ', "")
+                ),
+                ty.to_token_stream(),
+            ),
+            _ => ("`self` by value".to_owned(), r.self_token.to_token_stream()),
+        };
+        syn::Error::new_spanned(
+            tokens,
+            format!(
+                "`#[memoize]` cannot take {what}: a memoized method takes `&self`, which a smart pointer \
+                 (`Arc<Self>`, `Box<Self>`, `Rc<Self>`) derefs to at the call site; write `&self` \
+                 (it is not part of the key: put what identifies the instance in `key = ...` if the result depends on it)"
+            ),
         )
     };
     match &r.kind {
@@ -244,7 +362,7 @@ fn params(sig: &Signature, errors: &mut Errors) -> Vec<Param> {
         let FnArg::Typed(typed) = arg else { continue };
         let ty = (*typed.ty).clone();
         if let Some(span) = impl_trait(&ty) {
-            errors.push(generic(span, &sig.ident, "an `impl Trait` argument"));
+            errors.push(impl_trait_argument(span, sig));
         }
         let (binding, name, bound) = match &*typed.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
@@ -341,8 +459,50 @@ fn output(sig: &Signature) -> syn::Result<(Kind, Type)> {
             )),
         },
         (true, ty) => Ok((Kind::Async, ty.clone())),
-        (false, ty) => Ok((Kind::Sync, ty.clone())),
+        (false, ty) => match boxed_future_output(ty) {
+            Some(out) => Ok((Kind::BoxFuture, peel(out).clone())),
+            None => Ok((Kind::Sync, ty.clone())),
+        },
     }
+}
+
+/// `T` of `Pin<Box<dyn Future<Output = T> + ..>>`, `BoxFuture<'a, T>` and
+/// `LocalBoxFuture<'a, T>`.
+fn boxed_future_output(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = peel(ty) else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let first_type = || {
+        args.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+    };
+    if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+        return first_type();
+    }
+    if last.ident != "Pin" {
+        return None;
+    }
+    let Type::Path(boxed) = peel(first_type()?) else {
+        return None;
+    };
+    let boxed = boxed.path.segments.last()?;
+    if boxed.ident != "Box" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(inner) = &boxed.arguments else {
+        return None;
+    };
+    let dyn_future = inner.args.iter().find_map(|a| match a {
+        GenericArgument::Type(Type::TraitObject(t)) => Some(t),
+        _ => None,
+    })?;
+    future_output(&dyn_future.bounds)
 }
 
 /// `T` of `impl Future<Output = T> + ..`.
@@ -529,6 +689,13 @@ mod tests {
         ));
         let f = f.map(|f| (f.kind, f.output.to_token_stream().to_string()));
         assert_eq!(f, Some((Kind::ImplFuture, "u64".to_string())));
+        let (f, _) = func(quote!(
+            fn f(x: u64) -> Pin<Box<dyn Future<Output = u64> + Send>> {
+                Box::pin(async move { x })
+            }
+        ));
+        let f = f.map(|f| (f.kind, f.output.to_token_stream().to_string()));
+        assert_eq!(f, Some((Kind::BoxFuture, "u64".to_string())));
     }
 
     #[test]
@@ -590,6 +757,25 @@ mod tests {
                 }
             ))
             .contains("generic")
+        );
+        let wrapper = message(quote!(
+            fn greet(name: impl AsRef<str>, times: usize) -> String {
+                name.as_ref().repeat(times)
+            }
+        ));
+        assert!(
+            wrapper.contains(
+                "#[memoize] fn greet_cached(name: String, times: usize) -> String { greet(name, times) }"
+            ),
+            "{wrapper}"
+        );
+        assert!(
+            message(quote!(
+                fn f(self: Arc<Self>) -> u64 {
+                    1
+                }
+            ))
+            .contains("`self: Arc<Self>`")
         );
         assert!(
             message(quote!(

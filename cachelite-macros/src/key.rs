@@ -144,11 +144,14 @@ fn custom_key(func: &Func, spec: &Arg<KeySpec>, errors: &mut Errors) -> Option<K
         (Some(declared), _) => declared.to_token_stream(),
         (None, Some(inferred)) => inferred,
         (None, None) => {
+            let example = declared_example(func, expr);
             errors.push(syn::Error::new_spanned(
                 expr,
-                "cannot tell the type of this `key` expression: declare it as `key: Type = expr`, \
-                 e.g. `key: u64 = self.id` (the type is inferred for an argument, a tuple of arguments, \
-                 `format!(..)`, `.to_string()`, `String::from(..)` and `expr as T`)",
+                format!(
+                    "cannot tell the type of this `key` expression: declare it as `key: Type = expr`, \
+                     e.g. `{example}` (the type is inferred for an argument, a tuple of arguments, \
+                     `format!(..)`, `.to_string()`, `String::from(..)` and `expr as T`)"
+                ),
             ));
             return None;
         }
@@ -159,6 +162,38 @@ fn custom_key(func: &Func, spec: &Arg<KeySpec>, errors: &mut Errors) -> Option<K
         params: reads.params,
         uses_self: reads.self_,
     })
+}
+
+/// `key: (T, u32) = (self.id, x)`: the key as written, with the types the
+/// signature shows and `T` for the others.
+fn declared_example(func: &Func, expr: &Expr) -> String {
+    let text = |t: &dyn ToTokens| {
+        t.to_token_stream()
+            .to_string()
+            .replace(" . ", ".")
+            .replace(" , ", ", ")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace(" < ", "<")
+            .replace(" >", ">")
+            .replace("& ", "&")
+    };
+    let ty_of = |e: &Expr| match argument(func, e) {
+        Some(i) => match peel(&func.params[i].ty) {
+            Type::Reference(r) if text(&r.elem) == "str" => "String".to_owned(),
+            Type::Reference(r) => text(&r.elem),
+            other => text(other),
+        },
+        None => "T".to_owned(),
+    };
+    let ty = match peel_expr(expr) {
+        Expr::Tuple(t) => format!(
+            "({})",
+            t.elems.iter().map(ty_of).collect::<Vec<_>>().join(", ")
+        ),
+        e => ty_of(e),
+    };
+    format!("key: {ty} = {}", text(expr))
 }
 
 /// The index of the argument `e` names, if it is just an argument.
@@ -606,6 +641,19 @@ mod tests {
         );
         let e = key(f.clone(), Some(quote!(db.shard_of(id)))).unwrap_err();
         assert!(e.contains("key: Type = expr"), "{e}");
+        let e = key(
+            quote!(
+                fn f(&self, x: u32, name: &str) -> u8 {
+                    0
+                }
+            ),
+            Some(quote!((self.id, x, name))),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("`key: (T, u32, String) = (self.id, x, name)`"),
+            "{e}"
+        );
         let e = key(f, Some(quote!(format!("all")))).unwrap_err();
         assert!(e.contains("names no argument"), "{e}");
     }

@@ -32,18 +32,19 @@ pub fn memoize(attr: TokenStream, item: TokenStream) -> TokenStream {
     memoize_impl(attr.into(), item.into()).into()
 }
 
-/// Parse, validate, expand. On any error: the errors, and the fn as the
-/// user wrote it, so that one mistake does not become an error at every
-/// call site.
+/// Parse, validate, expand. On any error: the errors, the fn as the user
+/// wrote it, and stand-ins for its accessors, so that one mistake does not
+/// become an error at every call site of the fn or of `<fn>_cache_*()`.
 fn memoize_impl(
     attr: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
     let mut errors = Errors::default();
     let args = errors.check(syn::parse::Parser::parse2(attr::MemoizeArgs::parse, attr));
-    let func = match syn::parse2::<syn::ItemFn>(item.clone()) {
-        Ok(f) => item::Func::from_syn(f, &mut errors),
-        Err(_) => {
+    let parsed = syn::parse2::<syn::ItemFn>(item.clone()).ok();
+    let func = match &parsed {
+        Some(f) => item::Func::from_syn(f.clone(), &mut errors),
+        None => {
             errors.push(item::not_a_fn(&item));
             None
         }
@@ -57,6 +58,9 @@ fn memoize_impl(
         (_, Err(e)) => {
             let mut out = e.to_compile_error();
             out.extend(item);
+            if let Some(f) = &parsed {
+                out.extend(expand::stubs(f));
+            }
             out
         }
         (None, Ok(())) => item,
@@ -142,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn methods_reach_their_cache_through_self() {
+    fn methods_name_their_cache_after_self_and_no_sibling() {
         let out = expand(
             quote!(),
             quote!(
@@ -151,8 +155,9 @@ mod tests {
                 }
             ),
         );
-        assert!(out.contains("Self :: lookup_cache ()"), "{out}");
+        assert!(!out.contains("Self :: lookup_cache ()"), "{out}");
         assert!(out.contains("method_name :: < Self >"), "{out}");
+        assert!(out.contains("__private :: site ("), "{out}");
     }
 
     #[test]
@@ -167,7 +172,14 @@ mod tests {
         );
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("fn f (n : u64) -> u64 { n }"), "{out}");
-        assert!(!out.contains("f_cache"), "{out}");
+        for stub in [
+            "fn f_cache () -> & 'static :: cachelite :: __private :: Cache < u64 , u64 >",
+            "fn f_cache_clear ()",
+            "fn f_cache_info ()",
+            "fn f_cache_invalidate (n : u64)",
+        ] {
+            assert!(out.contains(stub), "{stub} in {out}");
+        }
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub(crate) fn validate(args: MemoizeArgs, func: Func, errors: &mut Errors) -> Op
         mutable_receiver(&func, errors);
     }
     let key = key::plan(&func, args.key.as_ref(), errors);
+    receiver_in_key(&args, &func, key.as_ref(), errors);
     if errors.len() > before {
         return None;
     }
@@ -215,6 +216,94 @@ fn mutable_receiver(func: &Func, errors: &mut Errors) {
     }
 }
 
+/// A method whose body reads `self` gives results that depend on the
+/// instance, which the default key (the arguments) does not see: it needs
+/// a `key` that reads `self`, or `shared_across_instances` to say that one
+/// entry per argument is right for every instance.
+fn receiver_in_key(args: &MemoizeArgs, func: &Func, key: Option<&KeyPlan>, errors: &mut Errors) {
+    let shared = args.shared_across_instances.as_ref();
+    let Some(receiver) = &func.receiver else {
+        if let Some(flag) = shared {
+            errors.push(syn::Error::new(
+                flag.span(),
+                format!(
+                    "`shared_across_instances` applies to methods taking `&self`, and `{}` has no receiver: remove it",
+                    func.ident()
+                ),
+            ));
+        }
+        return;
+    };
+    if let (Some(flag), Some(key)) = (shared, key)
+        && key.uses_self
+    {
+        errors.push(syn::Error::new(
+            flag.span(),
+            "`shared_across_instances` contradicts a `key` that reads `self`: with the receiver in the key, \
+             each instance has its own entries; remove one of them",
+        ));
+        return;
+    }
+    if args.key.is_some() || shared.is_some() || receiver.mutable.is_some() {
+        return;
+    }
+    let Some(first) = first_self(func.block.to_token_stream()) else {
+        return;
+    };
+    let name = func.ident();
+    let args_list = func
+        .params
+        .iter()
+        .filter(|p| matches!(p.binding, crate::item::Binding::Ident(_)))
+        .map(|p| p.name.to_string())
+        .collect::<Vec<_>>();
+    let types = func
+        .params
+        .iter()
+        .filter(|p| matches!(p.binding, crate::item::Binding::Ident(_)))
+        .map(|p| type_name(&p.ty))
+        .collect::<Vec<_>>();
+    let (key_ty, key_expr) = if args_list.is_empty() {
+        ("Id".to_owned(), "self.id".to_owned())
+    } else {
+        (
+            format!("(Id, {})", types.join(", ")),
+            format!("(self.id, {})", args_list.join(", ")),
+        )
+    };
+    errors.push(syn::Error::new(
+        first,
+        format!(
+            "`{name}` reads `self`, but its cache key is only its arguments: every instance would share one entry \
+             per argument, so one instance could get a result another computed. Either put the receiver in the key, \
+             e.g. `#[memoize(key: {key_ty} = {key_expr})]` (`Id` being the type of the field that identifies the \
+             instance), or, if the result is the same for every instance, say so with \
+             `#[memoize(shared_across_instances)]`"
+        ),
+    ));
+}
+
+/// The span of the first `self` in `tokens`.
+fn first_self(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::Span> {
+    tokens.into_iter().find_map(|tt| match tt {
+        proc_macro2::TokenTree::Ident(i) if i == "self" => Some(i.span()),
+        proc_macro2::TokenTree::Group(g) => first_self(g.stream()),
+        _ => None,
+    })
+}
+
+/// A type as written, for messages.
+fn type_name(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace("< ", "<")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace("& ", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +369,38 @@ mod tests {
         );
         assert!(check(quote!(result), f.clone()).contains("returns `Option<u8>`"));
         assert!(check(quote!(cache_none), f).is_empty());
+    }
+
+    #[test]
+    fn methods_reading_self_need_the_receiver_in_the_key() {
+        let f = quote!(
+            fn f(&self, x: u8) -> u8 {
+                self.base + x
+            }
+        );
+        let e = check(quote!(), f.clone());
+        assert!(e.contains("reads `self`"), "{e}");
+        assert!(e.contains("key: (Id, u8) = (self.id, x)"), "{e}");
+        assert!(e.contains("shared_across_instances"), "{e}");
+        assert!(check(quote!(key: (u8, u8) = (self.base, x)), f.clone()).is_empty());
+        assert!(check(quote!(shared_across_instances), f.clone()).is_empty());
+        let e = check(
+            quote!(shared_across_instances, key: (u8, u8) = (self.base, x)),
+            f,
+        );
+        assert!(e.contains("contradicts"), "{e}");
+        let untouched = quote!(
+            fn f(&self, x: u8) -> u8 {
+                x
+            }
+        );
+        assert!(check(quote!(), untouched).is_empty());
+        let free = quote!(
+            fn f(x: u8) -> u8 {
+                x
+            }
+        );
+        assert!(check(quote!(shared_across_instances), free).contains("no receiver"));
     }
 
     #[test]

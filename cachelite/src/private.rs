@@ -24,7 +24,8 @@ pub use ::std::time::Duration;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a `#[memoize]` cache key",
     label = "a key must be `Hash + Eq + Clone + Send + Sync + 'static`",
-    note = "leave arguments that do not identify the result out of the key with `key = ...`, e.g. `#[memoize(key = id)]` for `fn load(id: u64, db: &Db)`"
+    note = "leave arguments that do not identify the result out of the key with `key = ...`, e.g. `#[memoize(key = id)]` for `fn load(id: u64, db: &Db)`",
+    note = "or key by a `Hash` form of the argument, e.g. `key = weight.to_bits()` for an `f64`"
 )]
 pub trait Key: Hash + Eq + Clone + Send + Sync + 'static {}
 
@@ -34,7 +35,8 @@ impl<T: Hash + Eq + Clone + Send + Sync + 'static> Key for T {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be cached by `#[memoize]`: it must be `Clone + Send + Sync + 'static`",
     label = "the cache keeps this value and hands out clones of it",
-    note = "if it is not `Clone`, wrap it in `Arc` (`Arc<{Self}>` is cheap to clone and shares one value); if it is not `Send`/`Sync`, use `Arc`/`Mutex` instead of `Rc`/`RefCell`"
+    note = "every thread that calls the fn shares the cache: a type that is not `Send`/`Sync` must use the thread-safe forms, `Arc` for `Rc`, `Mutex`/`RwLock` for `RefCell`, atomics for `Cell`",
+    note = "a type that is not `Clone` (or costly to clone) can be returned in an `Arc`, which is cheap to clone and shares one value"
 )]
 pub trait Value: Clone + Send + Sync + 'static {}
 
@@ -148,12 +150,10 @@ whole_seconds!(u8, u16, u32, u64);
 macro_rules! signed_seconds {
     ($($t:ty),*) => {$(
         impl IntoDuration for $t {
-            /// # Panics
-            /// If the number is negative (literals are checked at compile time).
+            /// A negative number is no duration: zero, which building the
+            /// cache reports (literals are checked at compile time).
             fn into_duration(self) -> Duration {
-                let secs = u64::try_from(self)
-                    .unwrap_or_else(|_| panic!("a #[memoize] duration must not be negative, got {self}"));
-                Duration::from_secs(secs)
+                u64::try_from(self).map_or(Duration::ZERO, Duration::from_secs)
             }
         }
     )*};
@@ -168,18 +168,20 @@ impl IntoDuration for usize {
 }
 
 impl IntoDuration for f32 {
-    /// # Panics
-    /// If the number is negative, not finite, or too large.
     fn into_duration(self) -> Duration {
-        Duration::from_secs_f32(self)
+        f64::from(self).into_duration()
     }
 }
 
 impl IntoDuration for f64 {
-    /// # Panics
-    /// If the number is negative, not finite, or too large.
+    /// Negative and NaN seconds become zero, which building the cache
+    /// reports; too many seconds saturate.
     fn into_duration(self) -> Duration {
-        Duration::from_secs_f64(self)
+        if self > 0.0 {
+            Duration::try_from_secs_f64(self).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        }
     }
 }
 
@@ -187,6 +189,53 @@ impl IntoDuration for f64 {
 #[inline]
 pub fn duration(value: impl IntoDuration) -> Duration {
     value.into_duration()
+}
+
+/// A duration given as a constant expression (`ttl = TTL`), checked at
+/// compile time: `const { assert!(!NonZero(TTL).is_zero()) }`. One
+/// inherent `is_zero` per type that [`IntoDuration`] accepts, since a
+/// trait method cannot be called in a constant.
+pub struct NonZero<T>(pub T);
+
+macro_rules! const_is_zero {
+    ($($t:ty),*) => {$(
+        impl NonZero<$t> {
+            /// Whether this is no positive duration.
+            #[must_use]
+            pub const fn is_zero(&self) -> bool {
+                #[allow(unused_comparisons, clippy::absurd_extreme_comparisons)]
+                let zero = self.0 <= 0;
+                zero
+            }
+        }
+    )*};
+}
+const_is_zero!(u8, u16, u32, u64, usize, i32, i64);
+
+impl NonZero<f32> {
+    /// Whether this is no positive duration.
+    #[must_use]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub const fn is_zero(&self) -> bool {
+        !(self.0 > 0.0)
+    }
+}
+
+impl NonZero<f64> {
+    /// Whether this is no positive duration.
+    #[must_use]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub const fn is_zero(&self) -> bool {
+        !(self.0 > 0.0)
+    }
+}
+
+impl NonZero<Duration> {
+    /// Whether this is no positive duration.
+    #[must_use]
+    pub const fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
 }
 
 /// The policy named `name`, at compile time: a name the macro accepts but
@@ -246,6 +295,46 @@ pub fn run<K: Key, V: Value, O: Op<K, V>>(op: O) -> O::Output {
     op.run()
 }
 
+/// What a memoized fn's `static` holds: its cache, its type erased.
+///
+/// The `static` is then `Sync` whatever the key and value types, so a type
+/// that does not fit is reported once, by [`Key`] or [`Value`] at [`run`],
+/// rather than also as a chain through the cache's private fields.
+pub type Erased = &'static (dyn ::core::any::Any + Send + Sync);
+
+/// One memoized fn's slot for its cache, shared by its body and accessors.
+pub type Site = &'static OnceLock<Erased>;
+
+/// The slot of the memoized fn named `id` (unique to it in the program).
+///
+/// The fn's body and each accessor look it up once, each for its own
+/// `static`, so they need not name one another: in an impl block, a fn
+/// reaches its siblings only through `Self::`, which a fn that does not
+/// otherwise mention `Self` cannot know it needs. Filling the slot (which
+/// runs the user's attribute expressions) happens outside the lock.
+pub fn site(id: &'static str) -> Site {
+    static SITES: ::std::sync::LazyLock<
+        ::std::sync::Mutex<::std::collections::HashMap<&'static str, Site>>,
+    > = ::std::sync::LazyLock::new(Default::default);
+    let mut sites = SITES
+        .lock()
+        .unwrap_or_else(::std::sync::PoisonError::into_inner);
+    sites
+        .entry(id)
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
+}
+
+/// The cache that [`Build`] made, typed again.
+#[inline]
+#[must_use]
+pub fn typed<K: 'static, V: 'static>(cache: Erased) -> &'static Cache<K, V> {
+    match cache.downcast_ref() {
+        Some(cache) => cache,
+        // The accessor that built it names the same types.
+        None => unreachable!("a memoized fn's cache has the fn's key and value types"),
+    }
+}
+
 /// Builds a memoized fn's cache and adds it to the registry.
 pub struct Build<K, V> {
     /// The configured builder.
@@ -255,16 +344,47 @@ pub struct Build<K, V> {
 }
 
 impl<K, V> Op<K, V> for Build<K, V> {
-    type Output = Cache<K, V>;
-    fn run(self) -> Cache<K, V>
+    type Output = Erased;
+    fn run(self) -> Erased
     where
         K: Key,
         V: Value,
     {
-        let cache = self.builder.build();
+        let cache = self.builder.try_build().unwrap_or_else(|error| {
+            // A value the macro could not check at compile time (a `ttl`
+            // or `capacity` computed at run time) is reported once, here;
+            // the fn stays correct with a cache that keeps nothing.
+            // In the attribute's words, not the builder's.
+            let what = match error {
+                ::cachelite_runtime::BuildError::ZeroDuration("default_ttl") => {
+                    String::from("`ttl` is zero or negative; leave it out for no expiry")
+                }
+                ::cachelite_runtime::BuildError::ZeroMaxItems => {
+                    String::from("`capacity` is zero; use `unbounded` for no bound")
+                }
+                ::cachelite_runtime::BuildError::ZeroMaxBytes => {
+                    String::from("`max_bytes` is zero")
+                }
+                other => other.to_string(),
+            };
+            ::std::eprintln!(
+                "cachelite: #[memoize] cache `{}` is misconfigured, so it caches nothing: {what}",
+                self.name
+            );
+            stores_nothing()
+        });
         ::cachelite_runtime::register(self.name, cache.clone());
-        cache
+        Box::leak(Box::new(cache))
     }
+}
+
+/// A cache every entry of which is heavier than its whole budget, so it
+/// rejects them all: each call runs the body.
+fn stores_nothing<K: Key, V: Value>() -> Cache<K, V> {
+    Cache::builder()
+        .max_weight(1)
+        .weigher(|_: &K, _: &V| usize::MAX)
+        .build()
 }
 
 /// `<fn>_cache_clear()`: removes the entries and resets the stats, as
@@ -518,6 +638,26 @@ mod tests {
         assert_eq!(duration(2_u64), Duration::from_secs(2));
         assert_eq!(duration(0.25), Duration::from_millis(250));
         assert_eq!(duration(Duration::from_millis(3)), Duration::from_millis(3));
+        assert_eq!(duration(-3_i64), Duration::ZERO);
+        assert_eq!(duration(-0.5), Duration::ZERO);
+        assert_eq!(duration(f64::NAN), Duration::ZERO);
+        assert_eq!(duration(f64::INFINITY), Duration::MAX);
+        assert!(NonZero(0_u64).is_zero() && NonZero(-1_i32).is_zero());
+        assert!(!NonZero(Duration::from_secs(1)).is_zero() && NonZero(f64::NAN).is_zero());
+    }
+
+    #[test]
+    fn a_misconfigured_cache_keeps_nothing() {
+        let cache: &Cache<u8, u8> = typed(
+            Build {
+                builder: Cache::<u8, u8>::builder().default_ttl(Duration::ZERO),
+                name: "private::tests::misconfigured",
+            }
+            .run(),
+        );
+        assert!(!cache.insert(1, 1));
+        assert_eq!(cache.get_or_insert_with(2, || 5), 5);
+        assert!(cache.is_empty());
     }
 
     #[test]

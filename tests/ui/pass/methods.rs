@@ -7,7 +7,7 @@ struct Repo {
 }
 
 impl Repo {
-    #[memoize]
+    #[memoize(key: (String, u64) = (self.prefix.clone(), id))]
     fn get(&self, id: u64) -> String {
         format!("{}{id}", self.prefix)
     }
@@ -41,6 +41,7 @@ fn main() {
     let _ = futures::executor::block_on(repo.fetch(1));
     let _ = Repo::parse("5");
     Repo::get_cache_clear();
+    let _ = repo.get_cache_invalidate(1);
     let _ = repo.fetch_cache_invalidate(1);
     let _ = Repo::parse_cache_invalidate("5");
     let _ = longest("a", "bc");

@@ -1,6 +1,8 @@
 use cachelite::memoize;
 
-#[memoize(ttl = "60")]
+const TTL: u64 = 0;
+
+#[memoize(ttl = TTL)]
 fn user(id: u64) -> u64 {
     id
 }
