@@ -90,8 +90,8 @@ pub struct ServerConfig {
     pub default_ttl: Option<Duration>,
     /// Interval of the background sweep that removes expired entries.
     pub active_expiry: Option<Duration>,
-    /// Snapshot file: restored at start if it exists, saved periodically
-    /// and at shutdown.
+    /// Snapshot file: restored at start if it exists, saved periodically,
+    /// on `POST /snapshot` and at shutdown.
     pub snapshot: Option<PathBuf>,
     /// How often to save the snapshot; `None` saves only at shutdown.
     pub snapshot_interval: Option<Duration>,

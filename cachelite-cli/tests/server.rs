@@ -239,7 +239,9 @@ fn ttl_takes_unit_suffixes_as_the_cli_does() {
         assert_eq!(status, 201, "{ttl}: {body}");
         // The time left, read back just after the insert: at most the TTL,
         // and (with a margin for a slow machine) not a smaller unit's.
-        let left = body["ttl"].as_f64().unwrap_or_else(|| panic!("{ttl}: {body}"));
+        let left = body["ttl"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{ttl}: {body}"));
         let floor = if secs < 1.0 { 0.0 } else { secs - 5.0 };
         assert!(left <= secs && left > floor, "{ttl}: {left}");
     }
@@ -811,7 +813,10 @@ fn failed_post_snapshot_is_a_500_that_says_why() {
     });
     put(&s, "k", &json!({"value": 1}));
     let msg = assert_error(save_now(&s), 500);
-    assert!(msg.contains("cannot save snapshot") && msg.contains("snap.json"), "{msg}");
+    assert!(
+        msg.contains("cannot save snapshot") && msg.contains("snap.json"),
+        "{msg}"
+    );
     // The server keeps serving.
     assert_eq!(get(&s, "/cache/k").1["value"], json!(1));
     assert!(matches!(s.stop(), Err(ServeError::Save(..))));
@@ -884,7 +889,12 @@ fn sigterm_stops_the_binary_and_saves_its_snapshot() {
         thread::sleep(Duration::from_millis(10));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("saved snapshot"), "{stderr}");
     let fresh: JsonCache = cachelite::Cache::builder().build();
