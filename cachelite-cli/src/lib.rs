@@ -12,8 +12,8 @@
 //!   invocations. See [`store`].
 //! - **An HTTP server.** `cachelite serve` puts one cache behind a small
 //!   JSON API (`GET`/`PUT`/`DELETE /cache/{key}`, `/keys`, `/invalidate`,
-//!   `/flush`, `/stats`, `/metrics`, `/health`), optionally saved to a
-//!   snapshot file. See [`server`]; [`server::router`] and
+//!   `/flush`, `/snapshot`, `/stats`, `/metrics`, `/health`), optionally
+//!   saved to a snapshot file. See [`server`]; [`server::router`] and
 //!   [`server::serve`] embed it in another program or a test.
 //!
 //! `cachelite demo` shows the engine at work without touching any file.

@@ -8,14 +8,19 @@
 //! | `GET`    | `/keys?pattern=`  | `{"keys": [...], "count"}`, sorted; a Redis-style glob        |
 //! | `POST`   | `/invalidate`     | body `{"pattern"}` or `{"tags": [...]}`; `{"removed": n}`     |
 //! | `POST`   | `/flush`          | removes everything; `{"removed": n}`                         |
+//! | `POST`   | `/snapshot`       | saves the snapshot file now; `{"path", "entries"}`           |
 //! | `GET`    | `/stats`          | the cache's stats and those of every memoized function       |
 //! | `GET`    | `/metrics`        | the same in the Prometheus text format                       |
 //! | `GET`    | `/health`         | `{"status": "ok"}`                                           |
 //!
 //! Keys are the rest of the path after `/cache/`, percent-decoded, so they
-//! may contain `/`. Every error is a 4xx with a JSON body
+//! may contain `/`. A `ttl` is a number of seconds (`90`, `0.5`) or a
+//! string with a unit (`"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`), read by
+//! the same parser as the command line's `--ttl`; anything else is a 400.
+//! Every error is a 4xx with a JSON body
 //! `{"error": "..."}`, including axum's own rejections (malformed JSON 400,
-//! wrong types 422, missing content type 415, body too large 413). With a
+//! wrong types 422, missing content type 415, body too large 413); the one
+//! 5xx is a `POST /snapshot` whose save failed (500). With a
 //! token, every request other than `GET`/`HEAD` needs
 //! `Authorization: Bearer <token>`; the token is compared in constant time.
 //!
@@ -62,7 +67,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::{JsonCache, secs, secs_to_duration};
+use crate::{JsonCache, parse_duration, secs, secs_to_duration};
 
 /// The largest request body accepted by default: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
@@ -85,8 +90,8 @@ pub struct ServerConfig {
     pub default_ttl: Option<Duration>,
     /// Interval of the background sweep that removes expired entries.
     pub active_expiry: Option<Duration>,
-    /// Snapshot file: restored at start if it exists, saved periodically
-    /// and at shutdown.
+    /// Snapshot file: restored at start if it exists, saved periodically,
+    /// on `POST /snapshot` and at shutdown.
     pub snapshot: Option<PathBuf>,
     /// How often to save the snapshot; `None` saves only at shutdown.
     pub snapshot_interval: Option<Duration>,
@@ -163,6 +168,7 @@ struct StateInner {
     token: Option<Vec<u8>>,
     max_body: usize,
     max_key_len: usize,
+    snapshot: Option<PathBuf>,
 }
 
 impl AppState {
@@ -179,6 +185,7 @@ impl AppState {
                     .map(|t| t.as_bytes().to_vec()),
                 max_body: config.max_body,
                 max_key_len: config.max_key_len,
+                snapshot: config.snapshot.clone(),
             }),
         }
     }
@@ -197,6 +204,7 @@ impl fmt::Debug for AppState {
             .field("auth", &self.inner.token.is_some())
             .field("max_body", &self.inner.max_body)
             .field("max_key_len", &self.inner.max_key_len)
+            .field("snapshot", &self.inner.snapshot)
             .finish()
     }
 }
@@ -213,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .route("/keys", get(list_keys))
         .route("/invalidate", post(invalidate))
         .route("/flush", post(flush))
+        .route("/snapshot", post(save_now))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
         .route("/health", get(health))
@@ -584,8 +593,10 @@ async fn get_entry(State(state): State<AppState>, Key(key): Key) -> Result<Doc, 
 #[serde(deny_unknown_fields)]
 struct PutBody {
     value: Value,
+    /// Checked by [`ttl_from_json`], so that a bad TTL gets a message
+    /// about TTLs rather than serde's about types.
     #[serde(default)]
-    ttl: Option<f64>,
+    ttl: Option<Value>,
     #[serde(default)]
     tags: Option<Vec<String>>,
 }
@@ -596,9 +607,8 @@ async fn put_entry(
     ApiJson(body): ApiJson<PutBody>,
 ) -> Result<Response, ApiError> {
     let mut ins = Insertion::new(body.value);
-    if let Some(t) = body.ttl {
-        let d = secs_to_duration(t)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("ttl {e}")))?;
+    if let Some(t) = &body.ttl {
+        let d = ttl_from_json(t).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
         ins = ins.with_ttl(d);
     }
     if let Some(tags) = body.tags {
@@ -622,6 +632,22 @@ async fn put_entry(
     let ttl = ttl_json(cache, &key);
     let body = json!({ "key": key, "created": !existed, "ttl": ttl });
     Ok((status, Doc(body)).into_response())
+}
+
+/// A `ttl` from a request body: a number of seconds, or a string that
+/// [`parse_duration`] reads as the command line's `--ttl` does.
+fn ttl_from_json(ttl: &Value) -> Result<Duration, String> {
+    match ttl {
+        Value::Number(n) => {
+            let secs = n.as_f64().unwrap_or(f64::NAN);
+            secs_to_duration(secs).map_err(|e| format!("ttl {e}"))
+        }
+        Value::String(s) => parse_duration(s).map_err(|e| format!("ttl: {e}")),
+        _ => Err(format!(
+            "ttl must be a number of seconds (90, 0.5) or a string with a unit \
+             (\"500ms\", \"30s\", \"5m\", \"2h\", \"1d\"), not {ttl}"
+        )),
+    }
 }
 
 async fn delete_entry(
@@ -693,6 +719,27 @@ async fn flush(State(state): State<AppState>) -> Doc {
     let before = cache.len();
     cache.clear();
     Doc(json!({ "removed": before }))
+}
+
+/// `POST /snapshot`: saves the snapshot file now, under the store's lock,
+/// so that `cachelite --store PATH ...` then reads the current entries
+/// rather than those of the last periodic save.
+async fn save_now(State(state): State<AppState>) -> Result<Doc, ApiError> {
+    let Some(path) = &state.inner.snapshot else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this server has no snapshot file: start it with --snapshot PATH",
+        ));
+    };
+    let entries = save_snapshot(state.cache(), path).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::store::one_line(&format!("cannot save snapshot {}: {e}", path.display())),
+        )
+    })?;
+    Ok(Doc(
+        json!({ "path": path.display().to_string(), "entries": entries }),
+    ))
 }
 
 async fn health() -> Doc {

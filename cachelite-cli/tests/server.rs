@@ -221,6 +221,59 @@ fn ttl_is_reported_and_expiry_is_visible() {
 }
 
 #[test]
+fn ttl_takes_unit_suffixes_as_the_cli_does() {
+    let s = TestServer::start(ServerConfig::default());
+    let cases: [(Value, f64); 8] = [
+        (json!("500ms"), 0.5),
+        (json!("30s"), 30.0),
+        (json!("5m"), 300.0),
+        (json!("2h"), 7_200.0),
+        (json!("1d"), 86_400.0),
+        (json!("90"), 90.0),
+        (json!(90), 90.0),
+        (json!(0.25), 0.25),
+    ];
+    for (i, (ttl, secs)) in cases.into_iter().enumerate() {
+        let key = format!("k{i}");
+        let (status, body) = put(&s, &key, &json!({"value": i, "ttl": ttl}));
+        assert_eq!(status, 201, "{ttl}: {body}");
+        // The time left, read back just after the insert: at most the TTL,
+        // and (with a margin for a slow machine) not a smaller unit's.
+        let left = body["ttl"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{ttl}: {body}"));
+        let floor = if secs < 1.0 { 0.0 } else { secs - 5.0 };
+        assert!(left <= secs && left > floor, "{ttl}: {left}");
+    }
+    // `null` is no TTL, as in the answers.
+    assert_eq!(put(&s, "forever", &json!({"value": 1, "ttl": null})).0, 201);
+    assert_eq!(get(&s, "/cache/forever").1["ttl"], Value::Null);
+}
+
+#[test]
+fn bad_ttl_is_a_400_that_says_what_is_wrong() {
+    let s = TestServer::start(ServerConfig::default());
+    let cases = [
+        (json!("5x"), "unknown unit `x`"),
+        (json!("soon"), "unknown unit `soon`"),
+        (json!("-1s"), "positive"),
+        (json!("0ms"), "positive"),
+        (json!(""), "expected a number"),
+        (json!(-5), "positive"),
+        (json!(0), "positive"),
+        (json!(true), "a string with a unit"),
+        (json!([1]), "a string with a unit"),
+        (json!({"secs": 1}), "a string with a unit"),
+    ];
+    for (ttl, says) in cases {
+        let msg = assert_error(put(&s, "k", &json!({"value": 1, "ttl": ttl})), 400);
+        assert!(msg.starts_with("ttl"), "{ttl}: {msg}");
+        assert!(msg.contains(says), "{ttl}: {msg}");
+    }
+    assert_eq!(get(&s, "/keys").1["count"], json!(0));
+}
+
+#[test]
 fn default_ttl_applies_to_entries_without_one() {
     let s = TestServer::start(ServerConfig {
         default_ttl: Some(Duration::from_secs(60)),
@@ -417,10 +470,6 @@ fn bad_bodies_are_json_errors() {
     assert_error(put_raw(&s, "k", json_ct, r#"[1, 2]"#), 422);
     assert_error(put_raw(&s, "k", json_ct, r#"{"ttl": 5}"#), 422);
     assert_error(
-        put_raw(&s, "k", json_ct, r#"{"value": 1, "ttl": "5"}"#),
-        422,
-    );
-    assert_error(
         put_raw(&s, "k", json_ct, r#"{"value": 1, "tags": "a"}"#),
         422,
     );
@@ -433,7 +482,7 @@ fn bad_bodies_are_json_errors() {
     // TTLs that are not a positive number of seconds.
     for ttl in ["-1", "0", "-0.5", "1e300"] {
         let body = format!(r#"{{"value": 1, "ttl": {ttl}}}"#);
-        let msg = assert_error(put_raw(&s, "k", json_ct, &body), 422);
+        let msg = assert_error(put_raw(&s, "k", json_ct, &body), 400);
         assert!(msg.contains("ttl"), "{ttl}: {msg}");
     }
     // Not JSON at all.
@@ -572,6 +621,16 @@ fn writes_need_the_token() {
         .send_empty()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    // Saving on demand writes a file: guarded too (the 409 says the token
+    // was accepted and there is no snapshot file to save).
+    assert_error(
+        parts(agent().post(s.url("/snapshot")).send_empty().unwrap()),
+        401,
+    );
+    let resp = authorized(agent().post(s.url("/snapshot")))
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
 }
 
 #[test]
@@ -678,6 +737,170 @@ fn snapshot_is_restored_at_start_and_saved_periodically() {
         assert!(Instant::now() < deadline, "periodic save never happened");
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs the `cachelite` binary on the store `path`; returns its stdout as
+/// JSON.
+fn cli_json(path: &std::path::Path, args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cachelite"))
+        .arg("--store")
+        .arg(path)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run cachelite");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{args:?}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+}
+
+fn save_now(s: &TestServer) -> (u16, Value) {
+    parts(agent().post(s.url("/snapshot")).send_empty().expect("POST"))
+}
+
+#[test]
+fn post_snapshot_saves_now_and_the_cli_reads_it_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.json");
+    let s = TestServer::start(ServerConfig {
+        snapshot: Some(path.clone()),
+        snapshot_interval: None,
+        ..ServerConfig::default()
+    });
+    put(&s, "a", &json!({"value": 1, "ttl": "1h"}));
+    put(&s, "b", &json!({"value": {"n": 2}, "tags": ["t"]}));
+    assert!(!path.exists(), "no interval: nothing saved yet");
+
+    let path_text = path.display().to_string();
+    assert_eq!(
+        save_now(&s),
+        (200, json!({"path": path_text, "entries": 2}))
+    );
+    assert_eq!(
+        cli_json(&path, &["keys"]),
+        json!({"count": 2, "keys": ["a", "b"]})
+    );
+    let ttl = cli_json(&path, &["ttl", "a"])["ttl"].as_f64().unwrap();
+    assert!(ttl > 3_500.0 && ttl <= 3_600.0, "{ttl}");
+
+    // Later writes reach the file at the next save, not before.
+    put(&s, "c", &json!({"value": 3}));
+    assert_eq!(cli_json(&path, &["keys"])["count"], json!(2));
+    assert_eq!(save_now(&s).1["entries"], json!(3));
+    assert_eq!(
+        cli_json(&path, &["keys"]),
+        json!({"count": 3, "keys": ["a", "b", "c"]})
+    );
+    s.stop().expect("clean shutdown");
+}
+
+#[test]
+fn post_snapshot_without_a_snapshot_file_is_409() {
+    let s = TestServer::start(ServerConfig::default());
+    let msg = assert_error(save_now(&s), 409);
+    assert!(msg.contains("--snapshot"), "{msg}");
+}
+
+#[test]
+fn failed_post_snapshot_is_a_500_that_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // The snapshot's directory cannot be created: a file stands in its way.
+    std::fs::write(dir.path().join("blocker"), "").unwrap();
+    let path = dir.path().join("blocker").join("snap.json");
+    let s = TestServer::start(ServerConfig {
+        snapshot: Some(path.clone()),
+        ..ServerConfig::default()
+    });
+    put(&s, "k", &json!({"value": 1}));
+    let msg = assert_error(save_now(&s), 500);
+    assert!(
+        msg.contains("cannot save snapshot") && msg.contains("snap.json"),
+        "{msg}"
+    );
+    // The server keeps serving.
+    assert_eq!(get(&s, "/cache/k").1["value"], json!(1));
+    assert!(matches!(s.stop(), Err(ServeError::Save(..))));
+}
+
+/// The built binary, stopped by SIGTERM with only idle connections open:
+/// it must exit cleanly and save its snapshot well inside its 10-second
+/// grace period for requests in flight, which must not be spent waiting on
+/// connections that carry no request.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_binary_and_saves_its_snapshot() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cachelite"))
+        .args(["serve", "--port", "0", "--token", "t"])
+        .args(["--active-expiry", "1s", "--snapshot-interval", "1h"])
+        .arg("--snapshot")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cachelite serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+
+    let resp = agent()
+        .put(format!("http://{addr}/cache/kept"))
+        .header("authorization", "Bearer t")
+        .send_json(json!({"value": "v", "tags": ["t"]}))
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    // Idle connections, as clients with a pool leave them: one that has
+    // been answered and stays open, one that has sent nothing yet.
+    let mut answered = TcpStream::connect(&addr).unwrap();
+    answered
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = answered.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let silent = TcpStream::connect(&addr).unwrap();
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cachelite serve was still running 5 s after SIGTERM");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("saved snapshot"), "{stderr}");
+    let fresh: JsonCache = cachelite::Cache::builder().build();
+    assert_eq!(fresh.restore(&path).unwrap(), 1);
+    assert_eq!(fresh.get("kept"), Some(json!("v")));
+    drop((answered, silent));
 }
 
 #[test]

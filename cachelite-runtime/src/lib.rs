@@ -31,6 +31,7 @@
 //! - Reads of entries without a TTL never read the clock.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod cache;
@@ -56,5 +57,6 @@ pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
 pub use size::DeepSize;
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use snapshot::{SnapshotError, SnapshotFormat};
 pub use stats::{CacheInfo, Stats};

@@ -105,6 +105,7 @@ const MAX_INITIAL_RESERVE: u64 = 1 << 20;
 /// assert_eq!(SnapshotFormat::MessagePack.to_string(), "msgpack");
 /// assert_eq!("json".parse::<SnapshotFormat>().unwrap(), SnapshotFormat::Json);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SnapshotFormat {
     /// JSON (`serde_json`): larger and slower, but readable. Files end in
@@ -202,6 +203,7 @@ impl FromStr for SnapshotFormat {
 /// assert!(matches!(err, SnapshotError::NotASnapshot));
 /// assert_eq!(err.to_string(), "not a cachelite snapshot: the file does not start with `CACHELITE-SNAPSHOT`");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SnapshotError {
@@ -622,6 +624,7 @@ fn sync_dir(dir: &Path) {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) {}
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl<K, V, S> Cache<K, V, S>
 where
     K: Hash + Eq + Clone + Serialize,
@@ -760,6 +763,7 @@ where
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl<K, V, S> Cache<K, V, S>
 where
     K: Hash + Eq + Clone + DeserializeOwned,

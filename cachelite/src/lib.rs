@@ -1,8 +1,23 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
+//!
+//! ## Cargo features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `serde` | off | snapshots: `Cache::snapshot` and `Cache::restore` (files), `snapshot_to` and `restore_from` (any `io::Write` / `io::Read`), in JSON or MessagePack (`SnapshotFormat`, `SnapshotError`); keys and values must be `Serialize` to save and `DeserializeOwned` to restore |
+//!
+//! Items that need a feature are marked with it in these docs as built on
+//! docs.rs, with every feature on.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub use cachelite_macros::DeepSize;
 pub use cachelite_runtime::*;
+
+// Named as well as globbed, so that the docs mark them with their feature.
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
 
 #[doc = include_str!("memoize.md")]
 pub use cachelite_macros::memoize;
