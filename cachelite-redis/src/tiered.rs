@@ -1169,3 +1169,125 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache whose Redis is unreachable, with the local tier switched on
+    /// by hand: the coherence logic alone.
+    fn offline(local_ttl: Option<Duration>) -> TieredCache<str, u32> {
+        let store = RedisStore::open("redis://127.0.0.1:1/", "unit").unwrap();
+        let mut b = TieredCache::builder(store);
+        if let Some(t) = local_ttl {
+            b = b.local_ttl(t);
+        }
+        let c = b.build().unwrap();
+        c.shared.live.store(true, Ordering::SeqCst);
+        c
+    }
+
+    fn fetched(value: u32, ttl: Option<Duration>) -> Fetched<u32> {
+        Fetched {
+            value,
+            tags: vec!["t".into()],
+            ttl,
+        }
+    }
+
+    fn foreign(s: &Shared<u32>, op: Op) -> Vec<u8> {
+        Message {
+            origin: s.origin.wrapping_add(1),
+            op,
+        }
+        .encode()
+    }
+
+    #[tokio::test]
+    async fn a_fill_that_raced_an_invalidation_stores_nothing() {
+        let c = offline(None);
+        let s = &*c.shared;
+        let seen = s.generation();
+        // The invalidation lands while the read of the old value is in flight.
+        s.apply(&foreign(s, Op::Keys(vec!["k".into()])));
+        s.fill("k", &fetched(1, None), seen);
+        assert!(!s.l1.contains_key("k"));
+        s.fill("k", &fetched(2, None), s.generation());
+        assert_eq!(s.l1.get("k"), Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_raced_fill_inside_a_computation_reaches_waiters_but_not_the_local_tier() {
+        let c = offline(None);
+        let s = &*c.shared;
+        let seen = s.generation();
+        s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
+        let out = s
+            .l1
+            .get_or_compute_async("k".to_string(), |v| v, async {
+                match s.remote::<()>("k", fetched(7, None), seen) {
+                    (Served::Remote(v), local) => (v, local),
+                    _ => unreachable!(),
+                }
+            })
+            .await;
+        assert_eq!(out, 7);
+        assert!(!s.l1.contains_key("k"));
+    }
+
+    #[tokio::test]
+    async fn local_copies_never_outlive_the_remote_ttl() {
+        let c = offline(Some(Duration::from_secs(60)));
+        let s = &*c.shared;
+        s.fill("k", &fetched(1, Some(Duration::from_millis(150))), s.generation());
+        assert!(s.l1.ttl("k").unwrap() <= Duration::from_millis(150));
+        // No time left in Redis: nothing kept locally.
+        s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation());
+        assert!(!s.l1.contains_key("z"));
+        // No expiry in Redis: the local bound applies.
+        s.fill("n", &fetched(1, None), s.generation());
+        let ttl = s.l1.ttl("n").unwrap();
+        assert!(ttl > Duration::from_secs(59) && ttl <= Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn messages_drop_matching_entries_and_skip_their_own() {
+        let c = offline(None);
+        let s = &*c.shared;
+        for k in ["user:1", "user:2", "post:1", "own"] {
+            s.fill(k, &fetched(1, None), s.generation());
+        }
+        let own = Message {
+            origin: s.origin,
+            op: Op::Keys(vec!["own".into()]),
+        };
+        s.apply(&own.encode());
+        assert!(s.l1.contains_key("own"), "a cache's own message is not re-applied");
+        s.apply(&foreign(s, Op::Glob("user:*".into())));
+        let mut left = s.l1.keys();
+        left.sort();
+        assert_eq!(left, ["own", "post:1"]);
+        s.apply(b"not a message");
+        assert!(s.l1.is_empty(), "an unreadable message clears everything");
+        assert_eq!(s.store.stats().errors, 1);
+    }
+
+    #[tokio::test]
+    async fn going_dark_clears_and_bypasses_the_local_tier() {
+        let c = offline(None);
+        let s = &*c.shared;
+        s.fill("k", &fetched(1, None), s.generation());
+        s.go_dark();
+        assert!(s.l1.is_empty() && !c.is_local_active());
+        s.fill("k", &fetched(1, None), s.generation());
+        assert!(s.l1.is_empty(), "no fills while dark");
+        assert_eq!(c.stats().disconnects, 1);
+    }
+
+    #[test]
+    fn building_outside_a_runtime_is_an_error() {
+        let store = RedisStore::open("redis://127.0.0.1:1/", "unit").unwrap();
+        let r = TieredCache::<str, u8>::builder(store).build();
+        assert!(matches!(r, Err(Error::NoRuntime)));
+    }
+}
