@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::tiered::{Insertion, TieredCache, TieredCacheBuilder, TieredStats};
 use crate::Error;
+use crate::tiered::{Insertion, TieredCache, TieredCacheBuilder, TieredStats};
 
 /// A [`TieredCache`] for sync code. It owns a one-worker tokio runtime that
 /// drives the Redis connections and the subscriber; each call blocks the

@@ -54,7 +54,10 @@ impl Breaker {
     }
 
     pub(crate) fn failure(&self) {
-        let n = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let n = self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         if n >= self.threshold && !self.open.load(Ordering::Relaxed) {
             *self.retry_at.lock() = Instant::now() + self.cooldown;
             self.open.store(true, Ordering::Release);

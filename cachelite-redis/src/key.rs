@@ -150,7 +150,10 @@ mod tests {
     fn namespaces_are_checked() {
         assert!(check_namespace("users-v2.prod_1").is_ok());
         for bad in ["", "a:b", "a*", "a b", "a[", "é", &"x".repeat(65)] {
-            assert!(matches!(check_namespace(bad), Err(Error::Config(_))), "{bad:?}");
+            assert!(
+                matches!(check_namespace(bad), Err(Error::Config(_))),
+                "{bad:?}"
+            );
         }
     }
 

@@ -10,11 +10,11 @@ use redis::{Cmd, FromRedisValue, Pipeline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::{self, Codec};
 use crate::key::{Keyspace, check_namespace, render_key};
-use crate::Error;
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
@@ -587,9 +587,9 @@ impl RedisStore {
         let c = &self.inner.counters;
         let ttl = match pttl {
             -1 => None,
-            n if n > 0 => Some(
-                Duration::from_millis(n.unsigned_abs()).saturating_sub(sent.elapsed()),
-            ),
+            n if n > 0 => {
+                Some(Duration::from_millis(n.unsigned_abs()).saturating_sub(sent.elapsed()))
+            }
             // Gone (or expiring) between GET and PTTL.
             _ => {
                 bump(&c.misses);
@@ -756,7 +756,11 @@ impl RedisStore {
         let mut deleted = 0;
         loop {
             let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(BATCH);
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(BATCH);
             // Keys as bytes: a binary key elsewhere must not break the scan.
             let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::Cmd(&scan)).await?;
             let found: Vec<Vec<u8>> = found.into_iter().filter(|k| keep(k)).collect();
@@ -929,7 +933,10 @@ mod tests {
     #[test]
     fn bad_settings_are_errors() {
         let b = || RedisStore::builder("redis://127.0.0.1/");
-        assert!(matches!(b().namespace("a:b").build(), Err(Error::Config(_))));
+        assert!(matches!(
+            b().namespace("a:b").build(),
+            Err(Error::Config(_))
+        ));
         assert!(matches!(
             b().response_timeout(Duration::ZERO).build(),
             Err(Error::Config(_))

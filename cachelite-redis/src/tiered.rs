@@ -25,10 +25,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Error;
 use crate::channel::{Message, Op};
 use crate::key::render_key;
 use crate::store::{Fetched, RedisStore};
-use crate::Error;
 
 /// A value to store with its TTL and tags: what the compute closures of
 /// [`TieredCache::get_or_compute`] hand back, and what
@@ -276,7 +276,9 @@ where
     pub fn build(self) -> Result<TieredCache<K, V>, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         if self.heartbeat.is_zero() {
-            return Err(Error::Config("the heartbeat must be greater than zero".into()));
+            return Err(Error::Config(
+                "the heartbeat must be greater than zero".into(),
+            ));
         }
         let l1 = match self.local {
             Some(c) => c,
@@ -977,10 +979,9 @@ where
             // No key, no cache: fail open.
             return s.timed_load(compute).await.map(|(o, _)| o);
         };
-        let served = s
-            .l1
-            .get_or_compute_async(rendered.clone(), Served::Local, s.lead(&rendered, compute))
-            .await;
+        let served =
+            s.l1.get_or_compute_async(rendered.clone(), Served::Local, s.lead(&rendered, compute))
+                .await;
         match served {
             Served::Local(v) => {
                 bump(&s.counters.l1_hits);
@@ -1130,10 +1131,8 @@ where
                     Some(s) => s.go_live(),
                     None => return,
                 }
-                let mut beat = tokio::time::interval_at(
-                    tokio::time::Instant::now() + heartbeat,
-                    heartbeat,
-                );
+                let mut beat =
+                    tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
                 loop {
                     tokio::select! {
                         msg = stream.next() => match msg {
@@ -1222,9 +1221,8 @@ mod tests {
         let s = &*c.shared;
         let seen = s.generation();
         s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
-        let out = s
-            .l1
-            .get_or_compute_async("k".to_string(), |v| v, async {
+        let out =
+            s.l1.get_or_compute_async("k".to_string(), |v| v, async {
                 match s.remote::<()>("k", fetched(7, None), seen) {
                     (Served::Remote(v), local) => (v, local),
                     _ => unreachable!(),
@@ -1239,7 +1237,11 @@ mod tests {
     async fn local_copies_never_outlive_the_remote_ttl() {
         let c = offline(Some(Duration::from_secs(60)));
         let s = &*c.shared;
-        s.fill("k", &fetched(1, Some(Duration::from_millis(150))), s.generation());
+        s.fill(
+            "k",
+            &fetched(1, Some(Duration::from_millis(150))),
+            s.generation(),
+        );
         assert!(s.l1.ttl("k").unwrap() <= Duration::from_millis(150));
         // No time left in Redis: nothing kept locally.
         s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation());
@@ -1262,7 +1264,10 @@ mod tests {
             op: Op::Keys(vec!["own".into()]),
         };
         s.apply(&own.encode());
-        assert!(s.l1.contains_key("own"), "a cache's own message is not re-applied");
+        assert!(
+            s.l1.contains_key("own"),
+            "a cache's own message is not re-applied"
+        );
         s.apply(&foreign(s, Op::Glob("user:*".into())));
         let mut left = s.l1.keys();
         left.sort();

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachelite_redis::{
-    BlockingTieredCache, Codec, Error, Insertion, RedisStore, TieredCache,
-};
+use cachelite_redis::{BlockingTieredCache, Codec, Error, Insertion, RedisStore, TieredCache};
 use redis::Commands;
 use support::{Server, namespace, raw, target, until};
 
@@ -34,7 +32,10 @@ where
         .local_ttl(Duration::from_secs(60))
         .build()
         .unwrap();
-    until(20, "the subscriber is connected", async || c.is_local_active()).await;
+    until(20, "the subscriber is connected", async || {
+        c.is_local_active()
+    })
+    .await;
     c
 }
 
@@ -85,13 +86,22 @@ async fn invalidations_by_key_tag_and_glob_reach_the_other_local_tier() {
 
     // By key: a write replaces b's copy, a removal drops it.
     a.insert("plain", 10).await.unwrap();
-    until(10, "b sees the new value", async || b.get("plain").await == Some(10)).await;
+    until(10, "b sees the new value", async || {
+        b.get("plain").await == Some(10)
+    })
+    .await;
     assert!(a.remove("plain").await.unwrap());
-    until(10, "b's copy of plain is gone", async || b.get("plain").await.is_none()).await;
+    until(10, "b's copy of plain is gone", async || {
+        b.get("plain").await.is_none()
+    })
+    .await;
 
     // By tag.
     assert_eq!(a.invalidate_tags(&["team:7"]).await.unwrap(), 1);
-    until(10, "b's tagged copy is gone", async || b.get("tagged").await.is_none()).await;
+    until(10, "b's tagged copy is gone", async || {
+        b.get("tagged").await.is_none()
+    })
+    .await;
 
     // By glob: only the matching keys leave b's local tier.
     assert_eq!(a.invalidate_glob("user:*").await.unwrap(), 2);
@@ -107,7 +117,9 @@ async fn invalidations_by_key_tag_and_glob_reach_the_other_local_tier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_subscription_clears_the_local_tier_until_it_is_back() {
     // CLIENT KILL reaches every subscriber of the server: use a private one.
-    let Some(server) = Server::start() else { return };
+    let Some(server) = Server::start() else {
+        return;
+    };
     let ns = namespace("cut");
     let c: TieredCache<str, u32> = tiered(store(&server.url, &ns)).await;
     c.insert("k", 7).await.unwrap();
@@ -121,19 +133,28 @@ async fn losing_the_subscription_clears_the_local_tier_until_it_is_back() {
         .query(&mut raw(&server.url))
         .unwrap();
     assert_eq!(killed, 1);
-    until(10, "the drop is noticed", async || c.stats().disconnects == 1).await;
+    until(10, "the drop is noticed", async || {
+        c.stats().disconnects == 1
+    })
+    .await;
     assert!(c.local().is_empty(), "the local tier was cleared");
 
     until(20, "the subscriber is back", async || c.is_local_active()).await;
     let l2 = c.stats().l2_hits;
     assert_eq!(c.get("k").await, Some(7));
-    assert_eq!(c.stats().l2_hits, l2 + 1, "read from Redis, not a stale local copy");
+    assert_eq!(
+        c.stats().l2_hits,
+        l2 + 1,
+        "read from Redis, not a stale local copy"
+    );
     assert!(c.local().contains_key("k"), "the local tier is used again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_run_fails_open_and_the_breaker_recovers() {
-    let Some(mut server) = Server::start() else { return };
+    let Some(mut server) = Server::start() else {
+        return;
+    };
     let ns = namespace("down");
     let s = RedisStore::builder(&server.url)
         .namespace(&ns)
@@ -147,7 +168,11 @@ async fn redis_stopped_mid_run_fails_open_and_the_breaker_recovers() {
 
     server.stop();
     until(10, "the local tier is off", async || !c.is_local_active()).await;
-    assert_eq!(c.get(&1).await, None, "no local tier without a subscription");
+    assert_eq!(
+        c.get(&1).await,
+        None,
+        "no local tier without a subscription"
+    );
     let computed = AtomicUsize::new(0);
     for i in 0..20u64 {
         let v = c
@@ -174,7 +199,8 @@ async fn redis_stopped_mid_run_fails_open_and_the_breaker_recovers() {
     until(20, "the subscriber is back", async || c.is_local_active()).await;
     assert_eq!(c.get_or_insert_with(&3, || 30).await, 30);
     assert_eq!(
-        c.get_or_insert_with(&3, || unreachable!("cached again")).await,
+        c.get_or_insert_with(&3, || unreachable!("cached again"))
+            .await,
         30
     );
 }
@@ -224,14 +250,21 @@ async fn ttls_below_one_second_are_kept_and_never_outlived_locally() {
         !con.exists::<_, bool>(&key).unwrap()
     })
     .await;
-    assert_eq!(c.get("short").await, None, "the local copy expired no later");
+    assert_eq!(
+        c.get("short").await,
+        None,
+        "the local copy expired no later"
+    );
 
     let s = store(&t.url, &ns);
     s.set(&"ms", &5u8, Some(Duration::from_micros(200_500)))
         .await
         .unwrap();
     let pttl: i64 = con.pttl(s.redis_key("ms").unwrap()).unwrap();
-    assert!(pttl > 0 && pttl <= 201, "rounded up to whole ms, got {pttl}");
+    assert!(
+        pttl > 0 && pttl <= 201,
+        "rounded up to whole ms, got {pttl}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -267,7 +300,11 @@ async fn cross_process_singleflight_computes_once() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 42);
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "one computation for five clients");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "one computation for five clients"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,8 +363,23 @@ async fn hostile_glob_patterns_stay_inside_the_namespace() {
     s.set(&"*", &1u8, None).await.unwrap();
 
     for p in [
-        "*", "**", "\\", "[", "*]", "[*", "../*", "*:*", "\\*", "[^a]*", "?*", "cachelite:*",
-        "*\\", "[\\", "*[:#]*", "\0*", "*\r\n*",
+        "*",
+        "**",
+        "\\",
+        "[",
+        "*]",
+        "[*",
+        "../*",
+        "*:*",
+        "\\*",
+        "[^a]*",
+        "?*",
+        "cachelite:*",
+        "*\\",
+        "[\\",
+        "*[:#]*",
+        "\0*",
+        "*\r\n*",
     ] {
         s.invalidate_glob(p).await.unwrap();
         s.set(&"k", &1u8, None).await.unwrap();
@@ -337,7 +389,10 @@ async fn hostile_glob_patterns_stay_inside_the_namespace() {
     }
     assert_eq!(neighbour.get::<_, u8>(&"k").await.unwrap(), Some(1));
     let tag_set = format!("cachelite:{ns}:v1#tag:t");
-    assert!(con.exists::<_, bool>(&tag_set).unwrap(), "globs match entries only");
+    assert!(
+        con.exists::<_, bool>(&tag_set).unwrap(),
+        "globs match entries only"
+    );
 
     // A literal star, escaped, matches only the key "*".
     assert_eq!(s.invalidate_glob("\\*").await.unwrap(), 0);
@@ -361,9 +416,7 @@ async fn computations_that_fail_or_decline_are_not_stored() {
     let Some(t) = target() else { return };
     let ns = namespace("try");
     let c: TieredCache<u32, u32> = tiered(store(&t.url, &ns)).await;
-    let r = c
-        .try_get_or_insert_with(&1, || Err::<u32, _>("boom"))
-        .await;
+    let r = c.try_get_or_insert_with(&1, || Err::<u32, _>("boom")).await;
     assert_eq!(r, Err("boom"));
     assert_eq!(c.stats().loads.failures, 1);
     assert_eq!(c.store().get::<_, u32>(&1).await.unwrap(), None);
@@ -376,7 +429,14 @@ async fn computations_that_fail_or_decline_are_not_stored() {
     assert_eq!(c.store().get::<_, u32>(&2).await.unwrap(), None);
     let out = c
         .get_or_compute(&2, |v| v, async {
-            (4, Some(Insertion::new(4).with_ttl(Duration::from_secs(30)).with_tags(["even"])))
+            (
+                4,
+                Some(
+                    Insertion::new(4)
+                        .with_ttl(Duration::from_secs(30))
+                        .with_tags(["even"]),
+                ),
+            )
         })
         .await;
     assert_eq!(out, 4);
@@ -413,7 +473,9 @@ fn the_blocking_cache_serves_sync_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unix_socket_urls_work() {
-    let Some(server) = Server::start_unix() else { return };
+    let Some(server) = Server::start_unix() else {
+        return;
+    };
     let c: TieredCache<str, u8> = tiered(store(&server.url, &namespace("unix"))).await;
     c.insert("k", 1).await.unwrap();
     assert_eq!(c.get("k").await, Some(1));

@@ -4,6 +4,10 @@
 pub use cachelite_macros::DeepSize;
 pub use cachelite_runtime::*;
 
+/// The Redis tier: a two-tier cache shared across processes (feature `redis`).
+#[cfg(feature = "redis")]
+pub use cachelite_redis as redis;
+
 #[doc = include_str!("memoize.md")]
 pub use cachelite_macros::memoize;
 
