@@ -6,7 +6,9 @@
 //!   connection drops, L1 is cleared and bypassed; when it is back, L1 is
 //!   cleared again and used.
 //! - Every invalidation that reaches this process (a message, or a write
-//!   made here) bumps a generation counter *before* dropping L1 entries. A
+//!   made here) bumps a generation counter *before* dropping L1 entries
+//!   (one counter per stripe of keys for key messages, an epoch for tags,
+//!   globs and clears). A
 //!   fill of L1 from L2 records the generation before its read and stores
 //!   nothing if it changed; the runtime's in-flight bookkeeping (a removal
 //!   dooms a computation in flight for the key) closes the gap between that
@@ -141,7 +143,9 @@ impl LoadStats {
     /// Successes plus failures.
     ///
     /// ```
-    /// let l = cachelite_redis::LoadStats { successes: 2, failures: 1, ..Default::default() };
+    /// let mut l = cachelite_redis::LoadStats::default();
+    /// l.successes = 2;
+    /// l.failures = 1;
     /// assert_eq!(l.total(), 3);
     /// ```
     #[must_use]
@@ -299,7 +303,7 @@ where
             origin: fastrand::u64(..),
             store: self.store,
             live: AtomicBool::new(false),
-            generation: AtomicU64::new(0),
+            generations: Generations::new(),
             local_ttl,
             ttl: self.ttl,
             lease: self.lease,
@@ -382,7 +386,7 @@ struct Shared<V> {
     origin: u64,
     /// The subscriber is connected: L1 may be read and filled.
     live: AtomicBool,
-    generation: AtomicU64,
+    generations: Generations,
     local_ttl: Option<Duration>,
     ttl: Option<Duration>,
     lease: Option<LeaseConfig>,
@@ -406,6 +410,52 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// What a fill saw before reading Redis: the epoch and its key's stripe.
+type Seen = (u64, u64);
+
+/// Invalidation counters: a key message bumps the key's stripe only, so a
+/// busy namespace does not keep every other key's fills out of L1; tags,
+/// globs, clears and subscription changes bump the epoch.
+struct Generations {
+    epoch: AtomicU64,
+    stripes: Box<[AtomicU64]>,
+}
+
+impl Generations {
+    const STRIPES: usize = 256;
+
+    fn new() -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            stripes: (0..Self::STRIPES).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn stripe(&self, rendered: &str) -> &AtomicU64 {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(rendered, &mut h);
+        // The modulo keeps the index below STRIPES, so the cast is lossless.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = (std::hash::Hasher::finish(&h) % Self::STRIPES as u64) as usize;
+        &self.stripes[i]
+    }
+
+    fn seen(&self, rendered: &str) -> Seen {
+        (
+            self.epoch.load(Ordering::SeqCst),
+            self.stripe(rendered).load(Ordering::SeqCst),
+        )
+    }
+
+    fn bump_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn bump_key(&self, rendered: &str) {
+        self.stripe(rendered).fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Who answered a read: the L1 lookup's output type.
 enum Served<V, R> {
     Local(V),
@@ -423,12 +473,12 @@ where
         self.live.load(Ordering::SeqCst)
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    fn generation(&self, rendered: &str) -> Seen {
+        self.generations.seen(rendered)
     }
 
     fn bump_generation(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.generations.bump_all();
     }
 
     fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
@@ -460,10 +510,13 @@ where
         if msg.origin == self.origin {
             return;
         }
-        self.bump_generation();
+        if !matches!(msg.op, Op::Keys(_)) {
+            self.bump_generation();
+        }
         match msg.op {
             Op::Keys(keys) => {
                 for k in &keys {
+                    self.generations.bump_key(k);
                     self.l1.remove(k);
                 }
             }
@@ -479,7 +532,7 @@ where
 
     /// Drops `rendered` from L1 after a write or invalidation made here.
     fn forget(&self, rendered: &str) {
-        self.bump_generation();
+        self.generations.bump_key(rendered);
         self.l1.remove(rendered);
     }
 
@@ -522,8 +575,8 @@ where
 
     /// Fills L1 outside a computation (plain `get`): store, then check the
     /// generation again and undo if an invalidation slipped in between.
-    fn fill(&self, rendered: &str, f: &Fetched<V>, seen: u64) {
-        let fresh = || self.live() && self.generation() == seen;
+    fn fill(&self, rendered: &str, f: &Fetched<V>, seen: Seen) {
+        let fresh = || self.live() && self.generation(rendered) == seen;
         if !fresh() {
             return;
         }
@@ -566,7 +619,7 @@ where
     where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
-        let seen = self.generation();
+        let seen = self.generation(rendered);
         if let Ok(Some(f)) = self.store.fetch::<V>(rendered).await {
             return self.remote(rendered, f, seen);
         }
@@ -614,10 +667,10 @@ where
         &self,
         rendered: &str,
         f: Fetched<V>,
-        seen: u64,
+        seen: Seen,
     ) -> (Served<V, R>, Option<LocalInsertion<V>>) {
         bump(&self.counters.l2_hits);
-        let keep = self.live() && self.generation() == seen;
+        let keep = self.live() && self.generation(rendered) == seen;
         let local = self.settle(rendered, f.value.clone(), f.ttl, &f.tags, keep);
         (Served::Remote(f.value), local)
     }
@@ -771,7 +824,7 @@ where
             bump(&s.counters.l1_hits);
             return Some(v);
         }
-        let seen = s.generation();
+        let seen = s.generation(&rendered);
         match s.store.fetch::<V>(&rendered).await {
             Ok(Some(f)) => {
                 bump(&s.counters.l2_hits);
@@ -1206,20 +1259,41 @@ mod tests {
     async fn a_fill_that_raced_an_invalidation_stores_nothing() {
         let c = offline(None);
         let s = &*c.shared;
-        let seen = s.generation();
+        let seen = s.generation("k");
         // The invalidation lands while the read of the old value is in flight.
         s.apply(&foreign(s, Op::Keys(vec!["k".into()])));
         s.fill("k", &fetched(1, None), seen);
         assert!(!s.l1.contains_key("k"));
-        s.fill("k", &fetched(2, None), s.generation());
+        s.fill("k", &fetched(2, None), s.generation("k"));
         assert_eq!(s.l1.get("k"), Some(2));
+    }
+
+    #[tokio::test]
+    async fn only_a_message_that_may_concern_the_key_blocks_its_fill() {
+        let c = offline(None);
+        let s = &*c.shared;
+        assert_ne!(
+            std::ptr::from_ref(s.generations.stripe("a")),
+            std::ptr::from_ref(s.generations.stripe("b"))
+        );
+        let seen = s.generation("a");
+        s.apply(&foreign(s, Op::Keys(vec!["b".into()])));
+        s.fill("a", &fetched(1, None), seen);
+        assert!(s.l1.contains_key("a"));
+        let seen = s.generation("c");
+        s.apply(&foreign(s, Op::Glob("zzz*".into())));
+        s.fill("c", &fetched(1, None), seen);
+        assert!(
+            !s.l1.contains_key("c"),
+            "globs and tags block every fill in flight"
+        );
     }
 
     #[tokio::test]
     async fn a_raced_fill_inside_a_computation_reaches_waiters_but_not_the_local_tier() {
         let c = offline(None);
         let s = &*c.shared;
-        let seen = s.generation();
+        let seen = s.generation("k");
         s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
         let out =
             s.l1.get_or_compute_async("k".to_string(), |v| v, async {
@@ -1240,14 +1314,14 @@ mod tests {
         s.fill(
             "k",
             &fetched(1, Some(Duration::from_millis(150))),
-            s.generation(),
+            s.generation("k"),
         );
         assert!(s.l1.ttl("k").unwrap() <= Duration::from_millis(150));
         // No time left in Redis: nothing kept locally.
-        s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation());
+        s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation("z"));
         assert!(!s.l1.contains_key("z"));
         // No expiry in Redis: the local bound applies.
-        s.fill("n", &fetched(1, None), s.generation());
+        s.fill("n", &fetched(1, None), s.generation("n"));
         let ttl = s.l1.ttl("n").unwrap();
         assert!(ttl > Duration::from_secs(59) && ttl <= Duration::from_secs(60));
     }
@@ -1257,7 +1331,7 @@ mod tests {
         let c = offline(None);
         let s = &*c.shared;
         for k in ["user:1", "user:2", "post:1", "own"] {
-            s.fill(k, &fetched(1, None), s.generation());
+            s.fill(k, &fetched(1, None), s.generation(k));
         }
         let own = Message {
             origin: s.origin,
@@ -1281,10 +1355,10 @@ mod tests {
     async fn going_dark_clears_and_bypasses_the_local_tier() {
         let c = offline(None);
         let s = &*c.shared;
-        s.fill("k", &fetched(1, None), s.generation());
+        s.fill("k", &fetched(1, None), s.generation("k"));
         s.go_dark();
         assert!(s.l1.is_empty() && !c.is_local_active());
-        s.fill("k", &fetched(1, None), s.generation());
+        s.fill("k", &fetched(1, None), s.generation("k"));
         assert!(s.l1.is_empty(), "no fills while dark");
         assert_eq!(c.stats().disconnects, 1);
     }
