@@ -60,8 +60,15 @@ async fn two_clients_with_separate_local_tiers_share_values() {
     assert_eq!(again, "hello");
     assert_eq!(computed.load(Ordering::SeqCst), 1);
     assert_eq!(b.stats().l2_hits, 1);
+    // b's first fill of L1 is skipped if a's message for the key arrives
+    // while b reads: it may announce the very value b is reading.
+    until(10, "b keeps a local copy", async || {
+        b.get("greeting").await.is_some() && b.local().contains_key("greeting")
+    })
+    .await;
+    let local = b.stats().l1_hits;
     assert_eq!(b.get("greeting").await.as_deref(), Some("hello"));
-    assert_eq!(b.stats().l1_hits, 1, "the second read is local");
+    assert_eq!(b.stats().l1_hits, local + 1, "then reads are local");
     assert_eq!(a.stats().loads.successes, 1);
     assert_eq!(a.stats().misses, 1);
     assert!(a.ping().await.is_ok());
@@ -250,8 +257,10 @@ async fn ttls_below_one_second_are_kept_and_never_outlived_locally() {
     let pttl: i64 = con.pttl(&key).unwrap();
     assert!(pttl > 0 && pttl <= 150, "PX milliseconds, got {pttl}");
     // Read it (filling the local tier) while it lives.
-    if c.get("short").await.is_some() {
-        assert!(c.local().ttl("short").unwrap() <= Duration::from_millis(150));
+    if c.get("short").await.is_some()
+        && let Some(ttl) = c.local().ttl("short")
+    {
+        assert!(ttl <= Duration::from_millis(150), "{ttl:?}");
     }
     until(10, "Redis expires it", async || {
         !con.exists::<_, bool>(&key).unwrap()
@@ -326,6 +335,8 @@ async fn namespaces_and_versions_are_isolated_and_clear_stays_inside() {
         .namespace(&ns)
         .version(2)
         .codec(Codec::Json)
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
         .build()
         .unwrap();
     let b = store(&t.url, &other_ns);
