@@ -346,9 +346,17 @@ async fn namespaces_and_versions_are_isolated_and_clear_stays_inside() {
     let mut con = raw(&t.url);
     let foreign = format!("cachelite:{ns}:v10:k");
     let _: () = con.set(&foreign, 1).unwrap();
+    // A key that is not UTF-8, as another tool might leave: scans read
+    // keys as bytes, so it neither breaks them nor escapes `clear`.
+    let mut binary = format!("cachelite:{ns}:v1:").into_bytes();
+    binary.extend_from_slice(b"\xff\xfe");
+    let _: () = con.set(&binary, 1).unwrap();
+    assert_eq!(a.invalidate_glob("*").await.unwrap(), 1, "k only");
+    a.set_with_tags(&"k", &1u8, None, &["t"]).await.unwrap();
 
     assert_eq!(a.get::<_, u8>(&"k").await.unwrap(), Some(1));
-    assert!(a.clear().await.unwrap() >= 2, "the entry and its tag set");
+    assert!(a.clear().await.unwrap() >= 3, "the entries and the tag set");
+    assert!(!con.exists::<_, bool>(&binary).unwrap());
     assert_eq!(a.get::<_, u8>(&"k").await.unwrap(), None);
     assert_eq!(a2.get::<_, u8>(&"k").await.unwrap(), Some(1));
     assert_eq!(b.get::<_, u8>(&"k").await.unwrap(), Some(1));
