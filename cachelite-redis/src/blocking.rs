@@ -3,18 +3,19 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::tiered::{Insertion, TieredCache, TieredCacheBuilder, TieredStats};
+use crate::tiered::{Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredStats};
 
 /// A [`TieredCache`] for sync code. It owns a one-worker tokio runtime that
 /// drives the Redis connections and the subscriber; each call blocks the
 /// calling thread until it is done (a local hit does not leave the thread).
-/// Computations (`init`) run on the calling thread.
+/// Computations (`init`) run on the calling thread, and may use the cache
+/// themselves (a recursive memoized fn).
 ///
 /// Works from any thread, including from inside another runtime's task
 /// (the call then blocks that worker, as any blocking call does). Clones
@@ -72,6 +73,34 @@ impl Drop for OwnedRuntime {
     }
 }
 
+/// Wakes a parked thread.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` on this thread, parking between polls. Unlike an executor
+/// that refuses to nest, it may run inside itself.
+fn park_on<F: Future>(f: F) -> F::Output {
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A stale unpark token only costs one extra poll.
+        std::thread::park();
+    }
+}
+
 impl<K, V> BlockingTieredCache<K, V>
 where
     K: Serialize + ?Sized,
@@ -109,7 +138,7 @@ where
     /// runtime's worker).
     fn block_on<F: Future>(&self, f: F) -> F::Output {
         let _entered = self.runtime.handle().enter();
-        futures::executor::block_on(f)
+        park_on(f)
     }
 
     /// The async cache inside, for code that has both.
@@ -294,10 +323,30 @@ where
         on_hit: impl FnOnce(V) -> O,
         compute: impl FnOnce() -> Result<(O, Option<Insertion<V>>), E>,
     ) -> Result<O, E> {
-        self.block_on(
-            self.cache
-                .try_get_or_compute(key, on_hit, async move { compute() }),
-        )
+        let s = &*self.cache.shared;
+        let Ok(rendered) = s.render(key) else {
+            // No key, no cache: fail open.
+            let started = Instant::now();
+            let r = compute();
+            s.record_load(started, r.is_ok());
+            return r.map(|(o, _)| o);
+        };
+        // The local tier's sync read-through: `compute` runs on this
+        // thread's own stack, outside any future, so a computation that
+        // reads other keys (recursion) nests plain calls, and one that
+        // reads its own key computes it directly instead of waiting on
+        // itself. Only the Redis round trips are driven as futures.
+        let served = s.l1.get_or_compute(rendered.clone(), Served::Local, || {
+            let lease = match self.block_on(s.lead_start(&rendered)) {
+                Start::Found(v, local) => return (Served::Remote(v), local),
+                Start::Compute(lease) => lease,
+            };
+            let started = Instant::now();
+            let result = compute();
+            s.record_load(started, result.is_ok());
+            self.block_on(s.lead_finish(&rendered, result, lease))
+        });
+        s.answer(served, on_hit)
     }
 
     /// See [`TieredCache::get_or_compute`].
@@ -313,10 +362,12 @@ where
         on_hit: impl FnOnce(V) -> O,
         compute: impl FnOnce() -> (O, Option<Insertion<V>>),
     ) -> O {
-        self.block_on(
-            self.cache
-                .get_or_compute(key, on_hit, async move { compute() }),
-        )
+        let r: Result<O, std::convert::Infallible> =
+            self.try_get_or_compute(key, on_hit, || Ok(compute()));
+        match r {
+            Ok(o) => o,
+            Err(never) => match never {},
+        }
     }
 
     /// See [`TieredCache::get_or_insert_with`].
@@ -327,7 +378,14 @@ where
     /// # }
     /// ```
     pub fn get_or_insert_with(&self, key: &K, init: impl FnOnce() -> V) -> V {
-        self.block_on(self.cache.get_or_insert_with(key, init))
+        self.get_or_compute(
+            key,
+            |v| v,
+            || {
+                let v = init();
+                (v.clone(), Some(Insertion::new(v)))
+            },
+        )
     }
 
     /// See [`TieredCache::try_get_or_insert_with`].
@@ -345,6 +403,13 @@ where
         key: &K,
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        self.block_on(self.cache.try_get_or_insert_with(key, init))
+        self.try_get_or_compute(
+            key,
+            |v| v,
+            || {
+                let v = init()?;
+                Ok((v.clone(), Some(Insertion::new(v))))
+            },
+        )
     }
 }

@@ -357,7 +357,7 @@ where
 /// # Ok(()) }
 /// ```
 pub struct TieredCache<K: ?Sized, V> {
-    shared: Arc<Shared<V>>,
+    pub(crate) shared: Arc<Shared<V>>,
     _key: PhantomData<fn(&K)>,
 }
 
@@ -379,8 +379,8 @@ impl<K: ?Sized, V> std::fmt::Debug for TieredCache<K, V> {
     }
 }
 
-struct Shared<V> {
-    l1: Cache<String, V>,
+pub(crate) struct Shared<V> {
+    pub(crate) l1: Cache<String, V>,
     store: RedisStore,
     /// This cache's id in published messages.
     origin: u64,
@@ -457,13 +457,21 @@ impl Generations {
 }
 
 /// Who answered a read: the L1 lookup's output type.
-enum Served<V, R> {
+pub(crate) enum Served<V, R> {
     Local(V),
     Remote(V),
     Computed(R),
 }
 
-type LocalInsertion<V> = cachelite_runtime::Insertion<V>;
+pub(crate) type LocalInsertion<V> = cachelite_runtime::Insertion<V>;
+
+/// How a leader's first step ended.
+pub(crate) enum Start<V> {
+    /// Redis had the value (or the lease holder stored it).
+    Found(V, Option<LocalInsertion<V>>),
+    /// Compute, holding this lease if one was taken.
+    Compute(Option<String>),
+}
 
 impl<V> Shared<V>
 where
@@ -481,7 +489,7 @@ where
         self.generations.bump_all();
     }
 
-    fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
+    pub(crate) fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
         render_key(key).inspect_err(|_| self.store.count_error())
     }
 
@@ -599,18 +607,24 @@ where
         }
     }
 
-    async fn timed_load<T, E>(&self, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let start = Instant::now();
-        let r = f.await;
-        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    /// Counts one computation that started at `started`.
+    pub(crate) fn record_load(&self, started: Instant, ok: bool) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let c = &self.counters;
         c.load_nanos.fetch_add(nanos, Ordering::Relaxed);
-        bump(if r.is_ok() { &c.load_ok } else { &c.load_err });
+        bump(if ok { &c.load_ok } else { &c.load_err });
+    }
+
+    async fn timed_load<T, E>(&self, f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let started = Instant::now();
+        let r = f.await;
+        self.record_load(started, r.is_ok());
         r
     }
 
     /// The miss path of a read-through, run by the one caller of this
-    /// process that leads for `rendered`.
+    /// process that leads for `rendered`: Redis, the lease, the
+    /// computation, the write.
     async fn lead<O, E, F>(
         &self,
         rendered: &str,
@@ -619,6 +633,17 @@ where
     where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
+        let lease = match self.lead_start(rendered).await {
+            Start::Found(v, local) => return (Served::Remote(v), local),
+            Start::Compute(lease) => lease,
+        };
+        let result = self.timed_load(compute).await;
+        self.lead_finish(rendered, result, lease).await
+    }
+
+    /// Before computing: the value from Redis, or from the process holding
+    /// the lease; else the go-ahead, with the lease if one was taken.
+    pub(crate) async fn lead_start(&self, rendered: &str) -> Start<V> {
         let seen = self.generation(rendered);
         if let Ok(Some(f)) = self.store.fetch::<V>(rendered).await {
             return self.remote(rendered, f, seen);
@@ -638,7 +663,17 @@ where
             }
         }
         bump(&self.counters.misses);
-        let out = match self.timed_load(compute).await {
+        Start::Compute(lease)
+    }
+
+    /// After computing: write what is to be stored, release the lease.
+    pub(crate) async fn lead_finish<O, E>(
+        &self,
+        rendered: &str,
+        result: Result<(O, Option<Insertion<V>>), E>,
+        lease: Option<String>,
+    ) -> (Served<V, Result<O, E>>, Option<LocalInsertion<V>>) {
+        let out = match result {
             Ok((o, Some(ins))) => {
                 let ttl = self.resolve_ttl(ins.ttl);
                 let sent = Instant::now();
@@ -663,16 +698,27 @@ where
         out
     }
 
-    fn remote<R>(
+    /// What the caller gets from what the local tier's read-through served.
+    pub(crate) fn answer<O, E>(
         &self,
-        rendered: &str,
-        f: Fetched<V>,
-        seen: Seen,
-    ) -> (Served<V, R>, Option<LocalInsertion<V>>) {
+        served: Served<V, Result<O, E>>,
+        on_hit: impl FnOnce(V) -> O,
+    ) -> Result<O, E> {
+        match served {
+            Served::Local(v) => {
+                bump(&self.counters.l1_hits);
+                Ok(on_hit(v))
+            }
+            Served::Remote(v) => Ok(on_hit(v)),
+            Served::Computed(r) => r,
+        }
+    }
+
+    fn remote(&self, rendered: &str, f: Fetched<V>, seen: Seen) -> Start<V> {
         bump(&self.counters.l2_hits);
         let keep = self.live() && self.generation(rendered) == seen;
         let local = self.settle(rendered, f.value.clone(), f.ttl, &f.tags, keep);
-        (Served::Remote(f.value), local)
+        Start::Found(f.value, local)
     }
 
     /// Polls Redis for another process's result while it holds the lease.
@@ -1035,14 +1081,7 @@ where
         let served =
             s.l1.get_or_compute_async(rendered.clone(), Served::Local, s.lead(&rendered, compute))
                 .await;
-        match served {
-            Served::Local(v) => {
-                bump(&s.counters.l1_hits);
-                Ok(on_hit(v))
-            }
-            Served::Remote(v) => Ok(on_hit(v)),
-            Served::Computed(r) => r,
-        }
+        s.answer(served, on_hit)
     }
 
     /// [`TieredCache::try_get_or_compute`] for an infallible computation.
@@ -1297,9 +1336,9 @@ mod tests {
         s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
         let out =
             s.l1.get_or_compute_async("k".to_string(), |v| v, async {
-                match s.remote::<()>("k", fetched(7, None), seen) {
-                    (Served::Remote(v), local) => (v, local),
-                    _ => unreachable!(),
+                match s.remote("k", fetched(7, None), seen) {
+                    Start::Found(v, local) => (v, local),
+                    Start::Compute(_) => unreachable!(),
                 }
             })
             .await;

@@ -489,6 +489,19 @@ fn the_blocking_cache_serves_sync_code() {
     assert!(c.ping().is_ok());
     assert!(c.clear().unwrap() >= 1);
 
+    // A computation may use the cache for other keys (recursion).
+    fn fib(c: &BlockingTieredCache<u64, u64>, n: u64) -> u64 {
+        if n < 2 {
+            return n;
+        }
+        c.get_or_insert_with(&n, || fib(c, n - 1) + fib(c, n - 2))
+    }
+    let numbers: BlockingTieredCache<u64, u64> =
+        BlockingTieredCache::new(TieredCache::builder(store(&t.url, &namespace("fib")))).unwrap();
+    assert_eq!(fib(&numbers, 60), 1_548_008_755_920);
+    assert_eq!(numbers.stats().loads.successes, 59, "each of 2..=60 once");
+    numbers.clear().unwrap();
+
     // Usable, and droppable, from inside another runtime too.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
