@@ -6,13 +6,12 @@
 //!   connection drops, L1 is cleared and bypassed; when it is back, L1 is
 //!   cleared again and used.
 //! - Every invalidation that reaches this process (a message, or a write
-//!   made here) bumps a generation counter *before* dropping L1 entries
-//!   (one counter per stripe of keys for key messages, an epoch for tags,
-//!   globs and clears). A
-//!   fill of L1 from L2 records the generation before its read and stores
-//!   nothing if it changed; the runtime's in-flight bookkeeping (a removal
-//!   dooms a computation in flight for the key) closes the gap between that
-//!   check and the store.
+//!   made here) bumps a generation counter *before* dropping L1 entries:
+//!   the key's stripe for a key message, an epoch for tags, globs, clears
+//!   and subscription changes. A fill of L1 from L2 records the generation
+//!   before its read and stores nothing if it changed; the runtime's
+//!   in-flight bookkeeping (a removal dooms a computation in flight for the
+//!   key) closes the gap between that check and the store.
 //! - Local writes invalidate L1 rather than write through it, so two
 //!   concurrent writers in one process cannot leave L1 disagreeing with L2.
 
