@@ -5,6 +5,7 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `serde` | off | snapshots: `Cache::snapshot` and `Cache::restore` (files), `snapshot_to` and `restore_from` (any `io::Write` / `io::Read`), in JSON or MessagePack (`SnapshotFormat`, `SnapshotError`); keys and values must be `Serialize` to save and `DeserializeOwned` to restore |
+//! | `redis` | off | `cachelite::redis`: a two-tier cache, local in front of a shared Redis, coherent across processes (see *Sharing a cache across processes* above) |
 //!
 //! Items that need a feature are marked with it in these docs as built on
 //! docs.rs, with every feature on.
@@ -18,6 +19,10 @@ pub use cachelite_runtime::*;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
+/// The Redis tier: a two-tier cache shared across processes (feature `redis`).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cachelite_redis as redis;
 
 #[doc = include_str!("memoize.md")]
 pub use cachelite_macros::memoize;

@@ -7,11 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The crates published to the registry, each carrying the license texts.
-const PUBLISHED: [&str; 4] = [
+const PUBLISHED: [&str; 5] = [
     "cachelite",
     "cachelite-macros",
     "cachelite-runtime",
     "cachelite-cli",
+    "cachelite-redis",
 ];
 const LICENSES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
 

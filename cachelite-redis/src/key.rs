@@ -1,0 +1,172 @@
+//! Key layout in Redis and the encoding of user keys.
+//!
+//! Every key a store touches starts with `cachelite:{namespace}:v{version}`:
+//!
+//! | what          | Redis key                                       |
+//! |---------------|-------------------------------------------------|
+//! | an entry      | `cachelite:{ns}:v{version}:{rendered key}`      |
+//! | a tag's set   | `cachelite:{ns}:v{version}#tag:{tag}`           |
+//! | a lease lock  | `cachelite:{ns}:v{version}#lock:{rendered key}` |
+//! | the channel   | `cachelite:{ns}:v{version}#events` (pub/sub)    |
+//!
+//! The namespace is restricted to `[A-Za-z0-9_.-]`, so the prefix holds no
+//! glob metacharacter and no `:`: a pattern appended to it can never match
+//! outside the namespace, and no namespace is a prefix of another's keys.
+
+use serde::Serialize;
+
+use crate::Error;
+
+/// The longest namespace accepted.
+pub(crate) const MAX_NAMESPACE_LEN: usize = 64;
+
+/// Renders a key from its serde representation, never from a `Hash` impl
+/// (whose seed differs per process).
+///
+/// A key that serializes as a string is kept as it is, so `"user:1"` is
+/// stored as `...:user:1` and globs read naturally; a leading `#` or `%` is
+/// percent-escaped. Any other key is `#` followed by its JSON (`42` is
+/// `#42`, `(1, "a")` is `#[1,"a"]`). Strings never start with `#` once
+/// escaped, so two different keys of one type never render alike.
+pub(crate) fn render_key<K: Serialize + ?Sized>(key: &K) -> Result<String, Error> {
+    let value = serde_json::to_value(key).map_err(|e| Error::Key(e.to_string()))?;
+    Ok(match value {
+        serde_json::Value::String(s) => escape_string(s),
+        other => format!("#{other}"),
+    })
+}
+
+fn escape_string(s: String) -> String {
+    match s.as_bytes().first() {
+        Some(b'#') => format!("%23{}", &s[1..]),
+        Some(b'%') => format!("%25{}", &s[1..]),
+        _ => s,
+    }
+}
+
+/// Checks a namespace: 1 to 64 characters from `[A-Za-z0-9_.-]`.
+pub(crate) fn check_namespace(ns: &str) -> Result<(), Error> {
+    if ns.is_empty() || ns.len() > MAX_NAMESPACE_LEN {
+        return Err(Error::Config(format!(
+            "the namespace must be 1 to {MAX_NAMESPACE_LEN} characters long, got {}",
+            ns.len()
+        )));
+    }
+    if let Some(c) = ns
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(Error::Config(format!(
+            "the namespace {ns:?} contains {c:?}; use only letters, digits, '_', '.' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// The names a store uses inside Redis.
+#[derive(Debug, Clone)]
+pub(crate) struct Keyspace {
+    /// `cachelite:{ns}:v{version}`
+    base: String,
+    /// `cachelite:{ns}:v{version}:`
+    entries: String,
+}
+
+impl Keyspace {
+    pub(crate) fn new(namespace: &str, version: u32) -> Self {
+        let base = format!("cachelite:{namespace}:v{version}");
+        let entries = format!("{base}:");
+        Self { base, entries }
+    }
+
+    pub(crate) fn entry(&self, rendered: &str) -> String {
+        format!("{}{rendered}", self.entries)
+    }
+
+    pub(crate) fn tag(&self, tag: &str) -> String {
+        format!("{}#tag:{tag}", self.base)
+    }
+
+    pub(crate) fn lock(&self, rendered: &str) -> String {
+        format!("{}#lock:{rendered}", self.base)
+    }
+
+    pub(crate) fn channel(&self) -> String {
+        format!("{}#events", self.base)
+    }
+
+    /// A `SCAN MATCH` pattern for every key of this namespace and version:
+    /// entries, tag sets and locks.
+    pub(crate) fn everything(&self) -> String {
+        format!("{}[:#]*", self.base)
+    }
+
+    /// A `SCAN MATCH` pattern for the entries whose rendered key matches the
+    /// user's `pattern`. The prefix is literal, so whatever the pattern
+    /// holds, a match starts with this namespace's entry prefix.
+    pub(crate) fn entry_pattern(&self, pattern: &str) -> String {
+        format!("{}{pattern}", self.entries)
+    }
+
+    /// The rendered key of an entry's full Redis key, if it is one of ours.
+    pub(crate) fn rendered_of<'a>(&self, full: &'a [u8]) -> Option<&'a str> {
+        let rest = full.strip_prefix(self.entries.as_bytes())?;
+        std::str::from_utf8(rest).ok()
+    }
+
+    /// Whether a full Redis key belongs to this namespace and version.
+    pub(crate) fn owns(&self, full: &[u8]) -> bool {
+        full.strip_prefix(self.base.as_bytes())
+            .is_some_and(|rest| matches!(rest.first(), Some(b':' | b'#')))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_render_verbatim_and_others_as_json() {
+        assert_eq!(render_key("user:1").unwrap(), "user:1");
+        assert_eq!(render_key(&42u64).unwrap(), "#42");
+        assert_eq!(render_key(&(1, "a")).unwrap(), "#[1,\"a\"]");
+        assert_eq!(render_key(&Option::<u8>::None).unwrap(), "#null");
+    }
+
+    #[test]
+    fn rendered_keys_never_collide_across_escapes() {
+        let keys = ["#42", "%2342", "%23", "#", "%", "%25", "null", "#null", ""];
+        let rendered: std::collections::HashSet<String> =
+            keys.iter().map(|k| render_key(k).unwrap()).collect();
+        assert_eq!(rendered.len(), keys.len());
+        assert_ne!(render_key("#42").unwrap(), render_key(&42u8).unwrap());
+        assert_ne!(
+            render_key(&Some("null")).unwrap(),
+            render_key(&Option::<&str>::None).unwrap()
+        );
+    }
+
+    #[test]
+    fn namespaces_are_checked() {
+        assert!(check_namespace("users-v2.prod_1").is_ok());
+        for bad in ["", "a:b", "a*", "a b", "a[", "é", &"x".repeat(65)] {
+            assert!(
+                matches!(check_namespace(bad), Err(Error::Config(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn layout_keeps_kinds_apart() {
+        let ks = Keyspace::new("app", 3);
+        assert_eq!(ks.entry("k"), "cachelite:app:v3:k");
+        assert_eq!(ks.tag("t"), "cachelite:app:v3#tag:t");
+        assert_eq!(ks.rendered_of(b"cachelite:app:v3:k"), Some("k"));
+        assert_eq!(ks.rendered_of(b"cachelite:app:v3#tag:t"), None);
+        assert!(ks.owns(b"cachelite:app:v3#lock:k"));
+        assert!(!ks.owns(b"cachelite:app:v31:k"));
+        assert!(!ks.owns(b"cachelite:app2:v3:k"));
+        assert_eq!(ks.entry_pattern("*"), "cachelite:app:v3:*");
+    }
+}

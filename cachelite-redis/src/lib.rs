@@ -1,0 +1,62 @@
+//! A Redis tier for cachelite: memoized results shared by every process
+//! of a service, with a coherent local cache in front.
+//!
+//! - [`RedisStore`]: one namespace of a Redis server as a cache (typed
+//!   values, millisecond TTLs, tags, globs, small timeouts, a circuit
+//!   breaker).
+//! - [`TieredCache`]: a local `cachelite::Cache` (L1) in front of the store
+//!   (L2). Writes and invalidations are published on the namespace's
+//!   channel and every process drops its local copy; without a live
+//!   subscription the local tier is off. Reads fail open.
+//! - [`BlockingTieredCache`]: the same for sync code.
+//!
+//! # Keys in Redis
+//!
+//! `cachelite:{namespace}:v{version}:{key}`, where `{key}` comes from the
+//! key's serde form, never from its `Hash` (whose seed differs per
+//! process): a string key as it is (a leading `#` or `%` percent-escaped),
+//! anything else as `#` and its JSON (`42` → `#42`, `(1, "a")` →
+//! `#[1,"a"]`). Globs match that rendered key.
+//!
+//! # Values
+//!
+//! MessagePack by default ([`Codec::Json`] to read them with `redis-cli`),
+//! in a small envelope that carries the entry's tags. A value that does not
+//! decode is a miss; it is deleted and counted as an error.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cachelite_redis::Error> {
+//! use std::time::Duration;
+//! use cachelite_redis::{RedisStore, TieredCache};
+//!
+//! let store = RedisStore::builder("redis://127.0.0.1:6379/")
+//!     .namespace("profiles")
+//!     .build()?;
+//! let profiles: TieredCache<u64, String> = TieredCache::builder(store)
+//!     .local_capacity(10_000)
+//!     .local_ttl(Duration::from_secs(5))
+//!     .ttl(Duration::from_secs(300))
+//!     .build()?;
+//!
+//! let p = profiles.get_or_insert_with(&42, || "Ada".to_string()).await;
+//! profiles.invalidate_tags(&["team:7"]).await?;
+//! # let _ = p; Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod blocking;
+mod breaker;
+mod channel;
+mod codec;
+mod error;
+mod key;
+mod store;
+mod tiered;
+
+pub use blocking::BlockingTieredCache;
+pub use codec::Codec;
+pub use error::Error;
+pub use store::{RedisStore, RedisStoreBuilder, StoreStats};
+pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredStats};

@@ -1,0 +1,963 @@
+//! The remote tier: one namespace of one Redis server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Pipeline};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::breaker::Breaker;
+use crate::channel::{Message, Op};
+use crate::codec::{self, Codec};
+use crate::key::{Keyspace, check_namespace, render_key};
+
+/// Keys unlinked per command, and the `COUNT` hint of each scan step.
+const BATCH: usize = 500;
+
+/// Stores a value with its expiry and adds the entry to its tag sets; a
+/// tag set lives at least as long as its longest-lived member.
+const INSERT_TAGGED: &str = r"
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+for i = 2, #KEYS do
+  local existed = redis.call('EXISTS', KEYS[i])
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if ttl == 0 then
+    redis.call('PERSIST', KEYS[i])
+  else
+    local left = redis.call('PTTL', KEYS[i])
+    if existed == 0 or (left >= 0 and left < ttl) then
+      redis.call('PEXPIRE', KEYS[i], ttl)
+    end
+  end
+end
+return 1
+";
+
+/// Deletes a key only if it still holds the given bytes: releases a lease
+/// that is still ours, or drops a corrupt value nobody has replaced yet.
+const DELETE_IF_EQUAL: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Counters of a [`RedisStore`], shared by its clones.
+///
+/// ```
+/// let s = cachelite_redis::StoreStats::default();
+/// assert_eq!(s.errors, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Reads that found a value that decoded.
+    pub hits: u64,
+    /// Reads that found nothing usable (a corrupt value counts here and in
+    /// `errors`).
+    pub misses: u64,
+    /// Calls that failed: connection, timeout, an error reply, a value or
+    /// message that did not decode.
+    pub errors: u64,
+    /// Calls not attempted because the circuit breaker was open.
+    pub skipped: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+    skipped: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Settings for a [`RedisStore`]; made by [`RedisStore::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// let store = cachelite_redis::RedisStore::builder("redis://127.0.0.1:6379/")
+///     .namespace("users")
+///     .version(2)
+///     .connect_timeout(Duration::from_millis(100))
+///     .response_timeout(Duration::from_millis(50))
+///     .build()?;
+/// assert_eq!(store.redis_key("ada")?, "cachelite:users:v2:ada");
+/// # Ok::<(), cachelite_redis::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    namespace: String,
+    version: u32,
+    codec: Codec,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    failure_threshold: u32,
+    cooldown: Duration,
+}
+
+impl RedisStoreBuilder {
+    /// The namespace (default `default`): 1 to 64 characters from
+    /// `[A-Za-z0-9_.-]`. Every key lives under `cachelite:{namespace}:`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The schema version (default 1). Bump it when the value type changes
+    /// shape: old entries are then simply not seen.
+    pub fn version(mut self, version: u32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The codec for values written (default MessagePack). Entries record
+    /// their codec, so stores with different codecs read each other.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// How long establishing a connection may take (default 50 ms).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one reply may take (default 20 ms). A cache must fail
+    /// faster than the work it saves.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The circuit breaker: after `failures` failed calls in a row, calls
+    /// are refused for `cooldown`, then one probe at a time is let through
+    /// until one succeeds (defaults: 3 failures, 1 s).
+    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.failure_threshold = failures;
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// Checks the settings and parses the URL. No connection is made here:
+    /// the first call connects, from inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid namespace, a zero timeout or
+    /// threshold, or a URL redis-rs does not accept (`rediss://` needs TLS,
+    /// which this build does not include).
+    pub fn build(self) -> Result<RedisStore, Error> {
+        check_namespace(&self.namespace)?;
+        if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be greater than zero".into()));
+        }
+        if self.failure_threshold == 0 {
+            return Err(Error::Config(
+                "the circuit breaker needs a threshold of at least one failure".into(),
+            ));
+        }
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| Error::Config(format!("cannot use the URL {:?}: {e}", self.url)))?;
+        Ok(RedisStore {
+            inner: Arc::new(StoreInner {
+                client,
+                conn: Mutex::new(None),
+                keys: Keyspace::new(&self.namespace, self.version),
+                namespace: self.namespace,
+                version: self.version,
+                codec: self.codec,
+                connect_timeout: self.connect_timeout,
+                response_timeout: self.response_timeout,
+                breaker: Breaker::new(self.failure_threshold, self.cooldown),
+                origin: fastrand::u64(..),
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+/// One namespace of a Redis server, used as a cache: typed values under
+/// encoded keys, with millisecond TTLs, tags, glob invalidation, and an
+/// invalidation message published for every write.
+///
+/// Cheap to clone (clones share the connection and the counters). Calls
+/// must run inside a tokio runtime. Each call is bounded by the connect and
+/// response timeouts and guarded by a circuit breaker.
+///
+/// On its own it is a remote cache; [`TieredCache`](crate::TieredCache)
+/// puts a local cache in front of it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), cachelite_redis::Error> {
+/// use std::time::Duration;
+/// let store = cachelite_redis::RedisStore::builder("redis://127.0.0.1/").namespace("demo").build()?;
+/// store.set(&"greeting", &"hello".to_string(), Some(Duration::from_millis(1500))).await?;
+/// let v: Option<String> = store.get(&"greeting").await?;
+/// assert_eq!(v.as_deref(), Some("hello"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    client: redis::Client,
+    /// Made on first use, inside the caller's runtime; dropped when the
+    /// breaker opens, so a wedged manager is replaced by the next probe.
+    conn: Mutex<Option<ConnectionManager>>,
+    keys: Keyspace,
+    namespace: String,
+    version: u32,
+    codec: Codec,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    breaker: Breaker,
+    origin: u64,
+    counters: Counters,
+}
+
+/// A value read from Redis, with what the local tier needs to hold it.
+#[derive(Debug)]
+pub(crate) struct Fetched<V> {
+    pub(crate) value: V,
+    pub(crate) tags: Vec<String>,
+    /// Time left in Redis, measured from before the request was sent;
+    /// `None` when the entry does not expire.
+    pub(crate) ttl: Option<Duration>,
+}
+
+/// Milliseconds for `PX`: rounded up, at least 1.
+fn px(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn is_transport(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+}
+
+enum Req<'a> {
+    Cmd(&'a Cmd),
+    Pipe(&'a Pipeline),
+}
+
+impl RedisStore {
+    /// A builder for a store at `url`: `redis://host:port/db`,
+    /// `redis+unix:///path/to/socket` (or `unix://`); `rediss://` needs a
+    /// TLS-enabled build of redis-rs.
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            namespace: "default".into(),
+            version: 1,
+            codec: Codec::default(),
+            connect_timeout: Duration::from_millis(50),
+            response_timeout: Duration::from_millis(20),
+            failure_threshold: 3,
+            cooldown: Duration::from_secs(1),
+        }
+    }
+
+    /// A store at `url` in `namespace`, with the default settings.
+    ///
+    /// # Errors
+    /// As [`RedisStoreBuilder::build`].
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "sessions")?;
+    /// assert_eq!(store.namespace(), "sessions");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn open(url: impl Into<String>, namespace: &str) -> Result<Self, Error> {
+        Self::builder(url).namespace(namespace).build()
+    }
+
+    /// The namespace.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.namespace(), "n");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The schema version.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.version(), 1);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn version(&self) -> u32 {
+        self.inner.version
+    }
+
+    /// The codec values are written with.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.codec(), cachelite_redis::Codec::MessagePack);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    /// The pub/sub channel invalidations are published on.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.channel(), "cachelite:n:v1#events");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn channel(&self) -> String {
+        self.inner.keys.channel()
+    }
+
+    /// The Redis key an entry for `key` lives under: strings as they are
+    /// (a leading `#` or `%` percent-escaped), anything else as `#` and its
+    /// JSON. Globs match the part after `cachelite:{namespace}:v{version}:`.
+    ///
+    /// # Errors
+    /// [`Error::Key`] if the key's `Serialize` impl fails (a map with
+    /// non-string keys, for instance).
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.redis_key("user:1")?, "cachelite:n:v1:user:1");
+    /// assert_eq!(store.redis_key(&(7, "a"))?, "cachelite:n:v1:#[7,\"a\"]");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn redis_key<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
+        Ok(self.inner.keys.entry(&render_key(key)?))
+    }
+
+    /// The counters, shared by every clone of this store.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.stats().hits, 0);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.inner.counters;
+        StoreStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the circuit breaker is open (calls are being refused).
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert!(!store.is_breaker_open());
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn is_breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+
+    /// The redis-rs client, for commands this type does not offer.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1:6380/", "n")?;
+    /// assert_eq!(store.client().get_connection_info().addr().to_string(), "127.0.0.1:6380");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
+    /// Sends `PING`; returns the round trip.
+    ///
+    /// # Errors
+    /// When Redis is unreachable, slow or the breaker is open.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// let rtt = store.ping().await?;
+    /// println!("redis answered in {rtt:?}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let start = Instant::now();
+        self.run::<String>(Req::Cmd(&redis::cmd("PING"))).await?;
+        Ok(start.elapsed())
+    }
+
+    /// The value for `key`, if Redis holds one that decodes as `V`. A value
+    /// that does not decode is deleted and read as a miss (and counted as
+    /// an error).
+    ///
+    /// # Errors
+    /// When Redis cannot be reached or the key cannot be encoded.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// let v: Option<u64> = store.get(&"counter").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get<K, V>(&self, key: &K) -> Result<Option<V>, Error>
+    where
+        K: Serialize + ?Sized,
+        V: DeserializeOwned,
+    {
+        let rendered = render_key(key)?;
+        Ok(self.fetch(&rendered).await?.map(|f| f.value))
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl` (`None`: never),
+    /// and publishes the write so local tiers drop their copy.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached or the key or value cannot be encoded.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// store.set(&"k", &vec![1u8, 2], Some(std::time::Duration::from_millis(250))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set<K, V>(&self, key: &K, value: &V, ttl: Option<Duration>) -> Result<(), Error>
+    where
+        K: Serialize + ?Sized,
+        V: Serialize + ?Sized,
+    {
+        self.set_with_tags(key, value, ttl, &[] as &[&str]).await
+    }
+
+    /// [`RedisStore::set`] with tags, for [`RedisStore::invalidate_tags`].
+    ///
+    /// # Errors
+    /// As [`RedisStore::set`].
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// store.set_with_tags(&"post:1", &"body", None, &["user:7"]).await?;
+    /// store.invalidate_tags(&["user:7"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_with_tags<K, V, T>(
+        &self,
+        key: &K,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[T],
+    ) -> Result<(), Error>
+    where
+        K: Serialize + ?Sized,
+        V: Serialize + ?Sized,
+        T: AsRef<str>,
+    {
+        let rendered = render_key(key)?;
+        let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
+        self.write(&rendered, value, ttl, &tags, self.inner.origin)
+            .await
+    }
+
+    /// Deletes `key`; returns whether Redis held it. Published.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached or the key cannot be encoded.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// let was_there = store.remove(&"k").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove<K: Serialize + ?Sized>(&self, key: &K) -> Result<bool, Error> {
+        let rendered = render_key(key)?;
+        self.remove_rendered(&rendered, self.inner.origin).await
+    }
+
+    /// Deletes every entry carrying any of `tags` (in batches: `SSCAN`,
+    /// `UNLINK`); returns how many entries were deleted. Published.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached; entries deleted before the failure
+    /// stay deleted.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// let n = store.invalidate_tags(&["user:7", "posts"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn invalidate_tags<T: AsRef<str>>(&self, tags: &[T]) -> Result<usize, Error> {
+        let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
+        self.invalidate_tags_from(&tags, self.inner.origin).await
+    }
+
+    /// Deletes every entry whose key (as [`RedisStore::redis_key`] renders
+    /// it, after the namespace prefix) matches a Redis glob, by `SCAN
+    /// MATCH` (never `KEYS`); returns how many were deleted. The pattern is
+    /// appended to this namespace's literal prefix, so no pattern reaches
+    /// another namespace. Published.
+    ///
+    /// # Errors
+    /// [`Error::Glob`] for a pattern over the length limit; otherwise when
+    /// Redis cannot be reached.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// let n = store.invalidate_glob("user:*").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn invalidate_glob(&self, pattern: &str) -> Result<usize, Error> {
+        self.invalidate_glob_from(pattern, self.inner.origin).await
+    }
+
+    /// Deletes everything of this namespace and version (entries, tag sets,
+    /// leases) and nothing else; returns how many keys went. Published.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::RedisStore) -> Result<(), cachelite_redis::Error> {
+    /// store.clear().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn clear(&self) -> Result<usize, Error> {
+        self.clear_from(self.inner.origin).await
+    }
+
+    // ---- crate-internal operations, by rendered key and with an origin ----
+
+    pub(crate) fn timeouts(&self) -> (Duration, Duration) {
+        (self.inner.connect_timeout, self.inner.response_timeout)
+    }
+
+    pub(crate) fn count_error(&self) {
+        bump(&self.inner.counters.errors);
+    }
+
+    pub(crate) async fn fetch<V: DeserializeOwned>(
+        &self,
+        rendered: &str,
+    ) -> Result<Option<Fetched<V>>, Error> {
+        let key = self.inner.keys.entry(rendered);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        let sent = Instant::now();
+        let (raw, pttl): (Option<Vec<u8>>, i64) = self.run(Req::Pipe(&pipe)).await?;
+        Ok(self.decode_fetched(&key, raw, pttl, sent).await)
+    }
+
+    async fn decode_fetched<V: DeserializeOwned>(
+        &self,
+        key: &str,
+        raw: Option<Vec<u8>>,
+        pttl: i64,
+        sent: Instant,
+    ) -> Option<Fetched<V>> {
+        let c = &self.inner.counters;
+        let ttl = match pttl {
+            -1 => None,
+            n if n > 0 => {
+                Some(Duration::from_millis(n.unsigned_abs()).saturating_sub(sent.elapsed()))
+            }
+            // Gone (or expiring) between GET and PTTL.
+            _ => {
+                bump(&c.misses);
+                return None;
+            }
+        };
+        let Some(raw) = raw else {
+            bump(&c.misses);
+            return None;
+        };
+        match codec::decode::<V>(&raw) {
+            Some((value, tags)) => {
+                bump(&c.hits);
+                Some(Fetched { value, tags, ttl })
+            }
+            None => {
+                bump(&c.misses);
+                bump(&c.errors);
+                // Only if nobody has replaced it meanwhile; failure to
+                // delete is already counted by `run`.
+                let mut del = redis::cmd("EVAL");
+                del.arg(DELETE_IF_EQUAL).arg(1).arg(key).arg(&raw);
+                let _ = self.run::<i64>(Req::Cmd(&del)).await;
+                None
+            }
+        }
+    }
+
+    /// Writes and publishes; the TTL is sent as `PX` milliseconds.
+    pub(crate) async fn write<V: Serialize + ?Sized>(
+        &self,
+        rendered: &str,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[String],
+        origin: u64,
+    ) -> Result<(), Error> {
+        let bytes = codec::encode(self.inner.codec, value, tags)?;
+        let keys = &self.inner.keys;
+        let key = keys.entry(rendered);
+        let msg = Message {
+            origin,
+            op: Op::Keys(vec![rendered.to_owned()]),
+        }
+        .encode();
+        let mut pipe = redis::pipe();
+        if tags.is_empty() {
+            let set = pipe.cmd("SET").arg(&key).arg(bytes);
+            if let Some(ttl) = ttl {
+                set.arg("PX").arg(px(ttl));
+            }
+            set.ignore();
+        } else {
+            let cmd = pipe
+                .cmd("EVAL")
+                .arg(INSERT_TAGGED)
+                .arg(1 + tags.len())
+                .arg(&key);
+            for t in tags {
+                cmd.arg(keys.tag(t));
+            }
+            cmd.arg(bytes).arg(ttl.map_or(0, px)).ignore();
+        }
+        pipe.cmd("PUBLISH").arg(keys.channel()).arg(msg).ignore();
+        self.run::<()>(Req::Pipe(&pipe)).await
+    }
+
+    pub(crate) async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
+        let msg = Message {
+            origin,
+            op: Op::Keys(vec![rendered.to_owned()]),
+        }
+        .encode();
+        let mut pipe = redis::pipe();
+        pipe.cmd("UNLINK")
+            .arg(self.inner.keys.entry(rendered))
+            .cmd("PUBLISH")
+            .arg(self.inner.keys.channel())
+            .arg(msg)
+            .ignore();
+        let (n,): (u64,) = self.run(Req::Pipe(&pipe)).await?;
+        Ok(n > 0)
+    }
+
+    pub(crate) async fn invalidate_tags_from(
+        &self,
+        tags: &[String],
+        origin: u64,
+    ) -> Result<usize, Error> {
+        let mut deleted = 0;
+        let mut outcome = Ok(());
+        for tag in tags {
+            match self.unlink_tag(tag).await {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        // Published even after a partial failure: what was deleted must
+        // leave the local tiers too.
+        let published = self.publish(Op::Tags(tags.to_vec()), origin).await;
+        outcome.and(published).map(|()| deleted)
+    }
+
+    async fn unlink_tag(&self, tag: &str) -> Result<usize, Error> {
+        let set = self.inner.keys.tag(tag);
+        let mut cursor = 0u64;
+        let mut deleted = 0;
+        loop {
+            let mut scan = redis::cmd("SSCAN");
+            scan.arg(&set).arg(cursor).arg("COUNT").arg(BATCH);
+            let (next, members): (u64, Vec<Vec<u8>>) = self.run(Req::Cmd(&scan)).await?;
+            // Members are our own entry keys; anything else is left alone.
+            let members: Vec<Vec<u8>> = members
+                .into_iter()
+                .filter(|m| self.inner.keys.rendered_of(m).is_some())
+                .collect();
+            deleted += self.unlink(&members).await?;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.unlink(&[set.into_bytes()]).await?;
+        Ok(deleted)
+    }
+
+    pub(crate) async fn invalidate_glob_from(
+        &self,
+        pattern: &str,
+        origin: u64,
+    ) -> Result<usize, Error> {
+        let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
+        let keys = &self.inner.keys;
+        let outcome = self
+            .unlink_scanned(&keys.entry_pattern(pattern), |k| {
+                // Redis matched it already; check again with the same glob
+                // on the rendered key, so nothing outside the namespace or
+                // outside the pattern can go.
+                keys.rendered_of(k).is_some_and(|r| glob.is_match(r))
+            })
+            .await;
+        let published = self.publish(Op::Glob(pattern.to_owned()), origin).await;
+        outcome.and_then(|n| published.map(|()| n))
+    }
+
+    pub(crate) async fn clear_from(&self, origin: u64) -> Result<usize, Error> {
+        let keys = &self.inner.keys;
+        let outcome = self
+            .unlink_scanned(&keys.everything(), |k| keys.owns(k))
+            .await;
+        let published = self.publish(Op::Clear, origin).await;
+        outcome.and_then(|n| published.map(|()| n))
+    }
+
+    async fn unlink_scanned(
+        &self,
+        pattern: &str,
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<usize, Error> {
+        let mut cursor = 0u64;
+        let mut deleted = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(BATCH);
+            // Keys as bytes: a binary key elsewhere must not break the scan.
+            let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::Cmd(&scan)).await?;
+            let found: Vec<Vec<u8>> = found.into_iter().filter(|k| keep(k)).collect();
+            deleted += self.unlink(&found).await?;
+            cursor = next;
+            if cursor == 0 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    async fn unlink(&self, keys: &[Vec<u8>]) -> Result<usize, Error> {
+        let mut deleted = 0;
+        for chunk in keys.chunks(BATCH) {
+            let mut cmd = redis::cmd("UNLINK");
+            for k in chunk {
+                cmd.arg(k.as_slice());
+            }
+            deleted += self.run::<usize>(Req::Cmd(&cmd)).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn publish(&self, op: Op, origin: u64) -> Result<(), Error> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(self.inner.keys.channel())
+            .arg(Message { origin, op }.encode());
+        self.run::<i64>(Req::Cmd(&cmd)).await.map(drop)
+    }
+
+    /// Tries to take the lease on `rendered` for `ttl`; `Some(token)` if
+    /// taken.
+    pub(crate) async fn try_lease(
+        &self,
+        rendered: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, Error> {
+        let token = format!("{:032x}", fastrand::u128(..));
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.inner.keys.lock(rendered))
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(px(ttl));
+        let ok: Option<String> = self.run(Req::Cmd(&cmd)).await?;
+        Ok(ok.map(|_| token))
+    }
+
+    /// Releases a lease if it is still ours (compare and delete).
+    pub(crate) async fn release_lease(&self, rendered: &str, token: &str) -> Result<(), Error> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(DELETE_IF_EQUAL)
+            .arg(1)
+            .arg(self.inner.keys.lock(rendered))
+            .arg(token);
+        self.run::<i64>(Req::Cmd(&cmd)).await.map(drop)
+    }
+
+    /// One poll of a waiter: the value if it has landed, and whether the
+    /// lease is still held.
+    pub(crate) async fn poll_leased<V: DeserializeOwned>(
+        &self,
+        rendered: &str,
+    ) -> Result<(Option<Fetched<V>>, bool), Error> {
+        let keys = &self.inner.keys;
+        let key = keys.entry(rendered);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET")
+            .arg(&key)
+            .cmd("PTTL")
+            .arg(&key)
+            .cmd("EXISTS")
+            .arg(keys.lock(rendered));
+        let sent = Instant::now();
+        let (raw, pttl, held): (Option<Vec<u8>>, i64, bool) = self.run(Req::Pipe(&pipe)).await?;
+        if raw.is_none() {
+            // Not a miss of the cache: the leader is still computing.
+            return Ok((None, held));
+        }
+        Ok((self.decode_fetched(&key, raw, pttl, sent).await, held))
+    }
+
+    // ---- the guarded call ----
+
+    fn connection(&self) -> Result<ConnectionManager, Error> {
+        let mut slot = self.inner.conn.lock();
+        if let Some(c) = &*slot {
+            return Ok(c.clone());
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.inner.connect_timeout))
+            .set_response_timeout(Some(self.inner.response_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(5))
+            .set_max_delay(self.inner.connect_timeout);
+        let c = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    fn failed(&self) {
+        self.inner.breaker.failure();
+        if self.inner.breaker.is_open() {
+            // The next probe starts from a fresh connection manager.
+            self.inner.conn.lock().take();
+        }
+    }
+
+    /// Runs one command or pipeline under the breaker and a deadline of one
+    /// connect plus one response timeout.
+    async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, Error> {
+        let c = &self.inner.counters;
+        if !self.inner.breaker.allow() {
+            bump(&c.skipped);
+            return Err(Error::Unavailable);
+        }
+        let mut conn = match self.connection() {
+            Ok(conn) => conn,
+            Err(e) => {
+                bump(&c.errors);
+                return Err(e);
+            }
+        };
+        let deadline = self.inner.connect_timeout + self.inner.response_timeout;
+        let call = async {
+            match req {
+                Req::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
+                Req::Pipe(pipe) => pipe.query_async::<T>(&mut conn).await,
+            }
+        };
+        match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(v)) => {
+                self.inner.breaker.success();
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                bump(&c.errors);
+                if is_transport(&e) {
+                    self.failed();
+                } else {
+                    // Redis answered: it is alive, whatever it said.
+                    self.inner.breaker.success();
+                }
+                Err(Error::Redis(e))
+            }
+            Err(_) => {
+                bump(&c.errors);
+                self.failed();
+                Err(Error::Timeout)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_round_up_to_whole_milliseconds() {
+        assert_eq!(px(Duration::from_micros(1)), 1);
+        assert_eq!(px(Duration::ZERO), 1);
+        assert_eq!(px(Duration::from_micros(150_001)), 151);
+        assert_eq!(px(Duration::from_millis(150)), 150);
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        let b = || RedisStore::builder("redis://127.0.0.1/");
+        assert!(matches!(
+            b().namespace("a:b").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            b().response_timeout(Duration::ZERO).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            b().circuit_breaker(0, Duration::from_secs(1)).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::open("http://nope", "a"),
+            Err(Error::Config(_))
+        ));
+        let tls = RedisStore::open("rediss://127.0.0.1/", "a");
+        assert!(matches!(tls, Err(Error::Config(_))), "{tls:?}");
+    }
+
+    #[test]
+    fn calls_outside_a_runtime_are_errors_not_panics() {
+        let store = RedisStore::open("redis://127.0.0.1:1/", "a").unwrap();
+        let r = futures::executor::block_on(store.ping());
+        assert!(matches!(r, Err(Error::NoRuntime)), "{r:?}");
+        assert_eq!(store.stats().errors, 1);
+    }
+}
