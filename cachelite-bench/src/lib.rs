@@ -121,6 +121,10 @@ pub struct Options {
     /// Thread counts of the concurrency suite; empty: 1, 2, 4, ... up to
     /// the machine's hardware threads.
     pub concurrency_threads: Vec<usize>,
+    /// The `cachelite-bench` binary, for measurements that need a fresh
+    /// process each (the memory suite's resident-set rows). Defaults to the
+    /// running executable when that is the binary; `None` skips them.
+    pub exe: Option<PathBuf>,
 }
 
 impl Options {
@@ -133,6 +137,9 @@ impl Options {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             cachegrind: false,
             concurrency_threads: Vec::new(),
+            exe: std::env::current_exe()
+                .ok()
+                .filter(|p| p.file_stem().is_some_and(|s| s == "cachelite-bench")),
         }
     }
 

@@ -36,6 +36,23 @@ fn main() -> ExitCode {
         cachelite_bench::latency::run_case_for_instr(case, samples);
         return ExitCode::SUCCESS;
     }
+    if args.first().map(String::as_str) == Some("rss") {
+        // Re-entered by the memory suite: one cache, in a fresh process.
+        let (Some(cache), Some(n)) = (args.get(1), args.get(2).and_then(|s| s.parse().ok())) else {
+            eprintln!("usage: cachelite-bench rss <cache> <entries>");
+            return ExitCode::from(2);
+        };
+        return match cachelite_bench::memory::resident_in_this_process(cache, n) {
+            Ok(r) => {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -138,4 +155,19 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_threads;
+
+    #[test]
+    fn thread_lists_parse_and_bad_counts_are_refused() {
+        assert_eq!(parse_threads("1,2,8,16"), Ok(vec![1, 2, 8, 16]));
+        assert_eq!(parse_threads(" 4 "), Ok(vec![4]));
+        for bad in ["0", "1,,2", "two", "-1", ""] {
+            let e = parse_threads(bad).unwrap_err();
+            assert!(e.contains("--threads"), "{bad}: {e}");
+        }
+    }
 }
