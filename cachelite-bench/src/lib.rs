@@ -175,6 +175,35 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
     report
 }
 
+/// Redraws the plots of the suites that can be drawn again from their
+/// written JSON (hit ratio, throughput) in `dir`, without measuring
+/// anything: for changes to a plot alone. Returns the files written.
+///
+/// # Errors
+/// If a JSON file present in `dir` cannot be read or drawn.
+pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    type Redraw = fn(&serde_json::Value) -> Result<plot::BarChart, String>;
+    let suites: [(&str, Redraw); 2] = [
+        ("hit_ratio", hit_ratio::chart_from_json),
+        ("throughput", throughput::chart_from_json),
+    ];
+    let mut written = Vec::new();
+    for (stem, redraw) in suites {
+        let json = dir.join(format!("{stem}.json"));
+        let Ok(text) = std::fs::read_to_string(&json) else {
+            continue;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        let svg = dir.join(format!("{stem}.svg"));
+        redraw(&value)?
+            .write_svg(&svg)
+            .map_err(|e| format!("{}: {e}", svg.display()))?;
+        written.push(svg);
+    }
+    Ok(written)
+}
+
 /// The headline: cachelite against each peer, as ratios, from the reports
 /// of one `all` run. Suites missing from `reports` leave their column `—`.
 #[must_use]

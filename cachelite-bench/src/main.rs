@@ -11,6 +11,7 @@ usage: cachelite-bench <suite>... [options]
 
 suites: hit-ratio, latency, throughput, memory, scaling (alias o1),
         concurrency, all
+replot: redraw the hit-ratio and throughput plots from their JSON in --out
 
 options:
   --quick        small workloads, few runs: a seconds-long smoke
@@ -77,7 +78,7 @@ fn parse_threads(list: &str) -> Result<Vec<usize>, String> {
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut opts = Options::full();
     let mut suites = Vec::new();
-    let (mut check, mut strict, mut write) = (false, false, true);
+    let (mut check, mut strict, mut write, mut replot) = (false, false, true, false);
     let mut out = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(
         || PathBuf::from("docs/bench"),
         |root| root.join("docs/bench"),
@@ -101,8 +102,18 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 return Ok(ExitCode::SUCCESS);
             }
             "all" => suites.extend_from_slice(Suite::ALL),
+            "replot" => replot = true,
             s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
             s => suites.push(s.parse::<Suite>()?),
+        }
+    }
+    if replot {
+        // Plots only, from the JSON already written: nothing is measured.
+        for p in cachelite_bench::replot(&out)? {
+            eprintln!("wrote {}", p.display());
+        }
+        if suites.is_empty() {
+            return Ok(ExitCode::SUCCESS);
         }
     }
     if suites.is_empty() {

@@ -509,7 +509,9 @@ impl PanelChart {
             if self.dashed.contains(&self.series[si]) {
                 chart.draw_series(DashedLineSeries::new(pts.clone(), 6, 4, c.stroke_width(2)))?;
             } else {
-                chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+                // The first series (cachelite's default) stands out.
+                let w = if si == 0 { 3 } else { 2 };
+                chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(w)))?;
             }
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }

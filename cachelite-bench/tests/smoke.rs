@@ -35,7 +35,18 @@ fn writes_json_and_svg(report: &Report) {
     let parsed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(parsed["suite"], report.suite.as_str());
-    assert!(std::fs::read_to_string(svg).unwrap().contains("<text"));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<text"));
+    // Plots that can be redrawn from the JSON alone are redrawn the same.
+    let redrawn = cachelite_bench::replot(dir.path()).unwrap();
+    if ["hit_ratio", "throughput"].contains(&stem.as_str()) {
+        assert_eq!(redrawn, std::slice::from_ref(&svg));
+        let again = std::fs::read_to_string(&svg).unwrap();
+        assert!(
+            again.contains("<text") && again.contains("million ops / s") || again.contains("OPT")
+        );
+    } else {
+        assert!(redrawn.is_empty(), "{redrawn:?}");
+    }
 }
 
 fn finite(x: &serde_json::Value) -> f64 {
