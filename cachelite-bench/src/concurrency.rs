@@ -694,28 +694,72 @@ pub fn run(opts: &Options) -> Report {
             }))).collect::<serde_json::Map<_, _>>(),
         }))).collect::<serde_json::Map<_, _>>(),
     });
-    report.chart = Some(
-        PanelChart {
-            title: "Throughput against threads (million ops/s, higher is better)".into(),
-            x_label: "threads".into(),
-            y_label: "million ops / s".into(),
-            x_ticks: threads.iter().map(ToString::to_string).collect(),
-            series: CACHES.iter().map(|&c| c.to_owned()).collect(),
-            dashed: FLOORS.iter().map(|&c| c.to_owned()).collect(),
-            panels: results
+    let panels: Vec<(String, Vec<Option<Vec<f64>>>)> = results
+        .iter()
+        .map(|(w, rows)| {
+            let lines = CACHES
                 .iter()
-                .map(|(w, rows)| Lines {
-                    title: w.title(&s),
-                    values: CACHES
-                        .iter()
-                        .map(|&c| by(rows, c).map(|b| b.iter().map(|x| x.0 / 1e6).collect()))
-                        .collect(),
-                })
-                .collect(),
-        }
-        .into(),
-    );
+                .map(|&c| by(rows, c).map(|b| b.iter().map(|x| x.0 / 1e6).collect()))
+                .collect();
+            (w.title(&s), lines)
+        })
+        .collect();
+    report.chart = Some(chart(&threads, panels).into());
     report
+}
+
+/// The suite's plot: a panel per workload, throughput (Mops/s) against
+/// threads, a line per cache (floors dashed). Each panel gives its title
+/// and, per cache of [`CACHES`], the figures per thread count.
+#[must_use]
+pub fn chart(threads: &[usize], panels: Vec<(String, Vec<Option<Vec<f64>>>)>) -> PanelChart {
+    PanelChart {
+        title: "Throughput against threads (million ops/s, higher is better)".into(),
+        x_label: "threads".into(),
+        y_label: "million ops / s".into(),
+        x_ticks: threads.iter().map(ToString::to_string).collect(),
+        series: CACHES.iter().map(|&c| c.to_owned()).collect(),
+        dashed: FLOORS.iter().map(|&c| c.to_owned()).collect(),
+        panels: panels
+            .into_iter()
+            .map(|(title, values)| Lines { title, values })
+            .collect(),
+    }
+}
+
+/// The plot again from a written report (`concurrency.json`).
+///
+/// # Errors
+/// If the report lacks the thread counts or the workloads.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<PanelChart, String> {
+    let data = &report["data"];
+    let threads: Vec<usize> = data["threads"]
+        .as_array()
+        .ok_or("concurrency.json: no thread counts")?
+        .iter()
+        .filter_map(|t| usize::try_from(t.as_u64()?).ok())
+        .collect();
+    let panels = Workload::ALL
+        .iter()
+        .filter_map(|w| {
+            let wl = data["workloads"].get(w.name())?;
+            let lines = CACHES
+                .iter()
+                .map(|&c| {
+                    let ops = wl["caches"].get(c)?["ops_per_sec"].as_object()?;
+                    threads
+                        .iter()
+                        .map(|t| Some(ops.get(&t.to_string())?.as_f64()? / 1e6))
+                        .collect()
+                })
+                .collect();
+            Some((wl["title"].as_str()?.to_owned(), lines))
+        })
+        .collect::<Vec<_>>();
+    if threads.is_empty() || panels.is_empty() {
+        return Err("concurrency.json: no figures".into());
+    }
+    Ok(chart(&threads, panels))
 }
 
 /// The targets, each a ratio within this run.

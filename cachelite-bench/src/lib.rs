@@ -176,16 +176,25 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
 }
 
 /// Redraws the plots of the suites that can be drawn again from their
-/// written JSON (hit ratio, throughput) in `dir`, without measuring
+/// written JSON (all but memory) in `dir`, without measuring
 /// anything: for changes to a plot alone. Returns the files written.
 ///
 /// # Errors
 /// If a JSON file present in `dir` cannot be read or drawn.
 pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
-    type Redraw = fn(&serde_json::Value) -> Result<plot::BarChart, String>;
-    let suites: [(&str, Redraw); 2] = [
-        ("hit_ratio", hit_ratio::chart_from_json),
-        ("throughput", throughput::chart_from_json),
+    type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
+    let suites: [(&str, Redraw); 5] = [
+        ("hit_ratio", |v| {
+            hit_ratio::chart_from_json(v).map(Into::into)
+        }),
+        ("throughput", |v| {
+            throughput::chart_from_json(v).map(Into::into)
+        }),
+        ("latency", |v| latency::chart_from_json(v).map(Into::into)),
+        ("scaling", scaling::chart_from_json),
+        ("concurrency", |v| {
+            concurrency::chart_from_json(v).map(Into::into)
+        }),
     ];
     let mut written = Vec::new();
     for (stem, redraw) in suites {

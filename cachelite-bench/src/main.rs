@@ -11,7 +11,8 @@ usage: cachelite-bench <suite>... [options]
 
 suites: hit-ratio, latency, throughput, memory, scaling (alias o1),
         concurrency, all
-replot: redraw the hit-ratio and throughput plots from their JSON in --out
+replot: redraw every plot but memory's from the JSON in --out (nothing is
+        measured)
 
 options:
   --quick        small workloads, few runs: a seconds-long smoke
