@@ -430,31 +430,35 @@ fn cases(w: Workload, s: &Sizes) -> Vec<(&'static str, Op)> {
     ]
 }
 
-/// One key stream per thread.
+/// One key stream per thread, generated in parallel.
 fn streams(w: Workload, s: &Sizes, threads: usize) -> Vec<Vec<u64>> {
-    (0..threads as u64)
-        .map(|t| {
-            let seed = 0xc0c0_0000 + t;
-            match w {
-                Workload::ZipfReads => zipf_keys(&Zipf::new(s.read_keys, 1.0), s.stream, seed),
-                Workload::UniformReads => {
-                    let mut rng = SplitMix64::new(seed);
-                    (0..s.stream)
-                        .map(|_| scramble(rng.below(s.read_keys as u64)))
-                        .collect()
-                }
-                Workload::GetOrInsert | Workload::InsertMix => {
-                    zipf_keys(&Zipf::new(s.write_keys, 0.9), s.stream, seed)
-                }
-                Workload::Memoize => {
-                    let mut rng = SplitMix64::new(seed);
-                    (0..s.stream.min(1 << 16))
-                        .map(|_| scramble(rng.below(HOT_KEYS as u64)))
-                        .collect()
-                }
-            }
-        })
-        .collect()
+    let zipf = match w {
+        Workload::ZipfReads => Some(Zipf::new(s.read_keys, 1.0)),
+        Workload::GetOrInsert | Workload::InsertMix => Some(Zipf::new(s.write_keys, 0.9)),
+        Workload::UniformReads | Workload::Memoize => None,
+    };
+    let one = |t: u64| {
+        let seed = 0xc0c0_0000 + t;
+        let mut rng = SplitMix64::new(seed);
+        match (w, &zipf) {
+            (_, Some(z)) => zipf_keys(z, s.stream, seed),
+            (Workload::Memoize, None) => (0..s.stream.min(1 << 16))
+                .map(|_| scramble(rng.below(HOT_KEYS as u64)))
+                .collect(),
+            (_, None) => (0..s.stream)
+                .map(|_| scramble(rng.below(s.read_keys as u64)))
+                .collect(),
+        }
+    };
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|t| sc.spawn(move || one(t)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panics"))
+            .collect()
+    })
 }
 
 /// Keys per call of a case's operation, between two looks at the stop flag.
