@@ -1,6 +1,7 @@
 //! The cachelite benchmark lab: hit ratio against Belady's OPT and the
-//! IRM theory, hit latency, get-or-insert throughput, memory per entry and
-//! O(1) scaling, each measured in one run beside peer caches.
+//! IRM theory, hit latency, get-or-insert throughput, throughput against
+//! threads, memory per entry (heap and resident) and O(1) scaling, each
+//! measured in one run beside peer caches.
 //!
 //! Each suite is a function returning a [`Report`]: Markdown tables, checks
 //! (correctness checks and performance targets) and raw numbers for JSON.
