@@ -641,9 +641,11 @@ pub fn chart(labels: &[String], ratios: impl Fn(&str) -> Option<Vec<Option<f64>>
             },
         ));
     }
-    for c in [Contender::QuickCache, Contender::Moka, Contender::Lru] {
+    for c in [Contender::QuickCache, Contender::Moka] {
         cols.push((c.name(), c));
     }
+    // Named as a crate, so it does not read as cachelite's own LRU.
+    cols.push(("lru (crate)".into(), Contender::Lru));
     let percent = |c: Contender| {
         ratios(&c.name())
             .unwrap_or_else(|| vec![None; labels.len()])
