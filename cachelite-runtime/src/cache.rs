@@ -1,17 +1,15 @@
-//! The concurrent cache: power-of-two shards, each a mutex around a
-//! lock-free-of-its-own [`Shard`]. Removed entries are reported to
-//! listeners and dropped only after the shard's lock is released.
+//! The concurrent cache: power-of-two shards, each a read-mostly lock
+//! around a [`Shard`]. Hits take it shared; everything that changes the
+//! shard takes it exclusively. Removed entries are reported to listeners
+//! and dropped only after the shard's lock is released.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
-use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::builder::{CacheBuilder, DefaultHashBuilder};
 use crate::events::{Event, Listeners, RemovalCause};
@@ -21,22 +19,12 @@ use crate::policy::Policy;
 use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
 use crate::singleflight::{Flight, Leading, WaitEdge, lead_async, next_flight_id, thread_token};
 use crate::stats::{CacheInfo, Counters, Stats};
+use crate::sync::{Padded, ShardLock};
 
 /// One shard behind its lock, on its own cache lines.
-pub(crate) type ShardLock<K, V> = Padded<Mutex<Shard<K, V>>>;
+pub(crate) type ShardSlot<K, V> = Padded<ShardLock<Shard<K, V>>>;
 
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
-
-/// Keeps each shard's lock on its own cache lines.
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 pub(crate) struct Config<K, V> {
     pub(crate) policy: Policy,
@@ -49,7 +37,7 @@ pub(crate) struct Config<K, V> {
 }
 
 pub(crate) struct Inner<K, V, S> {
-    pub(crate) shards: Box<[ShardLock<K, V>]>,
+    pub(crate) shards: Box<[ShardSlot<K, V>]>,
     pub(crate) mask: usize,
     pub(crate) hasher: S,
     pub(crate) clock: AnyClock,
@@ -60,7 +48,7 @@ pub(crate) struct Inner<K, V, S> {
 
 impl<K, V, S> Inner<K, V, S> {
     #[inline]
-    fn shard_for(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    fn shard_for(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
         // High bits pick the shard; hashbrown uses the low bits and the top 7.
         // The multiply folds every bit into the high ones first, so hashers
         // that leave them empty (identity hashers for integer keys) still
@@ -268,7 +256,7 @@ where
     }
 
     #[inline]
-    pub(crate) fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    pub(crate) fn shard(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
         self.inner.shard_for(hash)
     }
 
@@ -417,7 +405,7 @@ where
         let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
         let mut evicted = Evicted::new();
         let result = {
-            let mut g = self.shard(hash).lock();
+            let mut g = self.shard(hash).write();
             self.store_locked(&mut g, hash, key, ins, expires_at, weight, &mut evicted)
         };
         let stored = result.is_ok();
@@ -446,10 +434,31 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let mut evicted = Evicted::new();
         let listen = !self.inner.listeners.is_empty();
+        let shard = self.shard(hash);
+        {
+            let g = shard.read();
+            if let Some(idx) = g.find_fresh(hash, key, |d| self.inner.clock.now_near(d)) {
+                let e = g.entry(idx);
+                let value = e.value.clone();
+                let event_key = listen.then(|| e.key.clone());
+                g.record_hit(idx);
+                drop(g);
+                if let Some(k) = &event_key {
+                    self.inner.listeners.emit(&Event::Hit {
+                        key: k,
+                        value: &value,
+                    });
+                }
+                return Some(value);
+            }
+        }
+        // A miss, a stale or an expired entry: the exclusive path, which
+        // looks again (the key may have arrived meanwhile) and removes a
+        // dead entry.
+        let mut evicted = Evicted::new();
         let (value, event_key) = {
-            let mut g = self.shard(hash).lock();
+            let mut g = shard.write();
             match g.lookup(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
                 Found::Fresh(idx) => {
                     g.counters.hits += 1;
@@ -489,11 +498,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
-        let idx = g.find(hash, key)?;
-        let e = g.entry(idx);
-        (e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at)
-            .then(|| e.value.clone())
+        let g = self.shard(hash).read();
+        let idx = g.find_fresh(hash, key, |d| self.inner.clock.now_near(d))?;
+        Some(g.entry(idx).value.clone())
     }
 
     /// Whether `key` is present and fresh (no stats, no policy change).
@@ -509,11 +516,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
-        g.find(hash, key).is_some_and(|idx| {
-            let e = g.entry(idx);
-            e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at
-        })
+        self.shard(hash)
+            .read()
+            .find_fresh(hash, key, |d| self.inner.clock.now_near(d))
+            .is_some()
     }
 
     /// Removes `key`, returning its value if it was present and fresh.
@@ -531,7 +537,7 @@ where
     {
         let hash = self.hash(key);
         let removed = {
-            let mut g = self.shard(hash).lock();
+            let mut g = self.shard(hash).write();
             if let Some(slot) = g.flights.find_mut(hash, |s| s.key.borrow() == key) {
                 slot.doomed = true;
             }
@@ -572,7 +578,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
+        let g = self.shard(hash).read();
         let expires_at = g.entry(g.find(hash, key)?).expires_at;
         if expires_at == NEVER {
             return None;
@@ -599,7 +605,7 @@ where
         let hash = self.hash(key);
         let now = self.now();
         self.shard(hash)
-            .lock()
+            .write()
             .set_expiry(hash, key, now, deadline(now, ttl))
     }
 
@@ -622,7 +628,7 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
-        let mut g = self.shard(hash).lock();
+        let mut g = self.shard(hash).write();
         let has_ttl = g
             .find(hash, key)
             .is_some_and(|idx| g.entry(idx).expires_at != NEVER);
@@ -633,11 +639,29 @@ where
     /// in flight for it or becomes its leader. `sync` callers are checked
     /// for recursion on a key their own thread is computing.
     fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
-        let mut evicted = Evicted::new();
         let listen = !self.inner.listeners.is_empty();
+        let shard = self.shard(hash);
+        {
+            let g = shard.read();
+            if let Some(idx) = g.find_fresh(hash, &key, |d| self.inner.clock.now_near(d)) {
+                let e = g.entry(idx);
+                let value = e.value.clone();
+                let event_key = listen.then(|| e.key.clone());
+                g.record_hit(idx);
+                drop(g);
+                if let Some(k) = &event_key {
+                    self.inner.listeners.emit(&Event::Hit {
+                        key: k,
+                        value: &value,
+                    });
+                }
+                return Begin::Hit(value);
+            }
+        }
+        let mut evicted = Evicted::new();
         let mut hit_event = None;
         let step = {
-            let mut guard = self.shard(hash).lock();
+            let mut guard = shard.write();
             let g: &mut Shard<K, V> = &mut guard;
             let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
             match found {
@@ -716,7 +740,7 @@ where
     /// Counts a caller that computes a key in flight elsewhere, because
     /// waiting for it would close a cycle: a miss.
     fn count_cycle(&self, hash: u64, key: &K) {
-        self.shard(hash).lock().counters.misses += 1;
+        self.shard(hash).write().counters.misses += 1;
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Miss { key: Some(key) });
         }
@@ -725,7 +749,7 @@ where
     /// Counts a caller that got a leader's value: a hit, since it computed
     /// nothing.
     fn count_joined(&self, hash: u64, key: &K, value: &V) {
-        self.shard(hash).lock().counters.hits += 1;
+        self.shard(hash).write().counters.hits += 1;
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Hit { key, value });
         }
@@ -1002,7 +1026,7 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
+                let mut g = shard.write();
                 // An in-flight result's tags are known only when it lands.
                 g.doom_flight_tags(tags);
                 let now = self.now();
@@ -1030,7 +1054,7 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
+                let mut g = shard.write();
                 g.doom_flights(|_| true);
                 g.clear(&mut evicted);
             }
@@ -1046,7 +1070,7 @@ where
     /// assert_eq!(c.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.inner.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the cache holds no entry.
@@ -1077,7 +1101,7 @@ where
         let now = self.now();
         let mut out = Vec::new();
         for shard in &*self.inner.shards {
-            let g = shard.lock();
+            let g = shard.read();
             out.extend(
                 g.entries()
                     .filter(|(_, e)| e.expires_at == NEVER || now < e.expires_at)
@@ -1100,8 +1124,9 @@ where
         let mut len = 0;
         let mut bytes = 0;
         for shard in &*self.inner.shards {
-            let g = shard.lock();
+            let g = shard.read();
             counters.add(&g.counters);
+            counters.hits += g.shared_hits();
             len += g.len();
             bytes += g.weight();
         }
@@ -1140,7 +1165,7 @@ where
     /// ```
     pub fn reset_stats(&self) {
         for shard in &*self.inner.shards {
-            shard.lock().counters = Counters::default();
+            shard.write().reset_counters();
         }
         self.inner.listeners.reset_panics();
     }
@@ -1194,7 +1219,7 @@ where
                 let mut evicted = Evicted::new();
                 let (sampled, removed) =
                     shard
-                        .lock()
+                        .write()
                         .sweep(self.now(), self.inner.cfg.sweep_samples, &mut evicted);
                 self.finish(evicted);
                 total += removed;
@@ -1284,7 +1309,7 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
+                let mut g = shard.write();
                 g.doom_flights(|k| glob.is_match(k.as_ref()));
                 total +=
                     g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
@@ -1328,7 +1353,7 @@ where
         let event = (!cache.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
         let mut evicted = Evicted::new();
         let (shared, result) = {
-            let mut g = cache.shard(self.hash).lock();
+            let mut g = cache.shard(self.hash).write();
             let (doomed, doomed_tags, flight) = remove_flight(&mut g, self.hash, self.id);
             let doomed = doomed || ins.tags.iter().any(|t| doomed_tags.contains(t));
             // Only clone for waiters when there are some.
@@ -1367,7 +1392,7 @@ impl<K, V, S> Drop for Leader<'_, K, V, S> {
     fn drop(&mut self) {
         if self.key.take().is_some() {
             let flight = {
-                let mut g = self.cache.inner.shard_for(self.hash).lock();
+                let mut g = self.cache.inner.shard_for(self.hash).write();
                 remove_flight(&mut g, self.hash, self.id).2
             };
             if let Some(flight) = flight {

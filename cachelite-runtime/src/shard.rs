@@ -1,8 +1,21 @@
 //! One shard: hash index + entry slab + policy + TTL index + tag index.
 //!
-//! Nothing here locks, allocates on a hit, or runs user code: the
-//! concurrent [`Cache`](crate::Cache) wraps each shard in a mutex and drops
-//! removed entries (and tells listeners) only after releasing it.
+//! The concurrent [`Cache`](crate::Cache) keeps each shard behind a
+//! read-mostly lock. Writes (insert, remove, evict, invalidate) take it
+//! exclusively. A hit takes it shared and never touches the policy
+//! directly: it records the access in its thread's stripe of a small read
+//! buffer, and whoever fills a stripe applies the buffered accesses to the
+//! policy if its lock is free, or drops them if not (the buffer is lossy
+//! under contention, never for inserts or removals). Every exclusive
+//! operation applies the buffered accesses before anything else, so with
+//! one thread each policy sees every access in order, and names exactly
+//! the victim its definition names. Buffered slots are always live: they
+//! are pushed under the shared lock, and every holder of the exclusive
+//! lock drains them before changing the slab.
+//!
+//! Nothing here allocates on a hit or runs user code other than `Clone` of
+//! a returned key or value; removed entries are dropped (and listeners
+//! told) by the cache after releasing the lock.
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
@@ -14,9 +27,10 @@ use hashbrown::HashTable;
 use crate::events::RemovalCause;
 use crate::expiry::NEVER;
 use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
-use crate::singleflight::Flight;
+use crate::singleflight::{Flight, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Counters;
+use crate::sync::{Mutex, Padded};
 
 /// A tag, shared between the entries that carry it and the tag index.
 pub(crate) type Tag = Arc<str>;
@@ -114,10 +128,32 @@ pub(crate) struct Limits {
     pub(crate) stale_nanos: u64,
 }
 
+/// Accesses a stripe holds before they are applied to the policy. Test
+/// builds use a small buffer, so that the model-checked tests reach full
+/// stripes and their drains in a few operations.
+#[cfg(not(test))]
+const READ_BUFFER: usize = 16;
+#[cfg(test)]
+const READ_BUFFER: usize = 3;
+
+/// One thread-stripe of a shard's hit bookkeeping: the accesses not yet
+/// applied to the policy, and the hits counted here. Threads share a
+/// stripe only when there are more of them than stripes.
+#[derive(Default)]
+struct ReadStripe {
+    slots: [u32; READ_BUFFER],
+    len: usize,
+    hits: u64,
+}
+
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
     slab: Slab<Entry<K, V>>,
-    policy: AnyPolicy,
+    /// Locked only by readers draining the read buffer; exclusive holders
+    /// of the shard reach it without locking.
+    policy: Mutex<AnyPolicy>,
+    /// A power-of-two number of stripes, each on its own cache lines.
+    reads: Box<[Padded<Mutex<ReadStripe>>]>,
     /// Slots that carry a deadline, for the sweeper's random sampling.
     ttl_slots: Vec<u32>,
     tags: HashMap<Tag, HashSet<u32>>,
@@ -130,10 +166,18 @@ pub(crate) struct Shard<K, V> {
 
 impl<K, V> Shard<K, V> {
     pub(crate) fn new(policy: Policy, limits: Limits, seed: u64) -> Self {
+        Self::with_stripes(policy, limits, seed, read_stripes())
+    }
+
+    pub(crate) fn with_stripes(policy: Policy, limits: Limits, seed: u64, stripes: usize) -> Self {
+        debug_assert!(stripes.is_power_of_two());
         Self {
             table: HashTable::new(),
             slab: Slab::default(),
-            policy: AnyPolicy::new(policy, seed, limits.max_items),
+            policy: Mutex::new(AnyPolicy::new(policy, seed, limits.max_items)),
+            reads: (0..stripes)
+                .map(|_| Padded(Mutex::new(ReadStripe::default())))
+                .collect(),
             ttl_slots: Vec::new(),
             tags: HashMap::new(),
             weight: 0,
@@ -166,8 +210,8 @@ impl<K, V> Shard<K, V> {
         not(feature = "serde"),
         allow(dead_code, reason = "only snapshots use it")
     )]
-    pub(crate) fn eviction_order(&self) -> Vec<u32> {
-        self.policy.eviction_order()
+    pub(crate) fn eviction_order(&mut self) -> Vec<u32> {
+        self.policy().eviction_order()
     }
 
     /// A slot's access count, where the policy keeps one (LFU).
@@ -175,8 +219,8 @@ impl<K, V> Shard<K, V> {
         not(feature = "serde"),
         allow(dead_code, reason = "only snapshots use it")
     )]
-    pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
-        self.policy.frequency(idx)
+    pub(crate) fn frequency(&mut self, idx: u32) -> Option<u64> {
+        self.policy().frequency(idx)
     }
 
     /// Sets a slot's access count where the policy keeps one (LFU), making
@@ -186,20 +230,93 @@ impl<K, V> Shard<K, V> {
         allow(dead_code, reason = "only snapshots use it")
     )]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
-        self.policy.set_frequency(idx, freq);
+        self.policy().set_frequency(idx, freq);
     }
 
-    /// Marks a read for the policy.
+    /// The policy, with every buffered access applied first: the only way
+    /// an exclusive holder reaches it, so no decision misses an access.
+    #[inline]
+    fn policy(&mut self) -> &mut AnyPolicy {
+        let policy = self.policy.get_mut();
+        for stripe in &mut self.reads {
+            let s = stripe.0.get_mut();
+            for &idx in &s.slots[..s.len] {
+                policy.on_access(idx);
+            }
+            s.len = 0;
+        }
+        policy
+    }
+
+    /// Marks a read for the policy (exclusive holders).
     #[inline]
     pub(crate) fn touch(&mut self, idx: u32) {
-        self.policy.on_access(idx);
+        self.policy().on_access(idx);
+    }
+
+    /// Counts a hit on slot `idx` found under the shared lock, and records
+    /// the access for the policy in this thread's stripe. A full stripe is
+    /// applied to the policy if its lock is free; if another thread holds
+    /// it, this access is dropped rather than waited for.
+    #[inline]
+    pub(crate) fn record_hit(&self, idx: u32) {
+        #[allow(clippy::cast_possible_truncation)]
+        let mine = thread_token() as usize & (self.reads.len() - 1);
+        let mut s = self.reads[mine].0.lock();
+        s.hits += 1;
+        if s.len < READ_BUFFER {
+            let at = s.len;
+            s.slots[at] = idx;
+            s.len += 1;
+            return;
+        }
+        self.drain_full(&mut s, mine, idx);
+    }
+
+    #[cold]
+    fn drain_full(&self, s: &mut ReadStripe, mine: usize, idx: u32) {
+        let Some(mut policy) = self.policy.try_lock() else {
+            return; // lossy: another thread is applying accesses right now
+        };
+        // Other threads' accesses first: they are at least as old as the
+        // oldest of this stripe's in most schedules, and never newer than
+        // the one being recorded.
+        for (i, stripe) in self.reads.iter().enumerate() {
+            if i == mine {
+                continue;
+            }
+            if let Some(mut o) = stripe.0.try_lock() {
+                for &slot in &o.slots[..o.len] {
+                    policy.on_access(slot);
+                }
+                o.len = 0;
+            }
+        }
+        for &slot in &s.slots[..s.len] {
+            policy.on_access(slot);
+        }
+        s.len = 0;
+        policy.on_access(idx);
+    }
+
+    /// Hits counted under the shared lock, summed over the stripes.
+    pub(crate) fn shared_hits(&self) -> u64 {
+        self.reads.iter().map(|s| s.0.lock().hits).sum()
+    }
+
+    /// Zeroes every counter, the stripes' included.
+    pub(crate) fn reset_counters(&mut self) {
+        self.counters = Counters::default();
+        for stripe in &mut self.reads {
+            stripe.0.get_mut().hits = 0;
+        }
     }
 
     /// Tells the policy that a read of the key with `hash` missed (found
     /// nothing fresh), for policies that count requests (TinyLFU).
     #[inline]
     pub(crate) fn record_miss(&mut self, hash: u64) {
-        self.policy.record_miss(hash);
+        self.policy().record_miss(hash);
     }
 
     #[inline]
@@ -209,7 +326,7 @@ impl<K, V> Shard<K, V> {
 
     /// Removes a slot on any path, keeping every index consistent.
     pub(crate) fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
-        self.policy.on_remove(idx);
+        self.policy().on_remove(idx);
         let e = self.slab.remove(idx);
         if let Ok(found) = self.table.find_entry(e.hash, |&i| i == idx) {
             found.remove();
@@ -302,7 +419,7 @@ impl<K, V> Shard<K, V> {
             if !(over_items || over_weight) {
                 return kept;
             }
-            let Some(victim) = self.policy.victim() else {
+            let Some(victim) = self.policy().victim() else {
                 return kept;
             };
             kept &= victim != keep;
@@ -327,6 +444,24 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         self.table
             .find(hash, |&i| self.slab.get(i).key.borrow() == key)
             .copied()
+    }
+
+    /// The slot of `key` if it is present and fresh (not stale), under the
+    /// shared lock: nothing is removed, counted or touched.
+    #[inline]
+    pub(crate) fn find_fresh<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+    ) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        let expires_at = self.slab.get(idx).expires_at;
+        (expires_at == NEVER || now(expires_at) < expires_at).then_some(idx)
     }
 
     /// Finds `key` and classifies it; a dead entry is removed on the spot
@@ -392,7 +527,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             }
             self.tag(idx);
             self.set_deadline(idx, expires_at);
-            self.policy.on_access(idx);
+            self.policy().on_access(idx);
             out.push(Removed {
                 key,
                 value: old_value,
@@ -402,7 +537,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             // lowest, itself) out.
             return self.make_room(0, 0, idx, out).then_some(idx);
         }
-        let after = self.policy.evicts_after_insert();
+        let after = self.policy().evicts_after_insert();
         if !after {
             self.make_room(1, weight, NIL, out);
         }
@@ -422,7 +557,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             self.set_deadline(idx, expires_at);
         }
         self.tag(idx);
-        self.policy.on_insert(idx, hash);
+        self.policy().on_insert(idx, hash);
         if after && !self.make_room(0, 0, idx, out) {
             return None;
         }
@@ -513,7 +648,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     pub(crate) fn clear(&mut self, out: &mut Evicted<K, V>) {
         let n = self.slab.len() as u64;
         self.table.clear();
-        self.policy.clear();
+        self.policy().clear();
         self.ttl_slots.clear();
         self.tags.clear();
         self.weight = 0;
@@ -578,7 +713,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
                 assert!(self.slab.get(i).tags.iter().any(|x| x == t));
             }
         }
-        let mut order = self.policy.eviction_order();
+        let mut order = self.policy.lock().eviction_order();
         assert_eq!(order.len(), self.slab.len());
         order.sort_unstable();
         order.dedup();
@@ -884,4 +1019,16 @@ mod eviction_order_tests {
             run(policy, max_items, max_weight, &ops);
         }
     }
+}
+
+/// How many read stripes each shard has: the machine's parallelism rounded
+/// up to a power of two, at most 16.
+fn read_stripes() -> usize {
+    static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *STRIPES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, std::num::NonZeroUsize::get)
+            .next_power_of_two()
+            .min(16)
+    })
 }

@@ -23,17 +23,15 @@
 //! Callers that lead nothing never touch the table (nobody can be waiting
 //! on them), and hits never touch it at all.
 
-use std::cell::{Cell, RefCell};
+use crate::sync::{Mutex, Parker, current_parker, park, with_leading};
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
-use std::thread::Thread;
-
-use parking_lot::Mutex;
 
 enum Waiter {
-    Thread(Thread),
+    Thread(Parker),
     Task(Waker),
 }
 
@@ -55,6 +53,10 @@ enum State<V> {
 /// A small number naming the current thread, for recursion checks: one
 /// thread-local read, where `thread::current()` costs two atomic operations.
 pub(crate) fn thread_token() -> u64 {
+    #[cfg(test)]
+    if let Some(t) = crate::sync::model_thread_token() {
+        return t;
+    }
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -83,24 +85,19 @@ pub(crate) fn next_flight_id() -> u64 {
         .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-thread_local! {
-    /// The flights whose computation this thread is running, innermost last.
-    static LEADING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Marks this thread as running flight `id`'s computation, until dropped.
 pub(crate) struct Leading(u64);
 
 impl Leading {
     pub(crate) fn enter(id: u64) -> Self {
-        let _ = LEADING.try_with(|l| l.borrow_mut().push(id));
+        let _ = with_leading(|l| l.borrow_mut().push(id));
         Leading(id)
     }
 }
 
 impl Drop for Leading {
     fn drop(&mut self) {
-        let _ = LEADING.try_with(|l| {
+        let _ = with_leading(|l| {
             let mut l = l.borrow_mut();
             if let Some(i) = l.iter().rposition(|&x| x == self.0) {
                 l.remove(i);
@@ -175,7 +172,7 @@ impl WaitEdge {
     /// cycle: the flight's leader is, through a chain of waits, waiting on
     /// a computation this thread is running. The caller then must not wait.
     pub(crate) fn enter(flight: u64) -> Option<Self> {
-        let mine: Vec<u64> = LEADING.try_with(|l| l.borrow().clone()).unwrap_or_default();
+        let mine: Vec<u64> = with_leading(|l| l.borrow().clone()).unwrap_or_default();
         if mine.is_empty() {
             // Nobody can be waiting on a caller that leads nothing.
             return Some(WaitEdge(None));
@@ -245,13 +242,13 @@ impl<V: Clone> Flight<V> {
                     State::Retry => return None,
                     State::Running(waiters) => {
                         if !registered {
-                            waiters.push(Waiter::Thread(std::thread::current()));
+                            waiters.push(Waiter::Thread(current_parker()));
                             registered = true;
                         }
                     }
                 }
             }
-            std::thread::park();
+            park();
         }
     }
 
@@ -352,7 +349,7 @@ mod tests {
         }
         drop(bc);
         let _leading = Leading::enter(next_flight_id());
-        assert!(LEADING.with(|l| l.borrow().len()) == 1);
+        assert_eq!(with_leading(|l| l.borrow().len()), Some(1));
     }
 
     #[test]

@@ -735,7 +735,7 @@ where
             .shards
             .iter()
             .map(|shard| {
-                let g = shard.lock();
+                let mut g = shard.write();
                 g.eviction_order()
                     .into_iter()
                     .filter_map(|idx| {
@@ -918,7 +918,7 @@ where
                 .then(|| e.tags.iter().map(|t| Arc::from(t.as_str())).collect());
             let mut evicted = Evicted::new();
             let rejected = {
-                let mut g = self.shard(hash).lock();
+                let mut g = self.shard(hash).write();
                 // Take the key out first, so the snapshot's entry lands where
                 // the snapshot puts it rather than where the old one was. A
                 // dead old entry goes as expired, as a read would remove it.
@@ -1335,9 +1335,12 @@ mod tests {
         dst.insert(3, 3);
         assert_eq!(dst.restore_from(buf.as_slice()).unwrap(), 2);
         assert_eq!(dst.get(&2), Some(2));
-        let shard = dst.inner.shards[0].lock();
+        let mut shard = dst.inner.shards[0].write();
         shard.check_invariants();
-        let freq = |k: u32| shard.frequency(shard.find(dst.hash(&k), &k).unwrap());
+        let mut freq = |k: u32| {
+            let idx = shard.find(dst.hash(&k), &k).unwrap();
+            shard.frequency(idx)
+        };
         assert_eq!(freq(1), Some(1));
         assert_eq!(freq(2), Some(6), "5 from the snapshot, then one read");
         assert_eq!(freq(3), Some(1));
