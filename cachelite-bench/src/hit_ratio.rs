@@ -613,28 +613,31 @@ pub fn run(opts: &Options) -> Report {
         })
         .chain(peers)
         .collect();
-    report.chart = Some(BarChart {
-        title: "Hit ratio by workload (black bar: OPT)".into(),
-        y_label: "hit ratio (%)".into(),
-        groups: workloads.iter().map(Workload::label).collect(),
-        series: chart_cols
-            .iter()
-            .map(|&c| Series {
-                name: c.name(),
-                values: results[col(c)]
+    report.chart = Some(
+        BarChart {
+            title: "Hit ratio by workload (black bar: OPT)".into(),
+            y_label: "hit ratio (%)".into(),
+            groups: workloads.iter().map(Workload::label).collect(),
+            series: chart_cols
+                .iter()
+                .map(|&c| Series {
+                    name: c.name(),
+                    values: results[col(c)]
+                        .iter()
+                        .map(|r| r.map(|x| x * 100.0))
+                        .collect(),
+                })
+                .collect(),
+            reference: Some(Series {
+                name: "OPT".into(),
+                values: results[col(Contender::Opt)]
                     .iter()
                     .map(|r| r.map(|x| x * 100.0))
                     .collect(),
-            })
-            .collect(),
-        reference: Some(Series {
-            name: "OPT".into(),
-            values: results[col(Contender::Opt)]
-                .iter()
-                .map(|r| r.map(|x| x * 100.0))
-                .collect(),
-        }),
-        y_max: Some(100.0),
-    });
+            }),
+            y_max: Some(100.0),
+        }
+        .into(),
+    );
     report
 }

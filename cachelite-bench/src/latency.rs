@@ -461,17 +461,20 @@ pub fn run(opts: &Options) -> Report {
     });
     let groups: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
     let values: Vec<Option<f64>> = ns.iter().copied().map(Some).collect();
-    report.chart = Some(BarChart {
-        title: "Hit latency, 1k-key working set (ns, lower is better)".into(),
-        y_label: "ns per hit".into(),
-        groups,
-        series: vec![Series {
-            name: "ns/op (min of runs)".into(),
-            values,
-        }],
-        reference: None,
-        y_max: None,
-    });
+    report.chart = Some(
+        BarChart {
+            title: "Hit latency, 1k-key working set (ns, lower is better)".into(),
+            y_label: "ns per hit".into(),
+            groups,
+            series: vec![Series {
+                name: "ns/op (min of runs)".into(),
+                values,
+            }],
+            reference: None,
+            y_max: None,
+        }
+        .into(),
+    );
     report
 }
 

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod alloc;
+pub mod concurrency;
 pub mod hit_ratio;
 pub mod instr;
 pub mod latency;
@@ -53,6 +54,8 @@ pub enum Suite {
     Memory,
     /// Per-operation cost at 10^3 and 10^6 entries, per policy.
     Scaling,
+    /// Throughput against threads, five workloads, beside lock-free maps.
+    Concurrency,
 }
 
 impl Suite {
@@ -63,6 +66,7 @@ impl Suite {
         Suite::Throughput,
         Suite::Memory,
         Suite::Scaling,
+        Suite::Concurrency,
     ];
 
     /// The command-line name, also the stem of the files it writes.
@@ -74,6 +78,7 @@ impl Suite {
             Suite::Throughput => "throughput",
             Suite::Memory => "memory",
             Suite::Scaling => "scaling",
+            Suite::Concurrency => "concurrency",
         }
     }
 }
@@ -113,6 +118,9 @@ pub struct Options {
     pub threads: usize,
     /// Also count instructions per operation under cachegrind (latency).
     pub cachegrind: bool,
+    /// Thread counts of the concurrency suite; empty: 1, 2, 4, ... up to
+    /// the machine's hardware threads.
+    pub concurrency_threads: Vec<usize>,
 }
 
 impl Options {
@@ -124,6 +132,7 @@ impl Options {
             traces_dir: workload::default_traces_dir(),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             cachegrind: false,
+            concurrency_threads: Vec::new(),
         }
     }
 
@@ -147,6 +156,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         Suite::Throughput => throughput::run(opts),
         Suite::Memory => memory::run(opts),
         Suite::Scaling => scaling::run(opts),
+        Suite::Concurrency => concurrency::run(opts),
     });
     // Other work on the machine is the main source of noise: say how much.
     if let (Some(before), Some(after)) = (load_before, timing::load_average()) {

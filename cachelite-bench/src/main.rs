@@ -9,13 +9,16 @@ use cachelite_bench::{CheckKind, Options, Report, Status, Suite, headline, run_s
 const USAGE: &str = "\
 usage: cachelite-bench <suite>... [options]
 
-suites: hit-ratio, latency, throughput, memory, scaling (alias o1), all
+suites: hit-ratio, latency, throughput, memory, scaling (alias o1),
+        concurrency, all
 
 options:
   --quick        small workloads, few runs: a seconds-long smoke
   --check        exit 1 if a correctness check fails (hit-ratio checks)
   --strict       with --check, also exit 1 if a performance target is missed
   --cachegrind   latency: also count instructions per op under valgrind
+  --threads LIST concurrency: thread counts, e.g. 1,2,8,16
+                 (default: 1, 2, 4, ... up to the hardware threads)
   --out DIR      write JSON/SVG/Markdown there (default: docs/bench)
   --no-write     print only
   --traces DIR   trace directory (default: $CACHELITE_TRACES or shared/traces)
@@ -42,6 +45,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// `1,2,8,16` -> `[1, 2, 8, 16]`; every count at least 1.
+fn parse_threads(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|t| match t.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!(
+                "--threads: `{t}` is not a thread count (a comma-separated list of integers ≥ 1, e.g. 1,2,8,16)"
+            )),
+        })
+        .collect()
+}
+
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut opts = Options::full();
     let mut suites = Vec::new();
@@ -60,6 +75,10 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--no-write" => write = false,
             "--out" => out = it.next().ok_or("--out needs a directory")?.into(),
             "--traces" => opts.traces_dir = it.next().ok_or("--traces needs a directory")?.into(),
+            "--threads" => {
+                opts.concurrency_threads =
+                    parse_threads(it.next().ok_or("--threads needs a list, e.g. 1,2,8,16")?)?;
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);

@@ -247,22 +247,25 @@ pub fn run(opts: &Options) -> Report {
             "overhead_n": fp.overhead_n(), "overhead_3n": fp.overhead_3n(),
         }))).collect::<serde_json::Map<_, _>>(),
     });
-    report.chart = Some(BarChart {
-        title: format!("Heap bytes per entry beyond key + value (n = {n}, lower is better)"),
-        y_label: "bytes per entry".into(),
-        groups: rows.iter().map(|r| r.0.clone()).collect(),
-        series: vec![
-            Series {
-                name: "after n inserts".into(),
-                values: rows.iter().map(|r| Some(r.1.overhead_n())).collect(),
-            },
-            Series {
-                name: "after 3n inserts".into(),
-                values: rows.iter().map(|r| Some(r.1.overhead_3n())).collect(),
-            },
-        ],
-        reference: None,
-        y_max: None,
-    });
+    report.chart = Some(
+        BarChart {
+            title: format!("Heap bytes per entry beyond key + value (n = {n}, lower is better)"),
+            y_label: "bytes per entry".into(),
+            groups: rows.iter().map(|r| r.0.clone()).collect(),
+            series: vec![
+                Series {
+                    name: "after n inserts".into(),
+                    values: rows.iter().map(|r| Some(r.1.overhead_n())).collect(),
+                },
+                Series {
+                    name: "after 3n inserts".into(),
+                    values: rows.iter().map(|r| Some(r.1.overhead_3n())).collect(),
+                },
+            ],
+            reference: None,
+            y_max: None,
+        }
+        .into(),
+    );
     report
 }

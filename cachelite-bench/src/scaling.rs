@@ -162,26 +162,29 @@ pub fn run(opts: &Options) -> Report {
         "rows": rows.iter().map(|(n, r)| (n.clone(), json!({"get": r.get, "insert": r.insert}))).collect::<serde_json::Map<_, _>>(),
         "floor_get": floor,
     });
-    report.chart = Some(BarChart {
-        title: format!("Per-op cost at {s0} vs {s1} entries (ns)"),
-        y_label: "ns per op".into(),
-        groups: rows
-            .iter()
-            .flat_map(|(n, _)| [format!("{n} get"), format!("{n} insert")])
-            .chain(std::iter::once("HashMap floor get".to_owned()))
-            .collect(),
-        series: (0..2)
-            .map(|i| Series {
-                name: format!("{} entries", sizes[i]),
-                values: rows
-                    .iter()
-                    .flat_map(|(_, r)| [Some(r.get[i]), Some(r.insert[i])])
-                    .chain(std::iter::once(Some(floor[i])))
-                    .collect(),
-            })
-            .collect(),
-        reference: None,
-        y_max: None,
-    });
+    report.chart = Some(
+        BarChart {
+            title: format!("Per-op cost at {s0} vs {s1} entries (ns)"),
+            y_label: "ns per op".into(),
+            groups: rows
+                .iter()
+                .flat_map(|(n, _)| [format!("{n} get"), format!("{n} insert")])
+                .chain(std::iter::once("HashMap floor get".to_owned()))
+                .collect(),
+            series: (0..2)
+                .map(|i| Series {
+                    name: format!("{} entries", sizes[i]),
+                    values: rows
+                        .iter()
+                        .flat_map(|(_, r)| [Some(r.get[i]), Some(r.insert[i])])
+                        .chain(std::iter::once(Some(floor[i])))
+                        .collect(),
+                })
+                .collect(),
+            reference: None,
+            y_max: None,
+        }
+        .into(),
+    );
     report
 }

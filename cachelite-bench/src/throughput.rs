@@ -366,20 +366,23 @@ pub fn run(opts: &Options) -> Report {
             "1": b[0].0, "2": b[1].0, "hit_ratio_1": 1.0 - b[0].1, "hit_ratio_2": 1.0 - b[1].1,
         }))).collect::<serde_json::Map<_, _>>(),
     });
-    report.chart = Some(BarChart {
-        title: "Get-or-insert throughput, Zipf 0.9 (Mops/s, higher is better)".into(),
-        y_label: "million ops / s".into(),
-        groups: cases.iter().map(|c| c.name.clone()).collect(),
-        series: THREADS
-            .iter()
-            .enumerate()
-            .map(|(ti, t)| Series {
-                name: format!("{t} thread{}", if *t > 1 { "s" } else { "" }),
-                values: best.iter().map(|b| Some(b[ti].0 / 1e6)).collect(),
-            })
-            .collect(),
-        reference: None,
-        y_max: None,
-    });
+    report.chart = Some(
+        BarChart {
+            title: "Get-or-insert throughput, Zipf 0.9 (Mops/s, higher is better)".into(),
+            y_label: "million ops / s".into(),
+            groups: cases.iter().map(|c| c.name.clone()).collect(),
+            series: THREADS
+                .iter()
+                .enumerate()
+                .map(|(ti, t)| Series {
+                    name: format!("{t} thread{}", if *t > 1 { "s" } else { "" }),
+                    values: best.iter().map(|b| Some(b[ti].0 / 1e6)).collect(),
+                })
+                .collect(),
+            reference: None,
+            y_max: None,
+        }
+        .into(),
+    );
     report
 }

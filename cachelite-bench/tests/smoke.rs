@@ -180,3 +180,55 @@ fn scaling_reports_every_policy_at_both_sizes() {
     }
     writes_json_and_svg(&r);
 }
+
+#[test]
+fn concurrency_measures_every_cache_on_every_workload() {
+    use cachelite_bench::concurrency::{CACHED, CACHES, Workload};
+    let r = run(Suite::Concurrency);
+    let threads: Vec<u64> = r.data["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap())
+        .collect();
+    assert_eq!(threads[0], 1);
+    assert!(threads.len() <= 2, "{threads:?}");
+    let workloads = r.data["workloads"].as_object().unwrap();
+    assert_eq!(workloads.len(), Workload::ALL.len());
+    for w in Workload::ALL {
+        let caches = workloads[w.name()]["caches"].as_object().unwrap();
+        for &c in CACHES {
+            // `#[cached]` is a memoizer: it takes part in the memoize row only.
+            if c == CACHED && *w != Workload::Memoize {
+                assert!(!caches.contains_key(c), "{}: {c}", w.name());
+                continue;
+            }
+            let ops = caches
+                .get(c)
+                .unwrap_or_else(|| panic!("{}: no row for {c}", w.name()))["ops_per_sec"]
+                .as_object()
+                .unwrap();
+            assert_eq!(ops.len(), threads.len(), "{}: {c}", w.name());
+            ops.values().for_each(|v| _ = finite(v));
+        }
+    }
+    // Every row is in the table, and every target is stated with a result
+    // (one machine thread gives one thread count: then no-collapse waits).
+    let table = &r.tables[1];
+    assert_eq!(
+        table.rows.len(),
+        Workload::ALL.len() * (CACHES.len() - 1) + 1
+    );
+    let targets: Vec<_> = r.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(r.checks.len(), 2 + Workload::ALL.len() + 3, "{targets:#?}");
+    for c in &r.checks {
+        assert_eq!(c.kind, CheckKind::Target);
+        if c.status == Status::Pending {
+            assert!(
+                c.name.starts_with("no collapse") && threads.len() == 1,
+                "{c:?}"
+            );
+        }
+    }
+    writes_json_and_svg(&r);
+}
