@@ -57,9 +57,10 @@ mod slab;
 mod snapshot;
 mod stats;
 mod sync;
+mod tags;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
-pub use cache::{Cache, Insertion};
+pub use cache::{Cache, Insertion, Misses};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};

@@ -18,35 +18,107 @@
 //! told) by the cache after releasing the lock.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::Arc;
+use std::num::NonZeroU64;
 
 use hashbrown::HashTable;
 
 use crate::events::RemovalCause;
-use crate::expiry::NEVER;
+use crate::expiry::{NEVER, TtlIndex};
 use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
-use crate::singleflight::{Flight, thread_token};
+use crate::singleflight::{Flights, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Counters;
 use crate::sync::{Mutex, Padded};
+use crate::tags::TagIndex;
 
-/// A tag, shared between the entries that carry it and the tag index.
-pub(crate) type Tag = Arc<str>;
+pub(crate) use crate::tags::Tag;
 
+/// One slot's entry. Five words beside the key and value for a plain
+/// entry: what only some entries need (tags, a weight past `u32`) is out
+/// of line, allocated only for those.
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    pub(crate) hash: u64,
+    /// The key's hash in the index's form (see [`index_hash`]): never
+    /// zero, which gives `Option<Entry>` a niche, so a slab slot costs no
+    /// discriminant.
+    hash: NonZeroU64,
     /// Clock nanoseconds at which the entry stops being fresh, or `NEVER`.
     pub(crate) expires_at: u64,
-    pub(crate) weight: u64,
-    /// Where this slot sits in `Shard::ttl_slots`, or `NIL`.
+    /// Where this slot sits in the shard's [`TtlIndex`], or `NIL`.
     ttl_pos: u32,
-    /// Empty for an untagged entry (no allocation). Being a box, it gives
-    /// `Option<Entry>` a niche, so a slab slot costs no discriminant.
-    pub(crate) tags: Box<[Tag]>,
+    /// The weight, or `u32::MAX` when it is too large and kept in `extra`.
+    small_weight: u32,
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely needed part of an entry.
+struct Extra {
+    weight: u64,
+    tags: Box<[Tag]>,
+}
+
+/// The hash the index files a key under: its lowest bit set, so it is
+/// never zero. hashbrown starts probing at the low bits (a fixed bit only
+/// moves the start within a probe group) and filters on the top seven.
+#[inline]
+fn index_hash(hash: u64) -> NonZeroU64 {
+    NonZeroU64::new(hash | 1).expect("not zero")
+}
+
+impl<K, V> Entry<K, V> {
+    fn new(hash: u64, key: K, value: V, weight: u64, tags: Option<Box<[Tag]>>) -> Self {
+        let (small_weight, extra) = pack(weight, tags);
+        Self {
+            key,
+            value,
+            hash: index_hash(hash),
+            expires_at: NEVER,
+            ttl_pos: NIL,
+            small_weight,
+            extra,
+        }
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        match &self.extra {
+            Some(x) if self.small_weight == u32::MAX => x.weight,
+            _ => u64::from(self.small_weight),
+        }
+    }
+
+    /// The tags it carries (empty for most entries).
+    pub(crate) fn tags(&self) -> &[Tag] {
+        self.extra.as_deref().map_or(&[], |x| &x.tags)
+    }
+
+    /// Replaces weight and tags; returns the old ones.
+    fn replace_weight_and_tags(
+        &mut self,
+        weight: u64,
+        tags: Option<Box<[Tag]>>,
+    ) -> (u64, Box<[Tag]>) {
+        let old_weight = self.weight();
+        let (small, extra) = pack(weight, tags);
+        self.small_weight = small;
+        let old = std::mem::replace(&mut self.extra, extra);
+        (old_weight, old.map(|x| x.tags).unwrap_or_default())
+    }
+}
+
+/// Splits a weight and tags into the inline weight and the out-of-line
+/// part, allocated only when there are tags or the weight needs 64 bits.
+fn pack(weight: u64, tags: Option<Box<[Tag]>>) -> (u32, Option<Box<Extra>>) {
+    let tags = tags.filter(|t| !t.is_empty());
+    let small = u32::try_from(weight).unwrap_or(u32::MAX);
+    let extra = (tags.is_some() || small == u32::MAX).then(|| {
+        Box::new(Extra {
+            weight,
+            tags: tags.unwrap_or_default(),
+        })
+    });
+    (small, extra)
 }
 
 /// An entry taken out under the lock, to be reported and dropped after it.
@@ -88,31 +160,33 @@ impl<K, V> Evicted<K, V> {
     }
 }
 
+/// An entry to store, as [`Shard::store`] takes it.
+pub(crate) struct Item<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+    /// Clock nanoseconds, or `NEVER`.
+    pub(crate) expires_at: u64,
+    pub(crate) weight: u64,
+    pub(crate) tags: Option<Box<[Tag]>>,
+}
+
+/// Where [`Shard::store`] puts a key that is already present.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The new value takes the old one's place, as an access (inserts).
+    InPlace,
+    /// The old entry goes first (as a replacement), so the new one lands
+    /// where a new key would (snapshot restores keep the saved order).
+    AsNew,
+}
+
 /// How fresh a found entry is.
 pub(crate) enum Found {
     Fresh(u32),
     /// Past its TTL but inside the stale-while-revalidate window.
     Stale(u32),
     Absent,
-}
-
-/// One in-flight computation: the key (a clone), and the flight waiters join.
-pub(crate) struct FlightSlot<K, V> {
-    pub(crate) hash: u64,
-    pub(crate) key: K,
-    /// Names this computation in the process, past and present.
-    pub(crate) id: u64,
-    /// The thread token of a sync leader, to catch recursion on its own key.
-    pub(crate) leader: Option<u64>,
-    /// What waiters park on; created by the first of them.
-    pub(crate) flight: Option<Arc<Flight<V>>>,
-    /// Set when the key is invalidated mid-computation: the result was
-    /// computed from data older than the invalidation, so it is handed to
-    /// the callers waiting for it but not stored.
-    pub(crate) doomed: bool,
-    /// Tags invalidated while this computation ran: its result is not
-    /// stored if it carries any of them.
-    pub(crate) doomed_tags: Vec<Tag>,
 }
 
 /// Whether `e` has not reached its deadline (stale entries are not fresh).
@@ -144,6 +218,7 @@ struct ReadStripe {
     slots: [u32; READ_BUFFER],
     len: usize,
     hits: u64,
+    misses: u64,
 }
 
 pub(crate) struct Shard<K, V> {
@@ -155,13 +230,15 @@ pub(crate) struct Shard<K, V> {
     /// A power-of-two number of stripes, each on its own cache lines.
     reads: Box<[Padded<Mutex<ReadStripe>>]>,
     /// Slots that carry a deadline, for the sweeper's random sampling.
-    ttl_slots: Vec<u32>,
-    tags: HashMap<Tag, HashSet<u32>>,
+    ttl: TtlIndex,
+    tags: TagIndex,
     weight: u64,
     limits: Limits,
     rng: fastrand::Rng,
-    pub(crate) counters: Counters,
-    pub(crate) flights: HashTable<FlightSlot<K, V>>,
+    /// What exclusive holders count; hits and misses counted under the
+    /// shared lock are in the stripes.
+    counters: Counters,
+    pub(crate) flights: Flights<K, V>,
 }
 
 impl<K, V> Shard<K, V> {
@@ -178,13 +255,13 @@ impl<K, V> Shard<K, V> {
             reads: (0..stripes)
                 .map(|_| Padded(Mutex::new(ReadStripe::default())))
                 .collect(),
-            ttl_slots: Vec::new(),
-            tags: HashMap::new(),
+            ttl: TtlIndex::default(),
+            tags: TagIndex::default(),
             weight: 0,
             limits,
             rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
             counters: Counters::default(),
-            flights: HashTable::new(),
+            flights: Flights::new(),
         }
     }
 
@@ -259,7 +336,7 @@ impl<K, V> Shard<K, V> {
     /// applied to the policy if its lock is free; if another thread holds
     /// it, this access is dropped rather than waited for.
     #[inline]
-    pub(crate) fn record_hit(&self, idx: u32) {
+    fn record_hit(&self, idx: u32) {
         #[allow(clippy::cast_possible_truncation)]
         let mine = thread_token() as usize & (self.reads.len() - 1);
         let mut s = self.reads[mine].0.lock();
@@ -299,16 +376,51 @@ impl<K, V> Shard<K, V> {
         policy.on_access(idx);
     }
 
-    /// Hits counted under the shared lock, summed over the stripes.
-    pub(crate) fn shared_hits(&self) -> u64 {
-        self.reads.iter().map(|s| s.0.lock().hits).sum()
+    /// This thread's stripe.
+    #[inline]
+    fn my_stripe(&self) -> &Mutex<ReadStripe> {
+        #[allow(clippy::cast_possible_truncation)]
+        let mine = thread_token() as usize & (self.reads.len() - 1);
+        &self.reads[mine].0
+    }
+
+    /// Counts a hit (exclusive holders).
+    pub(crate) fn count_hit(&mut self) {
+        self.counters.hits += 1;
+    }
+
+    /// Counts a miss (exclusive holders).
+    pub(crate) fn count_miss(&mut self) {
+        self.counters.misses += 1;
+    }
+
+    /// Counts a hit under the shared lock, in this thread's stripe.
+    pub(crate) fn count_hit_shared(&self) {
+        self.my_stripe().lock().hits += 1;
+    }
+
+    /// Counts a miss under the shared lock, in this thread's stripe.
+    pub(crate) fn count_miss_shared(&self) {
+        self.my_stripe().lock().misses += 1;
+    }
+
+    /// Every counter, the stripes' summed in.
+    pub(crate) fn counters(&self) -> Counters {
+        let mut c = self.counters;
+        for stripe in &self.reads {
+            let s = stripe.0.lock();
+            c.hits += s.hits;
+            c.misses += s.misses;
+        }
+        c
     }
 
     /// Zeroes every counter, the stripes' included.
     pub(crate) fn reset_counters(&mut self) {
         self.counters = Counters::default();
         for stripe in &mut self.reads {
-            stripe.0.get_mut().hits = 0;
+            let s = stripe.0.get_mut();
+            (s.hits, s.misses) = (0, 0);
         }
     }
 
@@ -328,16 +440,16 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
         self.policy().on_remove(idx);
         let e = self.slab.remove(idx);
-        if let Ok(found) = self.table.find_entry(e.hash, |&i| i == idx) {
+        if let Ok(found) = self.table.find_entry(e.hash.get(), |&i| i == idx) {
             found.remove();
         }
         if e.ttl_pos != NIL {
             self.ttl_unlink(e.ttl_pos);
         }
-        if !e.tags.is_empty() {
-            self.untag(idx, &e.tags);
+        if !e.tags().is_empty() {
+            self.untag(idx, e.tags());
         }
-        self.weight -= e.weight;
+        self.weight -= e.weight();
         match cause {
             RemovalCause::Size => self.counters.evictions += 1,
             RemovalCause::Expired => self.counters.expirations += 1,
@@ -352,15 +464,13 @@ impl<K, V> Shard<K, V> {
     }
 
     fn ttl_unlink(&mut self, pos: u32) {
-        self.ttl_slots.swap_remove(pos as usize);
-        if let Some(&moved) = self.ttl_slots.get(pos as usize) {
+        if let Some(moved) = self.ttl.unlink(pos) {
             self.slab.get_mut(moved).ttl_pos = pos;
         }
     }
 
     fn ttl_link(&mut self, idx: u32) {
-        let pos = u32::try_from(self.ttl_slots.len()).expect("slot count fits u32");
-        self.ttl_slots.push(idx);
+        let pos = self.ttl.link(idx);
         self.slab.get_mut(idx).ttl_pos = pos;
     }
 
@@ -379,21 +489,12 @@ impl<K, V> Shard<K, V> {
     }
 
     fn untag(&mut self, idx: u32, tags: &[Tag]) {
-        for t in tags {
-            if let Some(set) = self.tags.get_mut(t) {
-                set.remove(&idx);
-                if set.is_empty() {
-                    self.tags.remove(t);
-                }
-            }
-        }
+        self.tags.remove(idx, tags);
     }
 
     /// Indexes the tags slot `idx` carries (no allocation when it has none).
     fn tag(&mut self, idx: u32) {
-        for t in &self.slab.get(idx).tags {
-            self.tags.entry(t.clone()).or_default().insert(idx);
-        }
+        self.tags.add(idx, self.slab.get(idx).tags());
     }
 
     /// Evicts policy victims until `extra_items` more entries of
@@ -442,8 +543,30 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         self.table
-            .find(hash, |&i| self.slab.get(i).key.borrow() == key)
+            .find(index_hash(hash).get(), |&i| {
+                self.slab.get(i).key.borrow() == key
+            })
             .copied()
+    }
+
+    /// A read under the shared lock: the entry for `key` if it is present
+    /// and fresh, counted as a hit and its access recorded for the policy.
+    /// Anything else (absent, stale, expired) is left to the exclusive
+    /// path, which counts it and removes what is dead.
+    #[inline]
+    pub(crate) fn hit<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+    ) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find_fresh(hash, key, now)?;
+        self.record_hit(idx);
+        Some(self.slab.get(idx))
     }
 
     /// The slot of `key` if it is present and fresh (not stale), under the
@@ -497,6 +620,50 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
+    /// Stores an item: the one path for inserts, singleflight results and
+    /// snapshot restores. An entry for the key past its deadline (and
+    /// stale window) is removed first as expired, whether or not a read
+    /// has noticed yet, so the new value is a fresh insert rather than a
+    /// replacement inheriting its policy rank. `now(deadline)` is called
+    /// only for an old entry that carries a deadline.
+    ///
+    /// Returns the entry's slot (`None` if the policy declined it at once,
+    /// see [`Self::insert`]), or gives the pair back when it alone
+    /// outweighs the shard's budget: it is then counted as a rejection and
+    /// any old value for the key is dropped too, so no stale value
+    /// survives.
+    pub(crate) fn store(
+        &mut self,
+        item: Item<K, V>,
+        place: Place,
+        now: impl FnOnce(u64) -> u64,
+        out: &mut Evicted<K, V>,
+    ) -> Result<Option<u32>, (K, V)> {
+        let Item {
+            hash,
+            key,
+            value,
+            expires_at,
+            weight,
+            tags,
+        } = item;
+        let live = match self.lookup(hash, &key, now, out) {
+            Found::Fresh(idx) | Found::Stale(idx) => Some(idx),
+            Found::Absent => None,
+        };
+        let fits = self.fits(weight);
+        if let Some(idx) = live
+            && (place == Place::AsNew || !fits)
+        {
+            out.push(self.remove_idx(idx, RemovalCause::Replaced));
+        }
+        if !fits {
+            self.counters.rejections += 1;
+            return Err((key, value));
+        }
+        Ok(self.insert(hash, key, value, expires_at, weight, tags, out))
+    }
+
     /// Stores `key -> value`. The caller has checked [`Self::fits`].
     /// Replacing keeps the entry's place in the policy (as an access).
     ///
@@ -519,8 +686,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if let Some(idx) = self.find(hash, &key) {
             let e = self.slab.get_mut(idx);
             let old_value = std::mem::replace(&mut e.value, value);
-            let old_weight = std::mem::replace(&mut e.weight, weight);
-            let old_tags = std::mem::replace(&mut e.tags, tags.unwrap_or_default());
+            let (old_weight, old_tags) = e.replace_weight_and_tags(weight, tags);
             self.weight = self.weight - old_weight + weight;
             if !old_tags.is_empty() {
                 self.untag(idx, &old_tags);
@@ -541,17 +707,10 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if !after {
             self.make_room(1, weight, NIL, out);
         }
-        let idx = self.slab.insert(Entry {
-            key,
-            value,
-            hash,
-            expires_at: NEVER,
-            weight,
-            ttl_pos: NIL,
-            tags: tags.unwrap_or_default(),
-        });
+        let idx = self.slab.insert(Entry::new(hash, key, value, weight, tags));
         let slab = &self.slab;
-        self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
+        self.table
+            .insert_unique(index_hash(hash).get(), idx, |&i| slab.get(i).hash.get());
         self.weight += weight;
         if expires_at != NEVER {
             self.set_deadline(idx, expires_at);
@@ -581,27 +740,9 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
-    /// Marks in-flight computations whose key satisfies `pred` so that
-    /// their results are not stored.
-    /// Records tags invalidated while computations are in flight.
-    pub(crate) fn doom_flight_tags<T: AsRef<str>>(&mut self, tags: &[T]) {
-        for slot in &mut self.flights {
-            slot.doomed_tags
-                .extend(tags.iter().map(|t| Tag::from(t.as_ref())));
-        }
-    }
-
-    pub(crate) fn doom_flights(&mut self, mut pred: impl FnMut(&K) -> bool) {
-        for slot in &mut self.flights {
-            if pred(&slot.key) {
-                slot.doomed = true;
-            }
-        }
-    }
-
     /// Removes every entry carrying `tag`; returns how many were fresh.
     pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
-        let Some(slots) = self.tags.remove(tag) else {
+        let Some(slots) = self.tags.take(tag) else {
             return 0;
         };
         slots
@@ -649,7 +790,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         let n = self.slab.len() as u64;
         self.table.clear();
         self.policy().clear();
-        self.ttl_slots.clear();
+        self.ttl.clear();
         self.tags.clear();
         self.weight = 0;
         self.counters.invalidations += n;
@@ -671,13 +812,12 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         samples: usize,
         out: &mut Evicted<K, V>,
     ) -> (usize, usize) {
-        let n = samples.min(self.ttl_slots.len());
+        let n = samples.min(self.ttl.len());
         let mut removed = 0;
         for _ in 0..n {
-            if self.ttl_slots.is_empty() {
+            let Some(idx) = self.ttl.sample(&mut self.rng) else {
                 break;
-            }
-            let idx = self.ttl_slots[self.rng.usize(..self.ttl_slots.len())];
+            };
             if self.is_dead(self.slab.get(idx), now) {
                 out.push(self.remove_idx(idx, RemovalCause::Expired));
                 removed += 1;
@@ -693,25 +833,22 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         let mut weight = 0;
         let mut with_ttl = 0;
         for (idx, e) in self.slab.iter() {
-            assert_eq!(self.find_idx_by_hash(e.hash, idx), Some(idx));
-            weight += e.weight;
+            assert_eq!(self.find_idx_by_hash(e.hash.get(), idx), Some(idx));
+            weight += e.weight();
             if e.expires_at != NEVER {
                 with_ttl += 1;
-                assert_eq!(self.ttl_slots[e.ttl_pos as usize], idx);
+                assert_eq!(self.ttl.at(e.ttl_pos), idx);
             } else {
                 assert_eq!(e.ttl_pos, NIL);
             }
-            for t in &e.tags {
-                assert!(self.tags[t].contains(&idx));
+            for t in e.tags() {
+                assert!(self.tags.contains(t, idx));
             }
         }
         assert_eq!(weight, self.weight);
-        assert_eq!(with_ttl, self.ttl_slots.len());
-        for (t, slots) in &self.tags {
-            assert!(!slots.is_empty());
-            for &i in slots {
-                assert!(self.slab.get(i).tags.iter().any(|x| x == t));
-            }
+        assert_eq!(with_ttl, self.ttl.len());
+        for (t, i) in self.tags.pairs() {
+            assert!(self.slab.get(i).tags().iter().any(|x| x == t));
         }
         let mut order = self.policy.lock().eviction_order();
         assert_eq!(order.len(), self.slab.len());
@@ -803,11 +940,33 @@ mod tests {
             size_of::<Option<Entry<u64, u64>>>(),
             size_of::<Entry<u64, u64>>()
         );
-        assert!(
-            size_of::<Entry<u64, u64>>() <= 64,
-            "{}",
-            size_of::<Entry<u64, u64>>()
+        assert_eq!(
+            size_of::<Entry<u64, u64>>(),
+            48,
+            "key, value and four words"
         );
+    }
+
+    #[test]
+    fn weights_and_tags_round_trip_through_the_packed_layout() {
+        let t: Box<[Tag]> = vec![Tag::from("a")].into_boxed_slice();
+        for (weight, tags) in [
+            (0, None),
+            (7, None),
+            (u64::from(u32::MAX) - 1, None),
+            (u64::from(u32::MAX), None),
+            (u64::MAX, Some(t.clone())),
+            (3, Some(t.clone())),
+        ] {
+            let mut e = Entry::new(1, 1u8, 1u8, weight, tags.clone());
+            assert_eq!(e.weight(), weight);
+            assert_eq!(e.tags(), tags.as_deref().unwrap_or_default());
+            let needs_extra = tags.is_some() || weight >= u64::from(u32::MAX);
+            assert_eq!(e.extra.is_some(), needs_extra, "{weight}");
+            let (w, old) = e.replace_weight_and_tags(5, None);
+            assert_eq!((w, &*old), (weight, tags.as_deref().unwrap_or_default()));
+            assert!(e.extra.is_none() && e.weight() == 5);
+        }
     }
 
     #[test]

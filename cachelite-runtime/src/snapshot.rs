@@ -69,10 +69,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::cache::Cache;
-use crate::events::{Event, RemovalCause};
+use crate::events::Event;
 use crate::expiry::{AnyClock, NEVER};
 use crate::policy::Policy;
-use crate::shard::{Evicted, Found, Tag};
+use crate::shard::{Evicted, Item, Place, Tag};
 
 const MAGIC: &[u8] = b"CACHELITE-SNAPSHOT ";
 /// The format version this build writes and reads.
@@ -749,7 +749,7 @@ where
                             key: e.key.clone(),
                             value: e.value.clone(),
                             ttl_nanos,
-                            tags: e.tags.clone(),
+                            tags: e.tags().into(),
                             freq: g.frequency(idx),
                         })
                     })
@@ -777,7 +777,7 @@ where
     ///
     /// - The restore **merges**: entries already in the cache stay unless
     ///   the snapshot has the same key, whose snapshot entry replaces them
-    ///   (reported as [`RemovalCause::Replaced`]). Call [`Cache::clear`]
+    ///   (reported as [`RemovalCause::Replaced`](crate::RemovalCause::Replaced)). Call [`Cache::clear`]
     ///   first for an exact copy.
     /// - Order carries over: LRU recency and FIFO age follow the snapshot's
     ///   order, and an LFU cache takes each entry's saved access count.
@@ -916,26 +916,27 @@ where
             let event = listen.then(|| (key.clone(), value.clone()));
             let tags: Option<Box<[Tag]>> = (!e.tags.is_empty())
                 .then(|| e.tags.iter().map(|t| Arc::from(t.as_str())).collect());
+            let item = Item {
+                hash,
+                key,
+                value,
+                expires_at,
+                weight,
+                tags,
+            };
             let mut evicted = Evicted::new();
             let rejected = {
                 let mut g = self.shard(hash).write();
-                // Take the key out first, so the snapshot's entry lands where
-                // the snapshot puts it rather than where the old one was. A
-                // dead old entry goes as expired, as a read would remove it.
-                if let Found::Fresh(idx) | Found::Stale(idx) =
-                    g.lookup(hash, &key, |_| now, &mut evicted)
-                {
-                    evicted.push(g.remove_idx(idx, RemovalCause::Replaced));
-                }
-                if g.fits(weight) {
-                    let idx = g.insert(hash, key, value, expires_at, weight, tags, &mut evicted);
-                    if let (Some(idx), true, Some(freq)) = (idx, keeps_freq, e.freq) {
-                        g.set_frequency(idx, freq);
+                // The snapshot's entry lands where the snapshot puts it
+                // rather than where an old one for its key was.
+                match g.store(item, Place::AsNew, |_| now, &mut evicted) {
+                    Ok(idx) => {
+                        if let (Some(idx), true, Some(freq)) = (idx, keeps_freq, e.freq) {
+                            g.set_frequency(idx, freq);
+                        }
+                        None
                     }
-                    None
-                } else {
-                    g.counters.rejections += 1;
-                    Some((key, value))
+                    Err(pair) => Some(pair),
                 }
             };
             if rejected.is_none() {
