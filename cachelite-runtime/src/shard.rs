@@ -229,6 +229,8 @@ pub(crate) struct Shard<K, V> {
     policy: Mutex<AnyPolicy>,
     /// A power-of-two number of stripes, each on its own cache lines.
     reads: Box<[Padded<Mutex<ReadStripe>>]>,
+    /// Whether the policy looks at reads at all (not FIFO or Random).
+    reads_matter: bool,
     /// Slots that carry a deadline, for the sweeper's random sampling.
     ttl: TtlIndex,
     tags: TagIndex,
@@ -248,10 +250,12 @@ impl<K, V> Shard<K, V> {
 
     pub(crate) fn with_stripes(policy: Policy, limits: Limits, seed: u64, stripes: usize) -> Self {
         debug_assert!(stripes.is_power_of_two());
+        let policy = AnyPolicy::new(policy, seed, limits.max_items);
         Self {
+            reads_matter: policy.reads_matter(),
             table: HashTable::new(),
             slab: Slab::default(),
-            policy: Mutex::new(AnyPolicy::new(policy, seed, limits.max_items)),
+            policy: Mutex::new(policy),
             reads: (0..stripes)
                 .map(|_| Padded(Mutex::new(ReadStripe::default())))
                 .collect(),
@@ -317,9 +321,7 @@ impl<K, V> Shard<K, V> {
         let policy = self.policy.get_mut();
         for stripe in &mut self.reads {
             let s = stripe.0.get_mut();
-            for &idx in &s.slots[..s.len] {
-                policy.on_access(idx);
-            }
+            policy.on_accesses(&s.slots[..s.len]);
             s.len = 0;
         }
         policy
@@ -341,6 +343,9 @@ impl<K, V> Shard<K, V> {
         let mine = thread_token() as usize & (self.reads.len() - 1);
         let mut s = self.reads[mine].0.lock();
         s.hits += 1;
+        if !self.reads_matter {
+            return;
+        }
         if s.len < READ_BUFFER {
             let at = s.len;
             s.slots[at] = idx;
@@ -363,15 +368,11 @@ impl<K, V> Shard<K, V> {
                 continue;
             }
             if let Some(mut o) = stripe.0.try_lock() {
-                for &slot in &o.slots[..o.len] {
-                    policy.on_access(slot);
-                }
+                policy.on_accesses(&o.slots[..o.len]);
                 o.len = 0;
             }
         }
-        for &slot in &s.slots[..s.len] {
-            policy.on_access(slot);
-        }
+        policy.on_accesses(&s.slots[..s.len]);
         s.len = 0;
         policy.on_access(idx);
     }
