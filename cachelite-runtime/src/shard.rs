@@ -20,6 +20,7 @@
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
 
 use hashbrown::HashTable;
 
@@ -29,7 +30,7 @@ use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
 use crate::singleflight::{Flights, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Counters;
-use crate::sync::{Mutex, Padded};
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Padded};
 use crate::tags::TagIndex;
 
 pub(crate) use crate::tags::Tag;
@@ -210,15 +211,91 @@ const READ_BUFFER: usize = 16;
 #[cfg(test)]
 const READ_BUFFER: usize = 3;
 
-/// One thread-stripe of a shard's hit bookkeeping: the accesses not yet
-/// applied to the policy, and the hits counted here. Threads share a
-/// stripe only when there are more of them than stripes.
-#[derive(Default)]
+/// One thread-stripe of a shard's read bookkeeping: a ring of accesses
+/// not yet applied to the policy, and the reads counted here. A hit costs
+/// one atomic add and one store to it; threads share a stripe only when
+/// there are more of them than stripes.
 struct ReadStripe {
-    slots: [u32; READ_BUFFER],
-    len: usize,
-    hits: u64,
-    misses: u64,
+    /// Hits recorded here since the counters were reset; also the ring
+    /// position of the next access.
+    tail: AtomicU64,
+    /// The first position not yet applied. Written only by whoever
+    /// applies: a reader holding the policy lock, or an exclusive holder.
+    head: AtomicU64,
+    /// Slot + 1 of each recorded access; 0 once applied.
+    cells: [AtomicU32; READ_BUFFER],
+    /// `tail` when an exclusive holder last emptied the cells: every
+    /// cell written since is at a position from here on.
+    clean: u64,
+    /// Hits counted here without an access to record (joined waiters).
+    other_hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl ReadStripe {
+    fn new() -> Self {
+        Self {
+            tail: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            clean: 0,
+            cells: std::array::from_fn(|_| AtomicU32::new(0)),
+            other_hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Applies the accesses recorded since the last application, oldest
+    /// first (at most a ring's worth: older ones were overwritten). A cell
+    /// whose writer has not stored yet reads 0 and is skipped; its access
+    /// is applied with the next lap, or dropped.
+    fn apply(&self, policy: &mut AnyPolicy) {
+        let tail = self.tail.load(Ordering::Acquire);
+        let head = self
+            .head
+            .load(Ordering::Relaxed)
+            .max(tail.saturating_sub(READ_BUFFER as u64));
+        let mut batch = [0u32; READ_BUFFER];
+        let mut n = 0;
+        for pos in head..tail {
+            let cell = self.cells[ring(pos)].swap(0, Ordering::Acquire);
+            if cell != 0 {
+                batch[n] = cell - 1;
+                n += 1;
+            }
+        }
+        policy.on_accesses(&batch[..n]);
+        self.head.store(tail, Ordering::Relaxed);
+    }
+
+    /// [`Self::apply`] for an exclusive holder, which also empties every
+    /// cell written since it last did (a writer that stored after a
+    /// reader's application left one behind): afterwards no cell names a
+    /// slot that the holder may remove.
+    fn apply_all(&mut self, policy: &mut AnyPolicy) {
+        let tail = *self.tail.get_mut();
+        if tail == self.clean {
+            return; // no cell written since they were last emptied
+        }
+        let lap = tail.saturating_sub(READ_BUFFER as u64);
+        for pos in (*self.head.get_mut()).max(lap)..tail {
+            let cell = *self.cells[ring(pos)].get_mut();
+            if cell != 0 {
+                policy.on_access(cell - 1);
+            }
+        }
+        for pos in self.clean.max(lap)..tail {
+            *self.cells[ring(pos)].get_mut() = 0;
+        }
+        *self.head.get_mut() = tail;
+        self.clean = tail;
+    }
+}
+
+/// A ring position's cell.
+#[inline]
+#[allow(clippy::cast_possible_truncation)]
+fn ring(pos: u64) -> usize {
+    (pos % READ_BUFFER as u64) as usize
 }
 
 pub(crate) struct Shard<K, V> {
@@ -228,7 +305,7 @@ pub(crate) struct Shard<K, V> {
     /// of the shard reach it without locking.
     policy: Mutex<AnyPolicy>,
     /// A power-of-two number of stripes, each on its own cache lines.
-    reads: Box<[Padded<Mutex<ReadStripe>>]>,
+    reads: Box<[Padded<ReadStripe>]>,
     /// Whether the policy looks at reads at all (not FIFO or Random).
     reads_matter: bool,
     /// Slots that carry a deadline, for the sweeper's random sampling.
@@ -256,9 +333,7 @@ impl<K, V> Shard<K, V> {
             table: HashTable::new(),
             slab: Slab::default(),
             policy: Mutex::new(policy),
-            reads: (0..stripes)
-                .map(|_| Padded(Mutex::new(ReadStripe::default())))
-                .collect(),
+            reads: (0..stripes).map(|_| Padded(ReadStripe::new())).collect(),
             ttl: TtlIndex::default(),
             tags: TagIndex::default(),
             weight: 0,
@@ -320,9 +395,7 @@ impl<K, V> Shard<K, V> {
     fn policy(&mut self) -> &mut AnyPolicy {
         let policy = self.policy.get_mut();
         for stripe in &mut self.reads {
-            let s = stripe.0.get_mut();
-            policy.on_accesses(&s.slots[..s.len]);
-            s.len = 0;
+            stripe.0.apply_all(policy);
         }
         policy
     }
@@ -334,52 +407,37 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Counts a hit on slot `idx` found under the shared lock, and records
-    /// the access for the policy in this thread's stripe. A full stripe is
-    /// applied to the policy if its lock is free; if another thread holds
-    /// it, this access is dropped rather than waited for.
+    /// the access for the policy in this thread's stripe. Whoever fills a
+    /// ring's worth applies every stripe to the policy if its lock is
+    /// free; if another thread holds it, the accesses wait for the next
+    /// application, and a ring that laps before one is overwritten (lossy
+    /// under contention only: with one thread every ring is applied as it
+    /// fills, and every exclusive operation applies them all first).
     #[inline]
     fn record_hit(&self, idx: u32) {
-        #[allow(clippy::cast_possible_truncation)]
-        let mine = thread_token() as usize & (self.reads.len() - 1);
-        let mut s = self.reads[mine].0.lock();
-        s.hits += 1;
+        let s = self.my_stripe();
+        let t = s.tail.fetch_add(1, Ordering::Relaxed);
         if !self.reads_matter {
             return;
         }
-        if s.len < READ_BUFFER {
-            let at = s.len;
-            s.slots[at] = idx;
-            s.len += 1;
-            return;
+        s.cells[ring(t)].store(idx + 1, Ordering::Release);
+        if ring(t + 1) == 0 {
+            self.apply_reads();
         }
-        self.drain_full(&mut s, mine, idx);
     }
 
     #[cold]
-    fn drain_full(&self, s: &mut ReadStripe, mine: usize, idx: u32) {
-        let Some(mut policy) = self.policy.try_lock() else {
-            return; // lossy: another thread is applying accesses right now
-        };
-        // Other threads' accesses first: they are at least as old as the
-        // oldest of this stripe's in most schedules, and never newer than
-        // the one being recorded.
-        for (i, stripe) in self.reads.iter().enumerate() {
-            if i == mine {
-                continue;
-            }
-            if let Some(mut o) = stripe.0.try_lock() {
-                policy.on_accesses(&o.slots[..o.len]);
-                o.len = 0;
+    fn apply_reads(&self) {
+        if let Some(mut policy) = self.policy.try_lock() {
+            for stripe in &*self.reads {
+                stripe.0.apply(&mut policy);
             }
         }
-        policy.on_accesses(&s.slots[..s.len]);
-        s.len = 0;
-        policy.on_access(idx);
     }
 
     /// This thread's stripe.
     #[inline]
-    fn my_stripe(&self) -> &Mutex<ReadStripe> {
+    fn my_stripe(&self) -> &ReadStripe {
         #[allow(clippy::cast_possible_truncation)]
         let mine = thread_token() as usize & (self.reads.len() - 1);
         &self.reads[mine].0
@@ -397,31 +455,36 @@ impl<K, V> Shard<K, V> {
 
     /// Counts a hit under the shared lock, in this thread's stripe.
     pub(crate) fn count_hit_shared(&self) {
-        self.my_stripe().lock().hits += 1;
+        self.my_stripe().other_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a miss under the shared lock, in this thread's stripe.
     pub(crate) fn count_miss_shared(&self) {
-        self.my_stripe().lock().misses += 1;
+        self.my_stripe().misses.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every counter, the stripes' summed in.
     pub(crate) fn counters(&self) -> Counters {
         let mut c = self.counters;
-        for stripe in &self.reads {
-            let s = stripe.0.lock();
-            c.hits += s.hits;
-            c.misses += s.misses;
+        for stripe in &*self.reads {
+            let s = &stripe.0;
+            c.hits += s.tail.load(Ordering::Relaxed) + s.other_hits.load(Ordering::Relaxed);
+            c.misses += s.misses.load(Ordering::Relaxed);
         }
         c
     }
 
-    /// Zeroes every counter, the stripes' included.
+    /// Zeroes every counter, the stripes' included (their rings restart
+    /// empty, after being applied).
     pub(crate) fn reset_counters(&mut self) {
+        self.policy();
         self.counters = Counters::default();
         for stripe in &mut self.reads {
-            let s = stripe.0.get_mut();
-            (s.hits, s.misses) = (0, 0);
+            let s = &mut stripe.0;
+            for a in [&mut s.tail, &mut s.head, &mut s.other_hits, &mut s.misses] {
+                *a.get_mut() = 0;
+            }
+            s.clean = 0;
         }
     }
 

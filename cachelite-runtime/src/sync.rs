@@ -27,6 +27,7 @@ mod imp {
     use std::sync::PoisonError;
 
     pub(crate) use parking_lot::Mutex;
+    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 
     /// What a blocked waiter is woken through.
     pub(crate) type Parker = std::thread::Thread;
@@ -98,6 +99,65 @@ mod imp {
     fn modelled() -> bool {
         MODEL.with(Cell::get)
     }
+
+    macro_rules! dual_atomic {
+        ($name:ident, $int:ty) => {
+            pub(crate) enum $name {
+                Real(std::sync::atomic::$name),
+                Model(shuttle::sync::atomic::$name),
+            }
+
+            #[allow(dead_code, reason = "each width uses a subset")]
+            impl $name {
+                pub(crate) fn new(v: $int) -> Self {
+                    if modelled() {
+                        Self::Model(shuttle::sync::atomic::$name::new(v))
+                    } else {
+                        Self::Real(std::sync::atomic::$name::new(v))
+                    }
+                }
+
+                pub(crate) fn load(&self, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.load(o),
+                        Self::Model(a) => a.load(o),
+                    }
+                }
+
+                pub(crate) fn store(&self, v: $int, o: Ordering) {
+                    match self {
+                        Self::Real(a) => a.store(v, o),
+                        Self::Model(a) => a.store(v, o),
+                    }
+                }
+
+                pub(crate) fn swap(&self, v: $int, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.swap(v, o),
+                        Self::Model(a) => a.swap(v, o),
+                    }
+                }
+
+                pub(crate) fn fetch_add(&self, v: $int, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.fetch_add(v, o),
+                        Self::Model(a) => a.fetch_add(v, o),
+                    }
+                }
+
+                pub(crate) fn get_mut(&mut self) -> &mut $int {
+                    match self {
+                        Self::Real(a) => a.get_mut(),
+                        Self::Model(a) => a.get_mut(),
+                    }
+                }
+            }
+        };
+    }
+
+    use std::sync::atomic::Ordering;
+    dual_atomic!(AtomicU32, u32);
+    dual_atomic!(AtomicU64, u64);
 
     pub(crate) enum Parker {
         Real(std::thread::Thread),
