@@ -155,8 +155,8 @@ const FULL: Sizes = Sizes {
     write_keys: 1_000_000,
     write_capacity: 100_000,
     stream: 1 << 20,
-    duration: Duration::from_millis(200),
-    runs: 5,
+    duration: Duration::from_millis(100),
+    runs: 15,
 };
 
 const QUICK: Sizes = Sizes {
@@ -461,25 +461,33 @@ fn streams(w: Workload, s: &Sizes, threads: usize) -> Vec<Vec<u64>> {
 const CHUNK: usize = 256;
 
 /// One fixed-duration measurement: `threads` threads, each on its own
-/// stream, released together by a barrier. Returns (ops/s, miss ratio).
-fn measure(op: &Op, streams: &[Vec<u64>], threads: usize, duration: Duration) -> (f64, f64) {
+/// stream from where its previous measurement stopped (`cursors`), released
+/// together by a barrier. Returns (ops/s, miss ratio).
+fn measure(
+    op: &Op,
+    streams: &[Vec<u64>],
+    cursors: &mut [usize],
+    threads: usize,
+    duration: Duration,
+) -> (f64, f64) {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(threads + 1);
-    let (secs, counts): (f64, Vec<(u64, u64)>) = std::thread::scope(|s| {
+    let (secs, counts): (f64, Vec<(u64, u64, usize)>) = std::thread::scope(|s| {
         let handles: Vec<_> = streams[..threads]
             .iter()
-            .map(|keys| {
+            .zip(cursors.iter())
+            .map(|(keys, &from)| {
                 let (stop, barrier) = (&stop, &barrier);
                 s.spawn(move || {
                     barrier.wait();
-                    let (mut ops, mut misses, mut i) = (0_u64, 0_u64, 0);
+                    let (mut ops, mut misses, mut i) = (0_u64, 0_u64, from % keys.len());
                     while !stop.load(Ordering::Relaxed) {
                         let end = (i + CHUNK).min(keys.len());
                         misses += op(&keys[i..end]);
                         ops += (end - i) as u64;
                         i = if end == keys.len() { 0 } else { end };
                     }
-                    (ops, misses)
+                    (ops, misses, i)
                 })
             })
             .collect();
@@ -493,6 +501,9 @@ fn measure(op: &Op, streams: &[Vec<u64>], threads: usize, duration: Duration) ->
             .collect();
         (start.elapsed().as_secs_f64(), counts)
     });
+    for (c, n) in cursors.iter_mut().zip(&counts) {
+        *c = n.2;
+    }
     let ops: u64 = counts.iter().map(|c| c.0).sum();
     let misses: u64 = counts.iter().map(|c| c.1).sum();
     (ops as f64 / secs, misses as f64 / ops.max(1) as f64)
@@ -509,11 +520,24 @@ fn run_workload(w: Workload, s: &Sizes, threads: &[usize]) -> Vec<Row> {
     let max = threads.iter().copied().max().unwrap_or(1);
     let streams = streams(w, s, max);
     let cases = cases(w, s);
-    // Warm-up: fills the write workloads' caches to steady state and the
-    // memo stores, and faults every page in.
-    for (_, op) in &cases {
-        measure(op, &streams, max, s.duration);
-    }
+    // Warm-up: 3x the capacity of requests from thread 0's stream brings
+    // the write workloads' caches to steady state (and fills the memo
+    // stores); then one measurement at the most threads faults pages in.
+    // Each case keeps its own stream positions, so no measurement replays
+    // requests that the previous one just made.
+    let warm = (3 * s.write_capacity).min(streams[0].len());
+    let mut cursors: Vec<Vec<usize>> = cases
+        .iter()
+        .map(|(_, op)| {
+            if !w.reads_only() {
+                streams[0][..warm].chunks(CHUNK).for_each(|c| _ = op(c));
+            }
+            let mut at = vec![0; max];
+            at[0] = warm;
+            measure(op, &streams, &mut at, max, s.duration);
+            at
+        })
+        .collect();
     let mut rows: Vec<Row> = cases
         .iter()
         .map(|(cache, _)| Row {
@@ -522,9 +546,9 @@ fn run_workload(w: Workload, s: &Sizes, threads: &[usize]) -> Vec<Row> {
         })
         .collect();
     for _ in 0..s.runs {
-        for ((_, op), row) in cases.iter().zip(&mut rows) {
+        for (((_, op), row), at) in cases.iter().zip(&mut rows).zip(&mut cursors) {
             for (ti, &t) in threads.iter().enumerate() {
-                let m = measure(op, &streams, t, s.duration);
+                let m = measure(op, &streams, at, t, s.duration);
                 if m.0 > row.best[ti].0 {
                     row.best[ti] = m;
                 }
@@ -553,7 +577,7 @@ pub fn run(opts: &Options) -> Report {
     let mut report = Report::new("concurrency", opts.quick);
     report.method = vec![
         format!(
-            "Threads: {}. Each measurement runs for {} ms: threads are spawned, released together by a barrier, and replay their own seeded key streams ({} keys each, cyclically) until told to stop; operations of all threads are summed. Figures are the best of {} measurements (after one warm-up at {max_t} threads), in millions of operations per second; cases of a workload run interleaved.",
+            "Threads: {}. Each measurement runs for {} ms: threads are spawned, released together by a barrier, and replay their own seeded key streams ({} keys each, cyclically, each measurement going on from where the last one stopped) until told to stop; operations of all threads are summed. Figures are the best of {} measurements, in millions of operations per second; cases of a workload run interleaved. Warm-up: the write workloads first replay 3× their capacity in requests on one thread (steady state, evicting), then every case runs once at {max_t} threads.",
             threads.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             s.duration.as_millis(),
             s.stream,
@@ -670,28 +694,72 @@ pub fn run(opts: &Options) -> Report {
             }))).collect::<serde_json::Map<_, _>>(),
         }))).collect::<serde_json::Map<_, _>>(),
     });
-    report.chart = Some(
-        PanelChart {
-            title: "Throughput against threads (million ops/s, higher is better)".into(),
-            x_label: "threads".into(),
-            y_label: "million ops / s".into(),
-            x_ticks: threads.iter().map(ToString::to_string).collect(),
-            series: CACHES.iter().map(|&c| c.to_owned()).collect(),
-            dashed: FLOORS.iter().map(|&c| c.to_owned()).collect(),
-            panels: results
+    let panels: Vec<(String, Vec<Option<Vec<f64>>>)> = results
+        .iter()
+        .map(|(w, rows)| {
+            let lines = CACHES
                 .iter()
-                .map(|(w, rows)| Lines {
-                    title: w.title(&s),
-                    values: CACHES
-                        .iter()
-                        .map(|&c| by(rows, c).map(|b| b.iter().map(|x| x.0 / 1e6).collect()))
-                        .collect(),
-                })
-                .collect(),
-        }
-        .into(),
-    );
+                .map(|&c| by(rows, c).map(|b| b.iter().map(|x| x.0 / 1e6).collect()))
+                .collect();
+            (w.title(&s), lines)
+        })
+        .collect();
+    report.chart = Some(chart(&threads, panels).into());
     report
+}
+
+/// The suite's plot: a panel per workload, throughput (Mops/s) against
+/// threads, a line per cache (floors dashed). Each panel gives its title
+/// and, per cache of [`CACHES`], the figures per thread count.
+#[must_use]
+pub fn chart(threads: &[usize], panels: Vec<(String, Vec<Option<Vec<f64>>>)>) -> PanelChart {
+    PanelChart {
+        title: "Throughput against threads (million ops/s, higher is better)".into(),
+        x_label: "threads".into(),
+        y_label: "million ops / s".into(),
+        x_ticks: threads.iter().map(ToString::to_string).collect(),
+        series: CACHES.iter().map(|&c| c.to_owned()).collect(),
+        dashed: FLOORS.iter().map(|&c| c.to_owned()).collect(),
+        panels: panels
+            .into_iter()
+            .map(|(title, values)| Lines { title, values })
+            .collect(),
+    }
+}
+
+/// The plot again from a written report (`concurrency.json`).
+///
+/// # Errors
+/// If the report lacks the thread counts or the workloads.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<PanelChart, String> {
+    let data = &report["data"];
+    let threads: Vec<usize> = data["threads"]
+        .as_array()
+        .ok_or("concurrency.json: no thread counts")?
+        .iter()
+        .filter_map(|t| usize::try_from(t.as_u64()?).ok())
+        .collect();
+    let panels = Workload::ALL
+        .iter()
+        .filter_map(|w| {
+            let wl = data["workloads"].get(w.name())?;
+            let lines = CACHES
+                .iter()
+                .map(|&c| {
+                    let ops = wl["caches"].get(c)?["ops_per_sec"].as_object()?;
+                    threads
+                        .iter()
+                        .map(|t| Some(ops.get(&t.to_string())?.as_f64()? / 1e6))
+                        .collect()
+                })
+                .collect();
+            Some((wl["title"].as_str()?.to_owned(), lines))
+        })
+        .collect::<Vec<_>>();
+    if threads.is_empty() || panels.is_empty() {
+        return Err("concurrency.json: no figures".into());
+    }
+    Ok(chart(&threads, panels))
 }
 
 /// The targets, each a ratio within this run.

@@ -121,6 +121,10 @@ pub struct Options {
     /// Thread counts of the concurrency suite; empty: 1, 2, 4, ... up to
     /// the machine's hardware threads.
     pub concurrency_threads: Vec<usize>,
+    /// The `cachelite-bench` binary, for measurements that need a fresh
+    /// process each (the memory suite's resident-set rows). Defaults to the
+    /// running executable when that is the binary; `None` skips them.
+    pub exe: Option<PathBuf>,
 }
 
 impl Options {
@@ -133,6 +137,9 @@ impl Options {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             cachegrind: false,
             concurrency_threads: Vec::new(),
+            exe: std::env::current_exe()
+                .ok()
+                .filter(|p| p.file_stem().is_some_and(|s| s == "cachelite-bench")),
         }
     }
 
@@ -166,6 +173,44 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         ));
     }
     report
+}
+
+/// Redraws the plots of the suites that can be drawn again from their
+/// written JSON (all but memory) in `dir`, without measuring
+/// anything: for changes to a plot alone. Returns the files written.
+///
+/// # Errors
+/// If a JSON file present in `dir` cannot be read or drawn.
+pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
+    let suites: [(&str, Redraw); 5] = [
+        ("hit_ratio", |v| {
+            hit_ratio::chart_from_json(v).map(Into::into)
+        }),
+        ("throughput", |v| {
+            throughput::chart_from_json(v).map(Into::into)
+        }),
+        ("latency", |v| latency::chart_from_json(v).map(Into::into)),
+        ("scaling", scaling::chart_from_json),
+        ("concurrency", |v| {
+            concurrency::chart_from_json(v).map(Into::into)
+        }),
+    ];
+    let mut written = Vec::new();
+    for (stem, redraw) in suites {
+        let json = dir.join(format!("{stem}.json"));
+        let Ok(text) = std::fs::read_to_string(&json) else {
+            continue;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        let svg = dir.join(format!("{stem}.svg"));
+        redraw(&value)?
+            .write_svg(&svg)
+            .map_err(|e| format!("{}: {e}", svg.display()))?;
+        written.push(svg);
+    }
+    Ok(written)
 }
 
 /// The headline: cachelite against each peer, as ratios, from the reports

@@ -22,6 +22,8 @@ pub enum Chart {
     Bars(BarChart),
     /// Small multiples of lines.
     Panels(PanelChart),
+    /// Bar charts one above the other, in one image.
+    Stacked(Vec<BarChart>),
 }
 
 impl Chart {
@@ -33,6 +35,21 @@ impl Chart {
         match self {
             Chart::Bars(c) => c.write_svg(path),
             Chart::Panels(c) => c.write_svg(path),
+            Chart::Stacked(cs) => {
+                let sizes: Vec<(u32, u32)> = cs.iter().map(BarChart::size).collect();
+                let width = sizes.iter().map(|s| s.0).max().unwrap_or(100);
+                let height = sizes.iter().map(|s| s.1).sum::<u32>().max(100);
+                let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+                root.fill(&WHITE)?;
+                let mut rest = root.clone();
+                for (c, (_, h)) in cs.iter().zip(&sizes) {
+                    let (this, below) = rest.split_vertically(*h);
+                    c.draw(&this)?;
+                    rest = below;
+                }
+                root.present()?;
+                Ok(())
+            }
         }
     }
 }
@@ -94,9 +111,20 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// A value printed beside its bar: three significant digits or so.
+fn value_text(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 /// A rough width of `text` in pixels at font size `px` (sans-serif).
 fn text_width(text: &str, px: u32) -> u32 {
-    (text.chars().count() as u32 * px * 56).div_ceil(100)
+    (text.chars().count() as u32 * px * 54).div_ceil(100)
 }
 
 const TITLE_PX: u32 = 20;
@@ -122,7 +150,7 @@ fn legend_layout(entries: &[(String, Key)], width: u32) -> Vec<(u32, u32)> {
     entries
         .iter()
         .map(|(name, _)| {
-            let w = 34 + text_width(name, TEXT_PX) + 18;
+            let w = 32 + text_width(name, TEXT_PX) + 12;
             if x + w > width && x > 10 {
                 x = 10;
                 y += 22;
@@ -202,27 +230,62 @@ impl BarChart {
         e
     }
 
+    fn label_width(&self) -> u32 {
+        self.groups
+            .iter()
+            .map(|g| text_width(g, TEXT_PX))
+            .max()
+            .unwrap_or(0)
+            + 24
+    }
+
+    fn bar_px(&self) -> u32 {
+        if self.series.len() <= 2 {
+            2 * BAR_PX
+        } else {
+            BAR_PX
+        }
+    }
+
+    /// Height of the title and legend, then of everything.
+    fn heights(&self, width: u32) -> (u32, u32) {
+        let groups = self.groups.len().max(1) as u32;
+        let per_group = self.series.len().max(1) as u32 * self.bar_px() + GROUP_GAP_PX;
+        let top = 44 + legend_height(&self.legend(), width);
+        (top, top + groups * per_group + 60)
+    }
+
+    /// The size the chart is drawn at, in pixels.
+    #[must_use]
+    pub fn size(&self) -> (u32, u32) {
+        let width =
+            (self.label_width() + DATA_WIDTH + 40).max(text_width(&self.title, TITLE_PX) + 40);
+        (width, self.heights(width).1)
+    }
+
     /// Writes the chart to `path` as SVG.
     ///
     /// # Errors
     /// If drawing or writing fails.
     pub fn write_svg(&self, path: &Path) -> DrawResult {
-        let groups = self.groups.len().max(1) as u32;
-        let label_w = self
-            .groups
-            .iter()
-            .map(|g| text_width(g, TEXT_PX))
-            .max()
-            .unwrap_or(0)
-            + 24;
-        let width = (label_w + DATA_WIDTH + 40).max(text_width(&self.title, TITLE_PX) + 40);
-        let legend = self.legend();
-        let legend_h = legend_height(&legend, width);
-        let per_group = self.series.len().max(1) as u32 * BAR_PX + GROUP_GAP_PX;
-        let top = 44 + legend_h;
-        let height = top + groups * per_group + 60;
-        let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+        let root = SVGBackend::new(path, self.size()).into_drawing_area();
         root.fill(&WHITE)?;
+        self.draw(&root)?;
+        root.present()?;
+        Ok(())
+    }
+
+    /// Draws the chart on `root`, which is at least [`size`](Self::size).
+    ///
+    /// # Errors
+    /// If drawing fails.
+    pub fn draw(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
+        let groups = self.groups.len().max(1) as u32;
+        let label_w = self.label_width();
+        let width = root.dim_in_pixel().0;
+        let legend = self.legend();
+        let per_group = self.series.len().max(1) as u32 * self.bar_px() + GROUP_GAP_PX;
+        let (top, _) = self.heights(width);
         let (head, body) = root.split_vertically(top);
         draw_title(&head, &self.title)?;
         draw_legend(&head.margin(40, 0, 0, 0), &legend)?;
@@ -274,6 +337,34 @@ impl BarChart {
                 ))
             }))?;
         }
+        // Values are printed at the bar ends when there are few series,
+        // and always where a bar runs past the axis (drawn cut, with `›`).
+        let value_style =
+            TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        for (si, s) in self.series.iter().enumerate() {
+            for (gi, v) in s.values.iter().enumerate() {
+                let Some(v) = *v else { continue };
+                let cut = v > x_top;
+                if self.series.len() > 3 && !cut {
+                    continue;
+                }
+                let y = band(gi) + 1.0 - pad - (si as f64 + 0.42) * slot;
+                let (px, py) = chart.backend_coord(&(v.min(x_top), y));
+                let (bx, by) = body.get_base_pixel();
+                let text = format!("{}{}", value_text(v), if cut { " ›" } else { "" });
+                let x = if cut {
+                    px - bx - text_width(&text, 11) as i32 - 4
+                } else {
+                    px - bx + 4
+                };
+                let style = if cut {
+                    value_style.color(&WHITE)
+                } else {
+                    value_style.clone()
+                };
+                body.draw(&Text::new(text, (x, py - by), style))?;
+            }
+        }
         if let Some(r) = &self.reference {
             chart.draw_series(r.values.iter().enumerate().filter_map(|(gi, v)| {
                 let v = (*v)?;
@@ -291,7 +382,6 @@ impl BarChart {
             let (px, py) = (px - bx, py - by);
             body.draw(&Text::new(name.clone(), (px - 8, py), label.clone()))?;
         }
-        root.present()?;
         Ok(())
     }
 }
@@ -419,7 +509,9 @@ impl PanelChart {
             if self.dashed.contains(&self.series[si]) {
                 chart.draw_series(DashedLineSeries::new(pts.clone(), 6, 4, c.stroke_width(2)))?;
             } else {
-                chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))?;
+                // The first series (cachelite's default) stands out.
+                let w = if si == 0 { 3 } else { 2 };
+                chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(w)))?;
             }
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }

@@ -16,7 +16,12 @@ fn run(suite: Suite) -> Report {
     } else {
         (Some(ALONE.read().unwrap_or_else(|e| e.into_inner())), None)
     };
-    run_suite(suite, &Options::quick())
+    let opts = Options {
+        // The memory suite re-runs the binary for its resident-set rows.
+        exe: Some(env!("CARGO_BIN_EXE_cachelite-bench").into()),
+        ..Options::quick()
+    };
+    run_suite(suite, &opts)
 }
 
 /// Writes the report's files to a temp dir and checks they are sound.
@@ -30,7 +35,26 @@ fn writes_json_and_svg(report: &Report) {
     let parsed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(parsed["suite"], report.suite.as_str());
-    assert!(std::fs::read_to_string(svg).unwrap().contains("<text"));
+    let first = std::fs::read_to_string(&svg).unwrap();
+    assert!(first.contains("<text"));
+    // Plots that can be redrawn from the JSON alone come out with the same
+    // words and numbers.
+    let redrawn = cachelite_bench::replot(dir.path()).unwrap();
+    if stem != "memory" {
+        assert_eq!(redrawn, std::slice::from_ref(&svg));
+        let again = std::fs::read_to_string(&svg).unwrap();
+        assert_eq!(texts(&again), texts(&first), "{stem}");
+    } else {
+        assert!(redrawn.is_empty(), "{redrawn:?}");
+    }
+}
+
+/// The text elements of an SVG, in order.
+fn texts(svg: &str) -> Vec<&str> {
+    svg.split("</text>")
+        .filter_map(|chunk| chunk.rsplit_once('>').map(|(_, t)| t))
+        .filter(|t| !t.trim().is_empty())
+        .collect()
 }
 
 fn finite(x: &serde_json::Value) -> f64 {
@@ -156,7 +180,26 @@ fn memory_counts_bytes_per_entry() {
     // The unbounded floor keeps every key.
     let floor = &caches["hashbrown::HashMap (unbounded), foldhash"];
     assert_eq!(floor["len_3n"].as_u64(), Some(3 * n));
-    assert_eq!(r.checks.len(), 2);
+    // Resident memory: a row per cache from a child process each, with a
+    // sound reading (each entry holds at least its key and value).
+    let resident = r.data["resident"].as_object().unwrap();
+    assert_eq!(
+        resident.len(),
+        cachelite_bench::memory::RSS_CACHES.len(),
+        "{resident:#?}"
+    );
+    for c in cachelite_bench::memory::RSS_CACHES {
+        let row = resident
+            .values()
+            .find(|v| v["cache"] == *c)
+            .unwrap_or_else(|| panic!("no resident row for {c}"));
+        for state in ["per_entry_n", "per_entry_3n"] {
+            let b = finite(&row[state]);
+            assert!((16.0..4096.0).contains(&b), "{c} {state}: {b}");
+        }
+    }
+    assert_eq!(r.checks.len(), 2 + 2);
+    assert!(r.checks.iter().all(|c| c.status != Status::Pending));
     writes_json_and_svg(&r);
     // The headline compares with every peer, from whichever suites ran.
     let head = cachelite_bench::headline(&[r]);
