@@ -83,7 +83,7 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
                 for _ in 0..ops {
                     // Half the operations on 16 hot keys, which stay cached
                     // and are read under the shared lock.
-                    let k = if rng() % 2 == 0 {
+                    let k = if rng().is_multiple_of(2) {
                         (rng() % 16) as u32
                     } else {
                         (rng() % key_space) as u32
@@ -95,13 +95,13 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
                         }
                         10 => {
                             check_value(k, cache.peek(&k).as_ref());
-                            if cache.contains_key(&k) && rng() % 4 == 0 {
+                            if cache.contains_key(&k) && rng().is_multiple_of(4) {
                                 cache.expire(&k, Duration::from_secs(3600));
                                 cache.persist(&k);
                             }
                         }
                         11 => {
-                            if rng() % 64 == 0 {
+                            if rng().is_multiple_of(64) {
                                 cache.clear();
                             } else {
                                 cache.sweep_expired();

@@ -28,11 +28,11 @@
 //!   Small caches are a single shard, so eviction is exact across the cache.
 //! - A hit takes the shard's lock shared and leaves the policy alone: it
 //!   counts itself and records the access in its thread's stripe of a
-//!   small read buffer, which whoever fills it applies to the policy if
-//!   nobody else is doing so (otherwise those accesses are dropped: under
-//!   contention the policy may miss some reads, never an insert or a
-//!   removal). Every write applies the buffered reads first, so a single
-//!   thread sees each policy's exact order.
+//!   small ring buffer (one atomic add and one store), which whoever fills
+//!   it applies to the policy if nobody else is doing so. Under contention
+//!   a ring may lap before it is applied and the policy then misses some
+//!   reads, never an insert or a removal. Every write applies the buffered
+//!   reads first, so a single thread sees each policy's exact order.
 //! - No user code runs under a shard lock except `Clone` of the key or
 //!   value being returned: compute closures, listeners, weighers and the
 //!   `Drop` of removed values all run after it is released.

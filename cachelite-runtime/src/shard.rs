@@ -3,15 +3,17 @@
 //! The concurrent [`Cache`](crate::Cache) keeps each shard behind a
 //! read-mostly lock. Writes (insert, remove, evict, invalidate) take it
 //! exclusively. A hit takes it shared and never touches the policy
-//! directly: it records the access in its thread's stripe of a small read
-//! buffer, and whoever fills a stripe applies the buffered accesses to the
-//! policy if its lock is free, or drops them if not (the buffer is lossy
-//! under contention, never for inserts or removals). Every exclusive
-//! operation applies the buffered accesses before anything else, so with
-//! one thread each policy sees every access in order, and names exactly
-//! the victim its definition names. Buffered slots are always live: they
-//! are pushed under the shared lock, and every holder of the exclusive
-//! lock drains them before changing the slab.
+//! directly: it records the access in its thread's stripe of a small ring
+//! buffer, and whoever fills a ring's worth applies the recorded accesses
+//! to the policy if its lock is free. If it is not, they wait for the next
+//! application, and a ring that laps before one loses its oldest (lossy
+//! under contention; inserts and removals are never buffered). Every
+//! exclusive operation applies the buffered accesses before anything
+//! else, so with one thread each policy sees every access in order, and
+//! names exactly the victim its definition names. Buffered slots are
+//! always live: they are written under the shared lock, and every holder
+//! of the exclusive lock applies and empties them before changing the
+//! slab.
 //!
 //! Nothing here allocates on a hit or runs user code other than `Clone` of
 //! a returned key or value; removed entries are dropped (and listeners
