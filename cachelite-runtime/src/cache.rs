@@ -553,19 +553,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let removed = {
-            let mut g = self.shard(hash).write();
-            g.flights.doom_key(hash, key);
-            let idx = g.find(hash, key)?;
-            let expires_at = g.entry(idx).expires_at;
-            let live = expires_at == NEVER || self.now() < expires_at;
-            let cause = if live {
-                RemovalCause::Explicit
-            } else {
-                RemovalCause::Expired
-            };
-            g.remove_idx(idx, cause)
-        };
+        let now = self.now();
+        let removed = self.shard(hash).write().remove(hash, key, now)?;
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Removed {
                 key: &removed.key,
@@ -643,11 +632,7 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
-        let mut g = self.shard(hash).write();
-        let has_ttl = g
-            .find(hash, key)
-            .is_some_and(|idx| g.entry(idx).expires_at != NEVER);
-        has_ttl && g.set_expiry(hash, key, now, NEVER)
+        self.shard(hash).write().persist(hash, key, now)
     }
 
     /// Looks `key` up and, on a miss, either joins the computation already

@@ -789,6 +789,36 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         Some(idx)
     }
 
+    /// Removes `key` on request, and keeps the result of a computation in
+    /// flight for it out of the cache. An entry already past its TTL goes
+    /// as expired, as a read would have found it gone.
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q, now: u64) -> Option<Removed<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.flights.doom_key(hash, key);
+        let idx = self.find(hash, key)?;
+        let cause = if is_fresh(self.slab.get(idx), now) {
+            RemovalCause::Explicit
+        } else {
+            RemovalCause::Expired
+        };
+        Some(self.remove_idx(idx, cause))
+    }
+
+    /// Removes the deadline of a fresh entry; whether it had one.
+    pub(crate) fn persist<Q>(&mut self, hash: u64, key: &Q, now: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let has_ttl = self
+            .find(hash, key)
+            .is_some_and(|idx| self.slab.get(idx).expires_at != NEVER);
+        has_ttl && self.set_expiry(hash, key, now, NEVER)
+    }
+
     /// Sets (or with `NEVER`, clears) the deadline of a live entry.
     pub(crate) fn set_expiry<Q>(&mut self, hash: u64, key: &Q, now: u64, expires_at: u64) -> bool
     where
