@@ -18,7 +18,7 @@ use crate::glob::Glob;
 use crate::policy::Policy;
 use crate::shard::{Evicted, Found, Item, Place, Shard, Tag};
 use crate::singleflight::{Flight, Joined, Leading, WaitEdge, lead_async, thread_token};
-use crate::stats::{CacheInfo, Counters, Stats};
+use crate::stats::{CacheInfo, Stats};
 use crate::sync::{Padded, ShardLock};
 
 /// One shard behind its lock, on its own cache lines.
@@ -1168,27 +1168,14 @@ where
     /// assert_eq!(c.stats().misses, 1);
     /// ```
     pub fn stats(&self) -> Stats {
-        let mut counters = Counters::default();
-        let mut len = 0;
-        let mut bytes = 0;
-        for shard in &*self.inner.shards {
-            let g = shard.read();
-            counters.add(&g.counters());
-            len += g.len();
-            bytes += g.weight();
-        }
-        Stats {
-            hits: counters.hits,
-            misses: counters.misses,
-            inserts: counters.inserts,
-            evictions: counters.evictions,
-            expirations: counters.expirations,
-            invalidations: counters.invalidations,
-            rejections: counters.rejections,
+        let mut stats = Stats {
             listener_panics: self.inner.listeners.panics(),
-            len,
-            bytes,
+            ..Stats::default()
+        };
+        for shard in &*self.inner.shards {
+            stats += shard.read().stats();
         }
+        stats
     }
 
     /// Sets every counter of [`Cache::stats`] back to zero (hits, misses,

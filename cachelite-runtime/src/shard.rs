@@ -31,7 +31,7 @@ use crate::expiry::{NEVER, TtlIndex};
 use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
 use crate::singleflight::{Flights, thread_token};
 use crate::slab::{NIL, Slab};
-use crate::stats::Counters;
+use crate::stats::Stats;
 use crate::sync::{AtomicU32, AtomicU64, Mutex, Padded};
 use crate::tags::TagIndex;
 
@@ -318,7 +318,7 @@ pub(crate) struct Shard<K, V> {
     rng: fastrand::Rng,
     /// What exclusive holders count; hits and misses counted under the
     /// shared lock are in the stripes.
-    counters: Counters,
+    counters: Stats,
     pub(crate) flights: Flights<K, V>,
 }
 
@@ -341,17 +341,13 @@ impl<K, V> Shard<K, V> {
             weight: 0,
             limits,
             rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
-            counters: Counters::default(),
+            counters: Stats::default(),
             flights: Flights::new(),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
-    }
-
-    pub(crate) fn weight(&self) -> u64 {
-        self.weight
     }
 
     #[inline]
@@ -465,9 +461,11 @@ impl<K, V> Shard<K, V> {
         self.my_stripe().misses.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Every counter, the stripes' summed in.
-    pub(crate) fn counters(&self) -> Counters {
+    /// Every counter, the stripes' summed in, and the shard's sizes.
+    pub(crate) fn stats(&self) -> Stats {
         let mut c = self.counters;
+        c.len = self.slab.len();
+        c.bytes = self.weight;
         for stripe in &*self.reads {
             let s = &stripe.0;
             c.hits += s.tail.load(Ordering::Relaxed) + s.other_hits.load(Ordering::Relaxed);
@@ -480,7 +478,7 @@ impl<K, V> Shard<K, V> {
     /// empty, after being applied).
     pub(crate) fn reset_counters(&mut self) {
         self.policy();
-        self.counters = Counters::default();
+        self.counters = Stats::default();
         for stripe in &mut self.reads {
             let s = &mut stripe.0;
             for a in [&mut s.tail, &mut s.head, &mut s.other_hits, &mut s.misses] {
