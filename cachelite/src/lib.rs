@@ -15,14 +15,14 @@
 pub use cachelite_macros::DeepSize;
 pub use cachelite_runtime::*;
 
-// Named as well as globbed, so that the docs mark them with their feature.
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
 /// The Redis tier: a two-tier cache shared across processes (feature `redis`).
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cachelite_redis as redis;
+// Named as well as globbed, so that the docs mark them with their feature.
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
 
 #[doc = include_str!("memoize.md")]
 pub use cachelite_macros::memoize;
