@@ -54,6 +54,7 @@ mod error;
 mod key;
 mod store;
 mod tiered;
+mod tls;
 
 pub use blocking::BlockingTieredCache;
 pub use codec::Codec;
