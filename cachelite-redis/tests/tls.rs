@@ -173,10 +173,13 @@ impl TlsServer {
                 std::thread::sleep(Duration::from_millis(20));
             }
             last_log = std::fs::read_to_string(&log).unwrap_or_default();
-            if last_log.contains("TLS") && last_log.contains("not supported")
-                || last_log.contains("Unrecognized") && last_log.contains("tls")
+            if !last_log.contains("Address already in use")
+                && last_log.to_ascii_lowercase().contains("tls")
             {
-                skip("this redis-server was built without TLS support");
+                // Most likely a redis-server built without TLS support.
+                skip(&format!(
+                    "redis-server could not serve TLS; its log:\n{last_log}"
+                ));
                 return None;
             }
             // Dropping `s` kills what is left and removes nothing yet: the
