@@ -186,16 +186,34 @@ fn stress_with_default_shards_keeps_bounds_and_counts() {
 
 #[test]
 fn stress_on_eight_small_shards_keeps_item_and_byte_bounds() {
-    for policy in Policy::ALL {
-        let cache: Cache<u32, Vec<u8>> = Cache::builder()
-            .shards(8)
-            .max_items(64)
-            .max_weight(1000)
-            .weigher(|_k, v: &Vec<u8>| v.len())
-            .policy(*policy)
-            .build();
-        assert_eq!(cache.shard_count(), 8);
-        stress(&cache, 64, Some(1000), 3_000);
+    // Both kinds of shard lock, whichever this machine picks by default.
+    for striped in [false, true] {
+        for policy in Policy::ALL {
+            let cache: Cache<u32, Vec<u8>> = Cache::builder()
+                .shards(8)
+                .max_items(64)
+                .max_weight(1000)
+                .weigher(|_k, v: &Vec<u8>| v.len())
+                .policy(*policy)
+                .striped_locks(striped)
+                .build();
+            assert_eq!(cache.shard_count(), 8);
+            stress(&cache, 64, Some(1000), 3_000);
+        }
+    }
+}
+
+#[test]
+fn stress_on_striped_and_plain_locks_keeps_bounds_and_counts() {
+    for striped in [false, true] {
+        for policy in Policy::ALL {
+            let cache: Cache<u32, Vec<u8>> = Cache::builder()
+                .max_items(1024)
+                .policy(*policy)
+                .striped_locks(striped)
+                .build();
+            stress(&cache, 1024, None, 3_000);
+        }
     }
 }
 

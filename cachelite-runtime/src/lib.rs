@@ -24,7 +24,9 @@
 //! # Design
 //! - Each shard is an index (hashbrown), a slab of entries, a policy
 //!   working on slot indices, a TTL index and a tag index, behind a
-//!   read-mostly lock whose readers write only their own stripe of it.
+//!   read-write lock: on machines with 8 or more hardware threads a striped
+//!   one, whose readers write only their own stripe of it, and a plain one
+//!   (cheaper writes) on smaller machines; see `CacheBuilder::striped_locks`.
 //!   Small caches are a single shard, so eviction is exact across the cache.
 //! - A hit takes the shard's lock shared and leaves the policy alone: it
 //!   counts itself and records the access in its thread's stripe of a

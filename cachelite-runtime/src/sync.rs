@@ -1,8 +1,10 @@
 //! The locks the shards are built from.
 //!
-//! `ShardLock` is a read-mostly lock whose readers write only their own
-//! stripe of it (crossbeam's `ShardedLock`), so readers of one shard on
-//! different cores share no written cache line; `Mutex` is parking_lot's.
+//! `ShardLock` is a read-mostly lock: on machines with many hardware
+//! threads, one whose readers write only their own stripe of it
+//! (crossbeam's `ShardedLock`), so readers of one shard on different cores
+//! share no written cache line; on small ones, parking_lot's `RwLock`,
+//! whose writers are cheaper. `Mutex` is parking_lot's.
 //!
 //! Test builds swap in model-checkable twins: a lock made while a shuttle
 //! test is running is shuttle's, so the model checker explores every
@@ -51,26 +53,103 @@ mod imp {
         LEADING.try_with(f).ok()
     }
 
-    /// A read-mostly lock; poisoning is ignored, as no user code runs
-    /// under it.
-    pub(crate) struct ShardLock<T>(crossbeam_utils::sync::ShardedLock<T>);
+    /// A read-mostly lock, of one of two kinds, chosen once per process by
+    /// the number of hardware threads.
+    ///
+    /// A plain read-write lock costs a reader one shared counter: cheap on
+    /// a few cores, a bottleneck on many, where every read writes the same
+    /// cache line. A striped lock (crossbeam's `ShardedLock`) gives each
+    /// reader a stripe of its own and so scales with cores, but a writer
+    /// takes every stripe, which on a small machine more than doubles the
+    /// cost of inserts (measured in the lab's concurrency suite). So small
+    /// machines get the plain lock and large ones the striped one.
+    pub(crate) enum ShardLock<T> {
+        Plain(parking_lot::RwLock<T>),
+        Striped(crossbeam_utils::sync::ShardedLock<T>),
+    }
 
-    pub(crate) type ReadGuard<'a, T> = crossbeam_utils::sync::ShardedLockReadGuard<'a, T>;
-    pub(crate) type WriteGuard<'a, T> = crossbeam_utils::sync::ShardedLockWriteGuard<'a, T>;
+    pub(crate) enum ReadGuard<'a, T> {
+        Plain(parking_lot::RwLockReadGuard<'a, T>),
+        Striped(crossbeam_utils::sync::ShardedLockReadGuard<'a, T>),
+    }
+
+    pub(crate) enum WriteGuard<'a, T> {
+        Plain(parking_lot::RwLockWriteGuard<'a, T>),
+        Striped(crossbeam_utils::sync::ShardedLockWriteGuard<'a, T>),
+    }
+
+    /// From this many hardware threads on, shards use the striped lock.
+    const STRIPED_FROM: usize = 8;
+
+    fn striped_by_default() -> bool {
+        static STRIPED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *STRIPED.get_or_init(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                >= STRIPED_FROM
+        })
+    }
 
     impl<T> ShardLock<T> {
-        pub(crate) fn new(value: T) -> Self {
-            Self(crossbeam_utils::sync::ShardedLock::new(value))
+        /// `striped`: `Some` to choose, `None` for this machine's default.
+        pub(crate) fn new(value: T, striped: Option<bool>) -> Self {
+            if striped.unwrap_or_else(striped_by_default) {
+                Self::Striped(crossbeam_utils::sync::ShardedLock::new(value))
+            } else {
+                Self::Plain(parking_lot::RwLock::new(value))
+            }
         }
 
+        /// Poisoning is ignored: no user code runs under the lock.
         #[inline]
         pub(crate) fn read(&self) -> ReadGuard<'_, T> {
-            self.0.read().unwrap_or_else(PoisonError::into_inner)
+            match self {
+                Self::Plain(l) => ReadGuard::Plain(l.read()),
+                Self::Striped(l) => {
+                    ReadGuard::Striped(l.read().unwrap_or_else(PoisonError::into_inner))
+                }
+            }
         }
 
         #[inline]
         pub(crate) fn write(&self) -> WriteGuard<'_, T> {
-            self.0.write().unwrap_or_else(PoisonError::into_inner)
+            match self {
+                Self::Plain(l) => WriteGuard::Plain(l.write()),
+                Self::Striped(l) => {
+                    WriteGuard::Striped(l.write().unwrap_or_else(PoisonError::into_inner))
+                }
+            }
+        }
+    }
+
+    impl<T> std::ops::Deref for ReadGuard<'_, T> {
+        type Target = T;
+        #[inline]
+        fn deref(&self) -> &T {
+            match self {
+                Self::Plain(g) => g,
+                Self::Striped(g) => g,
+            }
+        }
+    }
+
+    impl<T> std::ops::Deref for WriteGuard<'_, T> {
+        type Target = T;
+        #[inline]
+        fn deref(&self) -> &T {
+            match self {
+                Self::Plain(g) => g,
+                Self::Striped(g) => g,
+            }
+        }
+    }
+
+    impl<T> std::ops::DerefMut for WriteGuard<'_, T> {
+        #[inline]
+        fn deref_mut(&mut self) -> &mut T {
+            match self {
+                Self::Plain(g) => g,
+                Self::Striped(g) => g,
+            }
         }
     }
 }
@@ -295,7 +374,8 @@ mod imp {
     }
 
     impl<T> ShardLock<T> {
-        pub(crate) fn new(value: T) -> Self {
+        /// Test builds model the lock as one kind; the real one is striped.
+        pub(crate) fn new(value: T, _striped: Option<bool>) -> Self {
             if modelled() {
                 Self::Model(shuttle::sync::RwLock::new(value))
             } else {
