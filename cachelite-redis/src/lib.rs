@@ -52,6 +52,9 @@ mod channel;
 mod codec;
 mod error;
 mod key;
+#[doc(hidden)]
+#[path = "memoize.rs"]
+pub mod __memoize;
 mod store;
 mod tiered;
 
