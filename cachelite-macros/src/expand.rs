@@ -303,11 +303,7 @@ pub(crate) fn memoized_fn(
     let future = local("future");
     // The read-through and its entry points: the local cache's, or the
     // Redis tier's, which take the same fields.
-    let glue = if args.store.is_some() {
-        quote!(::cachelite::__private::redis)
-    } else {
-        quote!(::cachelite::__private)
-    };
+    let glue = expand_glue(args, Span::call_site());
     let op = |compute: TokenStream| {
         quote! {
             #glue::GetOrCompute {
@@ -326,6 +322,7 @@ pub(crate) fn memoized_fn(
     // value types, which is reported on the return type too.
     let run_async = |op: TokenStream| {
         let span = out.span();
+        let glue = expand_glue(args, span);
         quote_spanned! {span=>
             #glue::run_async::<#k, #v, _, _, _, _, _, _>(#op).await
         }
@@ -406,6 +403,15 @@ pub(crate) fn memoized_fn(
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// The path of the read-through's entry points, spanned on `span`.
+fn expand_glue(args: &MemoizeArgs, span: Span) -> TokenStream {
+    if args.store.is_some() {
+        quote_spanned!(span=> ::cachelite::__private::redis)
+    } else {
+        quote_spanned!(span=> ::cachelite::__private)
     }
 }
 
