@@ -22,6 +22,7 @@ pub mod memo;
 pub mod memory;
 pub mod opt;
 pub mod plot;
+pub mod redis_suite;
 pub mod report;
 pub mod scaling;
 pub mod theory;
@@ -53,6 +54,8 @@ pub enum Suite {
     Memory,
     /// Per-operation cost at 10^3 and 10^6 entries, per policy.
     Scaling,
+    /// The two-tier Redis cache beside `cached`'s and raw redis-rs.
+    Redis,
 }
 
 impl Suite {
@@ -63,6 +66,7 @@ impl Suite {
         Suite::Throughput,
         Suite::Memory,
         Suite::Scaling,
+        Suite::Redis,
     ];
 
     /// The command-line name, also the stem of the files it writes.
@@ -74,6 +78,7 @@ impl Suite {
             Suite::Throughput => "throughput",
             Suite::Memory => "memory",
             Suite::Scaling => "scaling",
+            Suite::Redis => "redis",
         }
     }
 }
@@ -147,6 +152,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         Suite::Throughput => throughput::run(opts),
         Suite::Memory => memory::run(opts),
         Suite::Scaling => scaling::run(opts),
+        Suite::Redis => redis_suite::run(opts),
     });
     // Other work on the machine is the main source of noise: say how much.
     if let (Some(before), Some(after)) = (load_before, timing::load_average()) {

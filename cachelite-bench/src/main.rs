@@ -9,7 +9,7 @@ use cachelite_bench::{CheckKind, Options, Report, Status, Suite, headline, run_s
 const USAGE: &str = "\
 usage: cachelite-bench <suite>... [options]
 
-suites: hit-ratio, latency, throughput, memory, scaling (alias o1), all
+suites: hit-ratio, latency, throughput, memory, scaling (alias o1), redis, all
 
 options:
   --quick        small workloads, few runs: a seconds-long smoke
