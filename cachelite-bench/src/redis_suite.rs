@@ -73,7 +73,9 @@ fn server() -> Result<Server, String> {
     while Instant::now() < deadline {
         let pong = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
             let mut buf = [0u8; 7];
-            s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+            s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
         });
         if pong {
             return Ok(server);
@@ -132,7 +134,10 @@ fn targets() -> [(&'static str, &'static str); 3] {
             "≤ 1.1×",
         ),
         ("L1 hit latency vs a plain Cache hit", "≤ 1.1×"),
-        ("throughput vs cached's AsyncRedisCache, every row", "≥ 1.0×"),
+        (
+            "throughput vs cached's AsyncRedisCache, every row",
+            "≥ 1.0×",
+        ),
     ]
 }
 
@@ -414,7 +419,8 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
             })
         }),
         ("raw miss", {
-            let (c, v, fresh_key, ns) = (conn.clone(), value.clone(), fresh_key.clone(), ns.clone());
+            let (c, v, fresh_key, ns) =
+                (conn.clone(), value.clone(), fresh_key.clone(), ns.clone());
             Arc::new(move |_| {
                 let (mut c, v) = (c.clone(), v.clone());
                 let k = format!("raw-{ns}:{}", fresh_key());
@@ -447,7 +453,11 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
     let mut tput = std::collections::BTreeMap::new();
     for _ in 0..runs.min(3) {
         for (name, op) in &ops {
-            let per = if name.contains("L1") { per_task * 50 } else { per_task };
+            let per = if name.contains("L1") {
+                per_task * 50
+            } else {
+                per_task
+            };
             let x = throughput(&rt, per, op);
             let best = tput.entry(*name).or_insert(0.0_f64);
             *best = best.max(x);

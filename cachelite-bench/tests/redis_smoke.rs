@@ -16,9 +16,7 @@ fn server_at_hand() -> bool {
 #[test]
 fn redis_measures_every_row_against_one_server() {
     if !server_at_hand() {
-        eprintln!(
-            "skipped: no Redis server (set CACHELITE_REDIS_URL or install redis-server)"
-        );
+        eprintln!("skipped: no Redis server (set CACHELITE_REDIS_URL or install redis-server)");
         return;
     }
     let r = run_suite(Suite::Redis, &Options::quick());

@@ -371,7 +371,10 @@ fn local_args(args: Punctuated<RawArg, Token![,]>, errors: &mut Errors) -> Local
     let mut seen: Vec<Ident> = Vec::new();
     for arg in args {
         let RawArg {
-            name, value, nested, ..
+            name,
+            value,
+            nested,
+            ..
         } = arg;
         if let Some(first) = seen.iter().find(|s| s.unraw() == name.unraw()) {
             errors.push(duplicate(first, &name));

@@ -253,11 +253,7 @@ pub(crate) fn site_id(plan: &Plan) -> TokenStream {
 
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
-pub(crate) fn memoized_fn(
-    plan: &Plan,
-    value: &ValuePlan,
-    cache_call: &TokenStream,
-) -> TokenStream {
+pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
     let attrs = &func.attrs;

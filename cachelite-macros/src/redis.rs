@@ -36,10 +36,11 @@ pub(crate) fn expand(plan: &Plan) -> TokenStream {
     let stubs = syn::parse2::<syn::ItemFn>(original.clone())
         .map(|item| expand::stubs(&item))
         .unwrap_or_default();
-    let span = plan.args.store.as_ref().map_or_else(
-        proc_macro2::Span::call_site,
-        crate::attr::Arg::span,
-    );
+    let span = plan
+        .args
+        .store
+        .as_ref()
+        .map_or_else(proc_macro2::Span::call_site, crate::attr::Arg::span);
     quote_spanned! {span=>
         ::cachelite::__private::over_redis! {
             { #func #accessors }

@@ -46,15 +46,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+#[path = "memoize.rs"]
+pub mod __memoize;
 mod blocking;
 mod breaker;
 mod channel;
 mod codec;
 mod error;
 mod key;
-#[doc(hidden)]
-#[path = "memoize.rs"]
-pub mod __memoize;
 mod store;
 mod tiered;
 

@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::blocking::OwnedRuntime;
-use crate::{Insertion, RedisStore, RedisStoreBuilder};
 pub use crate::{BlockingTieredCache, Error, TieredCache, TieredStats};
+use crate::{Insertion, RedisStore, RedisStoreBuilder};
 
 /// What the key of a memoized fn over Redis must be.
 #[diagnostic::on_unimplemented(
@@ -102,8 +102,11 @@ pub fn store<S: StoreSource + ?Sized>(source: &S) -> Result<RedisStore, Error> {
 
 /// The runtime of every memoized fn's Redis tier.
 fn shared_runtime() -> Result<Arc<OwnedRuntime>, Error> {
-    static RUNTIME: LazyLock<Result<Arc<OwnedRuntime>, String>> =
-        LazyLock::new(|| OwnedRuntime::start().map(Arc::new).map_err(|e| e.to_string()));
+    static RUNTIME: LazyLock<Result<Arc<OwnedRuntime>, String>> = LazyLock::new(|| {
+        OwnedRuntime::start()
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
     RUNTIME.clone().map_err(Error::Config)
 }
 

@@ -66,7 +66,9 @@ fn sync_memoized_fns_share_values_and_invalidations() {
 
     // By key: the other side's local copy goes too, so it computes.
     assert!(square_here_cache_invalidate(7).unwrap());
-    eventually(10, "the other side recomputes 7", || square_there(7) == 1049);
+    eventually(10, "the other side recomputes 7", || {
+        square_there(7) == 1049
+    });
 
     // By tag, through the cache accessor.
     assert_eq!(square_here(3), 9);
@@ -76,12 +78,16 @@ fn sync_memoized_fns_share_values_and_invalidations() {
         1,
         "the tag reached Redis"
     );
-    eventually(10, "the other side recomputes 3", || square_there(3) == 1009);
+    eventually(10, "the other side recomputes 3", || {
+        square_there(3) == 1009
+    });
 
     // Clear: the whole namespace, everywhere.
     assert_eq!(square_here(4), 16);
     assert!(square_here_cache_clear().unwrap() >= 1);
-    eventually(10, "the other side recomputes 4", || square_there(4) == 1016);
+    eventually(10, "the other side recomputes 4", || {
+        square_there(4) == 1016
+    });
     square_here_cache_clear().unwrap();
 }
 
@@ -168,7 +174,7 @@ fn options_results_and_conditions_decide_what_reaches_redis() {
         CALLS.fetch_add(1, Ordering::SeqCst);
         text.parse().map_err(|e| format!("{e}"))
     }
-    #[memoize(store = STORE.get().expect("set first"), key = format!("even:{n}"), condition = |v: &u64| v % 2 == 0)]
+    #[memoize(store = STORE.get().expect("set first"), key = format!("even:{n}"), condition = |v: &u64| v.is_multiple_of(2))]
     fn even_only(n: u64) -> u64 {
         CALLS.fetch_add(1, Ordering::SeqCst);
         n
@@ -181,7 +187,11 @@ fn options_results_and_conditions_decide_what_reaches_redis() {
     assert_eq!(profile(5).map(|p| p.name).as_deref(), Some("user 5"));
     assert_eq!(profile(5).map(|p| p.id), Some(5));
     assert_eq!(calls(), 3);
-    let redis_key = profile_cache().as_async().store().redis_key(&5_u64).unwrap();
+    let redis_key = profile_cache()
+        .as_async()
+        .store()
+        .redis_key(&5_u64)
+        .unwrap();
     assert!(redis_key.ends_with(":#5"), "{redis_key}");
 
     assert!(parse("x").is_err());
