@@ -891,6 +891,28 @@ mod tests {
     }
 
     #[test]
+    fn local_takes_a_list_of_its_own_settings() {
+        let args =
+            parse(quote!(store = REDIS, local(capacity = 10, ttl = "5s"))).unwrap_or_default();
+        assert!(args.store.is_some());
+        let local = args.local.map(|l| l.value).unwrap_or_default();
+        assert!(matches!(
+            local.capacity.map(|c| c.value),
+            Some(Count::Lit(_))
+        ));
+        assert!(matches!(
+            local.ttl.map(|t| t.value),
+            Some(Seconds::Nanos(5_000_000_000))
+        ));
+        assert!(error(quote!(local = 5)).contains("takes a list"));
+        assert!(error(quote!(tags(a))).contains("takes a value, not a list"));
+        assert!(error(quote!(local(capacity = 0))).contains("at least 1"));
+        assert!(error(quote!(local(capacity = 1, capacity = 2))).contains("duplicate"));
+        assert!(error(quote!(local(policy = "lfu"))).contains("`capacity`, `ttl`"));
+        assert!(error(quote!(redis = X)).contains("did you mean `store`"));
+    }
+
+    #[test]
     fn keywords_are_unknown_attributes_not_parse_errors() {
         assert!(error(quote!(type = 1)).contains("unknown `#[memoize]` attribute `type`"));
     }

@@ -138,12 +138,9 @@ impl<K, V> Memo<K, V> {
         T::Item: AsRef<str>,
     {
         let ins = Insertion::new(value).with_tags(tags);
-        match (self.ttl, self.jitter) {
-            (Some(ttl), Some(jitter)) => {
-                let max = u64::try_from(jitter.as_nanos()).unwrap_or(u64::MAX);
-                ins.with_ttl(ttl.saturating_add(Duration::from_nanos(fastrand::u64(..=max))))
-            }
-            _ => ins,
+        match jittered(self.ttl, self.jitter) {
+            Some(ttl) => ins.with_ttl(ttl),
+            None => ins,
         }
     }
 
@@ -158,6 +155,14 @@ impl<K, V> Memo<K, V> {
         })
         .await
     }
+}
+
+/// `ttl` plus a random extra of up to `jitter`; `None` (the cache's
+/// default TTL) without a jitter.
+fn jittered(ttl: Option<Duration>, jitter: Option<Duration>) -> Option<Duration> {
+    let (ttl, jitter) = (ttl?, jitter?);
+    let max = u64::try_from(jitter.as_nanos()).unwrap_or(u64::MAX);
+    Some(ttl.saturating_add(Duration::from_nanos(fastrand::u64(..=max))))
 }
 
 /// Polls `f` with `handle` (the caller's runtime, if any) entered: the
@@ -429,4 +434,35 @@ pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
     key: K,
 ) -> Result<bool, Error> {
     memo.enter(memo.tiered().remove(&key)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_adds_up_to_its_bound_and_only_with_a_ttl() {
+        let (ttl, jitter) = (Duration::from_secs(60), Duration::from_secs(5));
+        let seen: Vec<Duration> = (0..200)
+            .filter_map(|_| jittered(Some(ttl), Some(jitter)))
+            .collect();
+        assert_eq!(seen.len(), 200);
+        assert!(seen.iter().all(|t| *t >= ttl && *t <= ttl + jitter));
+        assert!(seen.iter().any(|t| *t != seen[0]), "the extra varies");
+        assert_eq!(jittered(Some(ttl), None), None);
+        assert_eq!(jittered(None, Some(jitter)), None);
+    }
+
+    #[test]
+    fn store_sources_give_the_store_or_the_reason() {
+        let builder = RedisStore::builder("redis://127.0.0.1:1/").namespace("n");
+        assert_eq!(store(&builder).unwrap().namespace(), "n");
+        let lazy: LazyLock<RedisStore> =
+            LazyLock::new(|| RedisStore::open("redis://127.0.0.1:1/", "lazy").unwrap());
+        assert_eq!(store(&lazy).unwrap().namespace(), "lazy");
+        assert_eq!(store(&&*lazy).unwrap().namespace(), "lazy");
+        let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
+        let e = store(&bad).unwrap_err().to_string();
+        assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
+    }
 }
