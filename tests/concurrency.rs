@@ -14,6 +14,28 @@ use cachelite::{Cache, Event, Insertion, Policy};
 
 const THREADS: usize = 8;
 
+/// Four threads per core, at least eight, so that readers and writers of
+/// one shard overlap however the scheduler runs them.
+fn threads() -> usize {
+    (thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) * 4).max(8)
+}
+
+/// A value that names its key: a read that returns another key's value
+/// (a lost or duplicated entry, a slot read after reuse) is caught.
+fn value_for(key: u32, fill: u8) -> Vec<u8> {
+    vec![fill; (key % 61) as usize]
+}
+
+fn check_value(key: u32, got: Option<&Vec<u8>>) {
+    if let Some(v) = got {
+        assert_eq!(
+            v.len(),
+            (key % 61) as usize,
+            "key {key} read another key's value"
+        );
+    }
+}
+
 use cachelite_tests::within;
 
 /// Totals of what the workers did, to check the stats against.
@@ -32,7 +54,8 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
     let stop = Arc::new(AtomicBool::new(false));
     // More keys than fit, so the bounds are exercised.
     let key_space = (4 * max_items as u64).max(512);
-    let barrier = Arc::new(Barrier::new(THREADS + 1));
+    let threads = threads();
+    let barrier = Arc::new(Barrier::new(threads + 1));
     let observer = {
         let (cache, stop, barrier) = (cache.clone(), stop.clone(), barrier.clone());
         thread::spawn(move || {
@@ -51,31 +74,51 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
             looks
         })
     };
-    let workers: Vec<_> = (0..THREADS)
+    let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (cache, tally, barrier) = (cache.clone(), tally.clone(), barrier.clone());
             thread::spawn(move || {
                 let mut rng = fastrand_like(t as u64 + 1);
                 barrier.wait();
                 for _ in 0..ops {
-                    let k = (rng() % key_space) as u32;
-                    let len = (rng() % 64) as usize;
-                    match rng() % 10 {
+                    // Half the operations on 16 hot keys, which stay cached
+                    // and are read under the shared lock.
+                    let k = if rng().is_multiple_of(2) {
+                        (rng() % 16) as u32
+                    } else {
+                        (rng() % key_space) as u32
+                    };
+                    match rng() % 12 {
                         0..=3 => {
-                            cache.get(&k);
+                            check_value(k, cache.get(&k).as_ref());
                             tally.reads.fetch_add(1, Ordering::Relaxed);
                         }
+                        10 => {
+                            check_value(k, cache.peek(&k).as_ref());
+                            if cache.contains_key(&k) && rng().is_multiple_of(4) {
+                                cache.expire(&k, Duration::from_secs(3600));
+                                cache.persist(&k);
+                            }
+                        }
+                        11 => {
+                            if rng().is_multiple_of(64) {
+                                cache.clear();
+                            } else {
+                                cache.sweep_expired();
+                            }
+                        }
                         4..=6 => {
-                            if cache.insert(k, vec![0; len]) {
+                            if cache.insert(k, value_for(k, 0)) {
                                 tally.writes.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         7 => {
                             let stored = AtomicBool::new(false);
-                            cache.get_or_insert_with(k, || {
+                            let v = cache.get_or_insert_with(k, || {
                                 stored.store(true, Ordering::Relaxed);
-                                vec![1; len]
+                                value_for(k, 1)
                             });
+                            check_value(k, Some(&v));
                             tally.reads.fetch_add(1, Ordering::Relaxed);
                             if stored.load(Ordering::Relaxed) {
                                 tally.computed.fetch_add(1, Ordering::Relaxed);
@@ -85,7 +128,7 @@ fn stress(cache: &Cache<u32, Vec<u8>>, max_items: usize, max_bytes: Option<u64>,
                             cache.remove(&k);
                         }
                         _ => {
-                            if cache.insert_with_tags(k, vec![2; len], [format!("t{}", k % 4)]) {
+                            if cache.insert_with_tags(k, value_for(k, 2), [format!("t{}", k % 4)]) {
                                 tally.writes.fetch_add(1, Ordering::Relaxed);
                             }
                             if rng().is_multiple_of(16) {

@@ -253,6 +253,9 @@ fn an_uncompilable_pattern_matches_nothing() {
 
 #[test]
 fn hostile_patterns_finish_fast() {
+    // A guard against exponential matching, which would take years on these
+    // patterns, not a speed measurement: the bound is loose enough for a
+    // debug build on a loaded machine.
     let cache: Cache<String, u32> = Cache::new(10_000);
     for i in 0..1000 {
         cache.insert(format!("{}{i}", "a".repeat(200)), i);
@@ -270,7 +273,7 @@ fn hostile_patterns_finish_fast() {
         let removed = cache.invalidate_glob(p);
         let took = start.elapsed();
         assert!(
-            took < Duration::from_secs(2),
+            took < Duration::from_secs(30),
             "{} chars took {took:?}",
             p.len()
         );
@@ -292,7 +295,7 @@ fn hostile_patterns_finish_fast() {
         let start = Instant::now();
         assert!(!g.is_match(&text));
         assert!(
-            start.elapsed() < Duration::from_secs(2),
+            start.elapsed() < Duration::from_secs(30),
             "{p} took {:?}",
             start.elapsed()
         );

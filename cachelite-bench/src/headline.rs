@@ -162,6 +162,23 @@ pub(crate) fn render(reports: &[Report]) -> String {
         "cachelite in its default configuration (LRU, aHash, shards following the CPU count) against each peer's default, measured in one run on the same machine; each cell is cachelite's figure divided by the peer's. Method and full tables: [docs/bench/README.md](docs/bench/README.md); hit ratios per workload: [docs/bench/hit_ratio.svg](docs/bench/hit_ratio.svg).\n"
     );
     s.push_str(&t.markdown());
+    // Under contention: the concurrency suite's own headline table.
+    if let Some(c) = reports.iter().find(|r| r.suite == "concurrency")
+        && let Some(t) = c.tables.first()
+    {
+        let _ = writeln!(
+            s,
+            "\nUnder contention (concurrency suite; million ops/s summed over threads, best of {} runs; plot: [docs/bench/concurrency.svg](docs/bench/concurrency.svg)):\n",
+            c.data["runs"]
+        );
+        s.push_str(
+            &Table {
+                title: String::new(),
+                ..t.clone()
+            }
+            .markdown(),
+        );
+    }
     let checks: Vec<String> = reports
         .iter()
         .flat_map(|r| &r.checks)

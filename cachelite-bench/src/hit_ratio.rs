@@ -605,36 +605,96 @@ pub fn run(opts: &Options) -> Report {
         "replay_seconds": contenders.iter().zip(&busy).map(|(c, s)| (c.name(), json!(s))).collect::<serde_json::Map<_, _>>(),
     });
 
-    let chart_cols: Vec<Contender> = Policy::ALL
-        .iter()
-        .map(|&policy| Contender::Cachelite {
-            policy,
-            single_shard: false,
+    let labels: Vec<String> = workloads.iter().map(Workload::label).collect();
+    report.chart = Some(
+        chart(&labels, |name| {
+            contenders
+                .iter()
+                .position(|c| c.name() == name)
+                .map(|i| results[i].clone())
         })
-        .chain(peers)
-        .collect();
-    report.chart = Some(BarChart {
-        title: "Hit ratio by workload (black bar: OPT)".into(),
-        y_label: "hit ratio (%)".into(),
-        groups: workloads.iter().map(Workload::label).collect(),
-        series: chart_cols
+        .into(),
+    );
+    report
+}
+
+/// The suite's plot: a row per workload, bars for the default
+/// configuration, TinyLFU and three peers (few enough to read; every
+/// policy and peer is in the tables), OPT as a tick. `ratios(name)` gives a
+/// contender's hit ratio (0..1) per workload, `None` where not run.
+#[must_use]
+pub fn chart(labels: &[String], ratios: impl Fn(&str) -> Option<Vec<Option<f64>>>) -> BarChart {
+    let default_policy = Policy::default();
+    let mut cols: Vec<(String, Contender)> = vec![(
+        format!("cachelite default ({default_policy:?})").to_lowercase(),
+        Contender::Cachelite {
+            policy: default_policy,
+            single_shard: false,
+        },
+    )];
+    if default_policy != Policy::TinyLfu {
+        cols.push((
+            "cachelite tinylfu".into(),
+            Contender::Cachelite {
+                policy: Policy::TinyLfu,
+                single_shard: false,
+            },
+        ));
+    }
+    for c in [Contender::QuickCache, Contender::Moka] {
+        cols.push((c.name(), c));
+    }
+    // Named as a crate, so it does not read as cachelite's own LRU.
+    cols.push(("lru (crate)".into(), Contender::Lru));
+    let percent = |c: Contender| {
+        ratios(&c.name())
+            .unwrap_or_else(|| vec![None; labels.len()])
             .iter()
-            .map(|&c| Series {
-                name: c.name(),
-                values: results[col(c)]
-                    .iter()
-                    .map(|r| r.map(|x| x * 100.0))
-                    .collect(),
+            .map(|r| r.map(|x| x * 100.0))
+            .collect()
+    };
+    BarChart {
+        title: "Hit ratio by workload (%, higher is better; black tick: OPT, the best any cache can do)".into(),
+        y_label: "hit ratio (%)".into(),
+        groups: labels.to_vec(),
+        series: cols
+            .iter()
+            .map(|(name, c)| Series {
+                name: name.clone(),
+                values: percent(*c),
             })
             .collect(),
         reference: Some(Series {
             name: "OPT".into(),
-            values: results[col(Contender::Opt)]
-                .iter()
-                .map(|r| r.map(|x| x * 100.0))
-                .collect(),
+            values: percent(Contender::Opt),
         }),
         y_max: Some(100.0),
-    });
-    report
+    }
+}
+
+/// The plot again from a written report (`hit_ratio.json`).
+///
+/// # Errors
+/// If the report lacks the workloads or the hit ratios.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
+    let data = &report["data"];
+    let labels: Vec<String> = data["workloads"]
+        .as_array()
+        .ok_or("hit_ratio.json: no workloads")?
+        .iter()
+        .map(|w| format!("{}@{}", w["name"].as_str().unwrap_or("?"), w["capacity"]))
+        .collect();
+    let ratios = data["hit_ratio"]
+        .as_object()
+        .ok_or("hit_ratio.json: no hit ratios")?;
+    Ok(chart(&labels, |name| {
+        Some(
+            ratios
+                .get(name)?
+                .as_array()?
+                .iter()
+                .map(serde_json::Value::as_f64)
+                .collect(),
+        )
+    }))
 }

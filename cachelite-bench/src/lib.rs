@@ -1,6 +1,7 @@
 //! The cachelite benchmark lab: hit ratio against Belady's OPT and the
-//! IRM theory, hit latency, get-or-insert throughput, memory per entry and
-//! O(1) scaling, each measured in one run beside peer caches.
+//! IRM theory, hit latency, get-or-insert throughput, throughput against
+//! threads, memory per entry (heap and resident) and O(1) scaling, each
+//! measured in one run beside peer caches.
 //!
 //! Each suite is a function returning a [`Report`]: Markdown tables, checks
 //! (correctness checks and performance targets) and raw numbers for JSON.
@@ -15,6 +16,7 @@
 //! ```
 
 pub mod alloc;
+pub mod concurrency;
 pub mod hit_ratio;
 pub mod instr;
 pub mod latency;
@@ -54,6 +56,8 @@ pub enum Suite {
     Memory,
     /// Per-operation cost at 10^3 and 10^6 entries, per policy.
     Scaling,
+    /// Throughput against threads, five workloads, beside lock-free maps.
+    Concurrency,
     /// The two-tier Redis cache beside `cached`'s and raw redis-rs.
     Redis,
 }
@@ -66,6 +70,7 @@ impl Suite {
         Suite::Throughput,
         Suite::Memory,
         Suite::Scaling,
+        Suite::Concurrency,
         Suite::Redis,
     ];
 
@@ -78,6 +83,7 @@ impl Suite {
             Suite::Throughput => "throughput",
             Suite::Memory => "memory",
             Suite::Scaling => "scaling",
+            Suite::Concurrency => "concurrency",
             Suite::Redis => "redis",
         }
     }
@@ -118,6 +124,13 @@ pub struct Options {
     pub threads: usize,
     /// Also count instructions per operation under cachegrind (latency).
     pub cachegrind: bool,
+    /// Thread counts of the concurrency suite; empty: 1, 2, 4, ... up to
+    /// the machine's hardware threads.
+    pub concurrency_threads: Vec<usize>,
+    /// The `cachelite-bench` binary, for measurements that need a fresh
+    /// process each (the memory suite's resident-set rows). Defaults to the
+    /// running executable when that is the binary; `None` skips them.
+    pub exe: Option<PathBuf>,
 }
 
 impl Options {
@@ -129,6 +142,10 @@ impl Options {
             traces_dir: workload::default_traces_dir(),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             cachegrind: false,
+            concurrency_threads: Vec::new(),
+            exe: std::env::current_exe()
+                .ok()
+                .filter(|p| p.file_stem().is_some_and(|s| s == "cachelite-bench")),
         }
     }
 
@@ -152,6 +169,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         Suite::Throughput => throughput::run(opts),
         Suite::Memory => memory::run(opts),
         Suite::Scaling => scaling::run(opts),
+        Suite::Concurrency => concurrency::run(opts),
         Suite::Redis => redis_suite::run(opts),
     });
     // Other work on the machine is the main source of noise: say how much.
@@ -162,6 +180,44 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         ));
     }
     report
+}
+
+/// Redraws the plots of the suites that can be drawn again from their
+/// written JSON (all but memory) in `dir`, without measuring
+/// anything: for changes to a plot alone. Returns the files written.
+///
+/// # Errors
+/// If a JSON file present in `dir` cannot be read or drawn.
+pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
+    let suites: [(&str, Redraw); 5] = [
+        ("hit_ratio", |v| {
+            hit_ratio::chart_from_json(v).map(Into::into)
+        }),
+        ("throughput", |v| {
+            throughput::chart_from_json(v).map(Into::into)
+        }),
+        ("latency", |v| latency::chart_from_json(v).map(Into::into)),
+        ("scaling", scaling::chart_from_json),
+        ("concurrency", |v| {
+            concurrency::chart_from_json(v).map(Into::into)
+        }),
+    ];
+    let mut written = Vec::new();
+    for (stem, redraw) in suites {
+        let json = dir.join(format!("{stem}.json"));
+        let Ok(text) = std::fs::read_to_string(&json) else {
+            continue;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        let svg = dir.join(format!("{stem}.svg"));
+        redraw(&value)?
+            .write_svg(&svg)
+            .map_err(|e| format!("{}: {e}", svg.display()))?;
+        written.push(svg);
+    }
+    Ok(written)
 }
 
 /// The headline: cachelite against each peer, as ratios, from the reports

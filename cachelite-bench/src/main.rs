@@ -9,13 +9,18 @@ use cachelite_bench::{CheckKind, Options, Report, Status, Suite, headline, run_s
 const USAGE: &str = "\
 usage: cachelite-bench <suite>... [options]
 
-suites: hit-ratio, latency, throughput, memory, scaling (alias o1), redis, all
+suites: hit-ratio, latency, throughput, memory, scaling (alias o1),
+        concurrency, redis, all
+replot: redraw every plot but memory's from the JSON in --out (nothing is
+        measured)
 
 options:
   --quick        small workloads, few runs: a seconds-long smoke
   --check        exit 1 if a correctness check fails (hit-ratio checks)
   --strict       with --check, also exit 1 if a performance target is missed
   --cachegrind   latency: also count instructions per op under valgrind
+  --threads LIST concurrency: thread counts, e.g. 1,2,8,16
+                 (default: 1, 2, 4, ... up to the hardware threads)
   --out DIR      write JSON/SVG/Markdown there (default: docs/bench)
   --no-write     print only
   --traces DIR   trace directory (default: $CACHELITE_TRACES or shared/traces)
@@ -33,6 +38,23 @@ fn main() -> ExitCode {
         cachelite_bench::latency::run_case_for_instr(case, samples);
         return ExitCode::SUCCESS;
     }
+    if args.first().map(String::as_str) == Some("rss") {
+        // Re-entered by the memory suite: one cache, in a fresh process.
+        let (Some(cache), Some(n)) = (args.get(1), args.get(2).and_then(|s| s.parse().ok())) else {
+            eprintln!("usage: cachelite-bench rss <cache> <entries>");
+            return ExitCode::from(2);
+        };
+        return match cachelite_bench::memory::resident_in_this_process(cache, n) {
+            Ok(r) => {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -42,10 +64,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// `1,2,8,16` -> `[1, 2, 8, 16]`; every count at least 1.
+fn parse_threads(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|t| match t.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!(
+                "--threads: `{t}` is not a thread count (a comma-separated list of integers ≥ 1, e.g. 1,2,8,16)"
+            )),
+        })
+        .collect()
+}
+
 fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut opts = Options::full();
     let mut suites = Vec::new();
-    let (mut check, mut strict, mut write) = (false, false, true);
+    let (mut check, mut strict, mut write, mut replot) = (false, false, true, false);
     let mut out = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(
         || PathBuf::from("docs/bench"),
         |root| root.join("docs/bench"),
@@ -60,13 +94,27 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--no-write" => write = false,
             "--out" => out = it.next().ok_or("--out needs a directory")?.into(),
             "--traces" => opts.traces_dir = it.next().ok_or("--traces needs a directory")?.into(),
+            "--threads" => {
+                opts.concurrency_threads =
+                    parse_threads(it.next().ok_or("--threads needs a list, e.g. 1,2,8,16")?)?;
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
             }
             "all" => suites.extend_from_slice(Suite::ALL),
+            "replot" => replot = true,
             s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
             s => suites.push(s.parse::<Suite>()?),
+        }
+    }
+    if replot {
+        // Plots only, from the JSON already written: nothing is measured.
+        for p in cachelite_bench::replot(&out)? {
+            eprintln!("wrote {}", p.display());
+        }
+        if suites.is_empty() {
+            return Ok(ExitCode::SUCCESS);
         }
     }
     if suites.is_empty() {
@@ -119,4 +167,19 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_threads;
+
+    #[test]
+    fn thread_lists_parse_and_bad_counts_are_refused() {
+        assert_eq!(parse_threads("1,2,8,16"), Ok(vec![1, 2, 8, 16]));
+        assert_eq!(parse_threads(" 4 "), Ok(vec![4]));
+        for bad in ["0", "1,,2", "two", "-1", ""] {
+            let e = parse_threads(bad).unwrap_err();
+            assert!(e.contains("--threads"), "{bad}: {e}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::plot::BarChart;
+use crate::plot::Chart;
 
 /// A Markdown table.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -170,7 +170,7 @@ pub struct Report {
     pub data: serde_json::Value,
     /// The suite's chart.
     #[serde(skip)]
-    pub chart: Option<BarChart>,
+    pub chart: Option<Chart>,
 }
 
 impl Report {

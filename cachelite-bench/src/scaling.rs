@@ -8,7 +8,7 @@ use cachelite::{Cache, Policy};
 use serde_json::json;
 
 use crate::Options;
-use crate::plot::{BarChart, Series};
+use crate::plot::{BarChart, Chart, Series};
 use crate::report::{Report, Table, f, ratio};
 use crate::timing::{Sampler, min_ns_per_op};
 use crate::workload::{SplitMix64, scramble};
@@ -162,26 +162,82 @@ pub fn run(opts: &Options) -> Report {
         "rows": rows.iter().map(|(n, r)| (n.clone(), json!({"get": r.get, "insert": r.insert}))).collect::<serde_json::Map<_, _>>(),
         "floor_get": floor,
     });
-    report.chart = Some(BarChart {
-        title: format!("Per-op cost at {s0} vs {s1} entries (ns)"),
-        y_label: "ns per op".into(),
-        groups: rows
-            .iter()
-            .flat_map(|(n, _)| [format!("{n} get"), format!("{n} insert")])
-            .chain(std::iter::once("HashMap floor get".to_owned()))
-            .collect(),
-        series: (0..2)
+    let plain: Vec<(String, [f64; 2], [f64; 2])> = rows
+        .iter()
+        .map(|(n, r)| (n.clone(), [r.get[0], r.get[1]], [r.insert[0], r.insert[1]]))
+        .collect();
+    report.chart = Some(chart([sizes[0], sizes[1]], &plain, [floor[0], floor[1]]));
+    report
+}
+
+/// The suite's plot: `get` (with the `HashMap` floor) and insert+evict, one
+/// chart each, a row per policy and a bar per size. `rows` = (name, get
+/// ns at both sizes, insert ns at both sizes).
+#[must_use]
+pub fn chart(sizes: [usize; 2], rows: &[(String, [f64; 2], [f64; 2])], floor: [f64; 2]) -> Chart {
+    let series = |pick: &dyn Fn(usize) -> Vec<Option<f64>>| {
+        (0..2)
             .map(|i| Series {
                 name: format!("{} entries", sizes[i]),
-                values: rows
-                    .iter()
-                    .flat_map(|(_, r)| [Some(r.get[i]), Some(r.insert[i])])
-                    .chain(std::iter::once(Some(floor[i])))
-                    .collect(),
+                values: pick(i),
             })
+            .collect()
+    };
+    let get = BarChart {
+        title: format!(
+            "get hit at {} and {} entries (ns, lower is better)",
+            sizes[0], sizes[1]
+        ),
+        y_label: "ns per get".into(),
+        groups: rows
+            .iter()
+            .map(|r| r.0.clone())
+            .chain(std::iter::once("hashbrown::HashMap floor".to_owned()))
             .collect(),
+        series: series(&|i| {
+            rows.iter()
+                .map(|r| Some(r.1[i]))
+                .chain(std::iter::once(Some(floor[i])))
+                .collect()
+        }),
         reference: None,
         y_max: None,
-    });
-    report
+    };
+    let insert = BarChart {
+        title: format!(
+            "insert of a new key, evicting, at {} and {} entries (ns, lower is better)",
+            sizes[0], sizes[1]
+        ),
+        y_label: "ns per insert".into(),
+        groups: rows.iter().map(|r| r.0.clone()).collect(),
+        series: series(&|i| rows.iter().map(|r| Some(r.2[i])).collect()),
+        reference: None,
+        y_max: None,
+    };
+    Chart::Stacked(vec![get, insert])
+}
+
+/// The plot again from a written report (`scaling.json`).
+///
+/// # Errors
+/// If the report lacks the sizes, the rows or the floor.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<Chart, String> {
+    let data = &report["data"];
+    let pair = |v: &serde_json::Value| -> Option<[f64; 2]> {
+        Some([v.get(0)?.as_f64()?, v.get(1)?.as_f64()?])
+    };
+    let sizes = pair(&data["sizes"]).ok_or("scaling.json: no sizes")?;
+    let floor = pair(&data["floor_get"]).ok_or("scaling.json: no floor")?;
+    // The table keeps the policies' order; the data holds the figures.
+    let rows: Vec<(String, [f64; 2], [f64; 2])> = report["tables"][0]["rows"]
+        .as_array()
+        .ok_or("scaling.json: no table")?
+        .iter()
+        .filter_map(|r| {
+            let name = r.get(0)?.as_str()?;
+            let row = &data["rows"][name];
+            Some((name.to_owned(), pair(&row["get"])?, pair(&row["insert"])?))
+        })
+        .collect();
+    Ok(chart([sizes[0] as usize, sizes[1] as usize], &rows, floor))
 }

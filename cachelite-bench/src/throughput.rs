@@ -366,20 +366,54 @@ pub fn run(opts: &Options) -> Report {
             "1": b[0].0, "2": b[1].0, "hit_ratio_1": 1.0 - b[0].1, "hit_ratio_2": 1.0 - b[1].1,
         }))).collect::<serde_json::Map<_, _>>(),
     });
-    report.chart = Some(BarChart {
-        title: "Get-or-insert throughput, Zipf 0.9 (Mops/s, higher is better)".into(),
+    let rows: Vec<(String, Vec<f64>)> = cases
+        .iter()
+        .zip(&best)
+        .map(|(c, b)| (c.name.clone(), b.iter().map(|x| x.0 / 1e6).collect()))
+        .collect();
+    report.chart = Some(chart(&rows).into());
+    report
+}
+
+/// The suite's plot: one row per case, a bar per thread count (Mops/s).
+#[must_use]
+pub fn chart(rows: &[(String, Vec<f64>)]) -> BarChart {
+    BarChart {
+        title: "Get-or-insert throughput, Zipf 0.9, 100k keys, capacity 10k (million ops/s, higher is better)".into(),
         y_label: "million ops / s".into(),
-        groups: cases.iter().map(|c| c.name.clone()).collect(),
+        groups: rows.iter().map(|r| r.0.clone()).collect(),
         series: THREADS
             .iter()
             .enumerate()
             .map(|(ti, t)| Series {
                 name: format!("{t} thread{}", if *t > 1 { "s" } else { "" }),
-                values: best.iter().map(|b| Some(b[ti].0 / 1e6)).collect(),
+                values: rows.iter().map(|r| r.1.get(ti).copied()).collect(),
             })
             .collect(),
         reference: None,
         y_max: None,
-    });
-    report
+    }
+}
+
+/// The plot again from a written report (`throughput.json`): the table
+/// keeps the cases' order, the data holds the figures.
+///
+/// # Errors
+/// If the report has no throughput table or figures.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
+    let ops = &report["data"]["ops_per_sec"];
+    let rows: Vec<(String, Vec<f64>)> = report["tables"][0]["rows"]
+        .as_array()
+        .ok_or("throughput.json: no table")?
+        .iter()
+        .filter_map(|r| {
+            let name = r.get(0)?.as_str()?;
+            let at = |t: &str| Some(ops[name][t].as_f64()? / 1e6);
+            Some((name.to_owned(), vec![at("1")?, at("2")?]))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err("throughput.json: no rows".into());
+    }
+    Ok(chart(&rows))
 }

@@ -16,7 +16,12 @@ fn run(suite: Suite) -> Report {
     } else {
         (Some(ALONE.read().unwrap_or_else(|e| e.into_inner())), None)
     };
-    run_suite(suite, &Options::quick())
+    let opts = Options {
+        // The memory suite re-runs the binary for its resident-set rows.
+        exe: Some(env!("CARGO_BIN_EXE_cachelite-bench").into()),
+        ..Options::quick()
+    };
+    run_suite(suite, &opts)
 }
 
 /// Writes the report's files to a temp dir and checks they are sound.
@@ -30,7 +35,26 @@ fn writes_json_and_svg(report: &Report) {
     let parsed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(parsed["suite"], report.suite.as_str());
-    assert!(std::fs::read_to_string(svg).unwrap().contains("<text"));
+    let first = std::fs::read_to_string(&svg).unwrap();
+    assert!(first.contains("<text"));
+    // Plots that can be redrawn from the JSON alone come out with the same
+    // words and numbers.
+    let redrawn = cachelite_bench::replot(dir.path()).unwrap();
+    if stem != "memory" {
+        assert_eq!(redrawn, std::slice::from_ref(&svg));
+        let again = std::fs::read_to_string(&svg).unwrap();
+        assert_eq!(texts(&again), texts(&first), "{stem}");
+    } else {
+        assert!(redrawn.is_empty(), "{redrawn:?}");
+    }
+}
+
+/// The text elements of an SVG, in order.
+fn texts(svg: &str) -> Vec<&str> {
+    svg.split("</text>")
+        .filter_map(|chunk| chunk.rsplit_once('>').map(|(_, t)| t))
+        .filter(|t| !t.trim().is_empty())
+        .collect()
 }
 
 fn finite(x: &serde_json::Value) -> f64 {
@@ -156,7 +180,26 @@ fn memory_counts_bytes_per_entry() {
     // The unbounded floor keeps every key.
     let floor = &caches["hashbrown::HashMap (unbounded), foldhash"];
     assert_eq!(floor["len_3n"].as_u64(), Some(3 * n));
-    assert_eq!(r.checks.len(), 2);
+    // Resident memory: a row per cache from a child process each, with a
+    // sound reading (each entry holds at least its key and value).
+    let resident = r.data["resident"].as_object().unwrap();
+    assert_eq!(
+        resident.len(),
+        cachelite_bench::memory::RSS_CACHES.len(),
+        "{resident:#?}"
+    );
+    for c in cachelite_bench::memory::RSS_CACHES {
+        let row = resident
+            .values()
+            .find(|v| v["cache"] == *c)
+            .unwrap_or_else(|| panic!("no resident row for {c}"));
+        for state in ["per_entry_n", "per_entry_3n"] {
+            let b = finite(&row[state]);
+            assert!((16.0..4096.0).contains(&b), "{c} {state}: {b}");
+        }
+    }
+    assert_eq!(r.checks.len(), 2 + 2);
+    assert!(r.checks.iter().all(|c| c.status != Status::Pending));
     writes_json_and_svg(&r);
     // The headline compares with every peer, from whichever suites ran.
     let head = cachelite_bench::headline(&[r]);
@@ -176,6 +219,58 @@ fn scaling_reports_every_policy_at_both_sizes() {
             let v = row[op].as_array().unwrap();
             assert_eq!(v.len(), 2, "{name}");
             v.iter().for_each(|x| _ = finite(x));
+        }
+    }
+    writes_json_and_svg(&r);
+}
+
+#[test]
+fn concurrency_measures_every_cache_on_every_workload() {
+    use cachelite_bench::concurrency::{CACHED, CACHES, Workload};
+    let r = run(Suite::Concurrency);
+    let threads: Vec<u64> = r.data["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap())
+        .collect();
+    assert_eq!(threads[0], 1);
+    assert!(threads.len() <= 2, "{threads:?}");
+    let workloads = r.data["workloads"].as_object().unwrap();
+    assert_eq!(workloads.len(), Workload::ALL.len());
+    for w in Workload::ALL {
+        let caches = workloads[w.name()]["caches"].as_object().unwrap();
+        for &c in CACHES {
+            // `#[cached]` is a memoizer: it takes part in the memoize row only.
+            if c == CACHED && *w != Workload::Memoize {
+                assert!(!caches.contains_key(c), "{}: {c}", w.name());
+                continue;
+            }
+            let ops = caches
+                .get(c)
+                .unwrap_or_else(|| panic!("{}: no row for {c}", w.name()))["ops_per_sec"]
+                .as_object()
+                .unwrap();
+            assert_eq!(ops.len(), threads.len(), "{}: {c}", w.name());
+            ops.values().for_each(|v| _ = finite(v));
+        }
+    }
+    // Every row is in the table, and every target is stated with a result
+    // (one machine thread gives one thread count: then no-collapse waits).
+    let table = &r.tables[1];
+    assert_eq!(
+        table.rows.len(),
+        Workload::ALL.len() * (CACHES.len() - 1) + 1
+    );
+    let targets: Vec<_> = r.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(r.checks.len(), 2 + Workload::ALL.len() + 3, "{targets:#?}");
+    for c in &r.checks {
+        assert_eq!(c.kind, CheckKind::Target);
+        if c.status == Status::Pending {
+            assert!(
+                c.name.starts_with("no collapse") && threads.len() == 1,
+                "{c:?}"
+            );
         }
     }
     writes_json_and_svg(&r);

@@ -24,6 +24,15 @@
 //! in a small envelope that carries the entry's tags. A value that does not
 //! decode is a miss; it is deleted and counted as an error.
 //!
+//! # TLS
+//!
+//! With the `tls` feature (off by default; `redis-tls` on the `cachelite`
+//! crate), `rediss://` URLs connect through rustls: the server is checked
+//! against the system's root certificates or the CA given to
+//! [`RedisStoreBuilder`]'s `tls_root_certificate`, and `#insecure` at the
+//! end of the URL skips the check. Without it, such a URL is an
+//! [`Error::Config`] that names the feature.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -57,6 +66,7 @@ mod error;
 mod key;
 mod store;
 mod tiered;
+mod tls;
 
 pub use blocking::BlockingTieredCache;
 pub use codec::Codec;

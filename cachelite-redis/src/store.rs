@@ -15,6 +15,7 @@ use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::{self, Codec};
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::tls::{self, TlsSettings};
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
@@ -109,6 +110,7 @@ pub struct RedisStoreBuilder {
     response_timeout: Duration,
     failure_threshold: u32,
     cooldown: Duration,
+    tls: TlsSettings,
 }
 
 impl RedisStoreBuilder {
@@ -155,13 +157,59 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trusts the CAs in `pem` (one or more PEM certificates) for a
+    /// `rediss://` URL, instead of the system's root certificates: for a
+    /// server whose certificate a private CA signed.
+    ///
+    /// Needs the `tls` feature (`redis-tls` on the `cachelite` crate).
+    ///
+    /// ```no_run
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt").expect("the CA file");
+    /// let store = cachelite_redis::RedisStore::builder("rediss://cache.internal:6380/")
+    ///     .tls_root_certificate(ca)
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_certificate = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate (PEM chain) and its private key
+    /// (PEM) on a `rediss://` connection, for a server that authenticates
+    /// its clients (`tls-auth-clients yes`).
+    ///
+    /// Needs the `tls` feature (`redis-tls` on the `cachelite` crate).
+    ///
+    /// ```no_run
+    /// let read = |p: &str| std::fs::read(p).expect("a TLS file");
+    /// let store = cachelite_redis::RedisStore::builder("rediss://cache.internal:6380/")
+    ///     .tls_root_certificate(read("ca.crt"))
+    ///     .tls_client_certificate(read("client.crt"), read("client.key"))
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client_identity = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Checks the settings and parses the URL. No connection is made here:
     /// the first call connects, from inside a tokio runtime.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid namespace, a zero timeout or
-    /// threshold, or a URL redis-rs does not accept (`rediss://` needs TLS,
-    /// which this build does not include).
+    /// threshold, a URL redis-rs does not accept, a `rediss://` URL in a
+    /// build without the `tls` feature, or TLS certificates that are not
+    /// PEM or come with a URL other than `rediss://`.
     pub fn build(self) -> Result<RedisStore, Error> {
         check_namespace(&self.namespace)?;
         if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
@@ -172,8 +220,7 @@ impl RedisStoreBuilder {
                 "the circuit breaker needs a threshold of at least one failure".into(),
             ));
         }
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| Error::Config(format!("cannot use the URL {:?}: {e}", self.url)))?;
+        let client = tls::client(&self.url, &self.tls)?;
         Ok(RedisStore {
             inner: Arc::new(StoreInner {
                 client,
@@ -266,8 +313,10 @@ enum Req<'a> {
 
 impl RedisStore {
     /// A builder for a store at `url`: `redis://host:port/db`,
-    /// `redis+unix:///path/to/socket` (or `unix://`); `rediss://` needs a
-    /// TLS-enabled build of redis-rs.
+    /// `redis+unix:///path/to/socket` (or `unix://`), or over TLS
+    /// `rediss://host:port/db` with the `tls` feature (`redis-tls` on the
+    /// `cachelite` crate); `rediss://host:port/#insecure` skips verifying
+    /// the server's certificate.
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
@@ -278,6 +327,7 @@ impl RedisStore {
             response_timeout: Duration::from_millis(20),
             failure_threshold: 3,
             cooldown: Duration::from_secs(1),
+            tls: TlsSettings::default(),
         }
     }
 
@@ -949,8 +999,16 @@ mod tests {
             RedisStore::open("http://nope", "a"),
             Err(Error::Config(_))
         ));
+        // TLS only with the `tls` feature (which the crate's tests enable).
         let tls = RedisStore::open("rediss://127.0.0.1/", "a");
-        assert!(matches!(tls, Err(Error::Config(_))), "{tls:?}");
+        if cfg!(feature = "tls") {
+            assert!(tls.is_ok(), "{tls:?}");
+        } else {
+            assert!(
+                matches!(&tls, Err(Error::Config(m)) if m.contains("`tls` feature")),
+                "{tls:?}"
+            );
+        }
     }
 
     #[test]

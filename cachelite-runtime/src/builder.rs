@@ -6,14 +6,13 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use crate::cache::{Cache, Config, Inner, Padded, Weigher};
+use crate::cache::{Cache, Config, Inner, Weigher};
 use crate::events::{Event, Listeners};
 use crate::expiry::{AnyClock, Clock, Sweep, duration_nanos, spawn_sweeper};
 use crate::policy::Policy;
 use crate::shard::{Limits, Shard};
 use crate::size::DeepSize;
+use crate::sync::{Padded, ShardLock};
 
 /// Keep at least this many items per shard, so per-shard eviction stays
 /// close to whole-cache eviction (a 2-item cache is one 2-item shard).
@@ -504,7 +503,7 @@ where
                     max_weight: self.max_weight.map(|w| split(w, shard_count, i)),
                     stale_nanos,
                 };
-                Padded(Mutex::new(Shard::new(
+                Padded(ShardLock::new(Shard::new(
                     self.policy,
                     limits,
                     seed.wrapping_add(i as u64),

@@ -1,42 +1,30 @@
-//! The concurrent cache: power-of-two shards, each a mutex around a
-//! lock-free-of-its-own [`Shard`]. Removed entries are reported to
-//! listeners and dropped only after the shard's lock is released.
+//! The concurrent cache: power-of-two shards, each a read-mostly lock
+//! around a [`Shard`]. Hits take it shared; everything that changes the
+//! shard takes it exclusively. Removed entries are reported to listeners
+//! and dropped only after the shard's lock is released.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
-use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::builder::{CacheBuilder, DefaultHashBuilder};
 use crate::events::{Event, Listeners, RemovalCause};
 use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
-use crate::shard::{Evicted, FlightSlot, Found, Shard, Tag};
-use crate::singleflight::{Flight, Leading, WaitEdge, lead_async, next_flight_id, thread_token};
-use crate::stats::{CacheInfo, Counters, Stats};
+use crate::shard::{Evicted, Found, Item, Place, Shard, Tag};
+use crate::singleflight::{Flight, Joined, Leading, WaitEdge, lead_async, thread_token};
+use crate::stats::{CacheInfo, Stats};
+use crate::sync::{Padded, ShardLock};
 
 /// One shard behind its lock, on its own cache lines.
-pub(crate) type ShardLock<K, V> = Padded<Mutex<Shard<K, V>>>;
+pub(crate) type ShardSlot<K, V> = Padded<ShardLock<Shard<K, V>>>;
 
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
-
-/// Keeps each shard's lock on its own cache lines.
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 pub(crate) struct Config<K, V> {
     pub(crate) policy: Policy,
@@ -49,7 +37,7 @@ pub(crate) struct Config<K, V> {
 }
 
 pub(crate) struct Inner<K, V, S> {
-    pub(crate) shards: Box<[ShardLock<K, V>]>,
+    pub(crate) shards: Box<[ShardSlot<K, V>]>,
     pub(crate) mask: usize,
     pub(crate) hasher: S,
     pub(crate) clock: AnyClock,
@@ -60,7 +48,7 @@ pub(crate) struct Inner<K, V, S> {
 
 impl<K, V, S> Inner<K, V, S> {
     #[inline]
-    fn shard_for(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    fn shard_for(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
         // High bits pick the shard; hashbrown uses the low bits and the top 7.
         // The multiply folds every bit into the high ones first, so hashers
         // that leave them empty (identity hashers for integer keys) still
@@ -86,6 +74,28 @@ enum TtlChoice {
     CacheDefault,
     Never,
     After(Duration),
+}
+
+/// How the callers that miss one key at the same time are served by
+/// [`Cache::read_through`].
+///
+/// ```
+/// use cachelite_runtime::{Cache, Insertion, Misses};
+///
+/// let cache: Cache<u32, u32> = Cache::new(10);
+/// let v = cache.read_through(1, Misses::Independent, |v| v, || (2, Some(Insertion::new(2))));
+/// assert_eq!((v, cache.get(&1)), (2, Some(2)));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Misses {
+    /// One computation per key at a time; the others wait for its value
+    /// (singleflight), as [`Cache::get_or_compute`].
+    #[default]
+    Shared,
+    /// Every caller that misses computes on its own, and each result is
+    /// stored in turn: no waiting and no in-flight bookkeeping, for
+    /// computations cheap enough that duplicates cost less than waits.
+    Independent,
 }
 
 /// A value to store, with its TTL and tags: what [`Cache::insert_entry`]
@@ -268,7 +278,7 @@ where
     }
 
     #[inline]
-    pub(crate) fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    pub(crate) fn shard(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
         self.inner.shard_for(hash)
     }
 
@@ -323,36 +333,34 @@ where
         deadline(self.now(), ttl)
     }
 
-    /// Stores an entry under an already held lock. On rejection (the entry
-    /// outweighs the shard's budget) the key's old entry is dropped too, so
-    /// no stale value survives, and the pair comes back for the caller to
-    /// drop after unlocking.
-    #[allow(clippy::too_many_arguments)]
+    /// What [`Shard::store`] takes for an insertion, weighed and with its
+    /// deadline (computed before the lock: the weigher is user code).
+    fn item(&self, hash: u64, key: K, ins: Insertion<V>) -> Item<K, V> {
+        Item {
+            hash,
+            weight: self.weigh(&key, &ins.value),
+            expires_at: self.expiry_for(ins.ttl),
+            tags: (!ins.tags.is_empty()).then(|| ins.tags.into_boxed_slice()),
+            key,
+            value: ins.value,
+        }
+    }
+
+    /// Stores an item under an already held lock; on rejection the pair
+    /// comes back for the caller to drop after unlocking.
     fn store_locked(
         &self,
         g: &mut Shard<K, V>,
-        hash: u64,
-        key: K,
-        ins: Insertion<V>,
-        expires_at: u64,
-        weight: u64,
+        item: Item<K, V>,
         evicted: &mut Evicted<K, V>,
     ) -> Result<(), (K, V)> {
-        // An entry past its deadline (and stale window) is gone, whether or
-        // not a read has noticed yet: remove it as expired, so the new value
-        // is a fresh insert rather than a replacement that inherits its
-        // policy rank.
-        let _ = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), evicted);
-        if !g.fits(weight) {
-            g.counters.rejections += 1;
-            if let Some(idx) = g.find(hash, &key) {
-                evicted.push(g.remove_idx(idx, RemovalCause::Replaced));
-            }
-            return Err((key, ins.value));
-        }
-        let tags = (!ins.tags.is_empty()).then(|| ins.tags.into_boxed_slice());
-        g.insert(hash, key, ins.value, expires_at, weight, tags, evicted);
-        Ok(())
+        g.store(
+            item,
+            Place::InPlace,
+            |d| self.inner.clock.now_near(d),
+            evicted,
+        )
+        .map(drop)
     }
 
     /// Stores `value` under `key` with the cache's default TTL, evicting as
@@ -411,14 +419,13 @@ where
     /// assert!(c.insert_entry(1, Insertion::new(1).without_ttl()));
     /// ```
     pub fn insert_entry(&self, key: K, ins: Insertion<V>) -> bool {
-        let weight = self.weigh(&key, &ins.value);
-        let expires_at = self.expiry_for(ins.ttl);
         let hash = self.hash(&key);
         let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let item = self.item(hash, key, ins);
         let mut evicted = Evicted::new();
         let result = {
-            let mut g = self.shard(hash).lock();
-            self.store_locked(&mut g, hash, key, ins, expires_at, weight, &mut evicted)
+            let mut g = self.shard(hash).write();
+            self.store_locked(&mut g, item, &mut evicted)
         };
         let stored = result.is_ok();
         drop(result);
@@ -446,19 +453,38 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let mut evicted = Evicted::new();
         let listen = !self.inner.listeners.is_empty();
+        let shard = self.shard(hash);
+        {
+            let g = shard.read();
+            if let Some(e) = g.hit(hash, key, |d| self.inner.clock.now_near(d)) {
+                let value = e.value.clone();
+                let event_key = listen.then(|| e.key.clone());
+                drop(g);
+                if let Some(k) = &event_key {
+                    self.inner.listeners.emit(&Event::Hit {
+                        key: k,
+                        value: &value,
+                    });
+                }
+                return Some(value);
+            }
+        }
+        // A miss, a stale or an expired entry: the exclusive path, which
+        // looks again (the key may have arrived meanwhile) and removes a
+        // dead entry.
+        let mut evicted = Evicted::new();
         let (value, event_key) = {
-            let mut g = self.shard(hash).lock();
+            let mut g = shard.write();
             match g.lookup(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
                 Found::Fresh(idx) => {
-                    g.counters.hits += 1;
+                    g.count_hit();
                     g.touch(idx);
                     let e = g.entry(idx);
                     (Some(e.value.clone()), listen.then(|| e.key.clone()))
                 }
                 Found::Stale(_) | Found::Absent => {
-                    g.counters.misses += 1;
+                    g.count_miss();
                     g.record_miss(hash);
                     (None, None)
                 }
@@ -489,11 +515,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
-        let idx = g.find(hash, key)?;
-        let e = g.entry(idx);
-        (e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at)
-            .then(|| e.value.clone())
+        let g = self.shard(hash).read();
+        let idx = g.find_fresh(hash, key, |d| self.inner.clock.now_near(d))?;
+        Some(g.entry(idx).value.clone())
     }
 
     /// Whether `key` is present and fresh (no stats, no policy change).
@@ -509,11 +533,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
-        g.find(hash, key).is_some_and(|idx| {
-            let e = g.entry(idx);
-            e.expires_at == NEVER || self.inner.clock.now_near(e.expires_at) < e.expires_at
-        })
+        self.shard(hash)
+            .read()
+            .find_fresh(hash, key, |d| self.inner.clock.now_near(d))
+            .is_some()
     }
 
     /// Removes `key`, returning its value if it was present and fresh.
@@ -530,21 +553,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let removed = {
-            let mut g = self.shard(hash).lock();
-            if let Some(slot) = g.flights.find_mut(hash, |s| s.key.borrow() == key) {
-                slot.doomed = true;
-            }
-            let idx = g.find(hash, key)?;
-            let expires_at = g.entry(idx).expires_at;
-            let live = expires_at == NEVER || self.now() < expires_at;
-            let cause = if live {
-                RemovalCause::Explicit
-            } else {
-                RemovalCause::Expired
-            };
-            g.remove_idx(idx, cause)
-        };
+        let now = self.now();
+        let removed = self.shard(hash).write().remove(hash, key, now)?;
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Removed {
                 key: &removed.key,
@@ -572,7 +582,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).lock();
+        let g = self.shard(hash).read();
         let expires_at = g.entry(g.find(hash, key)?).expires_at;
         if expires_at == NEVER {
             return None;
@@ -599,7 +609,7 @@ where
         let hash = self.hash(key);
         let now = self.now();
         self.shard(hash)
-            .lock()
+            .write()
             .set_expiry(hash, key, now, deadline(now, ttl))
     }
 
@@ -622,27 +632,39 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
-        let mut g = self.shard(hash).lock();
-        let has_ttl = g
-            .find(hash, key)
-            .is_some_and(|idx| g.entry(idx).expires_at != NEVER);
-        has_ttl && g.set_expiry(hash, key, now, NEVER)
+        self.shard(hash).write().persist(hash, key, now)
     }
 
     /// Looks `key` up and, on a miss, either joins the computation already
     /// in flight for it or becomes its leader. `sync` callers are checked
     /// for recursion on a key their own thread is computing.
     fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
-        let mut evicted = Evicted::new();
         let listen = !self.inner.listeners.is_empty();
+        let shard = self.shard(hash);
+        {
+            let g = shard.read();
+            if let Some(e) = g.hit(hash, &key, |d| self.inner.clock.now_near(d)) {
+                let value = e.value.clone();
+                let event_key = listen.then(|| e.key.clone());
+                drop(g);
+                if let Some(k) = &event_key {
+                    self.inner.listeners.emit(&Event::Hit {
+                        key: k,
+                        value: &value,
+                    });
+                }
+                return Begin::Hit(value);
+            }
+        }
+        let mut evicted = Evicted::new();
         let mut hit_event = None;
         let step = {
-            let mut guard = self.shard(hash).lock();
+            let mut guard = shard.write();
             let g: &mut Shard<K, V> = &mut guard;
             let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
             match found {
                 Found::Fresh(idx) => {
-                    g.counters.hits += 1;
+                    g.count_hit();
                     g.touch(idx);
                     let e = g.entry(idx);
                     if listen {
@@ -652,8 +674,8 @@ where
                 }
                 // Stale: serve it at once unless nobody is refreshing yet,
                 // in which case this caller refreshes.
-                Found::Stale(idx) if g.flights.find(hash, |s| s.key == key).is_some() => {
-                    g.counters.hits += 1;
+                Found::Stale(idx) if g.flights.is_running(hash, &key) => {
+                    g.count_hit();
                     let e = g.entry(idx);
                     if listen {
                         hit_event = Some((e.key.clone(), e.value.clone()));
@@ -663,27 +685,16 @@ where
                 Found::Stale(_) | Found::Absent => {
                     g.record_miss(hash);
                     let me = sync.then(thread_token);
-                    let joined = g.flights.find_mut(hash, |s| s.key == key).map(|slot| {
-                        if me.is_some() && slot.leader == me {
-                            None
-                        } else {
-                            let flight = slot
-                                .flight
-                                .get_or_insert_with(|| Arc::new(Flight::new()))
-                                .clone();
-                            Some((flight, slot.id))
-                        }
-                    });
-                    match joined {
+                    match g.flights.join(hash, &key, me) {
                         // Counted when the wait ends: a hit if the leader's
                         // value arrives, else whatever the retry finds.
-                        Some(Some((flight, id))) => Begin::Wait(flight, key, id),
-                        Some(None) => {
-                            g.counters.misses += 1;
+                        Some(Joined::Wait(flight, id)) => Begin::Wait(flight, key, id),
+                        Some(Joined::Recursive) => {
+                            g.count_miss();
                             Begin::Recursive(key)
                         }
                         None => {
-                            g.counters.misses += 1;
+                            g.count_miss();
                             Begin::Lead(self.lead(g, hash, key, me))
                         }
                     }
@@ -716,7 +727,7 @@ where
     /// Counts a caller that computes a key in flight elsewhere, because
     /// waiting for it would close a cycle: a miss.
     fn count_cycle(&self, hash: u64, key: &K) {
-        self.shard(hash).lock().counters.misses += 1;
+        self.shard(hash).read().count_miss_shared();
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Miss { key: Some(key) });
         }
@@ -725,7 +736,7 @@ where
     /// Counts a caller that got a leader's value: a hit, since it computed
     /// nothing.
     fn count_joined(&self, hash: u64, key: &K, value: &V) {
-        self.shard(hash).lock().counters.hits += 1;
+        self.shard(hash).read().count_hit_shared();
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Hit { key, value });
         }
@@ -738,21 +749,7 @@ where
         key: K,
         leader: Option<u64>,
     ) -> Leader<'_, K, V, S> {
-        let id = next_flight_id();
-        g.flights.insert_unique(
-            hash,
-            FlightSlot {
-                hash,
-                key: key.clone(),
-                id,
-                leader,
-                // Made by the first waiter: a miss nobody waits on allocates nothing.
-                flight: None,
-                doomed: false,
-                doomed_tags: Vec::new(),
-            },
-            |s| s.hash,
-        );
+        let id = g.flights.start(hash, key.clone(), leader);
         Leader {
             cache: self,
             hash,
@@ -837,6 +834,81 @@ where
                 }
             }
         }
+    }
+
+    /// [`Cache::get_or_compute`] with the handling of concurrent misses
+    /// chosen: [`Misses::Shared`] is `get_or_compute` itself;
+    /// [`Misses::Independent`] looks up, and on a miss computes and stores
+    /// without joining or registering any computation in flight.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion, Misses};
+    ///
+    /// let cache: Cache<&str, usize> = Cache::new(10);
+    /// let len = |s: &'static str| cache.read_through(s, Misses::Independent, |v| v, || {
+    ///     (s.len(), Some(Insertion::new(s.len())))
+    /// });
+    /// assert_eq!(len("four"), 4);
+    /// assert_eq!(cache.stats().misses, 1);
+    /// assert_eq!(len("four"), 4);
+    /// assert_eq!(cache.stats().hits, 1);
+    /// ```
+    pub fn read_through<O>(
+        &self,
+        key: K,
+        misses: Misses,
+        on_hit: impl FnOnce(V) -> O,
+        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
+    ) -> O {
+        if misses == Misses::Shared {
+            return self.get_or_compute(key, on_hit, compute);
+        }
+        if let Some(v) = self.get(&key) {
+            return on_hit(v);
+        }
+        let (out, ins) = compute();
+        if let Some(ins) = ins {
+            self.insert_entry(key, ins);
+        }
+        out
+    }
+
+    /// The async form of [`Cache::read_through`]: `compute` is a future,
+    /// polled only if this caller computes.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion, Misses};
+    ///
+    /// let cache: Cache<u8, u8> = Cache::new(10);
+    /// let v = futures::executor::block_on(cache.read_through_async(
+    ///     1,
+    ///     Misses::Independent,
+    ///     |v| v,
+    ///     async { (5, Some(Insertion::new(5))) },
+    /// ));
+    /// assert_eq!((v, cache.get(&1)), (5, Some(5)));
+    /// ```
+    pub async fn read_through_async<O, F>(
+        &self,
+        key: K,
+        misses: Misses,
+        on_hit: impl FnOnce(V) -> O,
+        compute: F,
+    ) -> O
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)>,
+    {
+        if misses == Misses::Shared {
+            return self.get_or_compute_async(key, on_hit, compute).await;
+        }
+        if let Some(v) = self.get(&key) {
+            return on_hit(v);
+        }
+        let (out, ins) = compute.await;
+        if let Some(ins) = ins {
+            self.insert_entry(key, ins);
+        }
+        out
     }
 
     /// The async form of [`Cache::get_or_compute`]: `compute` is a future,
@@ -1002,9 +1074,9 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
+                let mut g = shard.write();
                 // An in-flight result's tags are known only when it lands.
-                g.doom_flight_tags(tags);
+                g.flights.doom_tags(tags);
                 let now = self.now();
                 for t in tags {
                     total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
@@ -1030,8 +1102,8 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
-                g.doom_flights(|_| true);
+                let mut g = shard.write();
+                g.flights.doom_where(|_| true);
                 g.clear(&mut evicted);
             }
             self.finish(evicted);
@@ -1046,7 +1118,7 @@ where
     /// assert_eq!(c.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.inner.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the cache holds no entry.
@@ -1077,7 +1149,7 @@ where
         let now = self.now();
         let mut out = Vec::new();
         for shard in &*self.inner.shards {
-            let g = shard.lock();
+            let g = shard.read();
             out.extend(
                 g.entries()
                     .filter(|(_, e)| e.expires_at == NEVER || now < e.expires_at)
@@ -1096,27 +1168,14 @@ where
     /// assert_eq!(c.stats().misses, 1);
     /// ```
     pub fn stats(&self) -> Stats {
-        let mut counters = Counters::default();
-        let mut len = 0;
-        let mut bytes = 0;
-        for shard in &*self.inner.shards {
-            let g = shard.lock();
-            counters.add(&g.counters);
-            len += g.len();
-            bytes += g.weight();
-        }
-        Stats {
-            hits: counters.hits,
-            misses: counters.misses,
-            inserts: counters.inserts,
-            evictions: counters.evictions,
-            expirations: counters.expirations,
-            invalidations: counters.invalidations,
-            rejections: counters.rejections,
+        let mut stats = Stats {
             listener_panics: self.inner.listeners.panics(),
-            len,
-            bytes,
+            ..Stats::default()
+        };
+        for shard in &*self.inner.shards {
+            stats += shard.read().stats();
         }
+        stats
     }
 
     /// Sets every counter of [`Cache::stats`] back to zero (hits, misses,
@@ -1140,7 +1199,7 @@ where
     /// ```
     pub fn reset_stats(&self) {
         for shard in &*self.inner.shards {
-            shard.lock().counters = Counters::default();
+            shard.write().reset_counters();
         }
         self.inner.listeners.reset_panics();
     }
@@ -1194,7 +1253,7 @@ where
                 let mut evicted = Evicted::new();
                 let (sampled, removed) =
                     shard
-                        .lock()
+                        .write()
                         .sweep(self.now(), self.inner.cfg.sweep_samples, &mut evicted);
                 self.finish(evicted);
                 total += removed;
@@ -1284,8 +1343,8 @@ where
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
             {
-                let mut g = shard.lock();
-                g.doom_flights(|k| glob.is_match(k.as_ref()));
+                let mut g = shard.write();
+                g.flights.doom_where(|k| glob.is_match(k.as_ref()));
                 total +=
                     g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
             }
@@ -1323,28 +1382,20 @@ where
         };
         let key = self.key.take().expect("a leader completes once");
         let cache = self.cache;
-        let weight = cache.weigh(&key, &ins.value);
-        let expires_at = cache.expiry_for(ins.ttl);
         let event = (!cache.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let item = cache.item(self.hash, key, ins);
         let mut evicted = Evicted::new();
         let (shared, result) = {
-            let mut g = cache.shard(self.hash).lock();
-            let (doomed, doomed_tags, flight) = remove_flight(&mut g, self.hash, self.id);
-            let doomed = doomed || ins.tags.iter().any(|t| doomed_tags.contains(t));
+            let mut g = cache.shard(self.hash).write();
+            let landing = g.flights.land(self.hash, self.id);
+            let doomed = landing.doomed(item.tags.as_deref().unwrap_or_default());
+            let flight = landing.flight;
             // Only clone for waiters when there are some.
-            let shared = flight.as_ref().map(|_| ins.value.clone());
+            let shared = flight.as_ref().map(|_| item.value.clone());
             let result = if doomed {
-                Err((key, ins.value))
+                Err((item.key, item.value))
             } else {
-                cache.store_locked(
-                    &mut g,
-                    self.hash,
-                    key,
-                    ins,
-                    expires_at,
-                    weight,
-                    &mut evicted,
-                )
+                cache.store_locked(&mut g, item, &mut evicted)
             };
             (flight.zip(shared), result)
         };
@@ -1367,28 +1418,13 @@ impl<K, V, S> Drop for Leader<'_, K, V, S> {
     fn drop(&mut self) {
         if self.key.take().is_some() {
             let flight = {
-                let mut g = self.cache.inner.shard_for(self.hash).lock();
-                remove_flight(&mut g, self.hash, self.id).2
+                let mut g = self.cache.inner.shard_for(self.hash).write();
+                g.flights.land(self.hash, self.id).flight
             };
             if let Some(flight) = flight {
                 flight.finish(None);
             }
         }
-    }
-}
-
-/// What a computation's slot recorded while it ran: whether its key was
-/// invalidated, the tags invalidated, and the flight its waiters joined.
-type FlightOutcome<V> = (bool, Vec<Tag>, Option<Arc<Flight<V>>>);
-
-/// Removes a computation's slot and returns what it recorded.
-fn remove_flight<K, V>(g: &mut Shard<K, V>, hash: u64, id: u64) -> FlightOutcome<V> {
-    match g.flights.find_entry(hash, |s| s.id == id) {
-        Ok(e) => {
-            let slot = e.remove().0;
-            (slot.doomed, slot.doomed_tags, slot.flight)
-        }
-        Err(_) => (false, Vec::new(), None),
     }
 }
 

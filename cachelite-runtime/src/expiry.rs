@@ -278,3 +278,62 @@ mod tests {
         assert_eq!(deadline(10, Duration::from_nanos(5)), 15);
     }
 }
+
+/// The slots of a shard that carry a deadline, in no order, for the
+/// sweeper's random sampling. Each such entry remembers its position here,
+/// so unlinking is O(1): the last slot moves into the hole, and the caller
+/// updates that entry's position.
+#[derive(Default)]
+pub(crate) struct TtlIndex {
+    slots: Vec<u32>,
+}
+
+impl TtlIndex {
+    /// Adds slot `idx`; returns its position.
+    pub(crate) fn link(&mut self, idx: u32) -> u32 {
+        let pos = u32::try_from(self.slots.len()).expect("slot count fits u32");
+        self.slots.push(idx);
+        pos
+    }
+
+    /// Removes the slot at `pos`; returns the slot moved into `pos`, whose
+    /// entry must now record `pos`.
+    pub(crate) fn unlink(&mut self, pos: u32) -> Option<u32> {
+        self.slots.swap_remove(pos as usize);
+        self.slots.get(pos as usize).copied()
+    }
+
+    /// A slot picked uniformly at random, if any.
+    pub(crate) fn sample(&self, rng: &mut fastrand::Rng) -> Option<u32> {
+        (!self.slots.is_empty()).then(|| self.slots[rng.usize(..self.slots.len())])
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// The slot at `pos` (tests).
+    #[cfg(test)]
+    pub(crate) fn at(&self, pos: u32) -> u32 {
+        self.slots[pos as usize]
+    }
+}
+
+#[cfg(test)]
+mod ttl_index_tests {
+    use super::*;
+
+    #[test]
+    fn unlinking_moves_the_last_slot_into_the_hole() {
+        let mut ix = TtlIndex::default();
+        let (p0, _p1, _p2) = (ix.link(10), ix.link(11), ix.link(12));
+        assert_eq!(ix.unlink(p0), Some(12), "12 moved to position 0");
+        assert_eq!(ix.at(p0), 12);
+        assert_eq!(ix.unlink(1), None, "the last one moves nowhere");
+        assert_eq!(ix.len(), 1);
+    }
+}

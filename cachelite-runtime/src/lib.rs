@@ -22,9 +22,17 @@
 //! ```
 //!
 //! # Design
-//! - Each shard is a mutex around an index (hashbrown), a slab of entries,
-//!   a policy working on slot indices, a TTL index and a tag index. Small
-//!   caches are a single shard, so eviction is exact across the cache.
+//! - Each shard is an index (hashbrown), a slab of entries, a policy
+//!   working on slot indices, a TTL index and a tag index, behind a
+//!   read-mostly lock whose readers write only their own stripe of it.
+//!   Small caches are a single shard, so eviction is exact across the cache.
+//! - A hit takes the shard's lock shared and leaves the policy alone: it
+//!   counts itself and records the access in its thread's stripe of a
+//!   small ring buffer (one atomic add and one store), which whoever fills
+//!   it applies to the policy if nobody else is doing so. Under contention
+//!   a ring may lap before it is applied and the policy then misses some
+//!   reads, never an insert or a removal. Every write applies the buffered
+//!   reads first, so a single thread sees each policy's exact order.
 //! - No user code runs under a shard lock except `Clone` of the key or
 //!   value being returned: compute closures, listeners, weighers and the
 //!   `Drop` of removed values all run after it is released.
@@ -38,6 +46,8 @@ mod cache;
 mod events;
 mod expiry;
 mod glob;
+#[cfg(test)]
+mod model_tests;
 mod policy;
 mod registry;
 mod shard;
@@ -47,9 +57,11 @@ mod slab;
 #[cfg(feature = "serde")]
 mod snapshot;
 mod stats;
+mod sync;
+mod tags;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
-pub use cache::{Cache, Insertion};
+pub use cache::{Cache, Insertion, Misses};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};

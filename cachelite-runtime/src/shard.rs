@@ -1,38 +1,127 @@
 //! One shard: hash index + entry slab + policy + TTL index + tag index.
 //!
-//! Nothing here locks, allocates on a hit, or runs user code: the
-//! concurrent [`Cache`](crate::Cache) wraps each shard in a mutex and drops
-//! removed entries (and tells listeners) only after releasing it.
+//! The concurrent [`Cache`](crate::Cache) keeps each shard behind a
+//! read-mostly lock. Writes (insert, remove, evict, invalidate) take it
+//! exclusively. A hit takes it shared and never touches the policy
+//! directly: it records the access in its thread's stripe of a small ring
+//! buffer, and whoever fills a ring's worth applies the recorded accesses
+//! to the policy if its lock is free. If it is not, they wait for the next
+//! application, and a ring that laps before one loses its oldest (lossy
+//! under contention; inserts and removals are never buffered). Every
+//! exclusive operation applies the buffered accesses before anything
+//! else, so with one thread each policy sees every access in order, and
+//! names exactly the victim its definition names. Buffered slots are
+//! always live: they are written under the shared lock, and every holder
+//! of the exclusive lock applies and empties them before changing the
+//! slab.
+//!
+//! Nothing here allocates on a hit or runs user code other than `Clone` of
+//! a returned key or value; removed entries are dropped (and listeners
+//! told) by the cache after releasing the lock.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::Arc;
+use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
 
 use hashbrown::HashTable;
 
 use crate::events::RemovalCause;
-use crate::expiry::NEVER;
+use crate::expiry::{NEVER, TtlIndex};
 use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
-use crate::singleflight::Flight;
+use crate::singleflight::{Flights, thread_token};
 use crate::slab::{NIL, Slab};
-use crate::stats::Counters;
+use crate::stats::Stats;
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Padded};
+use crate::tags::TagIndex;
 
-/// A tag, shared between the entries that carry it and the tag index.
-pub(crate) type Tag = Arc<str>;
+pub(crate) use crate::tags::Tag;
 
+/// One slot's entry. Five words beside the key and value for a plain
+/// entry: what only some entries need (tags, a weight past `u32`) is out
+/// of line, allocated only for those.
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    pub(crate) hash: u64,
+    /// The key's hash in the index's form (see [`index_hash`]): never
+    /// zero, which gives `Option<Entry>` a niche, so a slab slot costs no
+    /// discriminant.
+    hash: NonZeroU64,
     /// Clock nanoseconds at which the entry stops being fresh, or `NEVER`.
     pub(crate) expires_at: u64,
-    pub(crate) weight: u64,
-    /// Where this slot sits in `Shard::ttl_slots`, or `NIL`.
+    /// Where this slot sits in the shard's [`TtlIndex`], or `NIL`.
     ttl_pos: u32,
-    /// Empty for an untagged entry (no allocation). Being a box, it gives
-    /// `Option<Entry>` a niche, so a slab slot costs no discriminant.
-    pub(crate) tags: Box<[Tag]>,
+    /// The weight, or `u32::MAX` when it is too large and kept in `extra`.
+    small_weight: u32,
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely needed part of an entry.
+struct Extra {
+    weight: u64,
+    tags: Box<[Tag]>,
+}
+
+/// The hash the index files a key under: its lowest bit set, so it is
+/// never zero. hashbrown starts probing at the low bits (a fixed bit only
+/// moves the start within a probe group) and filters on the top seven.
+#[inline]
+fn index_hash(hash: u64) -> NonZeroU64 {
+    NonZeroU64::new(hash | 1).expect("not zero")
+}
+
+impl<K, V> Entry<K, V> {
+    fn new(hash: u64, key: K, value: V, weight: u64, tags: Option<Box<[Tag]>>) -> Self {
+        let (small_weight, extra) = pack(weight, tags);
+        Self {
+            key,
+            value,
+            hash: index_hash(hash),
+            expires_at: NEVER,
+            ttl_pos: NIL,
+            small_weight,
+            extra,
+        }
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        match &self.extra {
+            Some(x) if self.small_weight == u32::MAX => x.weight,
+            _ => u64::from(self.small_weight),
+        }
+    }
+
+    /// The tags it carries (empty for most entries).
+    pub(crate) fn tags(&self) -> &[Tag] {
+        self.extra.as_deref().map_or(&[], |x| &x.tags)
+    }
+
+    /// Replaces weight and tags; returns the old ones.
+    fn replace_weight_and_tags(
+        &mut self,
+        weight: u64,
+        tags: Option<Box<[Tag]>>,
+    ) -> (u64, Box<[Tag]>) {
+        let old_weight = self.weight();
+        let (small, extra) = pack(weight, tags);
+        self.small_weight = small;
+        let old = std::mem::replace(&mut self.extra, extra);
+        (old_weight, old.map(|x| x.tags).unwrap_or_default())
+    }
+}
+
+/// Splits a weight and tags into the inline weight and the out-of-line
+/// part, allocated only when there are tags or the weight needs 64 bits.
+fn pack(weight: u64, tags: Option<Box<[Tag]>>) -> (u32, Option<Box<Extra>>) {
+    let tags = tags.filter(|t| !t.is_empty());
+    let small = u32::try_from(weight).unwrap_or(u32::MAX);
+    let extra = (tags.is_some() || small == u32::MAX).then(|| {
+        Box::new(Extra {
+            weight,
+            tags: tags.unwrap_or_default(),
+        })
+    });
+    (small, extra)
 }
 
 /// An entry taken out under the lock, to be reported and dropped after it.
@@ -74,31 +163,33 @@ impl<K, V> Evicted<K, V> {
     }
 }
 
+/// An entry to store, as [`Shard::store`] takes it.
+pub(crate) struct Item<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+    /// Clock nanoseconds, or `NEVER`.
+    pub(crate) expires_at: u64,
+    pub(crate) weight: u64,
+    pub(crate) tags: Option<Box<[Tag]>>,
+}
+
+/// Where [`Shard::store`] puts a key that is already present.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The new value takes the old one's place, as an access (inserts).
+    InPlace,
+    /// The old entry goes first (as a replacement), so the new one lands
+    /// where a new key would (snapshot restores keep the saved order).
+    AsNew,
+}
+
 /// How fresh a found entry is.
 pub(crate) enum Found {
     Fresh(u32),
     /// Past its TTL but inside the stale-while-revalidate window.
     Stale(u32),
     Absent,
-}
-
-/// One in-flight computation: the key (a clone), and the flight waiters join.
-pub(crate) struct FlightSlot<K, V> {
-    pub(crate) hash: u64,
-    pub(crate) key: K,
-    /// Names this computation in the process, past and present.
-    pub(crate) id: u64,
-    /// The thread token of a sync leader, to catch recursion on its own key.
-    pub(crate) leader: Option<u64>,
-    /// What waiters park on; created by the first of them.
-    pub(crate) flight: Option<Arc<Flight<V>>>,
-    /// Set when the key is invalidated mid-computation: the result was
-    /// computed from data older than the invalidation, so it is handed to
-    /// the callers waiting for it but not stored.
-    pub(crate) doomed: bool,
-    /// Tags invalidated while this computation ran: its result is not
-    /// stored if it carries any of them.
-    pub(crate) doomed_tags: Vec<Tag>,
 }
 
 /// Whether `e` has not reached its deadline (stale entries are not fresh).
@@ -114,42 +205,149 @@ pub(crate) struct Limits {
     pub(crate) stale_nanos: u64,
 }
 
+/// Accesses a stripe holds before they are applied to the policy. Test
+/// builds use a small buffer, so that the model-checked tests reach full
+/// stripes and their drains in a few operations.
+#[cfg(not(test))]
+const READ_BUFFER: usize = 16;
+#[cfg(test)]
+const READ_BUFFER: usize = 3;
+
+/// One thread-stripe of a shard's read bookkeeping: a ring of accesses
+/// not yet applied to the policy, and the reads counted here. A hit costs
+/// one atomic add and one store to it; threads share a stripe only when
+/// there are more of them than stripes.
+struct ReadStripe {
+    /// Hits recorded here since the counters were reset; also the ring
+    /// position of the next access.
+    tail: AtomicU64,
+    /// The first position not yet applied. Written only by whoever
+    /// applies: a reader holding the policy lock, or an exclusive holder.
+    head: AtomicU64,
+    /// Slot + 1 of each recorded access; 0 once applied.
+    cells: [AtomicU32; READ_BUFFER],
+    /// `tail` when an exclusive holder last emptied the cells: every
+    /// cell written since is at a position from here on.
+    clean: u64,
+    /// Hits counted here without an access to record (joined waiters).
+    other_hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl ReadStripe {
+    fn new() -> Self {
+        Self {
+            tail: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            clean: 0,
+            cells: std::array::from_fn(|_| AtomicU32::new(0)),
+            other_hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Applies the accesses recorded since the last application, oldest
+    /// first (at most a ring's worth: older ones were overwritten). A cell
+    /// whose writer has not stored yet reads 0 and is skipped; its access
+    /// is applied with the next lap, or dropped.
+    fn apply(&self, policy: &mut AnyPolicy) {
+        let tail = self.tail.load(Ordering::Acquire);
+        let head = self
+            .head
+            .load(Ordering::Relaxed)
+            .max(tail.saturating_sub(READ_BUFFER as u64));
+        let mut batch = [0u32; READ_BUFFER];
+        let mut n = 0;
+        for pos in head..tail {
+            let cell = self.cells[ring(pos)].swap(0, Ordering::Acquire);
+            if cell != 0 {
+                batch[n] = cell - 1;
+                n += 1;
+            }
+        }
+        policy.on_accesses(&batch[..n]);
+        self.head.store(tail, Ordering::Relaxed);
+    }
+
+    /// [`Self::apply`] for an exclusive holder, which also empties every
+    /// cell written since it last did (a writer that stored after a
+    /// reader's application left one behind): afterwards no cell names a
+    /// slot that the holder may remove.
+    fn apply_all(&mut self, policy: &mut AnyPolicy) {
+        let tail = *self.tail.get_mut();
+        if tail == self.clean {
+            return; // no cell written since they were last emptied
+        }
+        let lap = tail.saturating_sub(READ_BUFFER as u64);
+        for pos in (*self.head.get_mut()).max(lap)..tail {
+            let cell = *self.cells[ring(pos)].get_mut();
+            if cell != 0 {
+                policy.on_access(cell - 1);
+            }
+        }
+        for pos in self.clean.max(lap)..tail {
+            *self.cells[ring(pos)].get_mut() = 0;
+        }
+        *self.head.get_mut() = tail;
+        self.clean = tail;
+    }
+}
+
+/// A ring position's cell.
+#[inline]
+#[allow(clippy::cast_possible_truncation)]
+fn ring(pos: u64) -> usize {
+    (pos % READ_BUFFER as u64) as usize
+}
+
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
     slab: Slab<Entry<K, V>>,
-    policy: AnyPolicy,
+    /// Locked only by readers draining the read buffer; exclusive holders
+    /// of the shard reach it without locking.
+    policy: Mutex<AnyPolicy>,
+    /// A power-of-two number of stripes, each on its own cache lines.
+    reads: Box<[Padded<ReadStripe>]>,
+    /// Whether the policy looks at reads at all (not FIFO or Random).
+    reads_matter: bool,
     /// Slots that carry a deadline, for the sweeper's random sampling.
-    ttl_slots: Vec<u32>,
-    tags: HashMap<Tag, HashSet<u32>>,
+    ttl: TtlIndex,
+    tags: TagIndex,
     weight: u64,
     limits: Limits,
     rng: fastrand::Rng,
-    pub(crate) counters: Counters,
-    pub(crate) flights: HashTable<FlightSlot<K, V>>,
+    /// What exclusive holders count; hits and misses counted under the
+    /// shared lock are in the stripes.
+    counters: Stats,
+    pub(crate) flights: Flights<K, V>,
 }
 
 impl<K, V> Shard<K, V> {
     pub(crate) fn new(policy: Policy, limits: Limits, seed: u64) -> Self {
+        Self::with_stripes(policy, limits, seed, read_stripes())
+    }
+
+    pub(crate) fn with_stripes(policy: Policy, limits: Limits, seed: u64, stripes: usize) -> Self {
+        debug_assert!(stripes.is_power_of_two());
+        let policy = AnyPolicy::new(policy, seed, limits.max_items);
         Self {
+            reads_matter: policy.reads_matter(),
             table: HashTable::new(),
             slab: Slab::default(),
-            policy: AnyPolicy::new(policy, seed, limits.max_items),
-            ttl_slots: Vec::new(),
-            tags: HashMap::new(),
+            policy: Mutex::new(policy),
+            reads: (0..stripes).map(|_| Padded(ReadStripe::new())).collect(),
+            ttl: TtlIndex::default(),
+            tags: TagIndex::default(),
             weight: 0,
             limits,
             rng: fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15),
-            counters: Counters::default(),
-            flights: HashTable::new(),
+            counters: Stats::default(),
+            flights: Flights::new(),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
-    }
-
-    pub(crate) fn weight(&self) -> u64 {
-        self.weight
     }
 
     #[inline]
@@ -166,8 +364,8 @@ impl<K, V> Shard<K, V> {
         not(feature = "serde"),
         allow(dead_code, reason = "only snapshots use it")
     )]
-    pub(crate) fn eviction_order(&self) -> Vec<u32> {
-        self.policy.eviction_order()
+    pub(crate) fn eviction_order(&mut self) -> Vec<u32> {
+        self.policy().eviction_order()
     }
 
     /// A slot's access count, where the policy keeps one (LFU).
@@ -175,8 +373,8 @@ impl<K, V> Shard<K, V> {
         not(feature = "serde"),
         allow(dead_code, reason = "only snapshots use it")
     )]
-    pub(crate) fn frequency(&self, idx: u32) -> Option<u64> {
-        self.policy.frequency(idx)
+    pub(crate) fn frequency(&mut self, idx: u32) -> Option<u64> {
+        self.policy().frequency(idx)
     }
 
     /// Sets a slot's access count where the policy keeps one (LFU), making
@@ -186,20 +384,115 @@ impl<K, V> Shard<K, V> {
         allow(dead_code, reason = "only snapshots use it")
     )]
     pub(crate) fn set_frequency(&mut self, idx: u32, freq: u64) {
-        self.policy.set_frequency(idx, freq);
+        self.policy().set_frequency(idx, freq);
     }
 
-    /// Marks a read for the policy.
+    /// The policy, with every buffered access applied first: the only way
+    /// an exclusive holder reaches it, so no decision misses an access.
+    #[inline]
+    fn policy(&mut self) -> &mut AnyPolicy {
+        let policy = self.policy.get_mut();
+        for stripe in &mut self.reads {
+            stripe.0.apply_all(policy);
+        }
+        policy
+    }
+
+    /// Marks a read for the policy (exclusive holders).
     #[inline]
     pub(crate) fn touch(&mut self, idx: u32) {
-        self.policy.on_access(idx);
+        self.policy().on_access(idx);
+    }
+
+    /// Counts a hit on slot `idx` found under the shared lock, and records
+    /// the access for the policy in this thread's stripe. Whoever fills a
+    /// ring's worth applies every stripe to the policy if its lock is
+    /// free; if another thread holds it, the accesses wait for the next
+    /// application, and a ring that laps before one is overwritten (lossy
+    /// under contention only: with one thread every ring is applied as it
+    /// fills, and every exclusive operation applies them all first).
+    #[inline]
+    fn record_hit(&self, idx: u32) {
+        let s = self.my_stripe();
+        let t = s.tail.fetch_add(1, Ordering::Relaxed);
+        if !self.reads_matter {
+            return;
+        }
+        s.cells[ring(t)].store(idx + 1, Ordering::Release);
+        if ring(t + 1) == 0 {
+            self.apply_reads();
+        }
+    }
+
+    #[cold]
+    fn apply_reads(&self) {
+        if let Some(mut policy) = self.policy.try_lock() {
+            for stripe in &*self.reads {
+                stripe.0.apply(&mut policy);
+            }
+        }
+    }
+
+    /// This thread's stripe.
+    #[inline]
+    fn my_stripe(&self) -> &ReadStripe {
+        #[allow(clippy::cast_possible_truncation)]
+        let mine = thread_token() as usize & (self.reads.len() - 1);
+        &self.reads[mine].0
+    }
+
+    /// Counts a hit (exclusive holders).
+    pub(crate) fn count_hit(&mut self) {
+        self.counters.hits += 1;
+    }
+
+    /// Counts a miss (exclusive holders).
+    pub(crate) fn count_miss(&mut self) {
+        self.counters.misses += 1;
+    }
+
+    /// Counts a hit under the shared lock, in this thread's stripe.
+    pub(crate) fn count_hit_shared(&self) {
+        self.my_stripe().other_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a miss under the shared lock, in this thread's stripe.
+    pub(crate) fn count_miss_shared(&self) {
+        self.my_stripe().misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every counter, the stripes' summed in, and the shard's sizes.
+    pub(crate) fn stats(&self) -> Stats {
+        let mut c = self.counters;
+        c.len = self.slab.len();
+        c.bytes = self.weight;
+        for stripe in &*self.reads {
+            let s = &stripe.0;
+            c.hits += s.tail.load(Ordering::Relaxed) + s.other_hits.load(Ordering::Relaxed);
+            c.misses += s.misses.load(Ordering::Relaxed);
+        }
+        c
+    }
+
+    /// Zeroes every counter, the stripes' included (their rings restart
+    /// empty, after being applied).
+    pub(crate) fn reset_counters(&mut self) {
+        self.policy();
+        self.counters = Stats::default();
+        for stripe in &mut self.reads {
+            let s = &mut stripe.0;
+            for a in [&mut s.tail, &mut s.head, &mut s.other_hits, &mut s.misses] {
+                *a.get_mut() = 0;
+            }
+            s.clean = 0;
+        }
     }
 
     /// Tells the policy that a read of the key with `hash` missed (found
     /// nothing fresh), for policies that count requests (TinyLFU).
     #[inline]
     pub(crate) fn record_miss(&mut self, hash: u64) {
-        self.policy.record_miss(hash);
+        self.policy().record_miss(hash);
     }
 
     #[inline]
@@ -209,18 +502,18 @@ impl<K, V> Shard<K, V> {
 
     /// Removes a slot on any path, keeping every index consistent.
     pub(crate) fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
-        self.policy.on_remove(idx);
+        self.policy().on_remove(idx);
         let e = self.slab.remove(idx);
-        if let Ok(found) = self.table.find_entry(e.hash, |&i| i == idx) {
+        if let Ok(found) = self.table.find_entry(e.hash.get(), |&i| i == idx) {
             found.remove();
         }
         if e.ttl_pos != NIL {
             self.ttl_unlink(e.ttl_pos);
         }
-        if !e.tags.is_empty() {
-            self.untag(idx, &e.tags);
+        if !e.tags().is_empty() {
+            self.untag(idx, e.tags());
         }
-        self.weight -= e.weight;
+        self.weight -= e.weight();
         match cause {
             RemovalCause::Size => self.counters.evictions += 1,
             RemovalCause::Expired => self.counters.expirations += 1,
@@ -235,15 +528,13 @@ impl<K, V> Shard<K, V> {
     }
 
     fn ttl_unlink(&mut self, pos: u32) {
-        self.ttl_slots.swap_remove(pos as usize);
-        if let Some(&moved) = self.ttl_slots.get(pos as usize) {
+        if let Some(moved) = self.ttl.unlink(pos) {
             self.slab.get_mut(moved).ttl_pos = pos;
         }
     }
 
     fn ttl_link(&mut self, idx: u32) {
-        let pos = u32::try_from(self.ttl_slots.len()).expect("slot count fits u32");
-        self.ttl_slots.push(idx);
+        let pos = self.ttl.link(idx);
         self.slab.get_mut(idx).ttl_pos = pos;
     }
 
@@ -262,21 +553,12 @@ impl<K, V> Shard<K, V> {
     }
 
     fn untag(&mut self, idx: u32, tags: &[Tag]) {
-        for t in tags {
-            if let Some(set) = self.tags.get_mut(t) {
-                set.remove(&idx);
-                if set.is_empty() {
-                    self.tags.remove(t);
-                }
-            }
-        }
+        self.tags.remove(idx, tags);
     }
 
     /// Indexes the tags slot `idx` carries (no allocation when it has none).
     fn tag(&mut self, idx: u32) {
-        for t in &self.slab.get(idx).tags {
-            self.tags.entry(t.clone()).or_default().insert(idx);
-        }
+        self.tags.add(idx, self.slab.get(idx).tags());
     }
 
     /// Evicts policy victims until `extra_items` more entries of
@@ -302,7 +584,7 @@ impl<K, V> Shard<K, V> {
             if !(over_items || over_weight) {
                 return kept;
             }
-            let Some(victim) = self.policy.victim() else {
+            let Some(victim) = self.policy().victim() else {
                 return kept;
             };
             kept &= victim != keep;
@@ -325,8 +607,48 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         self.table
-            .find(hash, |&i| self.slab.get(i).key.borrow() == key)
+            .find(index_hash(hash).get(), |&i| {
+                self.slab.get(i).key.borrow() == key
+            })
             .copied()
+    }
+
+    /// A read under the shared lock: the entry for `key` if it is present
+    /// and fresh, counted as a hit and its access recorded for the policy.
+    /// Anything else (absent, stale, expired) is left to the exclusive
+    /// path, which counts it and removes what is dead.
+    #[inline]
+    pub(crate) fn hit<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+    ) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find_fresh(hash, key, now)?;
+        self.record_hit(idx);
+        Some(self.slab.get(idx))
+    }
+
+    /// The slot of `key` if it is present and fresh (not stale), under the
+    /// shared lock: nothing is removed, counted or touched.
+    #[inline]
+    pub(crate) fn find_fresh<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+    ) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        let expires_at = self.slab.get(idx).expires_at;
+        (expires_at == NEVER || now(expires_at) < expires_at).then_some(idx)
     }
 
     /// Finds `key` and classifies it; a dead entry is removed on the spot
@@ -362,6 +684,50 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
+    /// Stores an item: the one path for inserts, singleflight results and
+    /// snapshot restores. An entry for the key past its deadline (and
+    /// stale window) is removed first as expired, whether or not a read
+    /// has noticed yet, so the new value is a fresh insert rather than a
+    /// replacement inheriting its policy rank. `now(deadline)` is called
+    /// only for an old entry that carries a deadline.
+    ///
+    /// Returns the entry's slot (`None` if the policy declined it at once,
+    /// see [`Self::insert`]), or gives the pair back when it alone
+    /// outweighs the shard's budget: it is then counted as a rejection and
+    /// any old value for the key is dropped too, so no stale value
+    /// survives.
+    pub(crate) fn store(
+        &mut self,
+        item: Item<K, V>,
+        place: Place,
+        now: impl FnOnce(u64) -> u64,
+        out: &mut Evicted<K, V>,
+    ) -> Result<Option<u32>, (K, V)> {
+        let Item {
+            hash,
+            key,
+            value,
+            expires_at,
+            weight,
+            tags,
+        } = item;
+        let live = match self.lookup(hash, &key, now, out) {
+            Found::Fresh(idx) | Found::Stale(idx) => Some(idx),
+            Found::Absent => None,
+        };
+        let fits = self.fits(weight);
+        if let Some(idx) = live
+            && (place == Place::AsNew || !fits)
+        {
+            out.push(self.remove_idx(idx, RemovalCause::Replaced));
+        }
+        if !fits {
+            self.counters.rejections += 1;
+            return Err((key, value));
+        }
+        Ok(self.insert(hash, key, value, expires_at, weight, tags, out))
+    }
+
     /// Stores `key -> value`. The caller has checked [`Self::fits`].
     /// Replacing keeps the entry's place in the policy (as an access).
     ///
@@ -384,15 +750,14 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         if let Some(idx) = self.find(hash, &key) {
             let e = self.slab.get_mut(idx);
             let old_value = std::mem::replace(&mut e.value, value);
-            let old_weight = std::mem::replace(&mut e.weight, weight);
-            let old_tags = std::mem::replace(&mut e.tags, tags.unwrap_or_default());
+            let (old_weight, old_tags) = e.replace_weight_and_tags(weight, tags);
             self.weight = self.weight - old_weight + weight;
             if !old_tags.is_empty() {
                 self.untag(idx, &old_tags);
             }
             self.tag(idx);
             self.set_deadline(idx, expires_at);
-            self.policy.on_access(idx);
+            self.policy().on_access(idx);
             out.push(Removed {
                 key,
                 value: old_value,
@@ -402,31 +767,54 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             // lowest, itself) out.
             return self.make_room(0, 0, idx, out).then_some(idx);
         }
-        let after = self.policy.evicts_after_insert();
+        let after = self.policy().evicts_after_insert();
         if !after {
             self.make_room(1, weight, NIL, out);
         }
-        let idx = self.slab.insert(Entry {
-            key,
-            value,
-            hash,
-            expires_at: NEVER,
-            weight,
-            ttl_pos: NIL,
-            tags: tags.unwrap_or_default(),
-        });
+        let idx = self.slab.insert(Entry::new(hash, key, value, weight, tags));
         let slab = &self.slab;
-        self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
+        self.table
+            .insert_unique(index_hash(hash).get(), idx, |&i| slab.get(i).hash.get());
         self.weight += weight;
         if expires_at != NEVER {
             self.set_deadline(idx, expires_at);
         }
         self.tag(idx);
-        self.policy.on_insert(idx, hash);
+        self.policy().on_insert(idx, hash);
         if after && !self.make_room(0, 0, idx, out) {
             return None;
         }
         Some(idx)
+    }
+
+    /// Removes `key` on request, and keeps the result of a computation in
+    /// flight for it out of the cache. An entry already past its TTL goes
+    /// as expired, as a read would have found it gone.
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q, now: u64) -> Option<Removed<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.flights.doom_key(hash, key);
+        let idx = self.find(hash, key)?;
+        let cause = if is_fresh(self.slab.get(idx), now) {
+            RemovalCause::Explicit
+        } else {
+            RemovalCause::Expired
+        };
+        Some(self.remove_idx(idx, cause))
+    }
+
+    /// Removes the deadline of a fresh entry; whether it had one.
+    pub(crate) fn persist<Q>(&mut self, hash: u64, key: &Q, now: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let has_ttl = self
+            .find(hash, key)
+            .is_some_and(|idx| self.slab.get(idx).expires_at != NEVER);
+        has_ttl && self.set_expiry(hash, key, now, NEVER)
     }
 
     /// Sets (or with `NEVER`, clears) the deadline of a live entry.
@@ -446,27 +834,9 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
-    /// Marks in-flight computations whose key satisfies `pred` so that
-    /// their results are not stored.
-    /// Records tags invalidated while computations are in flight.
-    pub(crate) fn doom_flight_tags<T: AsRef<str>>(&mut self, tags: &[T]) {
-        for slot in &mut self.flights {
-            slot.doomed_tags
-                .extend(tags.iter().map(|t| Tag::from(t.as_ref())));
-        }
-    }
-
-    pub(crate) fn doom_flights(&mut self, mut pred: impl FnMut(&K) -> bool) {
-        for slot in &mut self.flights {
-            if pred(&slot.key) {
-                slot.doomed = true;
-            }
-        }
-    }
-
     /// Removes every entry carrying `tag`; returns how many were fresh.
     pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
-        let Some(slots) = self.tags.remove(tag) else {
+        let Some(slots) = self.tags.take(tag) else {
             return 0;
         };
         slots
@@ -513,8 +883,8 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     pub(crate) fn clear(&mut self, out: &mut Evicted<K, V>) {
         let n = self.slab.len() as u64;
         self.table.clear();
-        self.policy.clear();
-        self.ttl_slots.clear();
+        self.policy().clear();
+        self.ttl.clear();
         self.tags.clear();
         self.weight = 0;
         self.counters.invalidations += n;
@@ -536,13 +906,12 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         samples: usize,
         out: &mut Evicted<K, V>,
     ) -> (usize, usize) {
-        let n = samples.min(self.ttl_slots.len());
+        let n = samples.min(self.ttl.len());
         let mut removed = 0;
         for _ in 0..n {
-            if self.ttl_slots.is_empty() {
+            let Some(idx) = self.ttl.sample(&mut self.rng) else {
                 break;
-            }
-            let idx = self.ttl_slots[self.rng.usize(..self.ttl_slots.len())];
+            };
             if self.is_dead(self.slab.get(idx), now) {
                 out.push(self.remove_idx(idx, RemovalCause::Expired));
                 removed += 1;
@@ -558,27 +927,24 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         let mut weight = 0;
         let mut with_ttl = 0;
         for (idx, e) in self.slab.iter() {
-            assert_eq!(self.find_idx_by_hash(e.hash, idx), Some(idx));
-            weight += e.weight;
+            assert_eq!(self.find_idx_by_hash(e.hash.get(), idx), Some(idx));
+            weight += e.weight();
             if e.expires_at != NEVER {
                 with_ttl += 1;
-                assert_eq!(self.ttl_slots[e.ttl_pos as usize], idx);
+                assert_eq!(self.ttl.at(e.ttl_pos), idx);
             } else {
                 assert_eq!(e.ttl_pos, NIL);
             }
-            for t in &e.tags {
-                assert!(self.tags[t].contains(&idx));
+            for t in e.tags() {
+                assert!(self.tags.contains(t, idx));
             }
         }
         assert_eq!(weight, self.weight);
-        assert_eq!(with_ttl, self.ttl_slots.len());
-        for (t, slots) in &self.tags {
-            assert!(!slots.is_empty());
-            for &i in slots {
-                assert!(self.slab.get(i).tags.iter().any(|x| x == t));
-            }
+        assert_eq!(with_ttl, self.ttl.len());
+        for (t, i) in self.tags.pairs() {
+            assert!(self.slab.get(i).tags().iter().any(|x| x == t));
         }
-        let mut order = self.policy.eviction_order();
+        let mut order = self.policy.lock().eviction_order();
         assert_eq!(order.len(), self.slab.len());
         order.sort_unstable();
         order.dedup();
@@ -668,11 +1034,33 @@ mod tests {
             size_of::<Option<Entry<u64, u64>>>(),
             size_of::<Entry<u64, u64>>()
         );
-        assert!(
-            size_of::<Entry<u64, u64>>() <= 64,
-            "{}",
-            size_of::<Entry<u64, u64>>()
+        assert_eq!(
+            size_of::<Entry<u64, u64>>(),
+            48,
+            "key, value and four words"
         );
+    }
+
+    #[test]
+    fn weights_and_tags_round_trip_through_the_packed_layout() {
+        let t: Box<[Tag]> = vec![Tag::from("a")].into_boxed_slice();
+        for (weight, tags) in [
+            (0, None),
+            (7, None),
+            (u64::from(u32::MAX) - 1, None),
+            (u64::from(u32::MAX), None),
+            (u64::MAX, Some(t.clone())),
+            (3, Some(t.clone())),
+        ] {
+            let mut e = Entry::new(1, 1u8, 1u8, weight, tags.clone());
+            assert_eq!(e.weight(), weight);
+            assert_eq!(e.tags(), tags.as_deref().unwrap_or_default());
+            let needs_extra = tags.is_some() || weight >= u64::from(u32::MAX);
+            assert_eq!(e.extra.is_some(), needs_extra, "{weight}");
+            let (w, old) = e.replace_weight_and_tags(5, None);
+            assert_eq!((w, &*old), (weight, tags.as_deref().unwrap_or_default()));
+            assert!(e.extra.is_none() && e.weight() == 5);
+        }
     }
 
     #[test]
@@ -884,4 +1272,16 @@ mod eviction_order_tests {
             run(policy, max_items, max_weight, &ops);
         }
     }
+}
+
+/// How many read stripes each shard has: the machine's parallelism rounded
+/// up to a power of two, at most 16.
+fn read_stripes() -> usize {
+    static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *STRIPES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, std::num::NonZeroUsize::get)
+            .next_power_of_two()
+            .min(16)
+    })
 }

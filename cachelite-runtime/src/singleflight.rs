@@ -23,17 +23,20 @@
 //! Callers that lead nothing never touch the table (nobody can be waiting
 //! on them), and hits never touch it at all.
 
-use std::cell::{Cell, RefCell};
+use hashbrown::HashTable;
+
+use crate::shard::Tag;
+use crate::sync::{Mutex, Parker, current_parker, park, with_leading};
+use std::borrow::Borrow;
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
-use std::thread::Thread;
-
-use parking_lot::Mutex;
 
 enum Waiter {
-    Thread(Thread),
+    Thread(Parker),
     Task(Waker),
 }
 
@@ -55,6 +58,10 @@ enum State<V> {
 /// A small number naming the current thread, for recursion checks: one
 /// thread-local read, where `thread::current()` costs two atomic operations.
 pub(crate) fn thread_token() -> u64 {
+    #[cfg(test)]
+    if let Some(t) = crate::sync::model_thread_token() {
+        return t;
+    }
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -83,24 +90,19 @@ pub(crate) fn next_flight_id() -> u64 {
         .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-thread_local! {
-    /// The flights whose computation this thread is running, innermost last.
-    static LEADING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Marks this thread as running flight `id`'s computation, until dropped.
 pub(crate) struct Leading(u64);
 
 impl Leading {
     pub(crate) fn enter(id: u64) -> Self {
-        let _ = LEADING.try_with(|l| l.borrow_mut().push(id));
+        let _ = with_leading(|l| l.borrow_mut().push(id));
         Leading(id)
     }
 }
 
 impl Drop for Leading {
     fn drop(&mut self) {
-        let _ = LEADING.try_with(|l| {
+        let _ = with_leading(|l| {
             let mut l = l.borrow_mut();
             if let Some(i) = l.iter().rposition(|&x| x == self.0) {
                 l.remove(i);
@@ -175,7 +177,7 @@ impl WaitEdge {
     /// cycle: the flight's leader is, through a chain of waits, waiting on
     /// a computation this thread is running. The caller then must not wait.
     pub(crate) fn enter(flight: u64) -> Option<Self> {
-        let mine: Vec<u64> = LEADING.try_with(|l| l.borrow().clone()).unwrap_or_default();
+        let mine: Vec<u64> = with_leading(|l| l.borrow().clone()).unwrap_or_default();
         if mine.is_empty() {
             // Nobody can be waiting on a caller that leads nothing.
             return Some(WaitEdge(None));
@@ -202,6 +204,158 @@ impl Drop for WaitEdge {
             if let Some(i) = table.waits.iter().position(|w| w.ticket == ticket) {
                 table.waits.swap_remove(i);
             }
+        }
+    }
+}
+
+/// One in-flight computation: the key (a clone), and the flight waiters join.
+struct FlightSlot<K, V> {
+    hash: u64,
+    key: K,
+    /// Names this computation in the process, past and present.
+    id: u64,
+    /// The thread token of a sync leader, to catch recursion on its own key.
+    leader: Option<u64>,
+    /// What waiters park on; created by the first of them.
+    flight: Option<Arc<Flight<V>>>,
+    /// Set when the key is invalidated mid-computation: the result was
+    /// computed from data older than the invalidation, so it is handed to
+    /// the callers waiting for it but not stored.
+    doomed: bool,
+    /// Tags invalidated while this computation ran: its result is not
+    /// stored if it carries any of them.
+    doomed_tags: Vec<Tag>,
+}
+
+/// How a caller that missed joins the computation in flight for its key.
+pub(crate) enum Joined<V> {
+    /// Wait on this flight (its id names it in the wait-for table).
+    Wait(Arc<Flight<V>>, u64),
+    /// This very thread leads it: waiting would never end.
+    Recursive,
+}
+
+/// What a computation's slot recorded while it ran, handed over when it
+/// lands.
+pub(crate) struct Landing<V> {
+    doomed: bool,
+    doomed_tags: Vec<Tag>,
+    /// The flight its waiters joined, if any did.
+    pub(crate) flight: Option<Arc<Flight<V>>>,
+}
+
+impl<V> Landing<V> {
+    /// Whether a result carrying `tags` must stay out of the cache: its key
+    /// or one of its tags was invalidated while it was computed.
+    pub(crate) fn doomed(&self, tags: &[Tag]) -> bool {
+        self.doomed || tags.iter().any(|t| self.doomed_tags.contains(t))
+    }
+}
+
+/// A shard's table of computations in flight, with their doom flags.
+pub(crate) struct Flights<K, V> {
+    table: HashTable<FlightSlot<K, V>>,
+}
+
+impl<K, V> Flights<K, V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            table: HashTable::new(),
+        }
+    }
+
+    /// Whether `key` is being computed.
+    pub(crate) fn is_running<Q>(&self, hash: u64, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.table.find(hash, |s| s.key.borrow() == key).is_some()
+    }
+
+    /// Joins the computation of `key`, if one runs; `me` is a sync
+    /// caller's thread token, to catch recursion. The first waiter makes
+    /// the flight, so a miss nobody waits on allocates nothing.
+    pub(crate) fn join<Q>(&mut self, hash: u64, key: &Q, me: Option<u64>) -> Option<Joined<V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slot = self.table.find_mut(hash, |s| s.key.borrow() == key)?;
+        if me.is_some() && slot.leader == me {
+            return Some(Joined::Recursive);
+        }
+        let flight = slot
+            .flight
+            .get_or_insert_with(|| Arc::new(Flight::new()))
+            .clone();
+        Some(Joined::Wait(flight, slot.id))
+    }
+
+    /// Registers a computation of `key` (a clone); returns its id.
+    pub(crate) fn start(&mut self, hash: u64, key: K, leader: Option<u64>) -> u64 {
+        let id = next_flight_id();
+        self.table.insert_unique(
+            hash,
+            FlightSlot {
+                hash,
+                key,
+                id,
+                leader,
+                flight: None,
+                doomed: false,
+                doomed_tags: Vec::new(),
+            },
+            |s| s.hash,
+        );
+        id
+    }
+
+    /// Ends computation `id` and returns what it recorded.
+    pub(crate) fn land(&mut self, hash: u64, id: u64) -> Landing<V> {
+        match self.table.find_entry(hash, |s| s.id == id) {
+            Ok(e) => {
+                let slot = e.remove().0;
+                Landing {
+                    doomed: slot.doomed,
+                    doomed_tags: slot.doomed_tags,
+                    flight: slot.flight,
+                }
+            }
+            Err(_) => Landing {
+                doomed: false,
+                doomed_tags: Vec::new(),
+                flight: None,
+            },
+        }
+    }
+
+    /// Keeps the result of the computation of `key` (if any runs) out.
+    pub(crate) fn doom_key<Q>(&mut self, hash: u64, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if let Some(slot) = self.table.find_mut(hash, |s| s.key.borrow() == key) {
+            slot.doomed = true;
+        }
+    }
+
+    /// Keeps out the results of computations whose key satisfies `pred`.
+    pub(crate) fn doom_where(&mut self, mut pred: impl FnMut(&K) -> bool) {
+        for slot in &mut self.table {
+            if pred(&slot.key) {
+                slot.doomed = true;
+            }
+        }
+    }
+
+    /// Records tags invalidated while computations run: a result carrying
+    /// any of them is kept out (its tags are known only when it lands).
+    pub(crate) fn doom_tags<T: AsRef<str>>(&mut self, tags: &[T]) {
+        for slot in &mut self.table {
+            slot.doomed_tags
+                .extend(tags.iter().map(|t| Tag::from(t.as_ref())));
         }
     }
 }
@@ -245,13 +399,13 @@ impl<V: Clone> Flight<V> {
                     State::Retry => return None,
                     State::Running(waiters) => {
                         if !registered {
-                            waiters.push(Waiter::Thread(std::thread::current()));
+                            waiters.push(Waiter::Thread(current_parker()));
                             registered = true;
                         }
                     }
                 }
             }
-            std::thread::park();
+            park();
         }
     }
 
@@ -352,7 +506,7 @@ mod tests {
         }
         drop(bc);
         let _leading = Leading::enter(next_flight_id());
-        assert!(LEADING.with(|l| l.borrow().len()) == 1);
+        assert_eq!(with_leading(|l| l.borrow().len()), Some(1));
     }
 
     #[test]

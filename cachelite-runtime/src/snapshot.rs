@@ -69,10 +69,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::cache::Cache;
-use crate::events::{Event, RemovalCause};
+use crate::events::Event;
 use crate::expiry::{AnyClock, NEVER};
 use crate::policy::Policy;
-use crate::shard::{Evicted, Found, Tag};
+use crate::shard::{Evicted, Item, Place, Tag};
 
 const MAGIC: &[u8] = b"CACHELITE-SNAPSHOT ";
 /// The format version this build writes and reads.
@@ -738,7 +738,7 @@ where
             .shards
             .iter()
             .map(|shard| {
-                let g = shard.lock();
+                let mut g = shard.write();
                 g.eviction_order()
                     .into_iter()
                     .filter_map(|idx| {
@@ -752,7 +752,7 @@ where
                             key: e.key.clone(),
                             value: e.value.clone(),
                             ttl_nanos,
-                            tags: e.tags.clone(),
+                            tags: e.tags().into(),
                             freq: g.frequency(idx),
                         })
                     })
@@ -781,7 +781,7 @@ where
     ///
     /// - The restore **merges**: entries already in the cache stay unless
     ///   the snapshot has the same key, whose snapshot entry replaces them
-    ///   (reported as [`RemovalCause::Replaced`]). Call [`Cache::clear`]
+    ///   (reported as [`RemovalCause::Replaced`](crate::RemovalCause::Replaced)). Call [`Cache::clear`]
     ///   first for an exact copy.
     /// - Order carries over: LRU recency and FIFO age follow the snapshot's
     ///   order, and an LFU cache takes each entry's saved access count.
@@ -920,26 +920,27 @@ where
             let event = listen.then(|| (key.clone(), value.clone()));
             let tags: Option<Box<[Tag]>> = (!e.tags.is_empty())
                 .then(|| e.tags.iter().map(|t| Arc::from(t.as_str())).collect());
+            let item = Item {
+                hash,
+                key,
+                value,
+                expires_at,
+                weight,
+                tags,
+            };
             let mut evicted = Evicted::new();
             let rejected = {
-                let mut g = self.shard(hash).lock();
-                // Take the key out first, so the snapshot's entry lands where
-                // the snapshot puts it rather than where the old one was. A
-                // dead old entry goes as expired, as a read would remove it.
-                if let Found::Fresh(idx) | Found::Stale(idx) =
-                    g.lookup(hash, &key, |_| now, &mut evicted)
-                {
-                    evicted.push(g.remove_idx(idx, RemovalCause::Replaced));
-                }
-                if g.fits(weight) {
-                    let idx = g.insert(hash, key, value, expires_at, weight, tags, &mut evicted);
-                    if let (Some(idx), true, Some(freq)) = (idx, keeps_freq, e.freq) {
-                        g.set_frequency(idx, freq);
+                let mut g = self.shard(hash).write();
+                // The snapshot's entry lands where the snapshot puts it
+                // rather than where an old one for its key was.
+                match g.store(item, Place::AsNew, |_| now, &mut evicted) {
+                    Ok(idx) => {
+                        if let (Some(idx), true, Some(freq)) = (idx, keeps_freq, e.freq) {
+                            g.set_frequency(idx, freq);
+                        }
+                        None
                     }
-                    None
-                } else {
-                    g.counters.rejections += 1;
-                    Some((key, value))
+                    Err(pair) => Some(pair),
                 }
             };
             if rejected.is_none() {
@@ -1339,9 +1340,12 @@ mod tests {
         dst.insert(3, 3);
         assert_eq!(dst.restore_from(buf.as_slice()).unwrap(), 2);
         assert_eq!(dst.get(&2), Some(2));
-        let shard = dst.inner.shards[0].lock();
+        let mut shard = dst.inner.shards[0].write();
         shard.check_invariants();
-        let freq = |k: u32| shard.frequency(shard.find(dst.hash(&k), &k).unwrap());
+        let mut freq = |k: u32| {
+            let idx = shard.find(dst.hash(&k), &k).unwrap();
+            shard.frequency(idx)
+        };
         assert_eq!(freq(1), Some(1));
         assert_eq!(freq(2), Some(6), "5 from the snapshot, then one read");
         assert_eq!(freq(3), Some(1));

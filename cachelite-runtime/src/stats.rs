@@ -1,33 +1,11 @@
-//! Counters. Each shard keeps plain integers under its own lock, so the hot
-//! path never touches a shared atomic; readers sum the shards.
+//! Counters. Each shard keeps its own [`Stats`]: writes count under the
+//! shard's exclusive lock, hits in per-thread stripes on their own cache
+//! lines; [`Cache::stats`](crate::Cache::stats) sums the shards with `+=`.
 
+use std::ops::AddAssign;
 use std::time::Duration;
 
 use crate::Policy;
-
-/// Per-shard counters, updated under the shard's lock.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) hits: u64,
-    pub(crate) misses: u64,
-    pub(crate) inserts: u64,
-    pub(crate) evictions: u64,
-    pub(crate) expirations: u64,
-    pub(crate) invalidations: u64,
-    pub(crate) rejections: u64,
-}
-
-impl Counters {
-    pub(crate) fn add(&mut self, o: &Counters) {
-        self.hits += o.hits;
-        self.misses += o.misses;
-        self.inserts += o.inserts;
-        self.evictions += o.evictions;
-        self.expirations += o.expirations;
-        self.invalidations += o.invalidations;
-        self.rejections += o.rejections;
-    }
-}
 
 /// A point-in-time summary of a cache's activity.
 ///
@@ -65,6 +43,34 @@ pub struct Stats {
     pub len: usize,
     /// Summed weight of the live entries (deep bytes, or the weigher's unit).
     pub bytes: u64,
+}
+
+/// Sums two sets of counters and sizes, as of two shards or two caches.
+///
+/// ```
+/// use cachelite_runtime::{Cache, Stats};
+///
+/// let (a, b): (Cache<u8, u8>, Cache<u8, u8>) = (Cache::new(4), Cache::new(4));
+/// a.insert(1, 1);
+/// b.get(&1);
+/// let mut total = Stats::default();
+/// total += a.stats();
+/// total += b.stats();
+/// assert_eq!((total.inserts, total.misses, total.len), (1, 1, 1));
+/// ```
+impl AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.inserts += o.inserts;
+        self.evictions += o.evictions;
+        self.expirations += o.expirations;
+        self.invalidations += o.invalidations;
+        self.rejections += o.rejections;
+        self.listener_panics += o.listener_panics;
+        self.len += o.len;
+        self.bytes += o.bytes;
+    }
 }
 
 impl Stats {

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `serde` | off | snapshots: `Cache::snapshot` and `Cache::restore` (files), `snapshot_to` and `restore_from` (any `io::Write` / `io::Read`), in JSON or MessagePack (`SnapshotFormat`, `SnapshotError`); keys and values must be `Serialize` to save and `DeserializeOwned` to restore |
 //! | `redis` | off | `cachelite::redis`: a two-tier cache, local in front of a shared Redis, coherent across processes (see *Sharing a cache across processes* above) |
+//! | `redis-tls` | off | `redis` plus `rediss://` (TLS) URLs, through rustls with its `ring` provider |
 //!
 //! Items that need a feature are marked with it in these docs as built on
 //! docs.rs, with every feature on.
@@ -15,14 +16,14 @@
 pub use cachelite_macros::DeepSize;
 pub use cachelite_runtime::*;
 
-// Named as well as globbed, so that the docs mark them with their feature.
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
 /// The Redis tier: a two-tier cache shared across processes (feature `redis`).
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cachelite_redis as redis;
+// Named as well as globbed, so that the docs mark them with their feature.
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use cachelite_runtime::{SnapshotError, SnapshotFormat};
 
 #[doc = include_str!("memoize.md")]
 pub use cachelite_macros::memoize;

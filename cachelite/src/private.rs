@@ -486,17 +486,7 @@ where
             let ins = insertion(store(&out), keep, tags);
             (out, ins)
         };
-        if shared {
-            return cache.get_or_compute(key, on_hit, compute);
-        }
-        if let Some(v) = cache.get(&key) {
-            return on_hit(v);
-        }
-        let (out, ins) = compute();
-        if let Some(ins) = ins {
-            cache.insert_entry(key, ins);
-        }
-        out
+        cache.read_through(key, misses(shared), on_hit, compute)
     }
 }
 
@@ -528,17 +518,17 @@ where
         let ins = insertion(store(&out), keep, tags);
         (out, ins)
     };
+    cache
+        .read_through_async(key, misses(shared), on_hit, compute)
+        .await
+}
+
+fn misses(shared: bool) -> ::cachelite_runtime::Misses {
     if shared {
-        return cache.get_or_compute_async(key, on_hit, compute).await;
+        ::cachelite_runtime::Misses::Shared
+    } else {
+        ::cachelite_runtime::Misses::Independent
     }
-    if let Some(v) = cache.get(&key) {
-        return on_hit(v);
-    }
-    let (out, ins) = compute.await;
-    if let Some(ins) = ins {
-        cache.insert_entry(key, ins);
-    }
-    out
 }
 
 /// The entry to store for one computed value: a clone of it when there is

@@ -255,6 +255,22 @@ macro_rules! dispatch {
     };
 }
 
+impl AnyPolicy {
+    /// Applies a batch of reads, in order, dispatching once.
+    #[inline]
+    pub(crate) fn on_accesses(&mut self, slots: &[u32]) {
+        dispatch!(self, p => for &idx in slots {
+            p.on_access(idx);
+        });
+    }
+
+    /// Whether reads change anything (FIFO and Random ignore them), so a
+    /// hit need not record itself.
+    pub(crate) fn reads_matter(&self) -> bool {
+        !matches!(self, AnyPolicy::Fifo(_) | AnyPolicy::Random(_))
+    }
+}
+
 impl EvictionPolicy for AnyPolicy {
     #[inline]
     fn on_insert(&mut self, idx: u32, hash: u64) {

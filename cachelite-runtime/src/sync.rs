@@ -1,0 +1,355 @@
+//! The locks the shards are built from.
+//!
+//! `ShardLock` is a read-mostly lock whose readers write only their own
+//! stripe of it (crossbeam's `ShardedLock`), so readers of one shard on
+//! different cores share no written cache line; `Mutex` is parking_lot's.
+//!
+//! Test builds swap in model-checkable twins: a lock made while a shuttle
+//! test is running is shuttle's, so the model checker explores every
+//! interleaving of the engine's own lock operations; any other lock is the
+//! real one. Release builds use the real locks directly.
+
+pub(crate) use imp::*;
+
+/// Keeps its contents on their own cache lines.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[cfg(not(test))]
+mod imp {
+    use std::sync::PoisonError;
+
+    pub(crate) use parking_lot::Mutex;
+    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+
+    /// What a blocked waiter is woken through.
+    pub(crate) type Parker = std::thread::Thread;
+
+    #[inline]
+    pub(crate) fn current_parker() -> Parker {
+        std::thread::current()
+    }
+
+    #[inline]
+    pub(crate) fn park() {
+        std::thread::park();
+    }
+
+    /// Runs `f` on this thread's list of the flights it leads.
+    #[inline]
+    pub(crate) fn with_leading<R>(f: impl FnOnce(&std::cell::RefCell<Vec<u64>>) -> R) -> Option<R> {
+        thread_local! {
+            static LEADING: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        LEADING.try_with(f).ok()
+    }
+
+    /// A read-mostly lock; poisoning is ignored, as no user code runs
+    /// under it.
+    pub(crate) struct ShardLock<T>(crossbeam_utils::sync::ShardedLock<T>);
+
+    pub(crate) type ReadGuard<'a, T> = crossbeam_utils::sync::ShardedLockReadGuard<'a, T>;
+    pub(crate) type WriteGuard<'a, T> = crossbeam_utils::sync::ShardedLockWriteGuard<'a, T>;
+
+    impl<T> ShardLock<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(crossbeam_utils::sync::ShardedLock::new(value))
+        }
+
+        #[inline]
+        pub(crate) fn read(&self) -> ReadGuard<'_, T> {
+            self.0.read().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        #[inline]
+        pub(crate) fn write(&self) -> WriteGuard<'_, T> {
+            self.0.write().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+}
+
+#[cfg(test)]
+mod imp {
+    //! Each lock is either the real one or shuttle's, chosen when it is
+    //! made (see [`model_checked`]).
+    use std::cell::Cell;
+    use std::ops::{Deref, DerefMut};
+    use std::sync::PoisonError;
+
+    thread_local! {
+        static MODEL: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Runs `f` with every lock it makes being shuttle's. Shuttle runs its
+    /// threads as coroutines on the calling thread, so they see the flag.
+    pub(crate) fn model_checked<R>(f: impl FnOnce() -> R) -> R {
+        let before = MODEL.with(|m| m.replace(true));
+        let out = f();
+        MODEL.with(|m| m.set(before));
+        out
+    }
+
+    fn modelled() -> bool {
+        MODEL.with(Cell::get)
+    }
+
+    macro_rules! dual_atomic {
+        ($name:ident, $int:ty) => {
+            pub(crate) enum $name {
+                Real(std::sync::atomic::$name),
+                Model(shuttle::sync::atomic::$name),
+            }
+
+            #[allow(dead_code, reason = "each width uses a subset")]
+            impl $name {
+                pub(crate) fn new(v: $int) -> Self {
+                    if modelled() {
+                        Self::Model(shuttle::sync::atomic::$name::new(v))
+                    } else {
+                        Self::Real(std::sync::atomic::$name::new(v))
+                    }
+                }
+
+                pub(crate) fn load(&self, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.load(o),
+                        Self::Model(a) => a.load(o),
+                    }
+                }
+
+                pub(crate) fn store(&self, v: $int, o: Ordering) {
+                    match self {
+                        Self::Real(a) => a.store(v, o),
+                        Self::Model(a) => a.store(v, o),
+                    }
+                }
+
+                pub(crate) fn swap(&self, v: $int, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.swap(v, o),
+                        Self::Model(a) => a.swap(v, o),
+                    }
+                }
+
+                pub(crate) fn fetch_add(&self, v: $int, o: Ordering) -> $int {
+                    match self {
+                        Self::Real(a) => a.fetch_add(v, o),
+                        Self::Model(a) => a.fetch_add(v, o),
+                    }
+                }
+
+                pub(crate) fn get_mut(&mut self) -> &mut $int {
+                    match self {
+                        Self::Real(a) => a.get_mut(),
+                        Self::Model(a) => a.get_mut(),
+                    }
+                }
+            }
+        };
+    }
+
+    use std::sync::atomic::Ordering;
+    dual_atomic!(AtomicU32, u32);
+    dual_atomic!(AtomicU64, u64);
+
+    pub(crate) enum Parker {
+        Real(std::thread::Thread),
+        Model(shuttle::thread::Thread),
+    }
+
+    impl Parker {
+        pub(crate) fn unpark(&self) {
+            match self {
+                Self::Real(t) => t.unpark(),
+                Self::Model(t) => t.unpark(),
+            }
+        }
+    }
+
+    pub(crate) fn current_parker() -> Parker {
+        if modelled() {
+            Parker::Model(shuttle::thread::current())
+        } else {
+            Parker::Real(std::thread::current())
+        }
+    }
+
+    pub(crate) fn park() {
+        if modelled() {
+            shuttle::thread::park();
+        } else {
+            std::thread::park();
+        }
+    }
+
+    /// Runs `f` on this thread's list of the flights it leads (per
+    /// shuttle thread inside a shuttle test).
+    pub(crate) fn with_leading<R>(f: impl FnOnce(&std::cell::RefCell<Vec<u64>>) -> R) -> Option<R> {
+        use std::cell::RefCell;
+        thread_local! {
+            static LEADING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+        }
+        shuttle::thread_local! {
+            static MODEL_LEADING: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+        }
+        if modelled() {
+            Some(MODEL_LEADING.with(f))
+        } else {
+            LEADING.try_with(f).ok()
+        }
+    }
+
+    /// Inside a shuttle test, a token per shuttle thread (they all share
+    /// one OS thread, and so its thread-locals).
+    pub(crate) fn model_thread_token() -> Option<u64> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
+        shuttle::thread_local! {
+            static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        modelled().then(|| TOKEN.with(|t| *t))
+    }
+
+    pub(crate) enum Mutex<T> {
+        Real(parking_lot::Mutex<T>),
+        Model(shuttle::sync::Mutex<T>),
+    }
+
+    pub(crate) enum MutexGuard<'a, T> {
+        Real(parking_lot::MutexGuard<'a, T>),
+        Model(shuttle::sync::MutexGuard<'a, T>),
+    }
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            if modelled() {
+                Self::Model(shuttle::sync::Mutex::new(value))
+            } else {
+                Self::Real(parking_lot::Mutex::new(value))
+            }
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            match self {
+                Self::Real(m) => MutexGuard::Real(m.lock()),
+                Self::Model(m) => {
+                    MutexGuard::Model(m.lock().unwrap_or_else(PoisonError::into_inner))
+                }
+            }
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            match self {
+                Self::Real(m) => m.try_lock().map(MutexGuard::Real),
+                Self::Model(m) => m.try_lock().ok().map(MutexGuard::Model),
+            }
+        }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            match self {
+                Self::Real(m) => m.get_mut(),
+                Self::Model(m) => m.get_mut().unwrap_or_else(PoisonError::into_inner),
+            }
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            match self {
+                Self::Real(g) => g,
+                Self::Model(g) => g,
+            }
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            match self {
+                Self::Real(g) => &mut *g,
+                Self::Model(g) => &mut *g,
+            }
+        }
+    }
+
+    pub(crate) enum ShardLock<T> {
+        Real(crossbeam_utils::sync::ShardedLock<T>),
+        Model(shuttle::sync::RwLock<T>),
+    }
+
+    pub(crate) enum ReadGuard<'a, T> {
+        Real(crossbeam_utils::sync::ShardedLockReadGuard<'a, T>),
+        Model(shuttle::sync::RwLockReadGuard<'a, T>),
+    }
+
+    pub(crate) enum WriteGuard<'a, T> {
+        Real(crossbeam_utils::sync::ShardedLockWriteGuard<'a, T>),
+        Model(shuttle::sync::RwLockWriteGuard<'a, T>),
+    }
+
+    impl<T> ShardLock<T> {
+        pub(crate) fn new(value: T) -> Self {
+            if modelled() {
+                Self::Model(shuttle::sync::RwLock::new(value))
+            } else {
+                Self::Real(crossbeam_utils::sync::ShardedLock::new(value))
+            }
+        }
+
+        pub(crate) fn read(&self) -> ReadGuard<'_, T> {
+            match self {
+                Self::Real(l) => ReadGuard::Real(l.read().unwrap_or_else(PoisonError::into_inner)),
+                Self::Model(l) => {
+                    ReadGuard::Model(l.read().unwrap_or_else(PoisonError::into_inner))
+                }
+            }
+        }
+
+        pub(crate) fn write(&self) -> WriteGuard<'_, T> {
+            match self {
+                Self::Real(l) => {
+                    WriteGuard::Real(l.write().unwrap_or_else(PoisonError::into_inner))
+                }
+                Self::Model(l) => {
+                    WriteGuard::Model(l.write().unwrap_or_else(PoisonError::into_inner))
+                }
+            }
+        }
+    }
+
+    impl<T> Deref for ReadGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            match self {
+                Self::Real(g) => g,
+                Self::Model(g) => g,
+            }
+        }
+    }
+
+    impl<T> Deref for WriteGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            match self {
+                Self::Real(g) => g,
+                Self::Model(g) => g,
+            }
+        }
+    }
+
+    impl<T> DerefMut for WriteGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            match self {
+                Self::Real(g) => &mut *g,
+                Self::Model(g) => &mut *g,
+            }
+        }
+    }
+}
