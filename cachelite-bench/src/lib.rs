@@ -190,7 +190,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
 /// If a JSON file present in `dir` cannot be read or drawn.
 pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
-    let suites: [(&str, Redraw); 5] = [
+    let suites: [(&str, Redraw); 6] = [
         ("hit_ratio", |v| {
             hit_ratio::chart_from_json(v).map(Into::into)
         }),
@@ -202,6 +202,7 @@ pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
         ("concurrency", |v| {
             concurrency::chart_from_json(v).map(Into::into)
         }),
+        ("redis", |v| redis_suite::chart_from_json(v).map(Into::into)),
     ];
     let mut written = Vec::new();
     for (stem, redraw) in suites {

@@ -21,7 +21,7 @@ use cachelite::redis::{RedisStore, TieredCache};
 use serde_json::json;
 
 use crate::Options;
-use crate::plot::{BarChart, Series};
+use crate::plot::{BarChart, Chart, Series};
 use crate::report::{Check, CheckKind, Report, Table, f, ratio};
 use crate::timing::{Sampler, min_ns_per_op};
 
@@ -125,6 +125,44 @@ pub fn run(opts: &Options) -> Report {
         }
     }
     report
+}
+
+/// The suite's chart (µs per op, one caller) from its written report.
+///
+/// # Errors
+/// If a figure is missing from the report.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
+    let ns = &report["data"]["ns_per_op"];
+    let us = |name: &str| {
+        ns[name]
+            .as_f64()
+            .map(|v| Some(v / 1e3))
+            .ok_or_else(|| format!("redis.json: no ns_per_op.{name}"))
+    };
+    Ok(BarChart {
+        title: "Redis tier: µs per op, one caller (lower is better)".into(),
+        y_label: "µs per op".into(),
+        groups: vec!["L1 hit".into(), "L2 hit".into(), "miss".into()],
+        series: vec![
+            Series {
+                name: "cachelite TieredCache".into(),
+                values: vec![
+                    us("cachelite_l1_hit")?,
+                    us("cachelite_l2_hit")?,
+                    us("cachelite_miss")?,
+                ],
+            },
+            Series {
+                name: "cached AsyncRedisCache".into(),
+                values: vec![None, us("cached_hit")?, us("cached_miss")?],
+            },
+            Series {
+                name: "raw redis-rs".into(),
+                values: vec![None, us("raw_get")?, us("raw_miss")?],
+            },
+        ],
+        ..BarChart::default()
+    })
 }
 
 fn targets() -> [(&'static str, &'static str); 3] {
@@ -602,26 +640,9 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
         "ratios": { "l2_vs_raw_get": l2, "l1_vs_plain_cache": l1,
                     "tput_l1_vs_cached": rows[0].1, "tput_l2_vs_cached": rows[1].1, "tput_miss_vs_cached": rows[2].1 },
     });
-    report.chart = Some(BarChart {
-        title: "Redis tier: µs per op, one caller (lower is better)".into(),
-        y_label: "µs per op".into(),
-        groups: vec!["L1 hit".into(), "L2 hit".into(), "miss".into()],
-        series: vec![
-            Series {
-                name: "cachelite TieredCache".into(),
-                values: vec![Some(lat[1] / 1e3), Some(lat[2] / 1e3), Some(lat[5] / 1e3)],
-            },
-            Series {
-                name: "cached AsyncRedisCache".into(),
-                values: vec![None, Some(lat[4] / 1e3), Some(lat[7] / 1e3)],
-            },
-            Series {
-                name: "raw redis-rs".into(),
-                values: vec![None, Some(lat[3] / 1e3), Some(lat[6] / 1e3)],
-            },
-        ],
-        ..BarChart::default()
-    });
+    report.chart = chart_from_json(&json!({ "data": &report.data }))
+        .ok()
+        .map(Chart::from);
 
     // Leave nothing behind on a shared server.
     rt.block_on(async {
