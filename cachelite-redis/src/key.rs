@@ -65,8 +65,8 @@ impl Rendered {
 
 /// [`render_key`], written to the stack for short keys whose JSON form is
 /// the same as the rendering: scalars, strings without escapes, and lists
-/// of them. Maps and structs (whose fields `render_key` sorts) and
-/// numbers beyond 64 bits take the general path.
+/// of them. Maps and structs (whose fields `render_key` sorts), floats
+/// and numbers beyond 64 bits take the general path.
 pub(crate) fn render_key_short<K: Serialize + ?Sized>(key: &K) -> Result<Rendered, Error> {
     let mut buf = [0u8; Rendered::CAP];
     buf[0] = b'#';
@@ -94,12 +94,20 @@ pub(crate) fn render_key_short<K: Serialize + ?Sized>(key: &K) -> Result<Rendere
     if json.contains(&b'{') || long_number || std::str::from_utf8(json).is_err() {
         return general();
     }
+    // A float's digits depend on the path (`to_value` widens an `f32` to
+    // `f64`), so anything that may hold one takes the general path.
+    let float = json.contains(&b'.')
+        || json
+            .windows(2)
+            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
     let range = if json.first() == Some(&b'"') {
         let inner = &json[1..json.len() - 1];
         if inner.contains(&b'\\') || matches!(inner.first(), Some(b'#' | b'%')) {
             return general();
         }
         2..n
+    } else if float {
+        return general();
     } else {
         0..n + 1
     };
@@ -238,6 +246,10 @@ mod tests {
         same(&-7i32);
         same(&u128::MAX);
         same(&1.5f64);
+        same(&1e300f64);
+        same(&3.0f32);
+        same(&1.1f32);
+        same(&(0.1f32, 7u8));
         same(&f64::NAN);
         same(&true);
         same(&'c');
