@@ -136,7 +136,7 @@ fn accessors(
         .filter(|a| a.path().is_ident("cfg") || expand::is_doc_hidden(a));
     let common = quote! {
         #(#inherited)*
-        #[allow(dead_code, unreachable_pub, clippy::type_complexity)]
+        #[allow(dead_code, unreachable_pub, clippy::type_complexity, clippy::missing_errors_doc)]
     };
     let key = local("key");
     let (generics, where_clause) = (&func.sig.generics, &func.sig.generics.where_clause);

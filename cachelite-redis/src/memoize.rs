@@ -358,8 +358,10 @@ where
         let ins = insertion(memo, store(&out), keep, tags);
         (out, ins)
     };
-    memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))
-        .await
+    // Boxed: the two tiers' read-through, with its Redis round trips, is a
+    // future of many kilobytes, which would otherwise sit inside every
+    // future that calls the fn.
+    Box::pin(memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))).await
 }
 
 fn insertion<K, V: Clone, T>(
@@ -397,7 +399,7 @@ impl<K, V> Op<K, V> for Clear<K, V> {
 pub async fn clear_async<K: RedisKey, V: RedisValue>(
     memo: &'static Memo<K, V>,
 ) -> Result<usize, Error> {
-    memo.enter(memo.tiered().clear()).await
+    Box::pin(memo.enter(memo.tiered().clear())).await
 }
 
 /// `<fn>_cache_info()`: the counters of both tiers.
@@ -433,7 +435,7 @@ pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
     memo: &'static Memo<K, V>,
     key: K,
 ) -> Result<bool, Error> {
-    memo.enter(memo.tiered().remove(&key)).await
+    Box::pin(memo.enter(memo.tiered().remove(&key))).await
 }
 
 #[cfg(test)]

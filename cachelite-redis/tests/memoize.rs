@@ -271,3 +271,28 @@ fn an_unreachable_or_misconfigured_store_caches_nothing_and_the_fn_still_answers
     assert!(unreachable_cache_invalidate(1).is_err());
     assert_eq!(unreachable_cache().get(&1), None);
 }
+
+/// Public memoized fns over Redis, sync and async, with their accessors,
+/// add no warning to code under `deny(warnings, clippy::pedantic)` (CI runs
+/// clippy on this file).
+#[deny(warnings, clippy::pedantic)]
+pub mod strict {
+    use cachelite::memoize;
+    use cachelite::redis::RedisStore;
+
+    /// Doubles.
+    #[memoize(ttl = 60, store = RedisStore::builder("redis://127.0.0.1:1/").namespace("strict"))]
+    #[must_use]
+    pub fn double(n: u64) -> u64 {
+        n * 2
+    }
+
+    /// Parses.
+    ///
+    /// # Errors
+    /// When `text` is not a number.
+    #[memoize(store = RedisStore::builder("redis://127.0.0.1:1/").namespace("strict-async"), key = text.to_string())]
+    pub async fn parse(text: &str) -> Result<u64, String> {
+        text.parse().map_err(|e| format!("{e}"))
+    }
+}

@@ -73,3 +73,17 @@ async fn accessors() -> Result<(), cachelite::redis::Error> {
 }
 
 fn main() {}
+
+/// The accessors of a public fn over Redis pass pedantic lints.
+#[deny(warnings, clippy::pedantic)]
+pub mod strict {
+    use cachelite::memoize;
+    use cachelite::redis::RedisStore;
+
+    /// A documented fn.
+    #[memoize(store = RedisStore::builder("redis://127.0.0.1/").namespace("strict"))]
+    #[must_use]
+    pub fn double(n: u64) -> u64 {
+        n * 2
+    }
+}
