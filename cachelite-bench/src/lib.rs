@@ -24,6 +24,7 @@ pub mod memo;
 pub mod memory;
 pub mod opt;
 pub mod plot;
+pub mod redis_suite;
 pub mod report;
 pub mod scaling;
 pub mod theory;
@@ -57,6 +58,8 @@ pub enum Suite {
     Scaling,
     /// Throughput against threads, five workloads, beside lock-free maps.
     Concurrency,
+    /// The two-tier Redis cache beside `cached`'s and raw redis-rs.
+    Redis,
 }
 
 impl Suite {
@@ -68,6 +71,7 @@ impl Suite {
         Suite::Memory,
         Suite::Scaling,
         Suite::Concurrency,
+        Suite::Redis,
     ];
 
     /// The command-line name, also the stem of the files it writes.
@@ -80,6 +84,7 @@ impl Suite {
             Suite::Memory => "memory",
             Suite::Scaling => "scaling",
             Suite::Concurrency => "concurrency",
+            Suite::Redis => "redis",
         }
     }
 }
@@ -165,6 +170,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
         Suite::Memory => memory::run(opts),
         Suite::Scaling => scaling::run(opts),
         Suite::Concurrency => concurrency::run(opts),
+        Suite::Redis => redis_suite::run(opts),
     });
     // Other work on the machine is the main source of noise: say how much.
     if let (Some(before), Some(after)) = (load_before, timing::load_average()) {
@@ -184,7 +190,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
 /// If a JSON file present in `dir` cannot be read or drawn.
 pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
-    let suites: [(&str, Redraw); 5] = [
+    let suites: [(&str, Redraw); 6] = [
         ("hit_ratio", |v| {
             hit_ratio::chart_from_json(v).map(Into::into)
         }),
@@ -196,6 +202,7 @@ pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
         ("concurrency", |v| {
             concurrency::chart_from_json(v).map(Into::into)
         }),
+        ("redis", |v| redis_suite::chart_from_json(v).map(Into::into)),
     ];
     let mut written = Vec::new();
     for (stem, redraw) in suites {

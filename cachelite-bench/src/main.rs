@@ -10,7 +10,7 @@ const USAGE: &str = "\
 usage: cachelite-bench <suite>... [options]
 
 suites: hit-ratio, latency, throughput, memory, scaling (alias o1),
-        concurrency, all
+        concurrency, redis, all
 replot: redraw every plot but memory's from the JSON in --out (nothing is
         measured)
 

@@ -43,6 +43,8 @@ pub(crate) const VALID: &[&str] = &[
     "result",
     "option",
     "shared_across_instances",
+    "store",
+    "local",
 ];
 
 /// Names other memoization libraries use, with what to write here. Looked
@@ -122,6 +124,13 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("filter", "`condition`"),
     ("cache_name", "`name`"),
     ("shared", "`shared_across_instances`"),
+    (
+        "redis",
+        "`store` (`store = RedisStore::builder(url).namespace(\"users\")`)",
+    ),
+    ("backend", "`store`"),
+    ("remote", "`store`"),
+    ("l1", "`local(capacity = .., ttl = ..)`"),
     ("ignore_self", "`shared_across_instances`"),
 ];
 
@@ -192,6 +201,20 @@ pub(crate) struct MemoizeArgs {
     /// A method's results are shared by every instance (`self` is read but
     /// not part of the key, on purpose).
     pub(crate) shared_across_instances: Flag,
+    /// `store = expr`: the cache is a two-tier cache over this Redis store.
+    pub(crate) store: Option<Arg<Expr>>,
+    /// `local(capacity = .., ttl = ..)`: the local tier in front of Redis.
+    pub(crate) local: Option<Arg<LocalArgs>>,
+}
+
+/// What `local(...)` accepts.
+pub(crate) const LOCAL_VALID: &[&str] = &["capacity", "ttl"];
+
+/// `local(capacity = .., ttl = ..)`.
+#[derive(Default)]
+pub(crate) struct LocalArgs {
+    pub(crate) capacity: Option<Arg<Count>>,
+    pub(crate) ttl: Option<Arg<Seconds>>,
 }
 
 /// One `name`, `name = value` or `key: Type = value`, before its value is read.
@@ -199,6 +222,8 @@ struct RawArg {
     name: Ident,
     ty: Option<Type>,
     value: Option<Expr>,
+    /// `name(a = 1, b)`: a nested list.
+    nested: Option<(Span, Punctuated<RawArg, Token![,]>)>,
 }
 
 impl Parse for RawArg {
@@ -225,6 +250,17 @@ impl Parse for RawArg {
         } else {
             None
         };
+        if ty.is_none() && input.peek(syn::token::Paren) {
+            let content;
+            let paren = syn::parenthesized!(content in input);
+            let nested = Punctuated::<RawArg, Token![,]>::parse_terminated(&content)?;
+            return Ok(RawArg {
+                name,
+                ty,
+                value: None,
+                nested: Some((paren.span.join(), nested)),
+            });
+        }
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Some(input.parse::<Expr>()?)
@@ -233,7 +269,12 @@ impl Parse for RawArg {
         } else {
             None
         };
-        Ok(RawArg { name, ty, value })
+        Ok(RawArg {
+            name,
+            ty,
+            value,
+            nested: None,
+        })
     }
 }
 
@@ -262,8 +303,38 @@ impl MemoizeArgs {
     }
 
     fn add(&mut self, raw: RawArg, errors: &mut Errors) {
-        let RawArg { name, ty, value } = raw;
+        let RawArg {
+            name,
+            ty,
+            value,
+            nested,
+        } = raw;
         let key = name.unraw().to_string();
+        match (key.as_str(), nested) {
+            ("local", Some((_, list))) => {
+                let local = local_args(list, errors);
+                self.local = Some(Arg { name, value: local });
+                return;
+            }
+            ("local", None) => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    "`local` takes a list: `local(capacity = 1_000, ttl = 5)`",
+                ));
+                return;
+            }
+            (_, Some((span, _))) => {
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "`{name}` takes a value, not a list: {}",
+                        example(&name.to_string())
+                    ),
+                ));
+                return;
+            }
+            (_, None) => {}
+        }
         match key.as_str() {
             "ttl" => set(&mut self.ttl, name, value, seconds, errors),
             "jitter" => set(&mut self.jitter, name, value, seconds, errors),
@@ -288,9 +359,48 @@ impl MemoizeArgs {
             "shared_across_instances" => {
                 flag(&mut self.shared_across_instances, name, value, errors);
             }
+            "store" => set(&mut self.store, name, value, Ok, errors),
             _ => errors.push(unknown(&name)),
         }
     }
+}
+
+/// The settings of `local(...)`, each mistake collected.
+fn local_args(args: Punctuated<RawArg, Token![,]>, errors: &mut Errors) -> LocalArgs {
+    let mut local = LocalArgs::default();
+    let mut seen: Vec<Ident> = Vec::new();
+    for arg in args {
+        let RawArg {
+            name,
+            value,
+            nested,
+            ..
+        } = arg;
+        if let Some(first) = seen.iter().find(|s| s.unraw() == name.unraw()) {
+            errors.push(duplicate(first, &name));
+            continue;
+        }
+        seen.push(name.clone());
+        if let Some((span, _)) = nested {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{name}` takes a value, not a list"),
+            ));
+            continue;
+        }
+        match name.unraw().to_string().as_str() {
+            "capacity" | "max_items" => set(&mut local.capacity, name, value, count, errors),
+            "ttl" => set(&mut local.ttl, name, value, seconds, errors),
+            other => errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "unknown setting `{other}` of the local tier; `local(...)` takes {}, e.g. `local(capacity = 1_000, ttl = 5)`",
+                    list(LOCAL_VALID)
+                ),
+            )),
+        }
+    }
+    local
 }
 
 /// Fills an attribute's slot with its value, read by `read`.
@@ -378,6 +488,7 @@ fn example(name: &str) -> &'static str {
         "capacity" | "max_items" => "`capacity = 1_000`",
         "max_bytes" => "`max_bytes = 1_000_000`",
         "name" => "`name = \"users::by_id\"`",
+        "store" => "`store = RedisStore::builder(url).namespace(\"users\")`",
         "singleflight" => "`singleflight = false`",
         "tags" => "`tags = [format!(\"user:{id}\")]`",
         "clock" => "`clock = CLOCK.clone()`",
@@ -777,6 +888,28 @@ mod tests {
             Some("tinylfu")
         );
         assert!(error(quote!(policy = Policy::Mru)).contains("unknown eviction policy `Mru`"));
+    }
+
+    #[test]
+    fn local_takes_a_list_of_its_own_settings() {
+        let args =
+            parse(quote!(store = REDIS, local(capacity = 10, ttl = "5s"))).unwrap_or_default();
+        assert!(args.store.is_some());
+        let local = args.local.map(|l| l.value).unwrap_or_default();
+        assert!(matches!(
+            local.capacity.map(|c| c.value),
+            Some(Count::Lit(_))
+        ));
+        assert!(matches!(
+            local.ttl.map(|t| t.value),
+            Some(Seconds::Nanos(5_000_000_000))
+        ));
+        assert!(error(quote!(local = 5)).contains("takes a list"));
+        assert!(error(quote!(tags(a))).contains("takes a value, not a list"));
+        assert!(error(quote!(local(capacity = 0))).contains("at least 1"));
+        assert!(error(quote!(local(capacity = 1, capacity = 2))).contains("duplicate"));
+        assert!(error(quote!(local(policy = "lfu"))).contains("`capacity`, `ttl`"));
+        assert!(error(quote!(redis = X)).contains("did you mean `store`"));
     }
 
     #[test]

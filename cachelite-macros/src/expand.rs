@@ -46,12 +46,15 @@ use crate::validate::{Plan, Stored};
 const DEFAULT_CAPACITY: usize = 10_000;
 
 /// Hygienic local names: user code cannot see them, nor they it.
-fn local(name: &str) -> Ident {
+pub(crate) fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
 /// The fn and its accessors.
 pub(crate) fn expand(plan: &Plan) -> TokenStream {
+    if plan.args.store.is_some() {
+        return crate::redis::expand(plan);
+    }
     let names = Names::new(plan.func.ident());
     let value = ValuePlan::new(plan);
     let cache = cache_expr(plan, &names, &value);
@@ -113,16 +116,16 @@ pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
 }
 
 /// The accessors' names: `fib_cache`, `fib_cache_clear`, ...
-struct Names {
-    fn_name: String,
-    cache: Ident,
-    clear: Ident,
-    info: Ident,
-    invalidate: Ident,
+pub(crate) struct Names {
+    pub(crate) fn_name: String,
+    pub(crate) cache: Ident,
+    pub(crate) clear: Ident,
+    pub(crate) info: Ident,
+    pub(crate) invalidate: Ident,
 }
 
 impl Names {
-    fn new(ident: &Ident) -> Names {
+    pub(crate) fn new(ident: &Ident) -> Names {
         let base = ident.unraw();
         let span = ident.span();
         Names {
@@ -137,9 +140,9 @@ impl Names {
 
 /// The cached value's type, and the two conversions between it and the
 /// fn's return value.
-struct ValuePlan {
+pub(crate) struct ValuePlan {
     /// `V`, spanned on the return type so that "must be Clone" lands there.
-    ty: TokenStream,
+    pub(crate) ty: TokenStream,
     /// `fn(&Out) -> Option<&V>`: what to cache of a computed result.
     store: TokenStream,
     /// `fn(V) -> Out`: the return value for a cached value.
@@ -147,7 +150,7 @@ struct ValuePlan {
 }
 
 impl ValuePlan {
-    fn new(plan: &Plan) -> ValuePlan {
+    pub(crate) fn new(plan: &Plan) -> ValuePlan {
         let out = &plan.func.output;
         let span = out.span();
         let p = quote_spanned!(span=> ::cachelite::__private);
@@ -215,7 +218,7 @@ fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
 /// may share a name in different impl blocks, or come from one macro
 /// invocation). Everything in it is deterministic, so builds stay
 /// reproducible.
-fn site_id(plan: &Plan) -> TokenStream {
+pub(crate) fn site_id(plan: &Plan) -> TokenStream {
     use std::hash::{Hash, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static EXPANSIONS: AtomicU64 = AtomicU64::new(0);
@@ -250,7 +253,7 @@ fn site_id(plan: &Plan) -> TokenStream {
 
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
-fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
+pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
     let attrs = &func.attrs;
@@ -294,9 +297,12 @@ fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> Toke
     let out_var = local("out");
     let tags_var = local("tags");
     let future = local("future");
+    // The read-through and its entry points: the local cache's, or the
+    // Redis tier's, which take the same fields.
+    let glue = expand_glue(args, Span::call_site());
     let op = |compute: TokenStream| {
         quote! {
-            ::cachelite::__private::GetOrCompute {
+            #glue::GetOrCompute {
                 cache: #cache,
                 shared: #shared,
                 key: #key,
@@ -312,8 +318,9 @@ fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> Toke
     // value types, which is reported on the return type too.
     let run_async = |op: TokenStream| {
         let span = out.span();
+        let glue = expand_glue(args, span);
         quote_spanned! {span=>
-            ::cachelite::__private::run_async::<#k, #v, _, _, _, _, _, _>(#op).await
+            #glue::run_async::<#k, #v, _, _, _, _, _, _>(#op).await
         }
     };
     let inner = match func.kind {
@@ -328,7 +335,7 @@ fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> Toke
             quote! {
                 let #cache = #cache_call;
                 let #key = #key_expr;
-                ::cachelite::__private::run::<#k, #v, _>(#op)
+                #glue::run::<#k, #v, _>(#op)
             }
         }
         Kind::Async => {
@@ -392,6 +399,15 @@ fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> Toke
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// The path of the read-through's entry points, spanned on `span`.
+fn expand_glue(args: &MemoizeArgs, span: Span) -> TokenStream {
+    if args.store.is_some() {
+        quote_spanned!(span=> ::cachelite::__private::redis)
+    } else {
+        quote_spanned!(span=> ::cachelite::__private)
     }
 }
 
@@ -528,13 +544,13 @@ fn accessors(
     }
 }
 
-fn is_doc_hidden(attr: &syn::Attribute) -> bool {
+pub(crate) fn is_doc_hidden(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("doc")
         && matches!(&attr.meta, syn::Meta::List(l) if l.tokens.to_string() == "hidden")
 }
 
 /// The name in the registry: `name = ".."`, else the fn's path.
-fn registry_name(plan: &Plan, fn_name: &str) -> TokenStream {
+pub(crate) fn registry_name(plan: &Plan, fn_name: &str) -> TokenStream {
     if let Some(name) = &plan.args.name {
         return name.value.to_token_stream();
     }
@@ -593,7 +609,7 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
     b
 }
 
-fn count(c: &Count) -> TokenStream {
+pub(crate) fn count(c: &Count) -> TokenStream {
     match c {
         Count::Lit(lit) => lit.to_token_stream(),
         Count::Expr(e) => quote!((#e)),
@@ -602,7 +618,7 @@ fn count(c: &Count) -> TokenStream {
 
 /// Compile-time checks that durations given as constant expressions
 /// (`TTL`, `TTL * 60`) are positive: once, in the memoized fn.
-fn const_checks(args: &MemoizeArgs) -> TokenStream {
+pub(crate) fn const_checks(args: &MemoizeArgs) -> TokenStream {
     let durations = [
         (&args.ttl, "ttl"),
         (&args.jitter, "jitter"),
@@ -631,7 +647,7 @@ fn const_checks(args: &MemoizeArgs) -> TokenStream {
 
 /// A `Duration` for literal seconds in the largest exact unit; for an
 /// expression, a conversion that accepts a `Duration` or seconds.
-fn duration(s: &Seconds) -> TokenStream {
+pub(crate) fn duration(s: &Seconds) -> TokenStream {
     match s {
         Seconds::Nanos(nanos) => {
             let units = [

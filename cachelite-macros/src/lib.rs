@@ -10,6 +10,7 @@ mod deep_size;
 mod expand;
 mod item;
 mod key;
+mod redis;
 mod validate;
 
 /// Caches a fn's results, keyed by its arguments.

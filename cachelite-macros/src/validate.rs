@@ -33,6 +33,7 @@ pub(crate) fn validate(args: MemoizeArgs, func: Func, errors: &mut Errors) -> Op
     let before = errors.len();
     bounds(&args, errors);
     expiry(&args, errors);
+    remote(&args, errors);
     let stored = stored(&args, &func, errors);
     if args.key.is_none() {
         mutable_receiver(&func, errors);
@@ -112,6 +113,85 @@ fn expiry(args: &MemoizeArgs, errors: &mut Errors) {
             stale.span(),
             "`stale_ttl` needs singleflight: one caller refreshes while the others get the stale value; remove `singleflight = false`",
         ));
+    }
+}
+
+/// `store` (a cache over Redis) and the attributes that only make sense on
+/// a local cache; `local(...)` needs `store`.
+fn remote(args: &MemoizeArgs, errors: &mut Errors) {
+    if args.store.is_none() {
+        if let Some(local) = &args.local {
+            errors.push(syn::Error::new(
+                local.span(),
+                "`local(...)` configures the local tier in front of Redis, so it needs `store = ...`; \
+                 a cache that is only local takes `capacity` and `ttl` directly",
+            ));
+        }
+        return;
+    }
+    let local_only = [
+        args.capacity.as_ref().map(|a| {
+            (
+                a.span(),
+                "`capacity` bounds a local cache; over Redis, bound the local tier with \
+                 `local(capacity = 1_000)` (Redis is bounded by its own `maxmemory`)",
+            )
+        }),
+        args.policy.as_ref().map(|a| {
+            (
+                a.span(),
+                "`policy` picks how a local cache evicts; over Redis, the local tier is LRU and \
+                 Redis evicts by its own `maxmemory-policy`: remove it",
+            )
+        }),
+        args.max_bytes.as_ref().map(|a| {
+            (
+                a.span(),
+                "`max_bytes` bounds a local cache by size; over Redis, bound the local tier with \
+                 `local(capacity = ..)` and Redis with its `maxmemory`",
+            )
+        }),
+        args.unbounded.as_ref().map(|a| {
+            (
+                a.span(),
+                "`unbounded` lifts a local cache's bound; over Redis, the local tier is bounded by \
+                 `local(capacity = ..)` (10 000 by default) and Redis by its `maxmemory`: remove it",
+            )
+        }),
+        args.clock.as_ref().map(|a| {
+            (
+                a.span(),
+                "`clock` is a local cache's time source; Redis expires entries by its own clock, \
+                 which cannot be replaced: remove it",
+            )
+        }),
+        args.stale_ttl.as_ref().map(|a| {
+            (
+                a.span(),
+                "`stale_ttl` is not available over Redis: an entry past its TTL is gone from Redis, \
+                 so there is no stale value to serve; remove it",
+            )
+        }),
+        args.name.as_ref().map(|a| {
+            (
+                a.span(),
+                "`name` registers a local cache; a cache over Redis is named by its store's \
+                 namespace: remove it",
+            )
+        }),
+        args.singleflight
+            .as_ref()
+            .filter(|s| !s.value.value)
+            .map(|a| {
+                (
+                    a.span(),
+                    "a cache over Redis always runs one computation per key in each process: \
+                     remove `singleflight = false`",
+                )
+            }),
+    ];
+    for (span, what) in local_only.into_iter().flatten() {
+        errors.push(syn::Error::new(span, what));
     }
 }
 

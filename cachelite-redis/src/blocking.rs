@@ -31,8 +31,8 @@ use crate::tiered::{Insertion, Served, Start, TieredCache, TieredCacheBuilder, T
 /// # Ok::<(), cachelite_redis::Error>(())
 /// ```
 pub struct BlockingTieredCache<K: ?Sized, V> {
-    cache: TieredCache<K, V>,
-    runtime: Arc<OwnedRuntime>,
+    pub(crate) cache: TieredCache<K, V>,
+    pub(crate) runtime: Arc<OwnedRuntime>,
 }
 
 impl<K: ?Sized, V> Clone for BlockingTieredCache<K, V> {
@@ -54,10 +54,21 @@ impl<K: ?Sized, V> std::fmt::Debug for BlockingTieredCache<K, V> {
 
 /// Shuts its runtime down without blocking, so that dropping the cache is
 /// fine anywhere, inside an async task too.
-struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+pub(crate) struct OwnedRuntime(Option<tokio::runtime::Runtime>);
 
 impl OwnedRuntime {
-    fn handle(&self) -> &tokio::runtime::Handle {
+    /// A one-worker runtime for the Redis connections and subscribers.
+    pub(crate) fn start() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cachelite-redis")
+            .enable_all()
+            .build()
+            .map(|rt| OwnedRuntime(Some(rt)))
+            .map_err(|e| Error::Config(format!("cannot start a tokio runtime: {e}")))
+    }
+
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
         self.0
             .as_ref()
             .map(tokio::runtime::Runtime::handle)
@@ -88,7 +99,7 @@ impl std::task::Wake for Unpark {
 
 /// Polls `f` on this thread, parking between polls. Unlike an executor
 /// that refuses to nest, it may run inside itself.
-fn park_on<F: Future>(f: F) -> F::Output {
+pub(crate) fn park_on<F: Future>(f: F) -> F::Output {
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = std::task::Context::from_waker(&waker);
     let mut f = std::pin::pin!(f);
@@ -119,13 +130,14 @@ where
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```
     pub fn new(builder: TieredCacheBuilder<K, V>) -> Result<Self, Error> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("cachelite-redis")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Config(format!("cannot start a tokio runtime: {e}")))?;
-        let runtime = Arc::new(OwnedRuntime(Some(rt)));
+        Self::on_runtime(builder, Arc::new(OwnedRuntime::start()?))
+    }
+
+    /// Builds the cache on a runtime that may be shared with other caches.
+    pub(crate) fn on_runtime(
+        builder: TieredCacheBuilder<K, V>,
+        runtime: Arc<OwnedRuntime>,
+    ) -> Result<Self, Error> {
         let cache = {
             let _entered = runtime.handle().enter();
             builder.build()?

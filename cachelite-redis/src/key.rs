@@ -36,6 +36,88 @@ pub(crate) fn render_key<K: Serialize + ?Sized>(key: &K) -> Result<String, Error
     })
 }
 
+/// A rendered key, on the stack when it is short: a local hit then costs
+/// no allocation.
+pub(crate) struct Rendered {
+    buf: [u8; Self::CAP],
+    range: std::ops::Range<usize>,
+    owned: Option<String>,
+}
+
+impl Rendered {
+    const CAP: usize = 48;
+
+    pub(crate) fn as_str(&self) -> &str {
+        match &self.owned {
+            Some(s) => s,
+            // Only valid UTF-8 is kept in `buf` (checked when it is made).
+            None => std::str::from_utf8(&self.buf[self.range.clone()]).unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        match self.owned {
+            Some(s) => s,
+            None => self.as_str().to_owned(),
+        }
+    }
+}
+
+/// [`render_key`], written to the stack for short keys whose JSON form is
+/// the same as the rendering: scalars, strings without escapes, and lists
+/// of them. Maps and structs (whose fields `render_key` sorts), floats
+/// and numbers beyond 64 bits take the general path.
+pub(crate) fn render_key_short<K: Serialize + ?Sized>(key: &K) -> Result<Rendered, Error> {
+    let mut buf = [0u8; Rendered::CAP];
+    buf[0] = b'#';
+    let written = {
+        let mut w: &mut [u8] = &mut buf[1..];
+        let before = w.len();
+        serde_json::to_writer(&mut w, key)
+            .ok()
+            .map(|()| before - w.len())
+    };
+    let general = || {
+        render_key(key).map(|s| Rendered {
+            buf: [0; Rendered::CAP],
+            range: 0..0,
+            owned: Some(s),
+        })
+    };
+    let Some(n) = written else {
+        return general();
+    };
+    let json = &buf[1..=n];
+    let long_number = json
+        .split(|b| !b.is_ascii_digit())
+        .any(|digits| digits.len() > 19);
+    if json.contains(&b'{') || long_number || std::str::from_utf8(json).is_err() {
+        return general();
+    }
+    // A float's digits depend on the path (`to_value` widens an `f32` to
+    // `f64`), so anything that may hold one takes the general path.
+    let float = json.contains(&b'.')
+        || json
+            .windows(2)
+            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
+    let range = if json.first() == Some(&b'"') {
+        let inner = &json[1..json.len() - 1];
+        if inner.contains(&b'\\') || matches!(inner.first(), Some(b'#' | b'%')) {
+            return general();
+        }
+        2..n
+    } else if float {
+        return general();
+    } else {
+        0..n + 1
+    };
+    Ok(Rendered {
+        buf,
+        range,
+        owned: None,
+    })
+}
+
 fn escape_string(s: String) -> String {
     match s.as_bytes().first() {
         Some(b'#') => format!("%23{}", &s[1..]),
@@ -144,6 +226,38 @@ mod tests {
             render_key(&Some("null")).unwrap(),
             render_key(&Option::<&str>::None).unwrap()
         );
+    }
+
+    #[test]
+    fn short_renderings_match_the_general_one() {
+        fn same<K: Serialize + ?Sized>(k: &K) {
+            let general = render_key(k).ok();
+            let short = render_key_short(k).ok();
+            assert_eq!(short.as_ref().map(Rendered::as_str), general.as_deref());
+            assert_eq!(short.map(Rendered::into_string), general);
+        }
+        same("user:1");
+        same("");
+        same("#42");
+        same("%x");
+        same("quote\"inside");
+        same("é{}");
+        same(&42u64);
+        same(&-7i32);
+        same(&u128::MAX);
+        same(&1.5f64);
+        same(&1e300f64);
+        same(&3.0f32);
+        same(&1.1f32);
+        same(&(0.1f32, 7u8));
+        same(&f64::NAN);
+        same(&true);
+        same(&'c');
+        same(&(1, "a"));
+        same(&Option::<u8>::None);
+        same(&vec![3u8; 40]);
+        same(&std::collections::HashMap::from([("b", 1), ("a", 2)]));
+        same(&"long".repeat(30));
     }
 
     #[test]

@@ -55,6 +55,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+#[path = "memoize.rs"]
+pub mod __memoize;
 mod blocking;
 mod breaker;
 mod channel;

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::channel::{Message, Op};
-use crate::key::render_key;
+use crate::key::render_key_short;
 use crate::store::{Fetched, RedisStore};
 
 /// A value to store with its TTL and tags: what the compute closures of
@@ -489,7 +489,9 @@ where
     }
 
     pub(crate) fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
-        render_key(key).inspect_err(|_| self.store.count_error())
+        render_key_short(key)
+            .map(crate::key::Rendered::into_string)
+            .inspect_err(|_| self.store.count_error())
     }
 
     fn go_live(&self) {
@@ -862,13 +864,16 @@ where
     /// ```
     pub async fn get(&self, key: &K) -> Option<V> {
         let s = &*self.shared;
-        let rendered = s.render(key).ok()?;
+        let short = render_key_short(key)
+            .inspect_err(|_| s.store.count_error())
+            .ok()?;
         if s.live()
-            && let Some(v) = s.l1.get(&rendered)
+            && let Some(v) = s.l1.get(short.as_str())
         {
             bump(&s.counters.l1_hits);
             return Some(v);
         }
+        let rendered = short.into_string();
         let seen = s.generation(&rendered);
         match s.store.fetch::<V>(&rendered).await {
             Ok(Some(f)) => {

@@ -598,6 +598,38 @@ pub fn call<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The glue of `#[memoize(store = ..)]`, from the Redis tier.
+#[cfg(feature = "redis")]
+pub use ::cachelite_redis::__memoize as redis;
+
+/// The expansion of `#[memoize(store = ..)]` (the first group) with the
+/// `redis` feature; without it, an error that says to enable it, and the
+/// fn as written with stand-ins for its accessors (the second group).
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __memoize_over_redis {
+    ({ $($expansion:tt)* } { $($fallback:tt)* }) => { $($expansion)* };
+}
+
+/// The expansion of `#[memoize(store = ..)]` (the first group) with the
+/// `redis` feature; without it, an error that says to enable it, and the
+/// fn as written with stand-ins for its accessors (the second group).
+#[cfg(not(feature = "redis"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __memoize_over_redis {
+    ({ $($expansion:tt)* } { $($fallback:tt)* }) => {
+        ::core::compile_error! {
+            "`#[memoize(store = ...)]` puts the fn on a cache over Redis, which needs cachelite's `redis` feature: \
+             in Cargo.toml, `cachelite = { version = \"0.1\", features = [\"redis\"] }`"
+        }
+        $($fallback)*
+    };
+}
+
+pub use crate::__memoize_over_redis as over_redis;
+
 /// Bounds the cache by the deep size of its entries.
 pub fn max_bytes<K: Measured, V: Measured>(
     builder: CacheBuilder<K, V>,

@@ -1,0 +1,664 @@
+//! The Redis tier beside its peers, against one server in one run:
+//! cachelite's two-tier cache, `cached`'s `AsyncRedisCache` and raw
+//! redis-rs `GET`/`SET`, for a local (L1) hit, a Redis (L2) hit and a miss
+//! (read, compute, write).
+//!
+//! The server is `CACHELITE_REDIS_URL` when set, otherwise a private
+//! `redis-server` started on a free loopback port (and stopped at the
+//! end); with neither, every check is pending and says why.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::io::{Read as _, Write as _};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cached::{AsyncRedisCache, ConcurrentCachedAsync as _};
+use cachelite::Cache;
+use cachelite::redis::{RedisStore, TieredCache};
+use serde_json::json;
+
+use crate::Options;
+use crate::plot::{BarChart, Chart, Series};
+use crate::report::{Check, CheckKind, Report, Table, f, ratio};
+use crate::timing::{Sampler, min_ns_per_op};
+
+/// Bytes of each value.
+const VALUE_BYTES: usize = 100;
+/// Concurrent tasks in the throughput runs.
+const TASKS: usize = 16;
+
+/// A Redis server for the run.
+struct Server {
+    url: String,
+    child: Option<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The server named by `CACHELITE_REDIS_URL`, or a private one.
+fn server() -> Result<Server, String> {
+    if let Ok(url) = std::env::var("CACHELITE_REDIS_URL")
+        && !url.is_empty()
+    {
+        return Ok(Server { url, child: None });
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("no Redis server: set CACHELITE_REDIS_URL or install redis-server ({e})")
+        })?;
+    let server = Server {
+        url: format!("redis://127.0.0.1:{port}/"),
+        child: Some(child),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let pong = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            let mut buf = [0u8; 7];
+            s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
+        });
+        if pong {
+            return Ok(server);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err("redis-server did not start".into())
+}
+
+type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// One operation of a throughput run, for the i-th op of a task.
+type AsyncOp = Arc<dyn Fn(u64) -> BoxFut + Send + Sync>;
+
+/// Operations per second of `TASKS` tasks doing `per_task` ops each.
+fn throughput(rt: &tokio::runtime::Runtime, per_task: u64, op: &AsyncOp) -> f64 {
+    let start = Instant::now();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..TASKS as u64)
+            .map(|t| {
+                let op = op.clone();
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        op(t * per_task + i).await;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.await;
+        }
+    });
+    (TASKS as u64 * per_task) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs the suite.
+#[must_use]
+pub fn run(opts: &Options) -> Report {
+    let mut report = Report::new("redis", opts.quick);
+    match server() {
+        Ok(server) => measure(&server.url, opts, &mut report),
+        Err(why) => {
+            for (name, target) in targets() {
+                report
+                    .checks
+                    .push(Check::pending(CheckKind::Target, name, target, why.clone()));
+            }
+        }
+    }
+    report
+}
+
+/// The suite's chart (µs per op, one caller) from its written report.
+///
+/// # Errors
+/// If a figure is missing from the report.
+pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
+    let ns = &report["data"]["ns_per_op"];
+    let us = |name: &str| {
+        ns[name]
+            .as_f64()
+            .map(|v| Some(v / 1e3))
+            .ok_or_else(|| format!("redis.json: no ns_per_op.{name}"))
+    };
+    Ok(BarChart {
+        title: "Redis tier: µs per op, one caller (lower is better)".into(),
+        y_label: "µs per op".into(),
+        groups: vec!["L1 hit".into(), "L2 hit".into(), "miss".into()],
+        series: vec![
+            Series {
+                name: "cachelite TieredCache".into(),
+                values: vec![
+                    us("cachelite_l1_hit")?,
+                    us("cachelite_l2_hit")?,
+                    us("cachelite_miss")?,
+                ],
+            },
+            Series {
+                name: "cached AsyncRedisCache".into(),
+                values: vec![None, us("cached_hit")?, us("cached_miss")?],
+            },
+            Series {
+                name: "raw redis-rs".into(),
+                values: vec![None, us("raw_get")?, us("raw_miss")?],
+            },
+        ],
+        ..BarChart::default()
+    })
+}
+
+fn targets() -> [(&'static str, &'static str); 3] {
+    [
+        (
+            "L2 hit latency vs a raw redis-rs GET of the same bytes",
+            "≤ 1.1×",
+        ),
+        ("L1 hit latency vs a plain Cache hit", "≤ 1.1×"),
+        (
+            "throughput vs cached's AsyncRedisCache, every row",
+            "≥ 1.0×",
+        ),
+    ]
+}
+
+#[allow(clippy::too_many_lines)]
+fn measure(url: &str, opts: &Options, report: &mut Report) {
+    let keys: u64 = if opts.quick { 200 } else { 1_000 };
+    let runs = if opts.quick { 2 } else { 15 };
+    let per_task: u64 = if opts.quick { 50 } else { 400 };
+    let value = "v".repeat(VALUE_BYTES);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let ns = format!("bench-{:08x}", fastrand::u32(..));
+    let store = |ns: &str| {
+        RedisStore::builder(url)
+            .namespace(ns)
+            .connect_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(2))
+            .build()
+            .expect("valid store settings")
+    };
+    let ttl = Duration::from_secs(300);
+    // `local`: every key fits in the local tier; `remote`: a one-entry
+    // local tier cycled through every key, so each read goes to Redis.
+    let (local, remote, miss, cached, mut conn) = rt.block_on(async {
+        let local: TieredCache<u64, String> = TieredCache::builder(store(&ns))
+            .local_capacity(keys as usize * 2)
+            .ttl(ttl)
+            .build()
+            .expect("a tiered cache");
+        let remote: TieredCache<u64, String> = TieredCache::builder(store(&ns))
+            .local_capacity(1)
+            .ttl(ttl)
+            .build()
+            .expect("a tiered cache");
+        let miss: TieredCache<u64, String> = TieredCache::builder(store(&format!("{ns}-miss")))
+            .ttl(ttl)
+            .build()
+            .expect("a tiered cache");
+        let cached = AsyncRedisCache::<u64, String>::builder(format!("cached-{ns}:"))
+            .ttl(ttl)
+            .connection_string(url)
+            .build()
+            .await
+            .expect("cached's AsyncRedisCache");
+        let conn = redis::Client::open(url)
+            .expect("a URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a redis-rs connection");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(local.is_local_active() && remote.is_local_active() && miss.is_local_active()) {
+            assert!(Instant::now() < deadline, "the subscribers did not connect");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for k in 0..keys {
+            local.insert(&k, value.clone()).await.expect("a write");
+            let _ = cached.async_cache_set(k, value.clone()).await;
+        }
+        // Fill the local tier (a fill racing the writes' own messages is
+        // skipped, so read until every key is local).
+        while local.local().len() < keys as usize {
+            for k in 0..keys {
+                let _ = local.get(&k).await;
+            }
+        }
+        (local, remote, miss, cached, conn)
+    });
+    let raw_keys: Vec<String> = (0..keys)
+        .map(|k| local.store().redis_key(&k).expect("a key"))
+        .collect();
+    // The local tier's entries carry the TTL left in Redis: so do these.
+    let plain: Cache<u64, String> = Cache::builder()
+        .max_items(keys as usize * 2)
+        .default_ttl(ttl)
+        .build();
+    for k in 0..keys {
+        plain.insert(k, value.clone());
+    }
+    // The local tier's own shape: keyed by the rendered key.
+    let plain_str: Cache<String, String> = Cache::builder()
+        .max_items(keys as usize * 2)
+        .default_ttl(ttl)
+        .build();
+    let rendered: Vec<String> = (0..keys).map(|k| format!("#{k}")).collect();
+    for r in &rendered {
+        plain_str.insert(r.clone(), value.clone());
+    }
+
+    // Latency: one caller, sequential operations.
+    let batch_local = if opts.quick { 2_000 } else { 20_000 };
+    let batch_remote = if opts.quick { 100 } else { 500 };
+    let fresh = std::sync::atomic::AtomicU64::new(1 << 40);
+    let next = || fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let raw_conn = conn.clone();
+    let mut cases: Vec<Sampler<'_>> = vec![
+        // 0: plain Cache hit
+        Box::new(|| {
+            for i in 0..batch_local {
+                black_box(plain.get(&(i % keys)));
+            }
+            batch_local
+        }),
+        // 1: cachelite L1 hit
+        Box::new(|| {
+            rt.block_on(async {
+                for i in 0..batch_local {
+                    black_box(local.get(&(i % keys)).await);
+                }
+            });
+            batch_local
+        }),
+        // 2: cachelite L2 hit
+        Box::new(|| {
+            rt.block_on(async {
+                for i in 0..batch_remote {
+                    black_box(remote.get(&(i % keys)).await);
+                }
+            });
+            batch_remote
+        }),
+        // 3: raw GET of the same bytes
+        Box::new(|| {
+            let mut c = raw_conn.clone();
+            rt.block_on(async {
+                for i in 0..batch_remote {
+                    let r: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
+                        .arg(&raw_keys[(i % keys) as usize])
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                }
+            });
+            batch_remote
+        }),
+        // 4: cached hit
+        Box::new(|| {
+            rt.block_on(async {
+                for i in 0..batch_remote {
+                    black_box(cached.async_cache_get(&(i % keys)).await.ok());
+                }
+            });
+            batch_remote
+        }),
+        // 5: cachelite miss: read both tiers, compute, write
+        Box::new(|| {
+            rt.block_on(async {
+                for _ in 0..batch_remote {
+                    let k = next();
+                    black_box(miss.get_or_insert_with(&k, || value.clone()).await);
+                }
+            });
+            batch_remote
+        }),
+        // 6: raw miss: GET, then SET PX
+        Box::new(|| {
+            let mut c = conn.clone();
+            rt.block_on(async {
+                for _ in 0..batch_remote {
+                    let k = format!("raw-{ns}:{}", next());
+                    let r: redis::RedisResult<Option<Vec<u8>>> =
+                        redis::cmd("GET").arg(&k).query_async(&mut c).await;
+                    black_box(r.ok());
+                    let r: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg(&k)
+                        .arg(value.as_bytes())
+                        .arg("PX")
+                        .arg(300_000)
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                }
+            });
+            batch_remote
+        }),
+        // 7: cached miss: get, then set
+        Box::new(|| {
+            rt.block_on(async {
+                for _ in 0..batch_remote {
+                    let k = next();
+                    black_box(cached.async_cache_get(&k).await.ok());
+                    black_box(cached.async_cache_set(k, value.clone()).await.ok());
+                }
+            });
+            batch_remote
+        }),
+        // 8: raw GET + PTTL, the pipeline cachelite's read sends
+        Box::new(|| {
+            let mut c = raw_conn.clone();
+            rt.block_on(async {
+                for i in 0..batch_remote {
+                    let key = &raw_keys[(i % keys) as usize];
+                    let r: redis::RedisResult<(Option<Vec<u8>>, i64)> = redis::pipe()
+                        .cmd("GET")
+                        .arg(key)
+                        .cmd("PTTL")
+                        .arg(key)
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                }
+            });
+            batch_remote
+        }),
+        // 9: plain Cache<String, _> hit by a ready-made rendered key
+        Box::new(|| {
+            for i in 0..batch_local {
+                black_box(plain_str.get(rendered[(i % keys) as usize].as_str()));
+            }
+            batch_local
+        }),
+    ];
+    let lat = min_ns_per_op(runs, &mut cases);
+    drop(cases);
+
+    // Throughput: TASKS concurrent callers.
+    let local = Arc::new(local);
+    let remote = Arc::new(remote);
+    let miss = Arc::new(miss);
+    let cached = Arc::new(cached);
+    let value = Arc::new(value);
+    let raw_keys = Arc::new(raw_keys);
+    let fresh = Arc::new(std::sync::atomic::AtomicU64::new(1 << 50));
+    let fresh_key = {
+        let fresh = fresh.clone();
+        move || fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    };
+    let ops: Vec<(&str, AsyncOp)> = vec![
+        ("cachelite L1 hit", {
+            let c = local.clone();
+            Arc::new(move |i| {
+                let c = c.clone();
+                Box::pin(async move {
+                    black_box(c.get(&(i % keys)).await);
+                })
+            })
+        }),
+        ("cachelite L2 hit", {
+            let c = remote.clone();
+            Arc::new(move |i| {
+                let c = c.clone();
+                Box::pin(async move {
+                    black_box(c.get(&(i % keys)).await);
+                })
+            })
+        }),
+        ("raw GET", {
+            let (c, raw_keys) = (conn.clone(), raw_keys.clone());
+            Arc::new(move |i| {
+                let (mut c, raw_keys) = (c.clone(), raw_keys.clone());
+                Box::pin(async move {
+                    let r: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
+                        .arg(&raw_keys[(i % keys) as usize])
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                })
+            })
+        }),
+        ("raw GET + PTTL", {
+            let (c, raw_keys) = (conn.clone(), raw_keys.clone());
+            Arc::new(move |i| {
+                let (mut c, raw_keys) = (c.clone(), raw_keys.clone());
+                Box::pin(async move {
+                    let key = &raw_keys[(i % keys) as usize];
+                    let r: redis::RedisResult<(Option<Vec<u8>>, i64)> = redis::pipe()
+                        .cmd("GET")
+                        .arg(key)
+                        .cmd("PTTL")
+                        .arg(key)
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                })
+            })
+        }),
+        ("cached hit", {
+            let c = cached.clone();
+            Arc::new(move |i| {
+                let c = c.clone();
+                Box::pin(async move {
+                    black_box(c.async_cache_get(&(i % keys)).await.ok());
+                })
+            })
+        }),
+        ("cachelite miss", {
+            let (c, v, fresh_key) = (miss.clone(), value.clone(), fresh_key.clone());
+            Arc::new(move |_| {
+                let (c, v, k) = (c.clone(), v.clone(), fresh_key());
+                Box::pin(async move {
+                    black_box(c.get_or_insert_with(&k, || (*v).clone()).await);
+                })
+            })
+        }),
+        ("raw miss", {
+            let (c, v, fresh_key, ns) =
+                (conn.clone(), value.clone(), fresh_key.clone(), ns.clone());
+            Arc::new(move |_| {
+                let (mut c, v) = (c.clone(), v.clone());
+                let k = format!("raw-{ns}:{}", fresh_key());
+                Box::pin(async move {
+                    let r: redis::RedisResult<Option<Vec<u8>>> =
+                        redis::cmd("GET").arg(&k).query_async(&mut c).await;
+                    black_box(r.ok());
+                    let r: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg(&k)
+                        .arg(v.as_bytes())
+                        .arg("PX")
+                        .arg(300_000)
+                        .query_async(&mut c)
+                        .await;
+                    black_box(r.ok());
+                })
+            })
+        }),
+        ("cached miss", {
+            let (c, v, fresh_key) = (cached.clone(), value.clone(), fresh_key.clone());
+            Arc::new(move |_| {
+                let (c, v, k) = (c.clone(), v.clone(), fresh_key());
+                Box::pin(async move {
+                    black_box(c.async_cache_get(&k).await.ok());
+                    black_box(c.async_cache_set(k, (*v).clone()).await.ok());
+                })
+            })
+        }),
+    ];
+    let mut tput = std::collections::BTreeMap::new();
+    for _ in 0..runs.min(5) {
+        for (name, op) in &ops {
+            let per = if name.contains("L1") {
+                per_task * 50
+            } else {
+                per_task
+            };
+            let x = throughput(&rt, per, op);
+            let best = tput.entry(*name).or_insert(0.0_f64);
+            *best = best.max(x);
+        }
+    }
+    let t = |name: &str| tput.get(name).copied().unwrap_or(f64::NAN);
+
+    let us = |ns: f64| f(ns / 1000.0, if ns < 1000.0 { 3 } else { 2 });
+    let kops = |x: f64| f(x / 1000.0, 1);
+    let mut table = Table::new(
+        format!("Latency (µs per op, one caller) and throughput (thousand ops/s, {TASKS} tasks)"),
+        &[
+            "operation",
+            "cachelite µs",
+            "cached µs",
+            "raw redis-rs µs",
+            "cachelite kops/s",
+            "cached kops/s",
+            "raw redis-rs kops/s",
+        ],
+    );
+    table.row(vec![
+        "L1 hit (local tier)".into(),
+        us(lat[1]),
+        format!("{} (a Redis GET: no local tier)", us(lat[4])),
+        format!("{} (plain `Cache` hit, same TTL)", us(lat[0])),
+        kops(t("cachelite L1 hit")),
+        format!("{} (Redis GET)", kops(t("cached hit"))),
+        "—".into(),
+    ]);
+    table.row(vec![
+        "L1 hit, the local tier's own shape".into(),
+        "—".into(),
+        "—".into(),
+        format!(
+            "{} (plain `Cache<String, _>` hit by the rendered key)",
+            us(lat[9])
+        ),
+        "—".into(),
+        "—".into(),
+        "—".into(),
+    ]);
+    table.row(vec![
+        "L2 hit (Redis)".into(),
+        us(lat[2]),
+        us(lat[4]),
+        format!("{} (GET)", us(lat[3])),
+        kops(t("cachelite L2 hit")),
+        kops(t("cached hit")),
+        kops(t("raw GET")),
+    ]);
+    table.row(vec![
+        "L2 hit, the same pipeline as cachelite's read".into(),
+        "—".into(),
+        "—".into(),
+        format!("{} (GET + PTTL)", us(lat[8])),
+        "—".into(),
+        "—".into(),
+        kops(t("raw GET + PTTL")),
+    ]);
+    table.row(vec![
+        "miss (read, compute, write)".into(),
+        us(lat[5]),
+        us(lat[7]),
+        format!("{} (GET + SET PX)", us(lat[6])),
+        kops(t("cachelite miss")),
+        kops(t("cached miss")),
+        kops(t("raw miss")),
+    ]);
+    table.notes.push(format!(
+        "{VALUE_BYTES}-byte string values, u64 keys; {keys} keys for hits, a new key per miss. \
+         cachelite's miss also publishes the write on the namespace's channel and fills its local tier."
+    ));
+    report.tables.push(table);
+    report.method.push(format!(
+        "One Redis server ({}) on loopback for every row; a 2-worker tokio runtime; latency is the \
+         fastest of {runs} interleaved samples; throughput the best of {} runs of {TASKS} tasks.",
+        if std::env::var_os("CACHELITE_REDIS_URL").is_some() {
+            "CACHELITE_REDIS_URL"
+        } else {
+            "a private redis-server"
+        },
+        runs.min(5)
+    ));
+
+    let l2 = lat[2] / lat[3];
+    let l1 = lat[1] / lat[0];
+    let rows = [
+        ("L1", t("cachelite L1 hit") / t("cached hit")),
+        ("L2", t("cachelite L2 hit") / t("cached hit")),
+        ("miss", t("cachelite miss") / t("cached miss")),
+    ];
+    let worst = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let [(n2, t2), (n1, t1), (nt, tt)] = targets();
+    report.checks.push(Check::new(
+        CheckKind::Target,
+        n2,
+        t2,
+        format!("{} ({} vs {} µs)", ratio(l2), us(lat[2]), us(lat[3])),
+        l2 <= 1.1,
+    ));
+    report.checks.push(Check::new(
+        CheckKind::Target,
+        n1,
+        t1,
+        format!("{} ({} vs {} µs)", ratio(l1), us(lat[1]), us(lat[0])),
+        l1 <= 1.1,
+    ));
+    report.checks.push(Check::new(
+        CheckKind::Target,
+        nt,
+        tt,
+        rows.iter()
+            .map(|(n, r)| format!("{n} {}", ratio(*r)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        worst >= 1.0,
+    ));
+    report.data = json!({
+        "ns_per_op": {
+            "raw_get_pttl": lat[8], "plain_string_key_hit": lat[9], "plain_cache_hit": lat[0], "cachelite_l1_hit": lat[1], "cachelite_l2_hit": lat[2],
+            "raw_get": lat[3], "cached_hit": lat[4], "cachelite_miss": lat[5],
+            "raw_miss": lat[6], "cached_miss": lat[7],
+        },
+        "ops_per_sec": tput,
+        "ratios": { "l2_vs_raw_get": l2, "l1_vs_plain_cache": l1,
+                    "tput_l1_vs_cached": rows[0].1, "tput_l2_vs_cached": rows[1].1, "tput_miss_vs_cached": rows[2].1 },
+    });
+    report.chart = chart_from_json(&json!({ "data": &report.data }))
+        .ok()
+        .map(Chart::from);
+
+    // Leave nothing behind on a shared server.
+    rt.block_on(async {
+        let _ = local.clear().await;
+        let _ = miss.clear().await;
+        for pattern in [format!("raw-{ns}:*"), format!("cached-{ns}:*")] {
+            let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            for chunk in keys.chunks(500) {
+                let _: redis::RedisResult<()> =
+                    redis::cmd("UNLINK").arg(chunk).query_async(&mut conn).await;
+            }
+        }
+    });
+    drop(rt);
+}

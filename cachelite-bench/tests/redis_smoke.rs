@@ -1,0 +1,43 @@
+//! The redis suite in `--quick` mode, when a server is at hand: the one of
+//! `CACHELITE_REDIS_URL`, or a private `redis-server`. Without either it
+//! is skipped with a message (its checks would all be pending). Targets
+//! are not asserted: the machine may be shared.
+
+use cachelite_bench::{CheckKind, Options, Status, Suite, run_suite};
+
+fn server_at_hand() -> bool {
+    std::env::var("CACHELITE_REDIS_URL").is_ok_and(|u| !u.is_empty())
+        || std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn redis_measures_every_row_against_one_server() {
+    if !server_at_hand() {
+        eprintln!("skipped: no Redis server (set CACHELITE_REDIS_URL or install redis-server)");
+        return;
+    }
+    let r = run_suite(Suite::Redis, &Options::quick());
+    let ns = r.data["ns_per_op"].as_object().unwrap();
+    for (name, v) in ns {
+        let v = v.as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{name}: {v}");
+    }
+    // A local hit costs no round trip.
+    assert!(ns["cachelite_l1_hit"].as_f64() < ns["raw_get"].as_f64());
+    let ops = r.data["ops_per_sec"].as_object().unwrap();
+    assert_eq!(ops.len(), 8);
+    assert_eq!(r.checks.len(), 3);
+    assert!(
+        r.checks
+            .iter()
+            .all(|c| c.kind == CheckKind::Target && c.status != Status::Pending),
+        "{:#?}",
+        r.checks
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files = r.write_files(dir.path()).unwrap();
+    assert_eq!(files.len(), 2);
+}

@@ -1,0 +1,470 @@
+//! What `#[memoize(store = ..)]` expansions name, through the facade, as
+//! `::cachelite::__private::redis::...`. Not public API.
+//!
+//! A memoized fn over Redis keeps a [`Memo`]: a [`BlockingTieredCache`]
+//! on a runtime shared by every such fn of the process (one worker thread
+//! for the connections and subscribers), never on the caller's runtime. A
+//! cache in a `static` outlives runtimes (each `#[tokio::test]` has its
+//! own), and a subscriber or connection left on a runtime that has shut
+//! down would be dead. Async calls poll their Redis round trips with that
+//! runtime entered and the fn's body with the caller's own.
+//!
+//! Like the local glue, every operation goes through [`run`] (or
+//! [`run_async`]), the only places that require [`RedisKey`] and
+//! [`RedisValue`], so a type that does not fit is reported once.
+
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blocking::OwnedRuntime;
+pub use crate::{BlockingTieredCache, Error, TieredCache, TieredStats};
+use crate::{Insertion, RedisStore, RedisStoreBuilder};
+
+/// What the key of a memoized fn over Redis must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a `#[memoize]` cache over Redis: it is not `Serialize`",
+    label = "keys are sent to Redis in their serde form, the same in every process",
+    note = "derive it with `#[derive(serde::Serialize)]`, or key the cache by a serializable form of the arguments with `key = ...`"
+)]
+pub trait RedisKey: Serialize + 'static {}
+
+impl<T: Serialize + 'static> RedisKey for T {}
+
+/// What the value of a memoized fn over Redis must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cached in Redis by `#[memoize]`: it must be `Serialize + DeserializeOwned + Clone + Send + Sync + 'static`",
+    label = "values are written to Redis in their serde form and read back by every process",
+    note = "derive what is missing: `#[derive(Clone, serde::Serialize, serde::Deserialize)]`"
+)]
+pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue for T {}
+
+/// What `store = ...` accepts: something that gives the store.
+#[diagnostic::on_unimplemented(
+    message = "`store = ...` must give a Redis store, and `{Self}` does not",
+    label = "expected a `RedisStore` or a `RedisStoreBuilder` (or a `static` holding one)",
+    note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, or `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`"
+)]
+pub trait StoreSource {
+    /// The store (a clone sharing the connection for a store).
+    ///
+    /// # Errors
+    /// The builder's errors.
+    fn redis_store(&self) -> Result<RedisStore, Error>;
+}
+
+impl StoreSource for RedisStore {
+    fn redis_store(&self) -> Result<RedisStore, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl StoreSource for RedisStoreBuilder {
+    fn redis_store(&self) -> Result<RedisStore, Error> {
+        self.clone().build()
+    }
+}
+
+impl StoreSource for Result<RedisStore, Error> {
+    fn redis_store(&self) -> Result<RedisStore, Error> {
+        match self {
+            Ok(s) => Ok(s.clone()),
+            Err(Error::Config(m)) => Err(Error::Config(m.clone())),
+            Err(e) => Err(Error::Config(e.to_string())),
+        }
+    }
+}
+
+impl<T: StoreSource + ?Sized> StoreSource for &T {
+    fn redis_store(&self) -> Result<RedisStore, Error> {
+        (**self).redis_store()
+    }
+}
+
+impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
+    fn redis_store(&self) -> Result<RedisStore, Error> {
+        LazyLock::force(self).redis_store()
+    }
+}
+
+/// The store of a `store = ...` expression.
+///
+/// # Errors
+/// The builder's errors.
+pub fn store<S: StoreSource + ?Sized>(source: &S) -> Result<RedisStore, Error> {
+    source.redis_store()
+}
+
+/// The runtime of every memoized fn's Redis tier.
+fn shared_runtime() -> Result<Arc<OwnedRuntime>, Error> {
+    static RUNTIME: LazyLock<Result<Arc<OwnedRuntime>, String>> = LazyLock::new(|| {
+        OwnedRuntime::start()
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
+    RUNTIME.clone().map_err(Error::Config)
+}
+
+/// One memoized fn's cache over Redis, with the settings the cache itself
+/// does not keep.
+pub struct Memo<K, V> {
+    cache: BlockingTieredCache<K, V>,
+    ttl: Option<Duration>,
+    jitter: Option<Duration>,
+}
+
+impl<K, V> Memo<K, V> {
+    /// For sync fns and their accessors.
+    #[must_use]
+    pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V> {
+        &self.cache
+    }
+
+    /// For async fns and their accessors.
+    #[must_use]
+    pub fn tiered(&'static self) -> &'static TieredCache<K, V> {
+        &self.cache.cache
+    }
+
+    /// The TTL of one entry: the default, or with `jitter` a random extra.
+    fn entry<T>(&self, value: V, tags: T) -> Insertion<V>
+    where
+        T: IntoIterator,
+        T::Item: AsRef<str>,
+    {
+        let ins = Insertion::new(value).with_tags(tags);
+        match jittered(self.ttl, self.jitter) {
+            Some(ttl) => ins.with_ttl(ttl),
+            None => ins,
+        }
+    }
+
+    /// Polls `f` with the Redis runtime entered, and `f`'s own
+    /// computations (see [`with_callers_runtime`]) with the caller's.
+    async fn enter<F: Future>(&self, f: F) -> F::Output {
+        let handle = self.cache.runtime.handle();
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| {
+            let _entered = handle.enter();
+            f.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
+/// `ttl` plus a random extra of up to `jitter`; `None` (the cache's
+/// default TTL) without a jitter.
+fn jittered(ttl: Option<Duration>, jitter: Option<Duration>) -> Option<Duration> {
+    let (ttl, jitter) = (ttl?, jitter?);
+    let max = u64::try_from(jitter.as_nanos()).unwrap_or(u64::MAX);
+    Some(ttl.saturating_add(Duration::from_nanos(fastrand::u64(..=max))))
+}
+
+/// Polls `f` with `handle` (the caller's runtime, if any) entered: the
+/// fn's body sees the runtime it was called from, not the Redis tier's.
+async fn with_callers_runtime<F: Future>(
+    handle: Option<tokio::runtime::Handle>,
+    f: F,
+) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| {
+        let _entered = handle.as_ref().map(tokio::runtime::Handle::enter);
+        f.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// What a memoized fn's `static` holds: its [`Memo`], its type erased.
+pub type Erased = &'static (dyn std::any::Any + Send + Sync);
+
+/// The [`Memo`] that [`Build`] made, typed again.
+#[inline]
+#[must_use]
+pub fn typed<K: 'static, V: 'static>(memo: Erased) -> &'static Memo<K, V> {
+    match memo.downcast_ref() {
+        Some(memo) => memo,
+        // The accessor that built it names the same types.
+        None => unreachable!("a memoized fn's cache has the fn's key and value types"),
+    }
+}
+
+/// One operation on a memoized fn's cache over Redis.
+pub trait Op<K, V> {
+    /// What the operation returns.
+    type Output;
+    /// Runs the operation.
+    fn run(self) -> Self::Output
+    where
+        K: RedisKey,
+        V: RedisValue;
+}
+
+/// Runs an operation on a memoized fn's cache over Redis.
+#[inline]
+pub fn run<K: RedisKey, V: RedisValue, O: Op<K, V>>(op: O) -> O::Output {
+    op.run()
+}
+
+/// Builds a memoized fn's cache over Redis.
+pub struct Build<K, V> {
+    /// The `store = ...` expression's store.
+    pub store: Result<RedisStore, Error>,
+    /// `ttl`: the TTL in Redis.
+    pub ttl: Option<Duration>,
+    /// `jitter`: a random extra TTL per entry, up to this.
+    pub jitter: Option<Duration>,
+    /// `local(capacity = ..)`.
+    pub local_capacity: Option<usize>,
+    /// `local(ttl = ..)`.
+    pub local_ttl: Option<Duration>,
+    /// The fn, for messages.
+    pub name: &'static str,
+    /// The key and value types.
+    pub types: std::marker::PhantomData<fn(K) -> V>,
+}
+
+impl<K, V> Op<K, V> for Build<K, V> {
+    type Output = Erased;
+    fn run(self) -> Erased
+    where
+        K: RedisKey,
+        V: RedisValue,
+    {
+        let name = self.name;
+        let memo = self.store.redis_store().and_then(|store| self.memo(store));
+        let memo = memo.unwrap_or_else(|error| {
+            // A setting only known at run time (a URL from the
+            // environment, a computed capacity) is reported once, here;
+            // the fn stays correct with a cache that reaches no server
+            // and so keeps nothing.
+            eprintln!(
+                "cachelite: #[memoize] cache `{name}` over Redis is misconfigured, so it caches nothing: {error}"
+            );
+            let store = RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
+                .expect("a fixed, valid URL and namespace");
+            Build {
+                local_capacity: None,
+                local_ttl: None,
+                ..self
+            }
+            .memo(store)
+            .expect("the fallback's settings are valid")
+        });
+        Box::leak(Box::new(memo))
+    }
+}
+
+impl<K: RedisKey, V: RedisValue> Build<K, V> {
+    fn memo(&self, store: RedisStore) -> Result<Memo<K, V>, Error> {
+        let mut b = TieredCache::builder(store);
+        if let Some(ttl) = self.ttl {
+            b = b.ttl(ttl);
+        }
+        if let Some(n) = self.local_capacity {
+            b = b.local_capacity(n);
+        }
+        if let Some(ttl) = self.local_ttl {
+            b = b.local_ttl(ttl);
+        }
+        let cache = BlockingTieredCache::on_runtime(b, shared_runtime()?)?;
+        Ok(Memo {
+            cache,
+            ttl: self.ttl,
+            jitter: self.jitter,
+        })
+    }
+}
+
+/// The read-through of a memoized fn over Redis: the fields of the local
+/// form, so that the expansion is the same (`shared` is always on here).
+pub struct GetOrCompute<K: 'static, V: 'static, H, S, P, C> {
+    /// The fn's cache.
+    pub cache: &'static Memo<K, V>,
+    /// Singleflight: always, per process.
+    pub shared: bool,
+    /// The key of this call.
+    pub key: K,
+    /// Cached value to output.
+    pub on_hit: H,
+    /// Output to the value to cache, if any.
+    pub store: S,
+    /// The `condition`.
+    pub keep: P,
+    /// The body.
+    pub compute: C,
+}
+
+impl<K, V, O, T, H, S, P, C> Op<K, V> for GetOrCompute<K, V, H, S, P, C>
+where
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V>,
+    P: FnOnce(&V) -> bool,
+    C: FnOnce() -> (O, T),
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    type Output = O;
+    fn run(self) -> O
+    where
+        K: RedisKey,
+        V: RedisValue,
+    {
+        let GetOrCompute {
+            cache: memo,
+            key,
+            on_hit,
+            store,
+            keep,
+            compute,
+            ..
+        } = self;
+        memo.cache.get_or_compute(&key, on_hit, move || {
+            let (out, tags) = compute();
+            let ins = insertion(memo, store(&out), keep, tags);
+            (out, ins)
+        })
+    }
+}
+
+/// The read-through of an async memoized fn over Redis.
+pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<K, V, H, S, P, C>) -> O
+where
+    K: RedisKey,
+    V: RedisValue,
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V>,
+    P: FnOnce(&V) -> bool,
+    C: Future<Output = (O, T)>,
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    let GetOrCompute {
+        cache: memo,
+        key,
+        on_hit,
+        store,
+        keep,
+        compute,
+        ..
+    } = op;
+    let caller = tokio::runtime::Handle::try_current().ok();
+    let compute = async move {
+        let (out, tags) = with_callers_runtime(caller, compute).await;
+        let ins = insertion(memo, store(&out), keep, tags);
+        (out, ins)
+    };
+    // Boxed: the two tiers' read-through, with its Redis round trips, is a
+    // future of many kilobytes, which would otherwise sit inside every
+    // future that calls the fn.
+    Box::pin(memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))).await
+}
+
+fn insertion<K, V: Clone, T>(
+    memo: &Memo<K, V>,
+    value: Option<&V>,
+    keep: impl FnOnce(&V) -> bool,
+    tags: T,
+) -> Option<Insertion<V>>
+where
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    match value {
+        Some(v) if keep(v) => Some(memo.entry(v.clone(), tags)),
+        _ => None,
+    }
+}
+
+/// `<fn>_cache_clear()` of a sync fn: empties the namespace, in Redis and
+/// in every process's local tier.
+pub struct Clear<K: 'static, V: 'static>(pub &'static Memo<K, V>);
+
+impl<K, V> Op<K, V> for Clear<K, V> {
+    type Output = Result<usize, Error>;
+    fn run(self) -> Result<usize, Error>
+    where
+        K: RedisKey,
+        V: RedisValue,
+    {
+        self.0.cache.clear()
+    }
+}
+
+/// `<fn>_cache_clear()` of an async fn.
+pub async fn clear_async<K: RedisKey, V: RedisValue>(
+    memo: &'static Memo<K, V>,
+) -> Result<usize, Error> {
+    Box::pin(memo.enter(memo.tiered().clear())).await
+}
+
+/// `<fn>_cache_info()`: the counters of both tiers.
+pub struct Info<K: 'static, V: 'static>(pub &'static Memo<K, V>);
+
+impl<K, V> Op<K, V> for Info<K, V> {
+    type Output = TieredStats;
+    fn run(self) -> TieredStats
+    where
+        K: RedisKey,
+        V: RedisValue,
+    {
+        self.0.cache.stats()
+    }
+}
+
+/// `<fn>_cache_invalidate(..)` of a sync fn: whether Redis held an entry.
+pub struct Invalidate<K: 'static, V: 'static>(pub &'static Memo<K, V>, pub K);
+
+impl<K, V> Op<K, V> for Invalidate<K, V> {
+    type Output = Result<bool, Error>;
+    fn run(self) -> Result<bool, Error>
+    where
+        K: RedisKey,
+        V: RedisValue,
+    {
+        self.0.cache.remove(&self.1)
+    }
+}
+
+/// `<fn>_cache_invalidate(..)` of an async fn.
+pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
+    memo: &'static Memo<K, V>,
+    key: K,
+) -> Result<bool, Error> {
+    Box::pin(memo.enter(memo.tiered().remove(&key))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_adds_up_to_its_bound_and_only_with_a_ttl() {
+        let (ttl, jitter) = (Duration::from_secs(60), Duration::from_secs(5));
+        let seen: Vec<Duration> = (0..200)
+            .filter_map(|_| jittered(Some(ttl), Some(jitter)))
+            .collect();
+        assert_eq!(seen.len(), 200);
+        assert!(seen.iter().all(|t| *t >= ttl && *t <= ttl + jitter));
+        assert!(seen.iter().any(|t| *t != seen[0]), "the extra varies");
+        assert_eq!(jittered(Some(ttl), None), None);
+        assert_eq!(jittered(None, Some(jitter)), None);
+    }
+
+    #[test]
+    fn store_sources_give_the_store_or_the_reason() {
+        let builder = RedisStore::builder("redis://127.0.0.1:1/").namespace("n");
+        assert_eq!(store(&builder).unwrap().namespace(), "n");
+        let lazy: LazyLock<RedisStore> =
+            LazyLock::new(|| RedisStore::open("redis://127.0.0.1:1/", "lazy").unwrap());
+        assert_eq!(store(&lazy).unwrap().namespace(), "lazy");
+        assert_eq!(store(&&*lazy).unwrap().namespace(), "lazy");
+        let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
+        let e = store(&bad).unwrap_err().to_string();
+        assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
+    }
+}

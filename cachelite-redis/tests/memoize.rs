@@ -1,0 +1,298 @@
+//! `#[memoize(store = ..)]` against a real server: memoized fns over a
+//! two-tier cache. Two fns over one namespace stand for two processes
+//! running the same fn: each has its own local tier and its own body.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cachelite::memoize;
+use cachelite::redis::{RedisStore, RedisStoreBuilder};
+use support::{Server, namespace, target};
+
+const PATIENT: Duration = Duration::from_secs(3);
+
+/// Store settings with timeouts generous enough for a loaded CI machine.
+fn settings(url: &str, ns: &str) -> RedisStoreBuilder {
+    RedisStore::builder(url)
+        .namespace(ns)
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+}
+
+/// Calls `f` until it holds; fails after `secs` seconds.
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sync_memoized_fns_share_values_and_invalidations() {
+    let Some(t) = target() else { return };
+    static STORE: OnceLock<RedisStoreBuilder> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    STORE
+        .set(settings(&t.url, &namespace("memo-sync")))
+        .unwrap();
+
+    #[memoize(ttl = 60, store = STORE.get().expect("set first"), local(capacity = 100, ttl = 30), tags = [format!("n:{n}")])]
+    fn square_here(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n * n
+    }
+    // The other process's copy of the fn: a different answer tells which
+    // body ran.
+    #[memoize(ttl = 60, store = STORE.get().expect("set first"), local(capacity = 100, ttl = 30))]
+    fn square_there(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n * n + 1000
+    }
+
+    assert_eq!(square_here(7), 49);
+    assert_eq!(square_there(7), 49, "read from Redis, not computed");
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    assert_eq!(square_there_cache_info().l2_hits, 1);
+    eventually(10, "the other side keeps a local copy", || {
+        square_there(7) == 49 && square_there_cache().as_async().local().len() == 1
+    });
+    let l1 = square_there_cache_info().l1_hits;
+    assert_eq!(square_there(7), 49);
+    assert_eq!(square_there_cache_info().l1_hits, l1 + 1);
+
+    // By key: the other side's local copy goes too, so it computes.
+    assert!(square_here_cache_invalidate(7).unwrap());
+    eventually(10, "the other side recomputes 7", || {
+        square_there(7) == 1049
+    });
+
+    // By tag, through the cache accessor.
+    assert_eq!(square_here(3), 9);
+    assert_eq!(square_there(3), 9);
+    assert_eq!(
+        square_here_cache().invalidate_tags(&["n:3"]).unwrap(),
+        1,
+        "the tag reached Redis"
+    );
+    eventually(10, "the other side recomputes 3", || {
+        square_there(3) == 1009
+    });
+
+    // Clear: the whole namespace, everywhere.
+    assert_eq!(square_here(4), 16);
+    assert!(square_here_cache_clear().unwrap() >= 1);
+    eventually(10, "the other side recomputes 4", || {
+        square_there(4) == 1016
+    });
+    square_here_cache_clear().unwrap();
+}
+
+#[test]
+fn async_memoized_fns_share_values_and_outlive_the_runtime_they_started_in() {
+    let Some(t) = target() else { return };
+    static STORE: OnceLock<RedisStore> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    STORE
+        .set(settings(&t.url, &namespace("memo-async")).build().unwrap())
+        .unwrap();
+
+    #[memoize(ttl = 60, store = STORE.get().expect("set first"), local(capacity = 100))]
+    async fn cube_here(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        // The body runs on the caller's runtime (a current-thread one
+        // here), not on the Redis tier's.
+        assert_eq!(
+            tokio::runtime::Handle::current().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::CurrentThread
+        );
+        tokio::task::yield_now().await;
+        n * n * n
+    }
+    #[memoize(ttl = 60, store = STORE.get().expect("set first"), local(capacity = 100))]
+    async fn cube_there(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n * n * n + 1000
+    }
+
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // Each runtime lives as long as a `#[tokio::test]` would: the caches
+    // in the fns' statics outlive the first.
+    runtime().block_on(async {
+        assert_eq!(cube_here(3).await, 27);
+    });
+    runtime().block_on(async {
+        assert_eq!(cube_there(3).await, 27, "read from Redis, not computed");
+        assert_eq!(cube_here(3).await, 27);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(cube_there_cache_info().l2_hits, 1);
+
+        assert!(cube_here_cache_invalidate(3).await.unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cube_there(3).await != 1027 {
+            assert!(Instant::now() < deadline, "the other side never recomputed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(cube_here_cache().get(&3).await.is_some());
+        cube_here_cache_clear().await.unwrap();
+    });
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Profile {
+    id: u64,
+    name: String,
+}
+
+#[test]
+fn options_results_and_conditions_decide_what_reaches_redis() {
+    let Some(t) = target() else { return };
+    static STORE: OnceLock<RedisStoreBuilder> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    STORE
+        .set(settings(&t.url, &namespace("memo-shapes")))
+        .unwrap();
+
+    #[memoize(store = STORE.get().expect("set first"))]
+    fn profile(id: u64) -> Option<Profile> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        (id > 0).then(|| Profile {
+            id,
+            name: format!("user {id}"),
+        })
+    }
+    #[memoize(store = STORE.get().expect("set first"), key = format!("parse:{text}"))]
+    fn parse(text: &str) -> Result<u32, String> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        text.parse().map_err(|e| format!("{e}"))
+    }
+    #[memoize(store = STORE.get().expect("set first"), key = format!("even:{n}"), condition = |v: &u64| v.is_multiple_of(2))]
+    fn even_only(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n
+    }
+
+    let calls = || CALLS.load(Ordering::SeqCst);
+    assert_eq!(profile(0), None);
+    assert_eq!(profile(0), None);
+    assert_eq!(calls(), 2, "None is not cached");
+    assert_eq!(profile(5).map(|p| p.name).as_deref(), Some("user 5"));
+    assert_eq!(profile(5).map(|p| p.id), Some(5));
+    assert_eq!(calls(), 3);
+    let redis_key = profile_cache()
+        .as_async()
+        .store()
+        .redis_key(&5_u64)
+        .unwrap();
+    assert!(redis_key.ends_with(":#5"), "{redis_key}");
+
+    assert!(parse("x").is_err());
+    assert!(parse("x").is_err());
+    assert_eq!(parse("12"), Ok(12));
+    assert_eq!(parse("12"), Ok(12));
+    assert_eq!(calls(), 6, "errors are computed each time, values once");
+
+    assert_eq!(even_only(3), 3);
+    assert_eq!(even_only(3), 3);
+    assert_eq!(even_only(4), 4);
+    assert_eq!(even_only(4), 4);
+    assert_eq!(calls(), 9, "only values the condition accepts are kept");
+    profile_cache_clear().unwrap();
+}
+
+#[test]
+fn a_memoized_fn_answers_while_redis_is_down() {
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    static STORE: OnceLock<RedisStoreBuilder> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    STORE
+        .set(
+            RedisStore::builder(server.url.clone())
+                .namespace("memo-down")
+                .connect_timeout(Duration::from_millis(200))
+                .response_timeout(Duration::from_millis(200))
+                .circuit_breaker(2, Duration::from_secs(60)),
+        )
+        .unwrap();
+
+    #[memoize(store = STORE.get().expect("set first"))]
+    fn double(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n * 2
+    }
+
+    assert_eq!(double(1), 2);
+    assert_eq!(double(1), 2);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    server.stop();
+    for n in 2..10 {
+        assert_eq!(double(n), n * 2, "computed while Redis is down");
+    }
+    let info = double_cache_info();
+    assert!(info.errors >= 2, "{info:?}");
+    assert!(
+        double_cache().as_async().store().is_breaker_open(),
+        "after repeated failures the breaker stops calling Redis"
+    );
+    assert!(info.skipped > 0 || info.errors >= 8, "{info:?}");
+}
+
+#[test]
+fn an_unreachable_or_misconfigured_store_caches_nothing_and_the_fn_still_answers() {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(ttl = 5, store = RedisStore::builder("redis://127.0.0.1:1/").namespace("nobody-home"))]
+    fn unreachable(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n + 1
+    }
+    #[memoize(store = RedisStore::builder("not a url"))]
+    fn misconfigured(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n + 2
+    }
+
+    for _ in 0..3 {
+        assert_eq!(unreachable(1), 2);
+        assert_eq!(misconfigured(1), 3);
+    }
+    assert_eq!(CALLS.load(Ordering::SeqCst), 6, "every call computes");
+    assert!(unreachable_cache_info().errors >= 1);
+    assert!(unreachable_cache_invalidate(1).is_err());
+    assert_eq!(unreachable_cache().get(&1), None);
+}
+
+/// Public memoized fns over Redis, sync and async, with their accessors,
+/// add no warning to code under `deny(warnings, clippy::pedantic)` (CI runs
+/// clippy on this file).
+#[deny(warnings, clippy::pedantic)]
+pub mod strict {
+    use cachelite::memoize;
+    use cachelite::redis::RedisStore;
+
+    /// Doubles.
+    #[memoize(ttl = 60, store = RedisStore::builder("redis://127.0.0.1:1/").namespace("strict"))]
+    #[must_use]
+    pub fn double(n: u64) -> u64 {
+        n * 2
+    }
+
+    /// Parses.
+    ///
+    /// # Errors
+    /// When `text` is not a number.
+    #[memoize(store = RedisStore::builder("redis://127.0.0.1:1/").namespace("strict-async"), key = text.to_string())]
+    pub async fn parse(text: &str) -> Result<u64, String> {
+        text.parse().map_err(|e| format!("{e}"))
+    }
+}
