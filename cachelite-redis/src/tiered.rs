@@ -1179,6 +1179,18 @@ where
     }
 }
 
+/// Runs its closure when dropped: the subscriber's last word, however its
+/// task ends.
+struct DarkOnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl Drop for DarkOnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
 /// The subscriber task: keeps one pub/sub connection subscribed to the
 /// namespace's channel and applies what arrives.
 struct Subscriber<V> {
@@ -1203,6 +1215,17 @@ where
             heartbeat,
             mut stopped,
         } = self;
+        // If this task is dropped unfinished (its runtime shut down while
+        // the cache lives on), no invalidation can reach the local tier any
+        // more: switch it off, as a lost connection does.
+        let _dark_on_drop = DarkOnDrop(Some(Box::new({
+            let shared = shared.clone();
+            move || {
+                if let Some(s) = shared.upgrade() {
+                    s.go_dark();
+                }
+            }
+        })));
         let mut backoff = Duration::from_millis(10);
         loop {
             let connect = async {

@@ -475,6 +475,39 @@ async fn computations_that_fail_or_decline_are_not_stored() {
 }
 
 #[test]
+fn a_cache_whose_runtime_shut_down_stops_trusting_its_local_tier() {
+    let Some(t) = target() else { return };
+    let ns = namespace("orphan");
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let c: TieredCache<str, u32> = first.block_on(async {
+        let c = tiered(store(&t.url, &ns)).await;
+        c.insert("k", 1).await.unwrap();
+        assert_eq!(c.get("k").await, Some(1));
+        assert!(c.local().contains_key("k"));
+        c
+    });
+    // The subscriber lived on `first`: with it gone, nothing would tell
+    // this cache of another process's writes.
+    drop(first);
+    assert!(!c.is_local_active(), "the local tier is off");
+    assert!(c.local().is_empty(), "and was cleared");
+
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let other: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+        other.insert("k", 2).await.unwrap();
+        // Its connection may have died with `first` too (then a counted
+        // error and a miss): either way, never the stale local copy.
+        let got = c.get("k").await;
+        assert!(
+            got == Some(2) || got.is_none(),
+            "stale copy served: {got:?}"
+        );
+        other.clear().await.unwrap();
+    });
+}
+
+#[test]
 fn the_blocking_cache_serves_sync_code() {
     let Some(t) = target() else { return };
     let ns = namespace("blocking");
