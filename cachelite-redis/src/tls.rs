@@ -46,7 +46,24 @@ fn is_tls_url(url: &str) -> bool {
 }
 
 fn bad_url(url: &str, why: impl fmt::Display) -> Error {
+    let url = redacted(url);
     Error::Config(format!("cannot use the URL {url:?}: {why}"))
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+fn redacted(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// A client for `url`; no connection is made.
@@ -125,6 +142,23 @@ fn use_ring_unless_chosen() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_never_reach_an_error_message() {
+        assert_eq!(
+            redacted("redis://:hunter2@host:6379/0"),
+            "redis://:***@host:6379/0"
+        );
+        assert_eq!(
+            redacted("rediss://user:p@ss@host/"),
+            "rediss://user:***@host/"
+        );
+        assert_eq!(redacted("redis://user@host"), "redis://user@host");
+        assert_eq!(redacted("redis://host:6379"), "redis://host:6379");
+        assert_eq!(redacted("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
+        let e = bad_url("redis://:hunter2@host:99999", "bad port").to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 
     #[test]
     fn only_the_rediss_scheme_asks_for_tls() {
