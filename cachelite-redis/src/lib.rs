@@ -72,4 +72,4 @@ pub use blocking::BlockingTieredCache;
 pub use codec::Codec;
 pub use error::Error;
 pub use store::{RedisStore, RedisStoreBuilder, StoreStats};
-pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredStats};
+pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

@@ -1,8 +1,8 @@
 //! The remote tier: one namespace of one Redis server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
-use crate::codec::{self, Codec};
+use crate::codec::{self, Codec, Decoded, Expiry};
 use crate::key::{Keyspace, check_namespace, render_key};
 use crate::tls::{self, TlsSettings};
 
@@ -84,6 +84,47 @@ struct Counters {
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How long an estimate of the server's clock is trusted before it is
+/// measured again.
+const CLOCK_RESYNC: Duration = Duration::from_secs(60);
+
+/// This process's estimate of the Redis server's clock, from `TIME`.
+///
+/// Entries carry their end on the server's clock, so that replicas whose
+/// own clocks disagree still agree on when an entry ends: each measures
+/// its offset from the one clock they share, to within half a round trip.
+#[derive(Debug, Default)]
+struct ServerClock {
+    /// Server time minus local time, in microseconds.
+    offset_us: AtomicI64,
+    /// Local Unix time of the last measurement, in microseconds; 0: never.
+    measured_us: AtomicI64,
+}
+
+/// Local Unix time in microseconds.
+fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl ServerClock {
+    /// The server's time now, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        u64::try_from(us / 1000).unwrap_or(0)
+    }
+
+    /// Records a `TIME` reply received between local times `sent` and
+    /// `received` (µs): the server read its clock about halfway.
+    fn record(&self, sent: i64, received: i64, (secs, micros): (i64, i64)) {
+        let server = secs.saturating_mul(1_000_000).saturating_add(micros);
+        let local = sent + (received - sent) / 2;
+        self.offset_us.store(server - local, Ordering::Release);
+        self.measured_us.store(received.max(1), Ordering::Release);
+    }
 }
 
 /// Settings for a [`RedisStore`]; made by [`RedisStore::builder`].
@@ -234,6 +275,7 @@ impl RedisStoreBuilder {
                 breaker: Breaker::new(self.failure_threshold, self.cooldown),
                 origin: fastrand::u64(..),
                 counters: Counters::default(),
+                clock: ServerClock::default(),
             }),
         })
     }
@@ -279,6 +321,7 @@ struct StoreInner {
     breaker: Breaker,
     origin: u64,
     counters: Counters,
+    clock: ServerClock,
 }
 
 /// A value read from Redis, with what the local tier needs to hold it.
@@ -286,8 +329,9 @@ struct StoreInner {
 pub(crate) struct Fetched<V> {
     pub(crate) value: V,
     pub(crate) tags: Vec<String>,
-    /// Time left in Redis, measured from before the request was sent;
-    /// `None` when the entry does not expire.
+    /// Time left in Redis, from the expiry in the entry's envelope (never
+    /// more than the TTL it was written with); `None` when the entry does
+    /// not expire.
     pub(crate) ttl: Option<Duration>,
 }
 
@@ -615,49 +659,74 @@ impl RedisStore {
         bump(&self.inner.counters.errors);
     }
 
+    /// The server's time now (ms since the Unix epoch), as this process
+    /// estimates it. Measured with `TIME` on first use; afterwards one
+    /// caller at a time refreshes an estimate older than a minute while the
+    /// others go on with it, so the steady state costs no round trip.
+    async fn server_now_ms(&self) -> Result<u64, Error> {
+        let clock = &self.inner.clock;
+        let measured = clock.measured_us.load(Ordering::Acquire);
+        let now = unix_us();
+        let resync = i64::try_from(CLOCK_RESYNC.as_micros()).unwrap_or(i64::MAX);
+        // A local clock that stepped back also calls for a new measurement.
+        if measured == 0 || now.saturating_sub(measured) > resync || now < measured {
+            let first = measured == 0;
+            let ours = first
+                || clock
+                    .measured_us
+                    .compare_exchange(measured, now.max(1), Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+            if ours {
+                let sent = unix_us();
+                match self.run::<(i64, i64)>(Req::Cmd(&redis::cmd("TIME"))).await {
+                    Ok(time) => clock.record(sent, unix_us(), time),
+                    Err(e) if first => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(clock.now_ms())
+    }
+
     pub(crate) async fn fetch<V: DeserializeOwned>(
         &self,
         rendered: &str,
     ) -> Result<Option<Fetched<V>>, Error> {
+        self.server_now_ms().await?;
         let key = self.inner.keys.entry(rendered);
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
-        let sent = Instant::now();
-        let (raw, pttl): (Option<Vec<u8>>, i64) = self.run(Req::Pipe(&pipe)).await?;
-        Ok(self.decode_fetched(&key, raw, pttl, sent).await)
+        let mut get = redis::cmd("GET");
+        get.arg(&key);
+        let raw: Option<Vec<u8>> = self.run(Req::Cmd(&get)).await?;
+        Ok(self.decode_fetched(&key, raw).await)
     }
 
     async fn decode_fetched<V: DeserializeOwned>(
         &self,
         key: &str,
         raw: Option<Vec<u8>>,
-        pttl: i64,
-        sent: Instant,
     ) -> Option<Fetched<V>> {
         let c = &self.inner.counters;
-        let ttl = match pttl {
-            -1 => None,
-            n if n > 0 => {
-                Some(Duration::from_millis(n.unsigned_abs()).saturating_sub(sent.elapsed()))
-            }
-            // Gone (or expiring) between GET and PTTL.
-            _ => {
-                bump(&c.misses);
-                return None;
-            }
-        };
         let Some(raw) = raw else {
             bump(&c.misses);
             return None;
         };
         match codec::decode::<V>(&raw) {
-            Some((value, tags)) => {
+            Decoded::Entry(e) => {
                 bump(&c.hits);
-                Some(Fetched { value, tags, ttl })
+                let ttl = e.expiry.map(|x| self.time_left(x));
+                Some(Fetched {
+                    value: e.value,
+                    tags: e.tags,
+                    ttl,
+                })
             }
-            None => {
+            outcome => {
                 bump(&c.misses);
-                bump(&c.errors);
+                // An outdated envelope is no error: the next write of the
+                // key replaces it.
+                if matches!(outcome, Decoded::Corrupt) {
+                    bump(&c.errors);
+                }
                 // Only if nobody has replaced it meanwhile; failure to
                 // delete is already counted by `run`.
                 let mut del = redis::cmd("EVAL");
@@ -666,6 +735,17 @@ impl RedisStore {
                 None
             }
         }
+    }
+
+    /// What is left of an entry's life: until its end on the server's
+    /// clock, never more than the TTL it was written with (which bounds
+    /// the harm of a wrong clock estimate, here or at the writer).
+    fn time_left(&self, expiry: Expiry) -> Duration {
+        let left = expiry
+            .at_ms
+            .saturating_sub(self.inner.clock.now_ms())
+            .min(expiry.ttl_ms);
+        Duration::from_millis(left)
     }
 
     /// Writes and publishes; the TTL is sent as `PX` milliseconds.
@@ -677,7 +757,14 @@ impl RedisStore {
         tags: &[String],
         origin: u64,
     ) -> Result<(), Error> {
-        let bytes = codec::encode(self.inner.codec, value, tags)?;
+        let expiry = match ttl {
+            Some(t) => Some(Expiry {
+                at_ms: self.server_now_ms().await?.saturating_add(px(t)),
+                ttl_ms: px(t),
+            }),
+            None => None,
+        };
+        let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
         let msg = Message {
@@ -875,22 +962,20 @@ impl RedisStore {
         &self,
         rendered: &str,
     ) -> Result<(Option<Fetched<V>>, bool), Error> {
+        self.server_now_ms().await?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
             .arg(&key)
-            .cmd("PTTL")
-            .arg(&key)
             .cmd("EXISTS")
             .arg(keys.lock(rendered));
-        let sent = Instant::now();
-        let (raw, pttl, held): (Option<Vec<u8>>, i64, bool) = self.run(Req::Pipe(&pipe)).await?;
+        let (raw, held): (Option<Vec<u8>>, bool) = self.run(Req::Pipe(&pipe)).await?;
         if raw.is_none() {
             // Not a miss of the cache: the leader is still computing.
             return Ok((None, held));
         }
-        Ok((self.decode_fetched(&key, raw, pttl, sent).await, held))
+        Ok((self.decode_fetched(&key, raw).await, held))
     }
 
     // ---- the guarded call ----

@@ -5,31 +5,69 @@
 //! - L1 is used only while the subscriber is connected ("live"). When its
 //!   connection drops, L1 is cleared and bypassed; when it is back, L1 is
 //!   cleared again and used.
+//! - L1 is keyed by the user's keys, so a local hit renders nothing. A key
+//!   enters L1 only if its rendering (what messages carry) reads back as
+//!   the key itself, so every message finds the entry it names.
 //! - Every invalidation that reaches this process (a message, or a write
 //!   made here) bumps a generation counter *before* dropping L1 entries:
 //!   the key's stripe for a key message, an epoch for tags, globs, clears
 //!   and subscription changes. A fill of L1 from L2 records the generation
 //!   before its read and stores nothing if it changed; the runtime's
 //!   in-flight bookkeeping (a removal dooms a computation in flight for the
-//!   key) closes the gap between that check and the store.
+//!   key) closes the gap between that check and the store. A glob, which
+//!   the runtime cannot match against keys that are not strings, is
+//!   applied to the entries present; a computation that stored its result
+//!   after the glob's epoch bump checks the epoch again and drops it.
 //! - Local writes invalidate L1 rather than write through it, so two
 //!   concurrent writers in one process cannot leave L1 disagreeing with L2.
 
+use std::borrow::Borrow;
 use std::future::Future;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use cachelite_runtime::Cache;
+use cachelite_runtime::{Cache, Glob};
 use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::channel::{Message, Op};
-use crate::key::render_key_short;
+use crate::key::{parse_rendered, render_key_short};
 use crate::store::{Fetched, RedisStore};
+
+/// What a [`TieredCache`] can be keyed by: a serializable key (its serde
+/// form names it in Redis, the same in every process) whose owned form
+/// deserializes, since invalidation messages name keys in that form and
+/// the local tier is keyed by the keys themselves.
+///
+/// Implemented for every such type: `str`, `String`, integers, tuples,
+/// and your own types deriving `Serialize`, `Deserialize`, `Hash`, `Eq`
+/// and `Clone`.
+///
+/// ```
+/// fn keyed<K: cachelite_redis::TieredKey + ?Sized>() {}
+/// keyed::<str>();
+/// keyed::<(u64, String)>();
+/// ```
+pub trait TieredKey:
+    Serialize
+    + Hash
+    + Eq
+    + ToOwned<Owned: Hash + Eq + Clone + Send + Sync + DeserializeOwned + 'static>
+    + 'static
+{
+}
+
+impl<K> TieredKey for K
+where
+    K: Serialize + Hash + Eq + ToOwned + ?Sized + 'static,
+    K::Owned: Hash + Eq + Clone + Send + Sync + DeserializeOwned + 'static,
+{
+}
 
 /// A value to store with its TTL and tags: what the compute closures of
 /// [`TieredCache::get_or_compute`] hand back, and what
@@ -199,9 +237,9 @@ pub struct TieredStats {
 /// # Ok(()) }
 /// ```
 #[must_use]
-pub struct TieredCacheBuilder<K: ?Sized, V> {
+pub struct TieredCacheBuilder<K: ?Sized + ToOwned, V> {
     store: RedisStore,
-    local: Option<Cache<String, V>>,
+    local: Option<Cache<K::Owned, V>>,
     local_capacity: usize,
     local_ttl: Option<Duration>,
     ttl: Option<Duration>,
@@ -218,7 +256,7 @@ struct LeaseConfig {
 
 impl<K, V> TieredCacheBuilder<K, V>
 where
-    K: Serialize + ?Sized,
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     /// The local tier's item bound (default 10 000, LRU), when no
@@ -236,11 +274,10 @@ where
         self
     }
 
-    /// A ready-made local cache (policy, byte budget, listeners...). Its
-    /// keys are the rendered keys ([`RedisStore::redis_key`] without the
-    /// namespace prefix); its default TTL, if any, bounds local copies like
-    /// [`TieredCacheBuilder::local_ttl`].
-    pub fn local(mut self, cache: Cache<String, V>) -> Self {
+    /// A ready-made local cache (policy, byte budget, listeners...), keyed
+    /// by the owned form of the keys; its default TTL, if any, bounds local
+    /// copies like [`TieredCacheBuilder::local_ttl`].
+    pub fn local(mut self, cache: Cache<K::Owned, V>) -> Self {
         self.local = Some(cache);
         self
     }
@@ -355,12 +392,12 @@ where
 /// cache.invalidate_glob("#1*").await?; // integer keys render as #12
 /// # Ok(()) }
 /// ```
-pub struct TieredCache<K: ?Sized, V> {
-    pub(crate) shared: Arc<Shared<V>>,
+pub struct TieredCache<K: ?Sized + ToOwned, V> {
+    pub(crate) shared: Arc<Shared<K, V>>,
     _key: PhantomData<fn(&K)>,
 }
 
-impl<K: ?Sized, V> Clone for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> Clone for TieredCache<K, V> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
@@ -369,7 +406,7 @@ impl<K: ?Sized, V> Clone for TieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized, V> std::fmt::Debug for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> std::fmt::Debug for TieredCache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TieredCache")
             .field("store", &self.shared.store)
@@ -378,8 +415,8 @@ impl<K: ?Sized, V> std::fmt::Debug for TieredCache<K, V> {
     }
 }
 
-pub(crate) struct Shared<V> {
-    pub(crate) l1: Cache<String, V>,
+pub(crate) struct Shared<K: ?Sized + ToOwned, V> {
+    pub(crate) l1: Cache<K::Owned, V>,
     store: RedisStore,
     /// This cache's id in published messages.
     origin: u64,
@@ -439,6 +476,10 @@ impl Generations {
         &self.stripes[i]
     }
 
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
     fn seen(&self, rendered: &str) -> Seen {
         (
             self.epoch.load(Ordering::SeqCst),
@@ -472,8 +513,9 @@ pub(crate) enum Start<V> {
     Compute(Option<String>),
 }
 
-impl<V> Shared<V>
+impl<K, V> Shared<K, V>
 where
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     fn live(&self) -> bool {
@@ -488,7 +530,7 @@ where
         self.generations.bump_all();
     }
 
-    pub(crate) fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
+    pub(crate) fn render(&self, key: &K) -> Result<String, Error> {
         render_key_short(key)
             .map(crate::key::Rendered::into_string)
             .inspect_err(|_| self.store.count_error())
@@ -524,25 +566,51 @@ where
         }
         match msg.op {
             Op::Keys(keys) => {
-                for k in &keys {
-                    self.generations.bump_key(k);
-                    self.l1.remove(k);
+                for rendered in &keys {
+                    self.generations.bump_key(rendered);
+                    // A rendering that reads back as no key of this type
+                    // names no local entry: each entered L1 only after
+                    // reading back as itself.
+                    if let Some(key) = parse_rendered::<K::Owned>(rendered) {
+                        self.l1.remove::<K>(key.borrow());
+                    }
                 }
             }
             Op::Tags(tags) => {
                 self.l1.invalidate_tags(&tags);
             }
-            Op::Glob(pattern) => {
-                self.l1.invalidate_glob(&pattern);
-            }
+            Op::Glob(pattern) => self.invalidate_local_glob(&pattern),
             Op::Clear => self.l1.clear(),
         }
     }
 
-    /// Drops `rendered` from L1 after a write or invalidation made here.
-    fn forget(&self, rendered: &str) {
+    /// Drops the local entries whose rendered key matches `pattern` (all
+    /// of them if it is not a valid glob). The caller bumps the epoch
+    /// first, so a fill that misses this pass stores nothing or undoes
+    /// itself.
+    fn invalidate_local_glob(&self, pattern: &str) {
+        let Ok(glob) = Glob::new(pattern) else {
+            self.l1.clear();
+            return;
+        };
+        for owned in self.l1.keys() {
+            let key: &K = owned.borrow();
+            if render_key_short(key).is_ok_and(|r| glob.is_match(r.as_str())) {
+                self.l1.remove(key);
+            }
+        }
+    }
+
+    /// Whether `key` may be held in L1: its rendering reads back as itself,
+    /// so that a message naming the rendering finds it.
+    fn reads_back(key: &K, rendered: &str) -> bool {
+        parse_rendered::<K::Owned>(rendered).is_some_and(|k| k.borrow() == key)
+    }
+
+    /// Drops `key` from L1 after a write or invalidation made here.
+    fn forget(&self, key: &K, rendered: &str) {
         self.generations.bump_key(rendered);
-        self.l1.remove(rendered);
+        self.l1.remove(key);
     }
 
     fn resolve_ttl(&self, ttl: Ttl) -> Option<Duration> {
@@ -559,6 +627,7 @@ where
     /// the callers waiting on it still get the value.
     fn settle(
         &self,
+        key: &K,
         rendered: &str,
         value: V,
         remote_ttl: Option<Duration>,
@@ -569,8 +638,8 @@ where
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if !keep || ttl.is_some_and(|t| t.is_zero()) {
-            self.l1.remove(rendered);
+        if !keep || ttl.is_some_and(|t| t.is_zero()) || !Self::reads_back(key, rendered) {
+            self.l1.remove(key);
         }
         let mut ins = LocalInsertion::new(value);
         if let Some(t) = ttl {
@@ -584,9 +653,9 @@ where
 
     /// Fills L1 outside a computation (plain `get`): store, then check the
     /// generation again and undo if an invalidation slipped in between.
-    fn fill(&self, rendered: &str, f: &Fetched<V>, seen: Seen) {
+    fn fill(&self, key: &K, rendered: &str, f: &Fetched<V>, seen: Seen) {
         let fresh = || self.live() && self.generation(rendered) == seen;
-        if !fresh() {
+        if !fresh() || !Self::reads_back(key, rendered) {
             return;
         }
         let ttl = match (self.local_ttl, f.ttl) {
@@ -602,9 +671,9 @@ where
         if !f.tags.is_empty() {
             ins = ins.with_tags(&f.tags);
         }
-        self.l1.insert_entry(rendered.to_owned(), ins);
+        self.l1.insert_entry(key.to_owned(), ins);
         if !fresh() {
-            self.l1.remove(rendered);
+            self.l1.remove(key);
         }
     }
 
@@ -628,26 +697,44 @@ where
     /// computation, the write.
     async fn lead<O, E, F>(
         &self,
-        rendered: &str,
+        key: &K,
         compute: F,
     ) -> (Served<V, Result<O, E>>, Option<LocalInsertion<V>>)
     where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
-        let lease = match self.lead_start(rendered).await {
+        let Ok(rendered) = self.render(key) else {
+            // No key in Redis, no cache: fail open (singleflight still).
+            let r = self.timed_load(compute).await.map(|(o, _)| o);
+            return (Served::Computed(r), None);
+        };
+        let lease = match self.lead_start(key, &rendered).await {
             Start::Found(v, local) => return (Served::Remote(v), local),
             Start::Compute(lease) => lease,
         };
         let result = self.timed_load(compute).await;
-        self.lead_finish(rendered, result, lease).await
+        self.lead_finish(key, &rendered, result, lease).await
+    }
+
+    /// After a read-through that this caller led: if a tag, glob, clear or
+    /// subscription change came in since `epoch`, the entry it may just
+    /// have stored is dropped (a glob cannot doom a computation in flight).
+    pub(crate) fn recheck<R>(&self, key: &K, epoch: u64, served: &Served<V, R>) {
+        if !matches!(served, Served::Local(_)) && self.generations.epoch() != epoch {
+            self.l1.remove(key);
+        }
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.generations.epoch()
     }
 
     /// Before computing: the value from Redis, or from the process holding
     /// the lease; else the go-ahead, with the lease if one was taken.
-    pub(crate) async fn lead_start(&self, rendered: &str) -> Start<V> {
+    pub(crate) async fn lead_start(&self, key: &K, rendered: &str) -> Start<V> {
         let seen = self.generation(rendered);
         if let Ok(Some(f)) = self.store.fetch::<V>(rendered).await {
-            return self.remote(rendered, f, seen);
+            return self.remote(key, rendered, f, seen);
         }
         let mut lease = None;
         if let Some(cfg) = self.lease
@@ -657,7 +744,7 @@ where
                 Ok(Some(token)) => lease = Some(token),
                 Ok(None) => {
                     if let Some(f) = self.await_leader(rendered, cfg.wait).await {
-                        return self.remote(rendered, f, seen);
+                        return self.remote(key, rendered, f, seen);
                     }
                 }
                 Err(_) => {}
@@ -670,6 +757,7 @@ where
     /// After computing: write what is to be stored, release the lease.
     pub(crate) async fn lead_finish<O, E>(
         &self,
+        key: &K,
         rendered: &str,
         result: Result<(O, Option<Insertion<V>>), E>,
         lease: Option<String>,
@@ -687,7 +775,7 @@ where
                 // A value this process just wrote is the newest: only the
                 // subscriber's state matters, not the generation.
                 let keep = written && self.live();
-                let local = self.settle(rendered, ins.value, left, &ins.tags, keep);
+                let local = self.settle(key, rendered, ins.value, left, &ins.tags, keep);
                 (Served::Computed(Ok(o)), local)
             }
             Ok((o, None)) => (Served::Computed(Ok(o)), None),
@@ -715,10 +803,10 @@ where
         }
     }
 
-    fn remote(&self, rendered: &str, f: Fetched<V>, seen: Seen) -> Start<V> {
+    fn remote(&self, key: &K, rendered: &str, f: Fetched<V>, seen: Seen) -> Start<V> {
         bump(&self.counters.l2_hits);
         let keep = self.live() && self.generation(rendered) == seen;
-        let local = self.settle(rendered, f.value.clone(), f.ttl, &f.tags, keep);
+        let local = self.settle(key, rendered, f.value.clone(), f.ttl, &f.tags, keep);
         Start::Found(f.value, local)
     }
 
@@ -746,7 +834,7 @@ where
 
 impl<K, V> TieredCache<K, V>
 where
-    K: Serialize + ?Sized,
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     /// A builder over `store`.
@@ -783,7 +871,7 @@ where
         &self.shared.store
     }
 
-    /// The local tier (keys are the rendered keys).
+    /// The local tier, keyed by the owned form of the keys.
     ///
     /// ```no_run
     /// # fn demo(cache: cachelite_redis::TieredCache<str, u8>) {
@@ -791,7 +879,7 @@ where
     /// # }
     /// ```
     #[must_use]
-    pub fn local(&self) -> &Cache<String, V> {
+    pub fn local(&self) -> &Cache<K::Owned, V> {
         &self.shared.l1
     }
 
@@ -864,21 +952,18 @@ where
     /// ```
     pub async fn get(&self, key: &K) -> Option<V> {
         let s = &*self.shared;
-        let short = render_key_short(key)
-            .inspect_err(|_| s.store.count_error())
-            .ok()?;
         if s.live()
-            && let Some(v) = s.l1.get(short.as_str())
+            && let Some(v) = s.l1.get(key)
         {
             bump(&s.counters.l1_hits);
             return Some(v);
         }
-        let rendered = short.into_string();
+        let rendered = s.render(key).ok()?;
         let seen = s.generation(&rendered);
         match s.store.fetch::<V>(&rendered).await {
             Ok(Some(f)) => {
                 bump(&s.counters.l2_hits);
-                s.fill(&rendered, &f, seen);
+                s.fill(key, &rendered, &f, seen);
                 Some(f.value)
             }
             _ => {
@@ -957,7 +1042,7 @@ where
             .store
             .write(&rendered, &ins.value, ttl, &ins.tags, s.origin)
             .await;
-        s.forget(&rendered);
+        s.forget(key, &rendered);
         written
     }
 
@@ -976,7 +1061,7 @@ where
         let s = &*self.shared;
         let rendered = s.render(key)?;
         let removed = s.store.remove_rendered(&rendered, s.origin).await;
-        s.forget(&rendered);
+        s.forget(key, &rendered);
         removed
     }
 
@@ -1018,7 +1103,7 @@ where
         let n = s.store.invalidate_glob_from(pattern, s.origin).await;
         if !matches!(n, Err(Error::Glob(_))) {
             s.bump_generation();
-            s.l1.invalidate_glob(pattern);
+            s.invalidate_local_glob(pattern);
         }
         n
     }
@@ -1078,13 +1163,11 @@ where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
         let s = &*self.shared;
-        let Ok(rendered) = s.render(key) else {
-            // No key, no cache: fail open.
-            return s.timed_load(compute).await.map(|(o, _)| o);
-        };
+        let epoch = s.epoch();
         let served =
-            s.l1.get_or_compute_async(rendered.clone(), Served::Local, s.lead(&rendered, compute))
+            s.l1.get_or_compute_async(key.to_owned(), Served::Local, s.lead(key, compute))
                 .await;
+        s.recheck(key, epoch, &served);
         s.answer(served, on_hit)
     }
 
@@ -1193,8 +1276,8 @@ impl Drop for DarkOnDrop {
 
 /// The subscriber task: keeps one pub/sub connection subscribed to the
 /// namespace's channel and applies what arrives.
-struct Subscriber<V> {
-    shared: Weak<Shared<V>>,
+struct Subscriber<K: ?Sized + ToOwned, V> {
+    shared: Weak<Shared<K, V>>,
     client: redis::Client,
     channel: String,
     timeout: Duration,
@@ -1202,8 +1285,9 @@ struct Subscriber<V> {
     stopped: tokio::sync::watch::Receiver<()>,
 }
 
-impl<V> Subscriber<V>
+impl<K, V> Subscriber<K, V>
 where
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     async fn run(self) {
@@ -1313,7 +1397,7 @@ mod tests {
         }
     }
 
-    fn foreign(s: &Shared<u32>, op: Op) -> Vec<u8> {
+    fn foreign(s: &Shared<str, u32>, op: Op) -> Vec<u8> {
         Message {
             origin: s.origin.wrapping_add(1),
             op,
@@ -1328,9 +1412,9 @@ mod tests {
         let seen = s.generation("k");
         // The invalidation lands while the read of the old value is in flight.
         s.apply(&foreign(s, Op::Keys(vec!["k".into()])));
-        s.fill("k", &fetched(1, None), seen);
+        s.fill("k", "k", &fetched(1, None), seen);
         assert!(!s.l1.contains_key("k"));
-        s.fill("k", &fetched(2, None), s.generation("k"));
+        s.fill("k", "k", &fetched(2, None), s.generation("k"));
         assert_eq!(s.l1.get("k"), Some(2));
     }
 
@@ -1344,11 +1428,11 @@ mod tests {
         );
         let seen = s.generation("a");
         s.apply(&foreign(s, Op::Keys(vec!["b".into()])));
-        s.fill("a", &fetched(1, None), seen);
+        s.fill("a", "a", &fetched(1, None), seen);
         assert!(s.l1.contains_key("a"));
         let seen = s.generation("c");
         s.apply(&foreign(s, Op::Glob("zzz*".into())));
-        s.fill("c", &fetched(1, None), seen);
+        s.fill("c", "c", &fetched(1, None), seen);
         assert!(
             !s.l1.contains_key("c"),
             "globs and tags block every fill in flight"
@@ -1363,7 +1447,7 @@ mod tests {
         s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
         let out =
             s.l1.get_or_compute_async("k".to_string(), |v| v, async {
-                match s.remote("k", fetched(7, None), seen) {
+                match s.remote("k", "k", fetched(7, None), seen) {
                     Start::Found(v, local) => (v, local),
                     Start::Compute(_) => unreachable!(),
                 }
@@ -1379,15 +1463,21 @@ mod tests {
         let s = &*c.shared;
         s.fill(
             "k",
+            "k",
             &fetched(1, Some(Duration::from_millis(150))),
             s.generation("k"),
         );
         assert!(s.l1.ttl("k").unwrap() <= Duration::from_millis(150));
         // No time left in Redis: nothing kept locally.
-        s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation("z"));
+        s.fill(
+            "z",
+            "z",
+            &fetched(1, Some(Duration::ZERO)),
+            s.generation("z"),
+        );
         assert!(!s.l1.contains_key("z"));
         // No expiry in Redis: the local bound applies.
-        s.fill("n", &fetched(1, None), s.generation("n"));
+        s.fill("n", "n", &fetched(1, None), s.generation("n"));
         let ttl = s.l1.ttl("n").unwrap();
         assert!(ttl > Duration::from_secs(59) && ttl <= Duration::from_secs(60));
     }
@@ -1397,7 +1487,7 @@ mod tests {
         let c = offline(None);
         let s = &*c.shared;
         for k in ["user:1", "user:2", "post:1", "own"] {
-            s.fill(k, &fetched(1, None), s.generation(k));
+            s.fill(k, k, &fetched(1, None), s.generation(k));
         }
         let own = Message {
             origin: s.origin,
@@ -1421,10 +1511,10 @@ mod tests {
     async fn going_dark_clears_and_bypasses_the_local_tier() {
         let c = offline(None);
         let s = &*c.shared;
-        s.fill("k", &fetched(1, None), s.generation("k"));
+        s.fill("k", "k", &fetched(1, None), s.generation("k"));
         s.go_dark();
         assert!(s.l1.is_empty() && !c.is_local_active());
-        s.fill("k", &fetched(1, None), s.generation("k"));
+        s.fill("k", "k", &fetched(1, None), s.generation("k"));
         assert!(s.l1.is_empty(), "no fills while dark");
         assert_eq!(c.stats().disconnects, 1);
     }
