@@ -1,7 +1,7 @@
 //! The remote tier: one namespace of one Redis server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -266,6 +266,7 @@ impl RedisStoreBuilder {
             inner: Arc::new(StoreInner {
                 client,
                 conn: Mutex::new(None),
+                connected: AtomicBool::new(false),
                 keys: Keyspace::new(&self.namespace, self.version),
                 namespace: self.namespace,
                 version: self.version,
@@ -312,6 +313,9 @@ struct StoreInner {
     /// Made on first use, inside the caller's runtime; dropped when the
     /// breaker opens, so a wedged manager is replaced by the next probe.
     conn: Mutex<Option<ConnectionManager>>,
+    /// The current connection manager has answered at least once: calls
+    /// then get one response timeout, not a connect timeout on top.
+    connected: AtomicBool,
     keys: Keyspace,
     namespace: String,
     version: u32,
@@ -988,13 +992,16 @@ impl RedisStore {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
+        // No response timeout of the manager's own: `run` bounds every
+        // call, and one timer per call is enough.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.inner.connect_timeout))
-            .set_response_timeout(Some(self.inner.response_timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(5))
             .set_max_delay(self.inner.connect_timeout);
         let c = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)?;
+        self.inner.connected.store(false, Ordering::Release);
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -1004,11 +1011,13 @@ impl RedisStore {
         if self.inner.breaker.is_open() {
             // The next probe starts from a fresh connection manager.
             self.inner.conn.lock().take();
+            self.inner.connected.store(false, Ordering::Release);
         }
     }
 
-    /// Runs one command or pipeline under the breaker and a deadline of one
-    /// connect plus one response timeout.
+    /// Runs one command or pipeline under the breaker and a deadline: one
+    /// response timeout once the connection has answered, one connect plus
+    /// one response timeout before.
     async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, Error> {
         let c = &self.inner.counters;
         if !self.inner.breaker.allow() {
@@ -1022,7 +1031,11 @@ impl RedisStore {
                 return Err(e);
             }
         };
-        let deadline = self.inner.connect_timeout + self.inner.response_timeout;
+        let deadline = if self.inner.connected.load(Ordering::Acquire) {
+            self.inner.response_timeout
+        } else {
+            self.inner.connect_timeout + self.inner.response_timeout
+        };
         let call = async {
             match req {
                 Req::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
@@ -1032,6 +1045,9 @@ impl RedisStore {
         match tokio::time::timeout(deadline, call).await {
             Ok(Ok(v)) => {
                 self.inner.breaker.success();
+                if !self.inner.connected.load(Ordering::Relaxed) {
+                    self.inner.connected.store(true, Ordering::Release);
+                }
                 Ok(v)
             }
             Ok(Err(e)) => {

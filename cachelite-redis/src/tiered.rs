@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use cachelite_runtime::{Cache, Glob};
 use futures::StreamExt;
+use futures::future::Either;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -201,7 +202,8 @@ impl LoadStats {
 #[non_exhaustive]
 pub struct TieredStats {
     /// Reads served by the local tier (callers that joined a computation
-    /// already running in this process included).
+    /// already running in this process included): the local cache's own
+    /// hit count, so a hit costs no second counter.
     pub l1_hits: u64,
     /// Reads served by Redis.
     pub l2_hits: u64,
@@ -433,7 +435,6 @@ pub(crate) struct Shared<K: ?Sized + ToOwned, V> {
 
 #[derive(Default)]
 struct Counters {
-    l1_hits: AtomicU64,
     l2_hits: AtomicU64,
     misses: AtomicU64,
     load_ok: AtomicU64,
@@ -468,11 +469,13 @@ impl Generations {
     }
 
     fn stripe(&self, rendered: &str) -> &AtomicU64 {
-        let mut h = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(rendered, &mut h);
+        // FNV-1a: stable, cheap, and only ever compared within this process.
+        let h = rendered.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         // The modulo keeps the index below STRIPES, so the cast is lossless.
         #[allow(clippy::cast_possible_truncation)]
-        let i = (std::hash::Hasher::finish(&h) % Self::STRIPES as u64) as usize;
+        let i = ((h ^ (h >> 32)) % Self::STRIPES as u64) as usize;
         &self.stripes[i]
     }
 
@@ -794,10 +797,7 @@ where
         on_hit: impl FnOnce(V) -> O,
     ) -> Result<O, E> {
         match served {
-            Served::Local(v) => {
-                bump(&self.counters.l1_hits);
-                Ok(on_hit(v))
-            }
+            Served::Local(v) => Ok(on_hit(v)),
             Served::Remote(v) => Ok(on_hit(v)),
             Served::Computed(r) => r,
         }
@@ -908,8 +908,9 @@ where
         let s = &self.shared;
         let c = &s.counters;
         let store = s.store.stats();
+        let local = s.l1.stats();
         TieredStats {
-            l1_hits: c.l1_hits.load(Ordering::Relaxed),
+            l1_hits: local.hits,
             l2_hits: c.l2_hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             errors: store.errors,
@@ -921,7 +922,7 @@ where
             },
             disconnects: c.disconnects.load(Ordering::Relaxed),
             local_active: s.live(),
-            local: s.l1.stats(),
+            local,
         }
     }
 
@@ -950,14 +951,19 @@ where
     /// if let Some(v) = cache.get("k").await { println!("{v}"); }
     /// # }
     /// ```
-    pub async fn get(&self, key: &K) -> Option<V> {
+    pub fn get<'a>(&'a self, key: &'a K) -> impl Future<Output = Option<V>> + 'a {
         let s = &*self.shared;
-        if s.live()
-            && let Some(v) = s.l1.get(key)
-        {
-            bump(&s.counters.l1_hits);
-            return Some(v);
+        let local = if s.live() { s.l1.get(key) } else { None };
+        match local {
+            Some(v) => Either::Left(std::future::ready(Some(v))),
+            // Boxed: the Redis read is a large future, which would otherwise
+            // be moved into place on every call, local hits included.
+            None => Either::Right(Box::pin(self.get_remote(key))),
         }
+    }
+
+    async fn get_remote(&self, key: &K) -> Option<V> {
+        let s = &*self.shared;
         let rendered = s.render(key).ok()?;
         let seen = s.generation(&rendered);
         match s.store.fetch::<V>(&rendered).await {
