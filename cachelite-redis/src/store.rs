@@ -20,14 +20,21 @@ use crate::tls::{self, TlsSettings};
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
 
-/// Stores a value with its expiry and adds the entry to its tag sets; a
-/// tag set lives at least as long as its longest-lived member.
+/// Stores a value with its expiry (only if the key is absent when ARGV[3]
+/// is `NX`) and adds the entry to its tag sets; a tag set lives at least
+/// as long as its longest-lived member. Returns 1 if stored, else 0.
 const INSERT_TAGGED: &str = r"
 local ttl = tonumber(ARGV[2])
+local args = {'SET', KEYS[1], ARGV[1]}
 if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[1])
+  table.insert(args, 'PX')
+  table.insert(args, ttl)
+end
+if ARGV[3] == 'NX' then
+  table.insert(args, 'NX')
+end
+if not redis.call(unpack(args)) then
+  return 0
 end
 for i = 2, #KEYS do
   local existed = redis.call('EXISTS', KEYS[i])
@@ -761,6 +768,43 @@ impl RedisStore {
         tags: &[String],
         origin: u64,
     ) -> Result<(), Error> {
+        self.put(rendered, value, ttl, tags, Some(origin))
+            .await
+            .map(drop)
+    }
+
+    /// Stores a computed value only if the key is still absent (`SET NX`),
+    /// unpublished; returns whether it was stored.
+    ///
+    /// No local tier can hold a copy of an absent key: every copy came
+    /// from Redis or from a write, an entry's local copy ends no later
+    /// than the entry, and every removal made through cachelite is
+    /// published. So there is nothing to announce, and a value that lost
+    /// the race to another writer is not stored at all. (A key that Redis
+    /// evicted under memory pressure, or that was deleted outside
+    /// cachelite, may still have copies; the new value is then another
+    /// result of the same computation, and those copies end with their
+    /// TTL.)
+    pub(crate) async fn fill<V: Serialize + ?Sized>(
+        &self,
+        rendered: &str,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[String],
+    ) -> Result<bool, Error> {
+        self.put(rendered, value, ttl, tags, None).await
+    }
+
+    /// `SET` and `PUBLISH` from `origin` in one round trip, or with no
+    /// origin `SET NX` alone; returns whether the value was stored.
+    async fn put<V: Serialize + ?Sized>(
+        &self,
+        rendered: &str,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[String],
+        origin: Option<u64>,
+    ) -> Result<bool, Error> {
         let expiry = match ttl {
             Some(t) => Some(Expiry {
                 at_ms: self.server_now_ms().await?.saturating_add(px(t)),
@@ -771,18 +815,15 @@ impl RedisStore {
         let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
-        let msg = Message {
-            origin,
-            op: Op::Keys(vec![rendered.to_owned()]),
-        }
-        .encode();
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
             if let Some(ttl) = ttl {
                 set.arg("PX").arg(px(ttl));
             }
-            set.ignore();
+            if origin.is_none() {
+                set.arg("NX");
+            }
         } else {
             let cmd = pipe
                 .cmd("EVAL")
@@ -792,10 +833,23 @@ impl RedisStore {
             for t in tags {
                 cmd.arg(keys.tag(t));
             }
-            cmd.arg(bytes).arg(ttl.map_or(0, px)).ignore();
+            cmd.arg(bytes)
+                .arg(ttl.map_or(0, px))
+                .arg(if origin.is_some() { "" } else { "NX" });
         }
-        pipe.cmd("PUBLISH").arg(keys.channel()).arg(msg).ignore();
-        self.run::<()>(Req::Pipe(&pipe)).await
+        if let Some(origin) = origin {
+            let msg = Message {
+                origin,
+                op: Op::Keys(vec![rendered.to_owned()]),
+            };
+            pipe.cmd("PUBLISH")
+                .arg(keys.channel())
+                .arg(msg.encode())
+                .ignore();
+        }
+        // `OK` or 1 when stored; nil or 0 when `NX` found the key.
+        let (stored,): (redis::Value,) = self.run(Req::Pipe(&pipe)).await?;
+        Ok(!matches!(stored, redis::Value::Nil | redis::Value::Int(0)))
     }
 
     pub(crate) async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {

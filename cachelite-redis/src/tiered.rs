@@ -769,14 +769,18 @@ where
             Ok((o, Some(ins))) => {
                 let ttl = self.resolve_ttl(ins.ttl);
                 let sent = Instant::now();
+                // Stored only if the key is still absent, and unannounced
+                // (see `RedisStore::fill`): a miss costs what a plain
+                // read and write cost.
                 let written = self
                     .store
-                    .write(rendered, &ins.value, ttl, &ins.tags, self.origin)
+                    .fill(rendered, &ins.value, ttl, &ins.tags)
                     .await
-                    .is_ok();
+                    .unwrap_or(false);
                 let left = ttl.map(|t| t.saturating_sub(sent.elapsed()));
-                // A value this process just wrote is the newest: only the
-                // subscriber's state matters, not the generation.
+                // A value this process just stored is what Redis holds:
+                // only the subscriber's state matters, not the generation.
+                // One that lost the race to another writer is not kept.
                 let keep = written && self.live();
                 let local = self.settle(key, rendered, ins.value, left, &ins.tags, keep);
                 (Served::Computed(Ok(o)), local)

@@ -316,6 +316,30 @@ async fn a_key_whose_rendering_does_not_read_back_is_never_held_locally() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_computed_value_never_overwrites_one_written_meanwhile() {
+    let Some(t) = target() else { return };
+    let ns = namespace("fill-nx");
+    let a: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let b: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let v = a
+        .get_or_insert_with_async("k", async {
+            // Another process writes while this one computes.
+            b.insert("k", 2).await.unwrap();
+            1
+        })
+        .await;
+    assert_eq!(v, 1, "the caller gets what it computed");
+    assert_eq!(
+        b.store().get::<_, u32>("k").await.unwrap(),
+        Some(2),
+        "the write stays"
+    );
+    assert!(!a.local().contains_key("k"), "the losing value is not kept");
+    assert_eq!(a.get("k").await, Some(2));
+    a.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_in_the_first_envelope_is_a_miss_and_replaced() {
     let Some(t) = target() else { return };
     let ns = namespace("v1");
