@@ -955,6 +955,7 @@ where
     /// if let Some(v) = cache.get("k").await { println!("{v}"); }
     /// # }
     /// ```
+    #[inline]
     pub fn get<'a>(&'a self, key: &'a K) -> impl Future<Output = Option<V>> + 'a {
         let s = &*self.shared;
         let local = if s.live() { s.l1.get(key) } else { None };
@@ -1174,8 +1175,12 @@ where
     {
         let s = &*self.shared;
         let epoch = s.epoch();
+        // The miss path (Redis, the computation, the write) is a large
+        // future: boxed when it starts, so that a hit never allocates and
+        // the futures around this one stay small.
+        let lead = async move { Box::pin(s.lead(key, compute)).await };
         let served =
-            s.l1.get_or_compute_async(key.to_owned(), Served::Local, s.lead(key, compute))
+            s.l1.get_or_compute_async(key.to_owned(), Served::Local, lead)
                 .await;
         s.recheck(key, epoch, &served);
         s.answer(served, on_hit)
