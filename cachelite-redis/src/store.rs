@@ -1136,6 +1136,38 @@ mod tests {
     }
 
     #[test]
+    fn the_server_clock_is_estimated_from_time_replies() {
+        let clock = ServerClock::default();
+        // A server 5 s ahead, read halfway through a 2 ms round trip.
+        let sent = unix_us();
+        let server = sent + 1_000 + 5_000_000;
+        clock.record(sent, sent + 2_000, (server / 1_000_000, server % 1_000_000));
+        let offset = clock.offset_us.load(Ordering::Relaxed);
+        assert!((offset - 5_000_000).abs() <= 1, "{offset}");
+        let local_ms = u64::try_from(unix_us() / 1000).unwrap();
+        let ahead = clock.now_ms() - local_ms;
+        assert!((4_999..=5_001).contains(&ahead), "{ahead}");
+    }
+
+    #[test]
+    fn time_left_comes_from_the_envelope_and_never_exceeds_the_ttl() {
+        let store = RedisStore::open("redis://127.0.0.1:1/", "a").unwrap();
+        let now = store.inner.clock.now_ms();
+        let left = |at_ms, ttl_ms| store.time_left(Expiry { at_ms, ttl_ms });
+        let l = left(now + 1_500, 1_500);
+        assert!(
+            l <= Duration::from_millis(1_500) && l >= Duration::from_millis(1_400),
+            "{l:?}"
+        );
+        assert_eq!(left(now - 10, 1_500), Duration::ZERO, "ended");
+        assert_eq!(
+            left(u64::MAX, 1_500),
+            Duration::from_millis(1_500),
+            "capped"
+        );
+    }
+
+    #[test]
     fn bad_settings_are_errors() {
         let b = || RedisStore::builder("redis://127.0.0.1/");
         assert!(matches!(

@@ -1394,6 +1394,10 @@ mod tests {
     /// A cache whose Redis is unreachable, with the local tier switched on
     /// by hand: the coherence logic alone.
     fn offline(local_ttl: Option<Duration>) -> TieredCache<str, u32> {
+        offline_keyed(local_ttl)
+    }
+
+    fn offline_keyed<K: TieredKey + ?Sized>(local_ttl: Option<Duration>) -> TieredCache<K, u32> {
         let store = RedisStore::open("redis://127.0.0.1:1/", "unit").unwrap();
         let mut b = TieredCache::builder(store);
         if let Some(t) = local_ttl {
@@ -1520,6 +1524,31 @@ mod tests {
         s.apply(b"not a message");
         assert!(s.l1.is_empty(), "an unreadable message clears everything");
         assert_eq!(s.store.stats().errors, 1);
+    }
+
+    #[tokio::test]
+    async fn messages_find_entries_keyed_by_non_string_keys() {
+        let c = offline_keyed::<u64>(None);
+        let s = &*c.shared;
+        for k in [1u64, 12, 3] {
+            let r = format!("#{k}");
+            s.fill(&k, &r, &fetched(1, None), s.generation(&r));
+        }
+        let foreign = |op| {
+            Message {
+                origin: s.origin.wrapping_add(1),
+                op,
+            }
+            .encode()
+        };
+        s.apply(&foreign(Op::Keys(vec!["#1".into(), "user:1".into()])));
+        assert!(!s.l1.contains_key(&1) && s.l1.contains_key(&12));
+        s.apply(&foreign(Op::Glob("#1*".into())));
+        assert!(!s.l1.contains_key(&12), "globs match the rendered keys");
+        assert!(s.l1.contains_key(&3));
+        // A rendering that is not this key's is never stored.
+        s.fill(&5, "#6", &fetched(1, None), s.generation("#6"));
+        assert!(!s.l1.contains_key(&5));
     }
 
     #[tokio::test]

@@ -45,27 +45,7 @@ async fn two_clients_with_separate_local_tiers_share_values() {
     let ns = namespace("share");
     let a: TieredCache<str, String> = tiered(store(&t.url, &ns)).await;
     let b: TieredCache<str, String> = tiered(store(&t.url, &ns)).await;
-
-    let computed = AtomicUsize::new(0);
-    let v = a
-        .get_or_insert_with("greeting", || {
-            computed.fetch_add(1, Ordering::SeqCst);
-            "hello".to_string()
-        })
-        .await;
-    assert_eq!(v, "hello");
-    let again = b
-        .get_or_insert_with("greeting", || unreachable!("b reads a's value"))
-        .await;
-    assert_eq!(again, "hello");
-    assert_eq!(computed.load(Ordering::SeqCst), 1);
-    assert_eq!(b.stats().l2_hits, 1);
-    // b's first fill of L1 is skipped if a's message for the key arrives
-    // while b reads: it may announce the very value b is reading.
-    until(10, "b keeps a local copy", async || {
-        b.get("greeting").await.is_some() && b.local().contains_key("greeting")
-    })
-    .await;
+    support::two_clients_share_a_value(&a, &b).await;
     let local = b.stats().l1_hits;
     assert_eq!(b.get("greeting").await.as_deref(), Some("hello"));
     assert_eq!(b.stats().l1_hits, local + 1, "then reads are local");
