@@ -20,6 +20,11 @@
 //!   after the glob's epoch bump checks the epoch again and drops it.
 //! - Local writes invalidate L1 rather than write through it, so two
 //!   concurrent writers in one process cannot leave L1 disagreeing with L2.
+//! - A read-through stores its result with `SET NX` and does not publish
+//!   it: no L1 can hold a copy of an absent key (copies come from Redis or
+//!   from writes, end no later than the entry, and every removal through
+//!   cachelite is published). A result that lost the race to another
+//!   writer reaches its callers but is stored nowhere.
 
 use std::borrow::Borrow;
 use std::future::Future;
