@@ -11,13 +11,15 @@ use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
-use crate::builder::{CacheBuilder, DefaultHashBuilder};
+use crate::builder::{BuildError, CacheBuilder, DefaultHashBuilder};
+use crate::config::CacheConfig;
 use crate::events::{Event, Listeners, RemovalCause};
 use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
 use crate::shard::{Evicted, Found, Item, Place, Shard, Tag};
 use crate::singleflight::{Flight, Joined, Leading, WaitEdge, lead_async, thread_token};
+use crate::size::DeepSize;
 use crate::stats::{CacheInfo, Stats};
 use crate::sync::{Padded, ShardLock};
 
@@ -26,22 +28,14 @@ pub(crate) type ShardSlot<K, V> = Padded<ShardLock<Shard<K, V>>>;
 
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
-pub(crate) struct Config<K, V> {
-    pub(crate) policy: Policy,
-    pub(crate) max_items: Option<usize>,
-    pub(crate) max_weight: Option<u64>,
-    pub(crate) weigher: Option<Weigher<K, V>>,
-    pub(crate) default_ttl: Option<Duration>,
-    pub(crate) jitter: Option<Duration>,
-    pub(crate) sweep_samples: usize,
-}
-
 pub(crate) struct Inner<K, V, S> {
     pub(crate) shards: Box<[ShardSlot<K, V>]>,
     pub(crate) mask: usize,
     pub(crate) hasher: S,
     pub(crate) clock: AnyClock,
-    pub(crate) cfg: Config<K, V>,
+    /// The data options, with the shard count chosen.
+    pub(crate) config: CacheConfig,
+    pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listeners: Listeners<K, V>,
     pub(crate) sweeper: OnceLock<Thread>,
 }
@@ -232,6 +226,37 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// A cache configured by `config` (see [`CacheConfig`]); a byte bound
+    /// weighs entries by their deep size ([`DeepSize`]). For listeners or a
+    /// weigher as well, use [`CacheBuilder::config`].
+    ///
+    /// # Errors
+    /// The [`BuildError`] for a configuration mistake (`max_items` of 0, a
+    /// shard count that is not a power of two, ...).
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, CacheConfig, Policy};
+    /// use std::time::Duration;
+    ///
+    /// let mut config = CacheConfig::default();
+    /// config.max_bytes = Some(1 << 20);
+    /// config.default_ttl = Some(Duration::from_secs(60));
+    /// let cache: Cache<String, String> = Cache::from_config(&config)?;
+    /// cache.insert("k".into(), "v".into());
+    /// assert!(cache.ttl("k").is_some());
+    ///
+    /// config.shards = Some(3);
+    /// assert!(Cache::<String, String>::from_config(&config).is_err());
+    /// # Ok::<(), cachelite_runtime::BuildError>(())
+    /// ```
+    pub fn from_config(config: &CacheConfig) -> Result<Self, BuildError>
+    where
+        K: DeepSize,
+        V: DeepSize,
+    {
+        Self::builder().config(config).try_build()
+    }
+
     /// An LRU cache holding at most `max_items` entries.
     ///
     /// # Panics
@@ -311,19 +336,19 @@ where
     }
 
     pub(crate) fn weigh(&self, key: &K, value: &V) -> u64 {
-        self.inner.cfg.weigher.as_ref().map_or(0, |w| w(key, value))
+        self.inner.weigher.as_ref().map_or(0, |w| w(key, value))
     }
 
     fn expiry_for(&self, choice: TtlChoice) -> u64 {
         let ttl = match choice {
             TtlChoice::Never => return NEVER,
             TtlChoice::After(d) => d,
-            TtlChoice::CacheDefault => match self.inner.cfg.default_ttl {
+            TtlChoice::CacheDefault => match self.inner.config.default_ttl {
                 Some(d) => d,
                 None => return NEVER,
             },
         };
-        let ttl = match self.inner.cfg.jitter {
+        let ttl = match self.inner.config.ttl_jitter {
             Some(j) if !j.is_zero() => {
                 let extra = fastrand::u64(..=crate::expiry::duration_nanos(j));
                 ttl.saturating_add(Duration::from_nanos(extra))
@@ -1208,24 +1233,29 @@ where
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
-    /// assert_eq!(c.info().max_items, Some(10));
+    /// c.get(&1);
+    /// let info = c.info();
+    /// assert_eq!((info.config.max_items, info.stats.misses), (Some(10), 1));
     /// ```
     pub fn info(&self) -> CacheInfo {
-        let s = self.stats();
         CacheInfo {
-            hits: s.hits,
-            misses: s.misses,
-            len: s.len,
-            max_items: self.inner.cfg.max_items,
-            max_bytes: self.inner.cfg.max_weight,
-            bytes: s.bytes,
-            inserts: s.inserts,
-            evictions: s.evictions,
-            expirations: s.expirations,
-            invalidations: s.invalidations,
-            policy: self.inner.cfg.policy,
-            ttl: self.inner.cfg.default_ttl,
+            stats: self.stats(),
+            config: self.inner.config,
         }
+    }
+
+    /// The configuration the cache runs with (the shard count it chose
+    /// included): a cache built from it with [`Cache::from_config`] is
+    /// configured alike.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Policy};
+    /// let c: Cache<u8, u8> = Cache::builder().max_items(10).policy(Policy::Fifo).build();
+    /// let twin: Cache<u8, u8> = Cache::from_config(&c.config()).unwrap();
+    /// assert_eq!(twin.config(), c.config());
+    /// ```
+    pub fn config(&self) -> CacheConfig {
+        self.inner.config
     }
 
     /// Runs one active-expiry cycle now, as the background sweeper does:
@@ -1251,10 +1281,11 @@ where
         for shard in &*self.inner.shards {
             for _ in 0..MAX_ROUNDS {
                 let mut evicted = Evicted::new();
-                let (sampled, removed) =
-                    shard
-                        .write()
-                        .sweep(self.now(), self.inner.cfg.sweep_samples, &mut evicted);
+                let (sampled, removed) = shard.write().sweep(
+                    self.now(),
+                    self.inner.config.active_expiry_samples,
+                    &mut evicted,
+                );
                 self.finish(evicted);
                 total += removed;
                 if sampled == 0 || removed * 4 <= sampled {
@@ -1272,7 +1303,7 @@ where
     /// assert_eq!(c.policy(), cachelite_runtime::Policy::Lru);
     /// ```
     pub fn policy(&self) -> Policy {
-        self.inner.cfg.policy
+        self.inner.config.policy
     }
 
     /// The item bound, if any.
@@ -1282,7 +1313,7 @@ where
     /// assert_eq!(c.max_items(), None);
     /// ```
     pub fn max_items(&self) -> Option<usize> {
-        self.inner.cfg.max_items
+        self.inner.config.max_items
     }
 
     /// The byte (weight) bound, if any.
@@ -1293,7 +1324,7 @@ where
     /// assert_eq!(c.max_bytes(), Some(1 << 20));
     /// ```
     pub fn max_bytes(&self) -> Option<u64> {
-        self.inner.cfg.max_weight
+        self.inner.config.max_bytes
     }
 
     /// Number of shards (a power of two).
