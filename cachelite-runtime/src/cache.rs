@@ -17,8 +17,8 @@ use crate::events::{Event, Listeners, RemovalCause};
 use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
-use crate::shard::{Evicted, Found, Item, Place, Shard, Tag};
-use crate::singleflight::{Flight, Joined, Leading, WaitEdge, lead_async, thread_token};
+use crate::shard::{Begun, Evicted, Item, Place, Shard, Tag};
+use crate::singleflight::{Flight, Leader, Leading, WaitEdge, lead_async, thread_token};
 use crate::size::DeepSize;
 use crate::stats::{CacheInfo, Stats};
 use crate::sync::{Padded, ShardLock};
@@ -282,15 +282,6 @@ enum Begin<'a, K, V, S> {
     Recursive(K),
 }
 
-/// The caller that computes a key. Dropping it without [`Leader::complete`]
-/// (an error, a panic, a cancelled future) hands the key to a waiter.
-struct Leader<'a, K, V, S> {
-    cache: &'a Cache<K, V, S>,
-    hash: u64,
-    key: Option<K>,
-    id: u64,
-}
-
 impl<K, V, S> Cache<K, V, S>
 where
     K: Hash + Eq + Clone,
@@ -371,21 +362,28 @@ where
         }
     }
 
-    /// Stores an item under an already held lock; on rejection the pair
-    /// comes back for the caller to drop after unlocking.
-    fn store_locked(
-        &self,
-        g: &mut Shard<K, V>,
-        item: Item<K, V>,
-        evicted: &mut Evicted<K, V>,
-    ) -> Result<(), (K, V)> {
-        g.store(
-            item,
-            Place::InPlace,
-            |d| self.inner.clock.now_near(d),
-            evicted,
-        )
-        .map(drop)
+    /// Ends computation `id` with what its leader computed: stores it
+    /// (unless an invalidation while it ran keeps it out), hands it to the
+    /// waiters, then reports the insert and the removals.
+    pub(crate) fn land_flight(&self, hash: u64, id: u64, key: K, ins: Insertion<V>) {
+        let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let item = self.item(hash, key, ins);
+        let mut evicted = Evicted::new();
+        let (shared, result) =
+            self.shard(hash)
+                .write()
+                .land(id, item, |d| self.inner.clock.now_near(d), &mut evicted);
+        if let Some((flight, value)) = shared {
+            flight.finish(Some(value));
+        }
+        let stored = result.is_ok();
+        drop(result);
+        if stored && let Some((k, v)) = &event {
+            self.inner
+                .listeners
+                .emit(&Event::Inserted { key: k, value: v });
+        }
+        self.finish(evicted);
     }
 
     /// Stores `value` under `key` with the cache's default TTL, evicting as
@@ -448,10 +446,13 @@ where
         let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
         let item = self.item(hash, key, ins);
         let mut evicted = Evicted::new();
-        let result = {
-            let mut g = self.shard(hash).write();
-            self.store_locked(&mut g, item, &mut evicted)
-        };
+        // On rejection the pair comes back, to be dropped after the lock.
+        let result = self.shard(hash).write().store(
+            item,
+            Place::InPlace,
+            |d| self.inner.clock.now_near(d),
+            &mut evicted,
+        );
         let stored = result.is_ok();
         drop(result);
         if stored && let Some((k, v)) = &event {
@@ -501,18 +502,9 @@ where
         let mut evicted = Evicted::new();
         let (value, event_key) = {
             let mut g = shard.write();
-            match g.lookup(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
-                Found::Fresh(idx) => {
-                    g.count_hit();
-                    g.touch(idx);
-                    let e = g.entry(idx);
-                    (Some(e.value.clone()), listen.then(|| e.key.clone()))
-                }
-                Found::Stale(_) | Found::Absent => {
-                    g.count_miss();
-                    g.record_miss(hash);
-                    (None, None)
-                }
+            match g.get(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
+                Some(e) => (Some(e.value.clone()), listen.then(|| e.key.clone())),
+                None => (None, None),
             }
         };
         if listen {
@@ -541,8 +533,11 @@ where
     {
         let hash = self.hash(key);
         let g = self.shard(hash).read();
-        let idx = g.find_fresh(hash, key, |d| self.inner.clock.now_near(d))?;
-        Some(g.entry(idx).value.clone())
+        Some(
+            g.peek(hash, key, |d| self.inner.clock.now_near(d))?
+                .value
+                .clone(),
+        )
     }
 
     /// Whether `key` is present and fresh (no stats, no policy change).
@@ -560,7 +555,7 @@ where
         let hash = self.hash(key);
         self.shard(hash)
             .read()
-            .find_fresh(hash, key, |d| self.inner.clock.now_near(d))
+            .peek(hash, key, |d| self.inner.clock.now_near(d))
             .is_some()
     }
 
@@ -607,13 +602,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).read();
-        let expires_at = g.entry(g.find(hash, key)?).expires_at;
-        if expires_at == NEVER {
-            return None;
-        }
         let now = self.now();
-        (now < expires_at).then(|| Duration::from_nanos(expires_at - now))
+        let left = self.shard(hash).read().ttl_left(hash, key, now)?;
+        Some(Duration::from_nanos(left))
     }
 
     /// Sets the time to live of a present, fresh entry. Returns whether
@@ -684,46 +675,19 @@ where
         let mut evicted = Evicted::new();
         let mut hit_event = None;
         let step = {
-            let mut guard = shard.write();
-            let g: &mut Shard<K, V> = &mut guard;
-            let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
-            match found {
-                Found::Fresh(idx) => {
-                    g.count_hit();
-                    g.touch(idx);
-                    let e = g.entry(idx);
+            let mut g = shard.write();
+            let now = |d| self.inner.clock.now_near(d);
+            let me = sync.then(thread_token);
+            match g.begin(hash, &key, now, me, &mut evicted) {
+                Begun::Hit(e) => {
                     if listen {
                         hit_event = Some((e.key.clone(), e.value.clone()));
                     }
                     Begin::Hit(e.value.clone())
                 }
-                // Stale: serve it at once unless nobody is refreshing yet,
-                // in which case this caller refreshes.
-                Found::Stale(idx) if g.flights.is_running(hash, &key) => {
-                    g.count_hit();
-                    let e = g.entry(idx);
-                    if listen {
-                        hit_event = Some((e.key.clone(), e.value.clone()));
-                    }
-                    Begin::Hit(e.value.clone())
-                }
-                Found::Stale(_) | Found::Absent => {
-                    g.record_miss(hash);
-                    let me = sync.then(thread_token);
-                    match g.flights.join(hash, &key, me) {
-                        // Counted when the wait ends: a hit if the leader's
-                        // value arrives, else whatever the retry finds.
-                        Some(Joined::Wait(flight, id)) => Begin::Wait(flight, key, id),
-                        Some(Joined::Recursive) => {
-                            g.count_miss();
-                            Begin::Recursive(key)
-                        }
-                        None => {
-                            g.count_miss();
-                            Begin::Lead(self.lead(g, hash, key, me))
-                        }
-                    }
-                }
+                Begun::Wait(flight, id) => Begin::Wait(flight, key, id),
+                Begun::Recursive => Begin::Recursive(key),
+                Begun::Lead(id) => Begin::Lead(Leader::new(self, hash, key, id)),
             }
         };
         if listen {
@@ -734,10 +698,8 @@ where
                 (Begin::Lead(l), _) => {
                     // The listener runs as part of this computation: if it
                     // asks for the key, that is a cycle, not a wait.
-                    let _leading = Leading::enter(l.id);
-                    self.inner.listeners.emit(&Event::Miss {
-                        key: l.key.as_ref(),
-                    });
+                    let _leading = Leading::enter(l.id());
+                    self.inner.listeners.emit(&Event::Miss { key: l.key() });
                 }
                 (Begin::Recursive(k), _) => {
                     self.inner.listeners.emit(&Event::Miss { key: Some(k) })
@@ -764,22 +726,6 @@ where
         self.shard(hash).read().count_hit_shared();
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Hit { key, value });
-        }
-    }
-
-    fn lead(
-        &self,
-        g: &mut Shard<K, V>,
-        hash: u64,
-        key: K,
-        leader: Option<u64>,
-    ) -> Leader<'_, K, V, S> {
-        let id = g.flights.start(hash, key.clone(), leader);
-        Leader {
-            cache: self,
-            hash,
-            key: Some(key),
-            id,
         }
     }
 
@@ -832,7 +778,7 @@ where
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
                     let (out, ins) = {
-                        let _leading = Leading::enter(leader.id);
+                        let _leading = Leading::enter(leader.id());
                         compute()
                     };
                     leader.complete(ins);
@@ -971,7 +917,7 @@ where
             match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
-                    let (out, ins) = lead_async(leader.id, compute).await;
+                    let (out, ins) = lead_async(leader.id(), compute).await;
                     leader.complete(ins);
                     return out;
                 }
@@ -1098,15 +1044,9 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                // An in-flight result's tags are known only when it lands.
-                g.flights.doom_tags(tags);
-                let now = self.now();
-                for t in tags {
-                    total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
-                }
-            }
+            total += shard
+                .write()
+                .invalidate_tags(tags, self.now(), &mut evicted);
             self.finish(evicted);
         }
         total
@@ -1126,11 +1066,7 @@ where
     pub fn clear(&self) {
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                g.flights.doom_where(|_| true);
-                g.clear(&mut evicted);
-            }
+            shard.write().clear(&mut evicted);
             self.finish(evicted);
         }
     }
@@ -1175,12 +1111,7 @@ where
         let mut out = Vec::new();
         for shard in &*self.inner.shards {
             let g = shard.read();
-            out.extend(
-                g.entries()
-                    .filter(|(_, e)| e.expires_at == NEVER || now < e.expires_at)
-                    .filter(|(_, e)| pred(&e.key))
-                    .map(|(_, e)| e.key.clone()),
-            );
+            out.extend(g.fresh(now).filter(|e| pred(&e.key)).map(|e| e.key.clone()));
         }
         out
     }
@@ -1373,12 +1304,11 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                g.flights.doom_where(|k| glob.is_match(k.as_ref()));
-                total +=
-                    g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
-            }
+            total += shard.write().invalidate_where(
+                |k| glob.is_match(k.as_ref()),
+                self.now(),
+                &mut evicted,
+            );
             self.finish(evicted);
         }
         total
@@ -1400,61 +1330,12 @@ where
     }
 }
 
-impl<K, V, S> Leader<'_, K, V, S>
-where
-    K: Hash + Eq + Clone,
-    V: Clone,
-    S: BuildHasher,
-{
-    /// Stores what the leader computed (if anything) and ends the flight.
-    fn complete(mut self, ins: Option<Insertion<V>>) {
-        let Some(ins) = ins else {
-            return; // Drop hands the key to a waiter.
-        };
-        let key = self.key.take().expect("a leader completes once");
-        let cache = self.cache;
-        let event = (!cache.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
-        let item = cache.item(self.hash, key, ins);
-        let mut evicted = Evicted::new();
-        let (shared, result) = {
-            let mut g = cache.shard(self.hash).write();
-            let landing = g.flights.land(self.hash, self.id);
-            let doomed = landing.doomed(item.tags.as_deref().unwrap_or_default());
-            let flight = landing.flight;
-            // Only clone for waiters when there are some.
-            let shared = flight.as_ref().map(|_| item.value.clone());
-            let result = if doomed {
-                Err((item.key, item.value))
-            } else {
-                cache.store_locked(&mut g, item, &mut evicted)
-            };
-            (flight.zip(shared), result)
-        };
-        if let Some((flight, value)) = shared {
-            flight.finish(Some(value));
-        }
-        let stored = result.is_ok();
-        drop(result);
-        if stored && let Some((k, v)) = &event {
-            cache
-                .inner
-                .listeners
-                .emit(&Event::Inserted { key: k, value: v });
-        }
-        cache.finish(evicted);
-    }
-}
-
-impl<K, V, S> Drop for Leader<'_, K, V, S> {
-    fn drop(&mut self) {
-        if self.key.take().is_some() {
-            let flight = {
-                let mut g = self.cache.inner.shard_for(self.hash).write();
-                g.flights.land(self.hash, self.id).flight
-            };
-            if let Some(flight) = flight {
-                flight.finish(None);
-            }
+impl<K, V, S> Cache<K, V, S> {
+    /// Ends computation `id` with no result: its waiters retry.
+    pub(crate) fn abandon_flight(&self, hash: u64, id: u64) {
+        let flight = self.inner.shard_for(hash).write().abandon(hash, id);
+        if let Some(flight) = flight {
+            flight.finish(None);
         }
     }
 }
