@@ -352,11 +352,7 @@ impl<K, V> Shard<K, V> {
         self.slab.len()
     }
 
-    #[inline]
-    #[cfg_attr(
-        not(feature = "serde"),
-        allow(dead_code, reason = "only snapshots use it")
-    )]
+    #[cfg(test)]
     pub(crate) fn entry(&self, idx: u32) -> &Entry<K, V> {
         self.slab.get(idx)
     }
@@ -1132,6 +1128,33 @@ impl<K, V> Shard<K, V> {
     /// so that they are told to retry.
     pub(crate) fn abandon(&mut self, hash: u64, id: u64) -> Option<Arc<Flight<V>>> {
         self.flights.land(hash, id).flight
+    }
+
+    /// The fresh entries from the first the policy would evict to the
+    /// last, each with the nanoseconds it has left to live (`None`: no
+    /// deadline) and its access count where the policy keeps one: what a
+    /// snapshot saves.
+    #[cfg(feature = "serde")]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fresh_in_eviction_order(
+        &mut self,
+        now: u64,
+    ) -> Vec<(&Entry<K, V>, Option<u64>, Option<u64>)> {
+        let order = self.eviction_order();
+        let freqs: Vec<Option<u64>> = order.iter().map(|&i| self.frequency(i)).collect();
+        order
+            .into_iter()
+            .zip(freqs)
+            .filter_map(|(idx, freq)| {
+                let e = self.slab.get(idx);
+                let ttl = match e.expires_at {
+                    NEVER => None,
+                    at if now < at => Some(at - now),
+                    _ => return None,
+                };
+                Some((e, ttl, freq))
+            })
+            .collect()
     }
 
     /// The fresh entries, in no particular order.
