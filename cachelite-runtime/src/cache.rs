@@ -479,29 +479,28 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let listen = !self.inner.listeners.is_empty();
-        let shard = self.shard(hash);
-        {
-            let g = shard.read();
-            if let Some(e) = g.hit(hash, key, |d| self.inner.clock.now_near(d)) {
-                let value = e.value.clone();
-                let event_key = listen.then(|| e.key.clone());
-                drop(g);
-                if let Some(k) = &event_key {
-                    self.inner.listeners.emit(&Event::Hit {
-                        key: k,
-                        value: &value,
-                    });
-                }
-                return Some(value);
-            }
+        match self.hit(hash, key) {
+            Some(value) => Some(value),
+            None => self.get_exclusive(hash, key),
         }
+    }
+
+    /// [`Cache::get`] past a shared-lock read that found nothing fresh (a
+    /// miss, a stale or an expired entry): out of line, so that a hit's
+    /// path stays short.
+    #[inline(never)]
+    fn get_exclusive<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         // A miss, a stale or an expired entry: the exclusive path, which
         // looks again (the key may have arrived meanwhile) and removes a
         // dead entry.
+        let listen = !self.inner.listeners.is_empty();
         let mut evicted = Evicted::new();
         let (value, event_key) = {
-            let mut g = shard.write();
+            let mut g = self.shard(hash).write();
             match g.get(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
                 Some(e) => (Some(e.value.clone()), listen.then(|| e.key.clone())),
                 None => (None, None),
@@ -651,31 +650,45 @@ where
         self.shard(hash).write().persist(hash, key, now)
     }
 
-    /// Looks `key` up and, on a miss, either joins the computation already
-    /// in flight for it or becomes its leader. `sync` callers are checked
-    /// for recursion on a key their own thread is computing.
+    /// The shared-lock read every lookup starts with: the value of a fresh
+    /// entry, counted as a hit and recorded for the policy, reported to the
+    /// listeners after the lock. `None` leaves the rest (a miss, a stale or
+    /// an expired entry) to the exclusive path.
+    #[inline(always)]
+    fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let g = self.shard(hash).read();
+        let e = g.hit(hash, key, |d| self.inner.clock.now_near(d))?;
+        let value = e.value.clone();
+        if self.inner.listeners.is_empty() {
+            return Some(value);
+        }
+        let key = e.key.clone();
+        drop(g);
+        self.report_hit(&key, &value);
+        Some(value)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_hit(&self, key: &K, value: &V) {
+        self.inner.listeners.emit(&Event::Hit { key, value });
+    }
+
+    /// After a shared-lock read found nothing fresh, looks `key` up again
+    /// under the exclusive lock and, on a miss, either joins the
+    /// computation already in flight for it or becomes its leader. `sync`
+    /// callers are checked for recursion on a key their own thread is
+    /// computing.
     fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
         let listen = !self.inner.listeners.is_empty();
-        let shard = self.shard(hash);
-        {
-            let g = shard.read();
-            if let Some(e) = g.hit(hash, &key, |d| self.inner.clock.now_near(d)) {
-                let value = e.value.clone();
-                let event_key = listen.then(|| e.key.clone());
-                drop(g);
-                if let Some(k) = &event_key {
-                    self.inner.listeners.emit(&Event::Hit {
-                        key: k,
-                        value: &value,
-                    });
-                }
-                return Begin::Hit(value);
-            }
-        }
         let mut evicted = Evicted::new();
         let mut hit_event = None;
         let step = {
-            let mut g = shard.write();
+            let mut g = self.shard(hash).write();
             let now = |d| self.inner.clock.now_near(d);
             let me = sync.then(thread_token);
             match g.begin(hash, &key, now, me, &mut evicted) {
@@ -765,6 +778,7 @@ where
     /// assert_eq!(out, 7);
     /// assert!(cache.is_empty());
     /// ```
+    #[inline]
     pub fn get_or_compute<O>(
         &self,
         key: K,
@@ -772,6 +786,22 @@ where
         compute: impl FnOnce() -> (O, Option<Insertion<V>>),
     ) -> O {
         let hash = self.hash(&key);
+        match self.hit(hash, &key) {
+            Some(v) => on_hit(v),
+            None => self.compute_or_join(key, hash, on_hit, compute),
+        }
+    }
+
+    /// [`Cache::get_or_compute`] past a shared-lock read that found nothing
+    /// fresh: out of line, so that a hit's path stays short.
+    #[inline(never)]
+    fn compute_or_join<O>(
+        &self,
+        key: K,
+        hash: u64,
+        on_hit: impl FnOnce(V) -> O,
+        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
+    ) -> O {
         let mut key = key;
         loop {
             match self.begin(key, hash, true) {
@@ -824,6 +854,7 @@ where
     /// assert_eq!(len("four"), 4);
     /// assert_eq!(cache.stats().hits, 1);
     /// ```
+    #[inline]
     pub fn read_through<O>(
         &self,
         key: K,
@@ -912,6 +943,9 @@ where
         F: Future<Output = (O, Option<Insertion<V>>)>,
     {
         let hash = self.hash(&key);
+        if let Some(v) = self.hit(hash, &key) {
+            return on_hit(v);
+        }
         let mut key = key;
         loop {
             match self.begin(key, hash, false) {

@@ -615,7 +615,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     /// and fresh, counted as a hit and its access recorded for the policy.
     /// Anything else (absent, stale, expired) is left to the exclusive
     /// path, which counts it and removes what is dead.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hit<Q>(
         &self,
         hash: u64,
@@ -633,7 +633,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
 
     /// The slot of `key` if it is present and fresh (not stale), under the
     /// shared lock: nothing is removed, counted or touched.
-    #[inline]
+    #[inline(always)]
     fn find_fresh<Q>(&self, hash: u64, key: &Q, now: impl FnOnce(u64) -> u64) -> Option<u32>
     where
         K: Borrow<Q>,
