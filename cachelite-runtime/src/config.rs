@@ -416,7 +416,7 @@ pub(crate) fn format_duration(d: Duration) -> String {
         ("s", 1_000_000_000),
         ("ms", 1_000_000),
     ] {
-        if nanos != 0 && nanos % scale == 0 {
+        if nanos != 0 && nanos.is_multiple_of(scale) {
             return format!("{}{unit}", nanos / scale);
         }
     }
