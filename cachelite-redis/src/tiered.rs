@@ -336,7 +336,7 @@ where
             }
             None => Cache::new(self.local_capacity),
         };
-        let local_ttl = match (self.local_ttl, l1.info().ttl) {
+        let local_ttl = match (self.local_ttl, l1.config().default_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
