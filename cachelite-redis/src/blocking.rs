@@ -175,6 +175,10 @@ where
     /// # }
     /// ```
     pub fn get(&self, key: &K) -> Option<V> {
+        // A local hit needs no runtime: answer it on this thread directly.
+        if let Some(v) = self.cache.get_local(key) {
+            return Some(v);
+        }
         self.block_on(self.cache.get(key))
     }
 

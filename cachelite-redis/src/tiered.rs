@@ -962,14 +962,20 @@ where
     /// ```
     #[inline]
     pub fn get<'a>(&'a self, key: &'a K) -> impl Future<Output = Option<V>> + 'a {
-        let s = &*self.shared;
-        let local = if s.live() { s.l1.get(key) } else { None };
-        match local {
+        match self.get_local(key) {
             Some(v) => Either::Left(std::future::ready(Some(v))),
             // Boxed: the Redis read is a large future, which would otherwise
             // be moved into place on every call, local hits included.
             None => Either::Right(Box::pin(self.get_remote(key))),
         }
+    }
+
+    /// The local tier's copy, while the local tier is live: what `get`
+    /// answers without a round trip.
+    #[inline]
+    pub(crate) fn get_local(&self, key: &K) -> Option<V> {
+        let s = &*self.shared;
+        if s.live() { s.l1.get(key) } else { None }
     }
 
     async fn get_remote(&self, key: &K) -> Option<V> {
