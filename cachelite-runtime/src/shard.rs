@@ -28,7 +28,7 @@ use hashbrown::HashTable;
 
 use crate::events::RemovalCause;
 use crate::expiry::{NEVER, TtlIndex};
-use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
+use crate::policy::{AnyPolicy, Marks, Policy, PolicyMut, Reads};
 use crate::singleflight::{Flights, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Stats;
@@ -282,7 +282,7 @@ impl ReadStripe {
         for pos in (*self.head.get_mut()).max(lap)..tail {
             let cell = *self.cells[ring(pos)].get_mut();
             if cell != 0 {
-                policy.on_access(cell - 1);
+                policy.on_accesses(&[cell - 1]);
             }
         }
         for pos in self.clean.max(lap)..tail {
@@ -308,8 +308,12 @@ pub(crate) struct Shard<K, V> {
     policy: Mutex<AnyPolicy>,
     /// A power-of-two number of stripes, each on its own cache lines.
     reads: Box<[Padded<ReadStripe>]>,
-    /// Whether the policy looks at reads at all (not FIFO or Random).
-    reads_matter: bool,
+    /// How a hit reaches the policy: not at all (FIFO, Random), through
+    /// the read stripes, or by marking its slot in `marks` (adaptive).
+    read_kind: Reads,
+    /// Per-slot hit counters for policies that mark reads in place (empty
+    /// for the others).
+    marks: Marks,
     /// Slots that carry a deadline, for the sweeper's random sampling.
     ttl: TtlIndex,
     tags: TagIndex,
@@ -331,7 +335,8 @@ impl<K, V> Shard<K, V> {
         debug_assert!(stripes.is_power_of_two());
         let policy = AnyPolicy::new(policy, seed, limits.max_items);
         Self {
-            reads_matter: policy.reads_matter(),
+            read_kind: policy.reads(),
+            marks: Marks::default(),
             table: HashTable::new(),
             slab: Slab::default(),
             policy: Mutex::new(policy),
@@ -390,12 +395,17 @@ impl<K, V> Shard<K, V> {
     /// The policy, with every buffered access applied first: the only way
     /// an exclusive holder reaches it, so no decision misses an access.
     #[inline]
-    fn policy(&mut self) -> &mut AnyPolicy {
+    fn policy(&mut self) -> PolicyMut<'_, impl Fn(u32) -> u64 + '_> {
         let policy = self.policy.get_mut();
         for stripe in &mut self.reads {
             stripe.0.apply_all(policy);
         }
-        policy
+        let slab = &self.slab;
+        PolicyMut {
+            policy,
+            marks: &mut self.marks,
+            hash_of: move |idx| slab.get(idx).hash.get(),
+        }
     }
 
     /// Marks a read for the policy (exclusive holders).
@@ -415,12 +425,15 @@ impl<K, V> Shard<K, V> {
     fn record_hit(&self, idx: u32) {
         let s = self.my_stripe();
         let t = s.tail.fetch_add(1, Ordering::Relaxed);
-        if !self.reads_matter {
-            return;
-        }
-        s.cells[ring(t)].store(idx + 1, Ordering::Release);
-        if ring(t + 1) == 0 {
-            self.apply_reads();
+        match self.read_kind {
+            Reads::Marked => self.marks.hit(idx),
+            Reads::Buffered => {
+                s.cells[ring(t)].store(idx + 1, Ordering::Release);
+                if ring(t + 1) == 0 {
+                    self.apply_reads();
+                }
+            }
+            Reads::Ignored => {}
         }
     }
 
@@ -944,7 +957,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         for (t, i) in self.tags.pairs() {
             assert!(self.slab.get(i).tags().iter().any(|x| x == t));
         }
-        let mut order = self.policy.lock().eviction_order();
+        let mut order = crate::policy::eviction_order(&self.policy.lock(), &self.marks);
         assert_eq!(order.len(), self.slab.len());
         order.sort_unstable();
         order.dedup();

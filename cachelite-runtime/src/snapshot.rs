@@ -896,7 +896,7 @@ where
         // TinyLFU keeps the snapshot's order (probation, window, protected)
         // and raises each key's sketch estimate to its saved one, so the
         // entries that earned their place win admission if space runs out.
-        let keeps_freq = lfu || self.policy() == Policy::TinyLfu;
+        let keeps_freq = lfu || matches!(self.policy(), Policy::TinyLfu | Policy::Adaptive);
         let aged_nanos = match (&self.inner.clock, loaded.saved_at_unix_ms) {
             (AnyClock::Monotonic, Some(saved)) => unix_millis()
                 .saturating_sub(saved)
