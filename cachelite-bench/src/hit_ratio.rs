@@ -755,9 +755,18 @@ fn target_table(
             w.label(),
             pct(get(Contender::Opt, wi)),
             pct(Some(a)),
-            format!("{} ({})", pct(Some(b)), who.name().trim_start_matches("cachelite ")),
+            format!(
+                "{} ({})",
+                pct(Some(b)),
+                who.name().trim_start_matches("cachelite ")
+            ),
             format!("{gap:+.2}"),
-            if must_lead(w) { "≥ best" } else { "≥ best − 0.5" }.into(),
+            if must_lead(w) {
+                "≥ best"
+            } else {
+                "≥ best − 0.5"
+            }
+            .into(),
             if met { "yes" } else { "no" }.into(),
         ]);
     }
@@ -795,7 +804,9 @@ fn shared_table(
         headers.push(format!("{p} drop"));
     }
     let mut t = Table {
-        title: format!("hit ratio (%) with {SHARED_THREADS} threads sharing one cache, against one thread"),
+        title: format!(
+            "hit ratio (%) with {SHARED_THREADS} threads sharing one cache, against one thread"
+        ),
         headers,
         ..Table::default()
     };
@@ -821,7 +832,10 @@ fn shared_table(
             if drop > worst[pi].0 {
                 worst[pi] = (drop, w.label());
             }
-            per.insert(p.name().into(), json!({ "single": single, "shared": shared }));
+            per.insert(
+                p.name().into(),
+                json!({ "single": single, "shared": shared }),
+            );
             row.extend([pct(Some(single)), pct(Some(shared)), format!("{drop:+.2}")]);
         }
         data.insert(w.label(), serde_json::Value::Object(per));

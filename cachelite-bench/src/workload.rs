@@ -444,13 +444,21 @@ pub fn synthetic(sizes: &Sizes) -> Vec<Workload> {
     });
     out.push(Workload {
         name: "read-twice".to_owned(),
-        keys: Arc::new(read_twice(sizes.twice_gap, sizes.side_requests, next_seed())),
+        keys: Arc::new(read_twice(
+            sizes.twice_gap,
+            sizes.side_requests,
+            next_seed(),
+        )),
         capacity: sizes.side_capacity / 10,
         irm: None,
     });
     out.push(Workload {
         name: "hot+noise".to_owned(),
-        keys: Arc::new(hot_and_noise(sizes.hot_keys, sizes.side_requests, next_seed())),
+        keys: Arc::new(hot_and_noise(
+            sizes.hot_keys,
+            sizes.side_requests,
+            next_seed(),
+        )),
         capacity: sizes.side_capacity,
         irm: None,
     });

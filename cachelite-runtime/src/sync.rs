@@ -29,7 +29,7 @@ mod imp {
     use std::sync::PoisonError;
 
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
+    pub(crate) use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 
     /// What a blocked waiter is woken through.
     pub(crate) type Parker = std::thread::Thread;

@@ -26,23 +26,27 @@
 //!
 //! **Admission.** When the cache is over budget and the window holds more
 //! than its share, the window's oldest entry (the *candidate*) competes
-//! with main's victim: a count-min sketch of 4-bit counters (8 per entry
-//! of capacity, aged by halving every `20 × capacity` counted requests)
-//! estimates how often each was requested lately, and the candidate takes
-//! the victim's place only if its estimate, less the request that brought
-//! it in, beats the victim's; otherwise the candidate goes. Scans and
-//! one-off keys thus never displace the working set, and a loop larger
-//! than the cache keeps a stable subset. A warm losing candidate is still
-//! admitted once in 1024 times, so hash collisions cannot pin a victim.
+//! with main's victim: a count-min sketch of 4-bit counters (16 per entry
+//! of capacity, Caffeine's density, aged by halving every `20 × capacity`
+//! counted requests) estimates how often each was requested lately, and
+//! the candidate takes the victim's place only if its estimate, less the
+//! request that brought it in, beats the victim's; otherwise the candidate
+//! goes. Scans and one-off keys thus never displace the working set, and a
+//! loop larger than the cache keeps a stable subset. A warm losing
+//! candidate is still admitted once in 1024 times, so hash collisions
+//! cannot pin a victim. The bar is lowered as the window grows (below):
+//! a large window means the workload rewards recency, where a victim's
+//! lead in the sketch is mostly stale history (a hot set that slid on),
+//! so up to 6 counts of it are forgiven at the window's largest share.
 //!
 //! **Adaptation.** The window's share (0 to 80% of the capacity) follows
 //! two ghost lists of about 5% of the capacity each, as in ARC: the hashes
 //! of the last candidates the window lost and of the last victims main
 //! lost. A miss on a window ghost means a larger window would have hit,
 //! and moves one entry of capacity to the window; a miss on a main ghost
-//! moves one back. Recency-heavy workloads grow the window towards a FIFO
-//! with second chances; frequency-heavy ones and loops shrink it towards
-//! an admission-filtered CLOCK.
+//! moves one back. Recency-heavy workloads grow the window and relax
+//! admission; frequency-heavy ones and loops shrink it towards a strictly
+//! admission-filtered CLOCK.
 //!
 //! **Cost.** Every operation is O(1) amortised: a sweep step is paid for
 //! by the hit that raised a level, or by the insert that put a window or
@@ -72,9 +76,12 @@ const INITIAL_WINDOW: f64 = 0.01;
 /// Below this capacity the window always keeps one entry.
 const WINDOW_FLOOR_BELOW: usize = 128;
 /// Sketch half-words (8 counters each) per entry of capacity.
-const SKETCH_HALF_WORDS: usize = 1;
+const SKETCH_HALF_WORDS: usize = 2;
 /// The sketch is allocated for at most this many entries up front.
 const INITIAL_SKETCH: usize = 1 << 12;
+/// How many counts of the victim's lead a candidate is forgiven when the
+/// window has grown to its largest share (proportionally less below).
+const MAX_LENIENCY: u8 = 6;
 /// A losing candidate at least this warm is admitted once in 1024 times.
 const WARM: u8 = 6;
 
@@ -131,7 +138,7 @@ pub(crate) struct Adaptive {
     window: VecDeque<u32>,
     /// How many stale occurrences of each slot the ring holds (they are
     /// in front of the slot's live one, if it has one).
-    stale: hashbrown::HashMap<u32, u32>,
+    stale: std::collections::HashMap<u32, u32>,
     /// The window slot [`Self::victim`] just took off the ring, which the
     /// shard removes next.
     popped: Option<u32>,
@@ -169,7 +176,7 @@ impl Adaptive {
         let cap = max_items.unwrap_or(0);
         let mut p = Self {
             window: VecDeque::new(),
-            stale: hashbrown::HashMap::new(),
+            stale: std::collections::HashMap::new(),
             popped: None,
             window_len: 0,
             main_len: 0,
@@ -249,8 +256,7 @@ impl Adaptive {
         let v = marks.get(s);
         let pending = v & PENDING;
         if pending > 0 {
-            self.sketch
-                .add(policy_hash(hash_of(s)), u32::from(pending));
+            self.sketch.add(policy_hash(hash_of(s)), u32::from(pending));
         }
         // One sweep's grace: the hand may be just before it.
         marks.set(s, MAIN | (1 << LEVEL_SHIFT));
@@ -289,8 +295,7 @@ impl Adaptive {
                 let pending = v & PENDING;
                 let mut level = (v & LEVEL) >> LEVEL_SHIFT;
                 if pending > 0 {
-                    self.sketch
-                        .add(policy_hash(hash_of(s)), u32::from(pending));
+                    self.sketch.add(policy_hash(hash_of(s)), u32::from(pending));
                     level = (level + pending).min(MAX_LEVEL + 1);
                 }
                 if level == 0 {
@@ -306,7 +311,14 @@ impl Adaptive {
     fn admit(&mut self, candidate: u32, victim: u32, hash_of: &impl Fn(u32) -> u64) -> bool {
         let c = self.sketch.frequency(policy_hash(hash_of(candidate)));
         let v = self.sketch.frequency(policy_hash(hash_of(victim)));
-        c > v.saturating_add(1) || (c >= WARM && self.rng.u16(..) & 1023 == 0)
+        // The larger the window has grown, the more the workload rewards
+        // recency, and the less a newcomer must prove: up to
+        // `MAX_LENIENCY` counts of the victim's (perhaps stale) lead are
+        // forgiven.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let leniency = (self.window_share / MAX_WINDOW * f64::from(MAX_LENIENCY)) as u8;
+        c.saturating_add(leniency) > v.saturating_add(1)
+            || (c >= WARM && self.rng.u16(..) & 1023 == 0)
     }
 
     /// Notes that the cache is full at `cap` entries: the first time, and
@@ -383,7 +395,8 @@ impl Adaptive {
             let sized = self.sketch.entries;
             let limit = self.max_items.unwrap_or(usize::MAX);
             if len > sized && sized < limit {
-                self.sketch = Sketch::with_words((2 * sized).max(len).min(limit), SKETCH_HALF_WORDS);
+                self.sketch =
+                    Sketch::with_words((2 * sized).max(len).min(limit), SKETCH_HALF_WORDS);
             }
             if self.max_items.is_none() {
                 self.cap = len;
@@ -431,7 +444,11 @@ impl Adaptive {
         marks.set(idx, VACANT);
     }
 
-    pub(crate) fn victim(&mut self, marks: &mut Marks, hash_of: &impl Fn(u32) -> u64) -> Option<u32> {
+    pub(crate) fn victim(
+        &mut self,
+        marks: &mut Marks,
+        hash_of: &impl Fn(u32) -> u64,
+    ) -> Option<u32> {
         let len = self.len();
         if len == 0 {
             return None;
@@ -632,8 +649,10 @@ mod tests {
                 let v = self.main_victim(key_of);
                 let cf = self.p.sketch.frequency(policy_hash(key_of(c)));
                 let vf = self.p.sketch.frequency(policy_hash(key_of(v)));
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let leniency = (self.p.window_share / MAX_WINDOW * 6.0) as u8;
                 // The policy's draw for warm losers, from an identical generator.
-                if cf > vf.saturating_add(1) || (cf >= WARM && self.p.rng.u16(..) & 1023 == 0) {
+                if cf + leniency > vf + 1 || (cf >= WARM && self.p.rng.u16(..) & 1023 == 0) {
                     self.window.remove(0);
                     self.pending.remove(&c);
                     self.main.insert(c, (1, 0));

@@ -313,7 +313,10 @@ impl<H: Fn(u32) -> u64> PolicyMut<'_, H> {
     /// new key is never its own victim.
     #[inline]
     pub(crate) fn evicts_after_insert(&self) -> bool {
-        matches!(&*self.policy, AnyPolicy::TinyLfu(_) | AnyPolicy::Adaptive(_))
+        matches!(
+            &*self.policy,
+            AnyPolicy::TinyLfu(_) | AnyPolicy::Adaptive(_)
+        )
     }
     /// See [`EvictionPolicy::victim`].
     #[inline]

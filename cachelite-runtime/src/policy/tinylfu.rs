@@ -177,7 +177,10 @@ impl Sketch {
     /// counters each) per key, rounded up to a power of two words.
     pub(crate) fn with_words(entries: usize, half_words: usize) -> Self {
         let entries = entries.max(1);
-        let len = (entries * half_words).div_ceil(2).next_power_of_two().max(8);
+        let len = (entries * half_words)
+            .div_ceil(2)
+            .next_power_of_two()
+            .max(8);
         Self {
             entries,
             table: vec![0; len],
