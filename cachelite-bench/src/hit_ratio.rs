@@ -861,57 +861,60 @@ fn shared_table(
     (t, checks, serde_json::Value::Object(data))
 }
 
-/// The suite's plot: a row per workload, bars for the default
-/// configuration, TinyLFU and three peers (few enough to read; every
-/// policy and peer is in the tables), OPT as a tick. `ratios(name)` gives a
-/// contender's hit ratio (0..1) per workload, `None` where not run.
+/// The suite's plot: a row per workload, one bar per cache for how far it
+/// falls short of OPT (points of hit ratio; shorter is better), for the
+/// adaptive policy, the default configuration (if different) and the two
+/// peers, so a row's winner is the shortest bar. Every policy and peer is
+/// in the tables. `ratios(name)` gives a contender's hit ratio (0..1) per
+/// workload, `None` where not run.
 #[must_use]
 pub fn chart(labels: &[String], ratios: impl Fn(&str) -> Option<Vec<Option<f64>>>) -> BarChart {
     let default_policy = Policy::default();
-    let mut cols: Vec<(String, Contender)> = vec![(
-        format!("cachelite default ({default_policy:?})").to_lowercase(),
-        Contender::Cachelite {
-            policy: default_policy,
-            single_shard: false,
-        },
-    )];
-    if default_policy != Policy::TinyLfu {
-        cols.push((
-            "cachelite tinylfu".into(),
-            Contender::Cachelite {
-                policy: Policy::TinyLfu,
-                single_shard: false,
-            },
-        ));
+    let mut cols: Vec<(String, Contender)> = Vec::new();
+    for policy in [Policy::Adaptive, default_policy] {
+        let name = if policy == default_policy {
+            format!("cachelite {policy} (default)")
+        } else {
+            format!("cachelite {policy}")
+        };
+        if cols
+            .iter()
+            .all(|(n, _)| !n.starts_with(&format!("cachelite {policy}")))
+        {
+            cols.push((
+                name,
+                Contender::Cachelite {
+                    policy,
+                    single_shard: false,
+                },
+            ));
+        }
     }
     for c in [Contender::QuickCache, Contender::Moka] {
         cols.push((c.name(), c));
     }
-    // Named as a crate, so it does not read as cachelite's own LRU.
-    cols.push(("lru (crate)".into(), Contender::Lru));
-    let percent = |c: Contender| {
+    let opt = ratios(&Contender::Opt.name()).unwrap_or_else(|| vec![None; labels.len()]);
+    let below_opt = |c: Contender| {
         ratios(&c.name())
             .unwrap_or_else(|| vec![None; labels.len()])
             .iter()
-            .map(|r| r.map(|x| x * 100.0))
+            .zip(&opt)
+            .map(|(r, o)| Some(((*o)? - (*r)?).max(0.0) * 100.0))
             .collect()
     };
     BarChart {
-        title: "Hit ratio by workload (%, higher is better; black tick: OPT, the best any cache can do)".into(),
-        y_label: "hit ratio (%)".into(),
+        title: "Hit ratio below OPT by workload (points; shorter is better, 0 = optimal)".into(),
+        y_label: "points of hit ratio below Belady's OPT".into(),
         groups: labels.to_vec(),
         series: cols
             .iter()
             .map(|(name, c)| Series {
                 name: name.clone(),
-                values: percent(*c),
+                values: below_opt(*c),
             })
             .collect(),
-        reference: Some(Series {
-            name: "OPT".into(),
-            values: percent(Contender::Opt),
-        }),
-        y_max: Some(100.0),
+        reference: None,
+        y_max: None,
     }
 }
 
