@@ -15,6 +15,13 @@
 //! of the exclusive lock applies and empties them before changing the
 //! slab.
 //!
+//! A policy whose hits need no reordering (the adaptive policy) skips the
+//! rings: a hit loads its slot's byte in the shard's `Marks` and stores it
+//! plus one, under the shared lock; the policy reads and rewrites those
+//! bytes only under the exclusive lock, so single-threaded replays are
+//! exact, and concurrent hits on one slot may lose a count, never an
+//! insert or a removal.
+//!
 //! Nothing here allocates on a hit or runs user code other than `Clone` of
 //! a returned key or value; removed entries are dropped (and listeners
 //! told) by the cache after releasing the lock.
