@@ -769,19 +769,19 @@ pub(crate) fn cache_stats_json(cache: &JsonCache) -> Value {
 /// A memoized function's info, as JSON.
 pub(crate) fn info_json(i: &CacheInfo) -> Value {
     json!({
-        "len": i.len,
-        "bytes": i.bytes,
-        "hits": i.hits,
-        "misses": i.misses,
+        "len": i.stats.len,
+        "bytes": i.stats.bytes,
+        "hits": i.stats.hits,
+        "misses": i.stats.misses,
         "hit_rate": i.hit_rate(),
-        "inserts": i.inserts,
-        "evictions": i.evictions,
-        "expirations": i.expirations,
-        "invalidations": i.invalidations,
-        "max_items": i.max_items,
-        "max_bytes": i.max_bytes,
-        "policy": i.policy.name(),
-        "ttl": i.ttl.map(secs),
+        "inserts": i.stats.inserts,
+        "evictions": i.stats.evictions,
+        "expirations": i.stats.expirations,
+        "invalidations": i.stats.invalidations,
+        "max_items": i.config.max_items,
+        "max_bytes": i.config.max_bytes,
+        "policy": i.config.policy.name(),
+        "ttl": i.config.default_ttl.map(secs),
     })
 }
 
@@ -901,20 +901,11 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
         max_bytes: cache.max_bytes(),
     }];
     for (name, i) in memoized {
-        let mut stats = Stats::default();
-        stats.hits = i.hits;
-        stats.misses = i.misses;
-        stats.inserts = i.inserts;
-        stats.evictions = i.evictions;
-        stats.expirations = i.expirations;
-        stats.invalidations = i.invalidations;
-        stats.len = i.len;
-        stats.bytes = i.bytes;
         rows.push(MetricRow {
             label: (*name).to_owned(),
-            stats,
-            max_items: i.max_items,
-            max_bytes: i.max_bytes,
+            stats: i.stats,
+            max_items: i.config.max_items,
+            max_bytes: i.config.max_bytes,
         });
     }
     let mut out = String::new();
