@@ -168,16 +168,21 @@ fn by_random(x: u32) -> u32 {
 fn by_tinylfu(x: u32) -> u32 {
     x
 }
+#[memoize(policy = "adaptive", capacity = 2)]
+fn by_adaptive(x: u32) -> u32 {
+    x
+}
 
 #[test]
 fn every_runtime_policy_is_accepted() {
     type Memoized = (&'static str, fn(u32) -> u32, fn() -> CacheInfo);
-    let fns: [Memoized; 5] = [
+    let fns: [Memoized; 6] = [
         ("lru", by_lru, by_lru_cache_info),
         ("lfu", by_lfu, by_lfu_cache_info),
         ("fifo", by_fifo, by_fifo_cache_info),
         ("random", by_random, by_random_cache_info),
         ("tinylfu", by_tinylfu, by_tinylfu_cache_info),
+        ("adaptive", by_adaptive, by_adaptive_cache_info),
     ];
     // A policy added to the runtime fails this test until the macro (and
     // this list) accept it.

@@ -270,7 +270,7 @@ impl Model {
             Policy::Lru => by(|e| (e.last_use, 0)),
             Policy::Lfu => by(|e| (e.freq, e.freq_since)),
             Policy::Fifo => by(|e| (e.inserted, 0)),
-            // Random, TinyLFU: the cache's own choice, checked for validity.
+            // Random, TinyLFU, adaptive: the cache's own choice, checked for validity.
             _ => {
                 let k = self
                     .victims
@@ -844,6 +844,11 @@ proptest! {
 
     #[test]
     fn tinylfu_matches_model(cfg in config_strategy(Policy::TinyLfu), ops in prop::collection::vec(op_strategy(), 1..60)) {
+        run(cfg, &ops);
+    }
+
+    #[test]
+    fn adaptive_matches_model(cfg in config_strategy(Policy::Adaptive), ops in prop::collection::vec(op_strategy(), 1..60)) {
         run(cfg, &ops);
     }
 

@@ -214,6 +214,58 @@ pub fn cachelite_cache(policy: Policy, capacity: usize, single_shard: bool) -> C
     if single_shard { b.shards(1) } else { b }.build()
 }
 
+/// The hit ratio of a cachelite cache (default configuration, `policy`)
+/// replaying `w` from `threads` threads at once: they take the stream in
+/// order, in blocks of 64 requests from a shared cursor, so the cache sees
+/// about the single-threaded order, interleaved as a server's workers
+/// would interleave it.
+#[must_use]
+pub fn shared_hit_ratio(policy: Policy, w: &Workload, threads: usize) -> f64 {
+    const BLOCK: usize = 64;
+    let c = cachelite_cache(policy, w.capacity, false);
+    let next = AtomicUsize::new(0);
+    let hits = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                let mut mine = 0;
+                loop {
+                    let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                    let Some(block) = w.keys.get(start..(start + BLOCK).min(w.keys.len())) else {
+                        break;
+                    };
+                    if block.is_empty() {
+                        break;
+                    }
+                    for &k in block {
+                        if c.get(&k).is_some() {
+                            mine += 1;
+                        } else {
+                            c.insert(k, k);
+                        }
+                    }
+                }
+                hits.fetch_add(mine, Ordering::Relaxed);
+            });
+        }
+    });
+    hits.into_inner() as f64 / w.keys.len().max(1) as f64
+}
+
+/// The policies whose shared replay the suite reports, the default first.
+fn shared_policies() -> Vec<Policy> {
+    let mut v = vec![Policy::default()];
+    for p in [Policy::Adaptive, Policy::TinyLfu, Policy::Lru] {
+        if !v.contains(&p) {
+            v.push(p);
+        }
+    }
+    v
+}
+
+/// Threads of the shared replay.
+pub const SHARED_THREADS: usize = 4;
+
 /// Counts the requests for which `access` reports a hit.
 fn replay(keys: &[u64], mut access: impl FnMut(u64) -> bool) -> u64 {
     let mut hits = 0;
@@ -353,7 +405,18 @@ pub fn run(opts: &Options) -> Report {
     }
     let n_traces = workloads.len();
     workloads.extend(workload::synthetic(&sizes));
-    let contenders = Contender::all();
+    // `CACHELITE_CONTENDERS=name,name` replays only those caches (names as
+    // in the tables; OPT always runs), for quick iterations on a policy.
+    let only: Option<Vec<String>> = std::env::var("CACHELITE_CONTENDERS")
+        .ok()
+        .map(|v| v.split(',').map(|x| x.trim().to_owned()).collect());
+    let contenders: Vec<Contender> = Contender::all()
+        .into_iter()
+        .filter(|c| {
+            only.as_ref()
+                .is_none_or(|o| !c.is_cache() || o.contains(&c.name()))
+        })
+        .collect();
     // Quick runs keep the long IRM streams for cachelite and the references
     // only: peers have no theory to meet there.
     let quick = opts.quick;
@@ -362,8 +425,12 @@ pub fn run(opts: &Options) -> Report {
     };
     let (secs, (results, busy)) =
         crate::timing::timed(|| measure(&contenders, &workloads, opts.threads, skip));
-    let col = |c: Contender| contenders.iter().position(|&x| x == c).expect("listed");
-    let get = |c: Contender, w: usize| results[col(c)][w];
+    let get = |c: Contender, w: usize| {
+        contenders
+            .iter()
+            .position(|&x| x == c)
+            .and_then(|i| results[i][w])
+    };
 
     report.method = vec![
         "Each cache replays each request stream: `get(k)`, then `insert(k, k)` on a miss; hit ratio = hits / requests, cold start included.".into(),
@@ -376,9 +443,9 @@ pub fn run(opts: &Options) -> Report {
         format!("{} streams × {} contenders replayed on {} threads in {secs:.1} s.", workloads.len(), contenders.len(), opts.threads),
     ];
     if quick {
-        report
-            .method
-            .push("Quick run: peers skip the IRM rows (`—`).".into());
+        report.method.push(
+            "Quick run: peers skip the IRM rows (`—`), and the hit-ratio targets are not checked (the streams are too short for them).".into(),
+        );
     }
     for m in &missing {
         report.method.push(format!("Skipped: {m}"));
@@ -542,6 +609,22 @@ pub fn run(opts: &Options) -> Report {
         t3.row(row);
     }
 
+    // Table 4: the adaptive policy against the best of LRU and the peers.
+    let (t4, mut target_checks) = target_table(&workloads, &get);
+
+    // Table 5: hit ratio when 4 threads share the cache.
+    let (t5, mut shared_checks, shared_json) = if opts.quick && only.is_some() {
+        (None, Vec::new(), json!({}))
+    } else {
+        let (t, c, j) = shared_table(&workloads, &get);
+        (Some(t), c, j)
+    };
+    if opts.quick {
+        // Streams of 20k requests say nothing about these targets.
+        target_checks.clear();
+        shared_checks.clear();
+    }
+
     // OPT bounds every cache.
     let mut opt_checks = Vec::new();
     for &c in contenders.iter().filter(|c| c.is_cache()) {
@@ -591,8 +674,11 @@ pub fn run(opts: &Options) -> Report {
         .into_iter()
         .chain(oltp_checks)
         .chain(checks)
+        .chain(target_checks)
+        .chain(shared_checks)
         .collect();
-    report.tables = vec![t1, t2, t3];
+    report.tables = vec![t1, t2, t3, t4];
+    report.tables.extend(t5);
 
     report.data = json!({
         "workloads": workloads.iter().map(|w| json!({
@@ -602,6 +688,7 @@ pub fn run(opts: &Options) -> Report {
             "zipf_s": w.irm.as_ref().map(|i| i.s),
         })).collect::<Vec<_>>(),
         "hit_ratio": contenders.iter().zip(&results).map(|(c, r)| (c.name(), json!(r))).collect::<serde_json::Map<_, _>>(),
+        "shared": shared_json,
         "replay_seconds": contenders.iter().zip(&busy).map(|(c, s)| (c.name(), json!(s))).collect::<serde_json::Map<_, _>>(),
     });
 
@@ -618,57 +705,221 @@ pub fn run(opts: &Options) -> Report {
     report
 }
 
-/// The suite's plot: a row per workload, bars for the default
-/// configuration, TinyLFU and three peers (few enough to read; every
-/// policy and peer is in the tables), OPT as a tick. `ratios(name)` gives a
-/// contender's hit ratio (0..1) per workload, `None` where not run.
+/// Whether a workload is one where the adaptive policy must match the best
+/// of LRU and the peers outright (loops, scans, shifting popularity).
+fn must_lead(w: &Workload) -> bool {
+    w.name.contains("loop") || w.name.contains("scans") || w.name.contains("shifting")
+}
+
+/// The per-row targets of the adaptive policy: at least
+/// max(LRU, quick_cache, moka) − 0.5 points everywhere, and at least the
+/// best of them on loops, scans and shifting popularity.
+fn target_table(
+    workloads: &[Workload],
+    get: &impl Fn(Contender, usize) -> Option<f64>,
+) -> (Table, Vec<Check>) {
+    let adaptive = Contender::Cachelite {
+        policy: Policy::Adaptive,
+        single_shard: false,
+    };
+    let lru = Contender::Cachelite {
+        policy: Policy::Lru,
+        single_shard: false,
+    };
+    let mut t = Table::new(
+        "adaptive against the best of LRU, quick_cache and moka, hit ratio (%)",
+        &[
+            "workload",
+            "OPT",
+            "adaptive",
+            "best of lru, quick_cache, moka",
+            "adaptive − best (points)",
+            "target",
+            "met",
+        ],
+    );
+    let mut worst: Option<(f64, String)> = None;
+    let mut failed = Vec::new();
+    for (wi, w) in workloads.iter().enumerate() {
+        let Some(a) = get(adaptive, wi) else { continue };
+        let best = [lru, Contender::QuickCache, Contender::Moka]
+            .into_iter()
+            .filter_map(|c| get(c, wi).map(|r| (r, c)))
+            .max_by(|x, y| x.0.total_cmp(&y.0));
+        let Some((b, who)) = best else { continue };
+        let gap = (a - b) * 100.0;
+        let slack = if must_lead(w) { 0.0 } else { -0.5 };
+        let met = gap >= slack - 1e-9;
+        if !met {
+            failed.push(format!("{} ({gap:+.2})", w.label()));
+        }
+        if worst.as_ref().is_none_or(|(g, _)| gap - slack < *g) {
+            worst = Some((gap - slack, w.label()));
+        }
+        t.row(vec![
+            w.label(),
+            pct(get(Contender::Opt, wi)),
+            pct(Some(a)),
+            format!(
+                "{} ({})",
+                pct(Some(b)),
+                who.name().trim_start_matches("cachelite ")
+            ),
+            format!("{gap:+.2}"),
+            if must_lead(w) {
+                "≥ best"
+            } else {
+                "≥ best − 0.5"
+            }
+            .into(),
+            if met { "yes" } else { "no" }.into(),
+        ]);
+    }
+    t.notes.push("`lru` is cachelite's LRU in the default configuration; loops, scans and shifting rows must match the best outright.".into());
+    let checks = worst
+        .map(|(margin, at)| {
+            Check::new(
+                CheckKind::Target,
+                "adaptive ≥ max(lru, quick_cache, moka) − 0.5 on every row, ≥ the best on loop, scan and shifting rows",
+                "every row",
+                if failed.is_empty() {
+                    format!("met; closest {margin:+.2} points over its target at {at}")
+                } else {
+                    format!("missed on {}", failed.join(", "))
+                },
+                failed.is_empty(),
+            )
+        })
+        .into_iter()
+        .collect();
+    (t, checks)
+}
+
+/// Each policy of [`shared_policies`] replaying every workload from
+/// [`SHARED_THREADS`] threads, against its single-threaded replay.
+fn shared_table(
+    workloads: &[Workload],
+    get: &impl Fn(Contender, usize) -> Option<f64>,
+) -> (Table, Vec<Check>, serde_json::Value) {
+    let policies = shared_policies();
+    let mut headers = vec!["workload".to_owned()];
+    for p in &policies {
+        headers.push(format!("{p}, 1 thread"));
+        headers.push(format!("{p}, {SHARED_THREADS} threads"));
+        headers.push(format!("{p} drop"));
+    }
+    let mut t = Table {
+        title: format!(
+            "hit ratio (%) with {SHARED_THREADS} threads sharing one cache, against one thread"
+        ),
+        headers,
+        ..Table::default()
+    };
+    let mut worst = vec![(f64::NEG_INFINITY, String::new()); policies.len()];
+    let mut data = serde_json::Map::new();
+    for (wi, w) in workloads.iter().enumerate() {
+        let mut row = vec![w.label()];
+        let mut per = serde_json::Map::new();
+        for (pi, &p) in policies.iter().enumerate() {
+            let single = get(
+                Contender::Cachelite {
+                    policy: p,
+                    single_shard: false,
+                },
+                wi,
+            );
+            let Some(single) = single else {
+                row.extend(["—".into(), "—".into(), "—".into()]);
+                continue;
+            };
+            let shared = shared_hit_ratio(p, w, SHARED_THREADS);
+            let drop = (single - shared) * 100.0;
+            if drop > worst[pi].0 {
+                worst[pi] = (drop, w.label());
+            }
+            per.insert(
+                p.name().into(),
+                json!({ "single": single, "shared": shared }),
+            );
+            row.extend([pct(Some(single)), pct(Some(shared)), format!("{drop:+.2}")]);
+        }
+        data.insert(w.label(), serde_json::Value::Object(per));
+        t.rows.push(row);
+    }
+    t.notes.push(format!("The default configuration of each policy; {SHARED_THREADS} threads take the stream in order, 64 requests at a time. Drop = 1 thread − {SHARED_THREADS} threads, in points (positive: fewer hits when shared)."));
+    let default = Policy::default();
+    let checks = policies
+        .iter()
+        .zip(&worst)
+        .filter(|(p, _)| **p == default || **p == Policy::Adaptive)
+        .filter(|(_, (d, _))| d.is_finite())
+        .map(|(p, (d, at))| {
+            Check::new(
+                CheckKind::Target,
+                format!("{p}: hit ratio with {SHARED_THREADS} threads sharing the cache, drop against 1 thread < 1 point on every row"),
+                "< 1.00 point",
+                format!("worst {d:+.2} at {at}"),
+                *d < 1.0,
+            )
+        })
+        .collect();
+    (t, checks, serde_json::Value::Object(data))
+}
+
+/// The suite's plot: a row per workload, one bar per cache for how far it
+/// falls short of OPT (points of hit ratio; shorter is better), for the
+/// adaptive policy, the default configuration (if different) and the two
+/// peers, so a row's winner is the shortest bar. Every policy and peer is
+/// in the tables. `ratios(name)` gives a contender's hit ratio (0..1) per
+/// workload, `None` where not run.
 #[must_use]
 pub fn chart(labels: &[String], ratios: impl Fn(&str) -> Option<Vec<Option<f64>>>) -> BarChart {
     let default_policy = Policy::default();
-    let mut cols: Vec<(String, Contender)> = vec![(
-        format!("cachelite default ({default_policy:?})").to_lowercase(),
-        Contender::Cachelite {
-            policy: default_policy,
-            single_shard: false,
-        },
-    )];
-    if default_policy != Policy::TinyLfu {
-        cols.push((
-            "cachelite tinylfu".into(),
-            Contender::Cachelite {
-                policy: Policy::TinyLfu,
-                single_shard: false,
-            },
-        ));
+    let mut cols: Vec<(String, Contender)> = Vec::new();
+    for policy in [Policy::Adaptive, default_policy] {
+        let name = if policy == default_policy {
+            format!("cachelite {policy} (default)")
+        } else {
+            format!("cachelite {policy}")
+        };
+        if cols
+            .iter()
+            .all(|(n, _)| !n.starts_with(&format!("cachelite {policy}")))
+        {
+            cols.push((
+                name,
+                Contender::Cachelite {
+                    policy,
+                    single_shard: false,
+                },
+            ));
+        }
     }
     for c in [Contender::QuickCache, Contender::Moka] {
         cols.push((c.name(), c));
     }
-    // Named as a crate, so it does not read as cachelite's own LRU.
-    cols.push(("lru (crate)".into(), Contender::Lru));
-    let percent = |c: Contender| {
+    let opt = ratios(&Contender::Opt.name()).unwrap_or_else(|| vec![None; labels.len()]);
+    let below_opt = |c: Contender| {
         ratios(&c.name())
             .unwrap_or_else(|| vec![None; labels.len()])
             .iter()
-            .map(|r| r.map(|x| x * 100.0))
+            .zip(&opt)
+            .map(|(r, o)| Some(((*o)? - (*r)?).max(0.0) * 100.0))
             .collect()
     };
     BarChart {
-        title: "Hit ratio by workload (%, higher is better; black tick: OPT, the best any cache can do)".into(),
-        y_label: "hit ratio (%)".into(),
+        title: "Hit ratio below OPT by workload (points; shorter is better, 0 = optimal)".into(),
+        y_label: "points of hit ratio below Belady's OPT".into(),
         groups: labels.to_vec(),
         series: cols
             .iter()
             .map(|(name, c)| Series {
                 name: name.clone(),
-                values: percent(*c),
+                values: below_opt(*c),
             })
             .collect(),
-        reference: Some(Series {
-            name: "OPT".into(),
-            values: percent(Contender::Opt),
-        }),
-        y_max: Some(100.0),
+        reference: None,
+        y_max: None,
     }
 }
 

@@ -45,6 +45,7 @@ pub struct Caches {
     mutex_map_sip: Mutex<hashbrown::HashMap<u64, u64, Sip>>,
     map_fold: hashbrown::HashMap<u64, u64, Fold>,
     mutex_map_fold: Mutex<hashbrown::HashMap<u64, u64, Fold>>,
+    cl_adaptive: Cache<u64, u64>,
 }
 
 impl Caches {
@@ -80,6 +81,10 @@ impl Caches {
             mutex_map_sip: Mutex::default(),
             map_fold: hashbrown::HashMap::default(),
             mutex_map_fold: Mutex::default(),
+            cl_adaptive: Cache::builder()
+                .max_items(cap)
+                .policy(cachelite::Policy::Adaptive)
+                .build(),
         };
         let mut c = c;
         for &k in &ws {
@@ -99,6 +104,7 @@ impl Caches {
             c.mutex_map_sip.lock().insert(k, k);
             c.map_fold.insert(k, k);
             c.mutex_map_fold.lock().insert(k, k);
+            c.cl_adaptive.insert(k, k);
             for m in memo::CACHELITE_MEMOIZE.iter().chain(MEMOIZERS) {
                 (m.call)(k);
             }
@@ -222,6 +228,7 @@ pub const GET_CASES: &[&str] = &[
     "Mutex<hashbrown::HashMap>",
     "hashbrown::HashMap, foldhash",
     "Mutex<hashbrown::HashMap>, foldhash",
+    "cachelite, adaptive policy",
 ];
 
 /// The `get` cases over `c`, each sample `passes` passes long.
@@ -260,6 +267,7 @@ pub fn get_cases(c: &Caches, passes: usize) -> Vec<Case<'_>> {
         case(GET_CASES[15], "foldhash", k, p, |x| {
             c.mutex_map_fold.lock().get(x).copied()
         }),
+        case(GET_CASES[16], "aHash", k, p, |x| c.cl_adaptive.get(x)),
     ]
 }
 

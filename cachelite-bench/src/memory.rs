@@ -197,6 +197,7 @@ pub fn measure_all(n: usize) -> Vec<(String, Footprint)> {
 pub const RSS_CACHES: &[&str] = &[
     RSS_CACHELITE,
     "cachelite TinyLFU",
+    "cachelite adaptive",
     RSS_QUICK_CACHE,
     "moka::sync",
 ];
@@ -303,6 +304,17 @@ pub fn resident_in_this_process(name: &str, n: usize) -> Result<Resident, String
                 Cache::<u64, u64>::builder()
                     .max_items(n)
                     .policy(Policy::TinyLfu)
+                    .build()
+            },
+            |c, k| _ = c.insert(k, k),
+            Cache::len,
+        ),
+        "cachelite adaptive" => resident(
+            n,
+            |n| {
+                Cache::<u64, u64>::builder()
+                    .max_items(n)
+                    .policy(Policy::Adaptive)
                     .build()
             },
             |c, k| _ = c.insert(k, k),

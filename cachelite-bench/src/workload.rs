@@ -204,6 +204,18 @@ pub struct Sizes {
     pub loop_capacity: usize,
     /// Requests between hot-set shifts.
     pub shift_every: usize,
+    /// Keys in the sliding hot window (recency wins).
+    pub slide_width: usize,
+    /// The sliding window moves on by `slide_step` keys every `slide_every` requests.
+    pub slide_step: usize,
+    /// Requests between the sliding window's moves.
+    pub slide_every: usize,
+    /// The longest gap (in new keys) between a read-twice key's two reads.
+    pub twice_gap: usize,
+    /// Capacity of the sliding-window, read-twice and hot+noise rows.
+    pub side_capacity: usize,
+    /// Hot keys of the hot+noise row (fewer than `side_capacity`).
+    pub hot_keys: usize,
 }
 
 impl Sizes {
@@ -219,6 +231,12 @@ impl Sizes {
         loop_keys: 10_000,
         loop_capacity: 9_000,
         shift_every: 200_000,
+        slide_width: 8_000,
+        slide_step: 500,
+        slide_every: 5_000,
+        twice_gap: 800,
+        side_capacity: 10_000,
+        hot_keys: 7_500,
     };
 
     /// Small enough to replay in seconds in a debug build. The IRM rows
@@ -234,6 +252,12 @@ impl Sizes {
         loop_keys: 500,
         loop_capacity: 450,
         shift_every: 2_000,
+        slide_width: 400,
+        slide_step: 25,
+        slide_every: 250,
+        twice_gap: 40,
+        side_capacity: 500,
+        hot_keys: 375,
     };
 }
 
@@ -289,6 +313,71 @@ pub fn shifting_zipf(z: &Zipf, requests: usize, every: usize, seed: u64) -> Vec<
         .collect()
 }
 
+/// Uniform requests over a window of `width` consecutive keys that moves
+/// on by `step` keys every `every` requests: each key is popular for a
+/// while, then never requested again. Recency wins outright: a cache that
+/// holds the window hits on all but each key's first request, while one
+/// that makes newcomers prove their frequency against the keys that just
+/// left the window misses.
+#[must_use]
+pub fn sliding_window(
+    width: usize,
+    step: usize,
+    every: usize,
+    requests: usize,
+    seed: u64,
+) -> Vec<u64> {
+    let mut rng = SplitMix64::new(seed);
+    (0..requests)
+        .map(|i| {
+            let base = (i / every * step) as u64;
+            scramble(base + rng.next_u64() % width as u64)
+        })
+        .collect()
+}
+
+/// Every key is read twice, the second time after up to `max_gap` new keys
+/// (uniform), and then never again: `requests` requests in all. A cache
+/// of more than `max_gap` entries that keeps what it just inserted hits
+/// every second read (50%, which is also OPT); one that admits only keys
+/// with a history misses them.
+#[must_use]
+pub fn read_twice(max_gap: usize, requests: usize, seed: u64) -> Vec<u64> {
+    let mut rng = SplitMix64::new(seed);
+    let keys = requests / 2;
+    // (time, key): the first read at 2i, the second after `gap` more new
+    // keys, i.e. about 2 (i + gap) + 1.
+    let mut events: Vec<(u64, u64)> = Vec::with_capacity(2 * keys);
+    for i in 0..keys as u64 {
+        let gap = 1 + rng.next_u64() % max_gap.max(1) as u64;
+        events.push((2 * i, i));
+        events.push((2 * (i + gap) + 1, i));
+    }
+    events.sort_unstable();
+    events.into_iter().map(|(_, k)| scramble(k)).collect()
+}
+
+/// Half the requests go uniformly to `hot` keys that stay popular for the
+/// whole stream, half to keys never seen before, interleaved at random.
+/// Frequency wins outright: the hot set fits the cache, and only a policy
+/// that keeps one-off keys from displacing it holds all of it (50%).
+#[must_use]
+pub fn hot_and_noise(hot: usize, requests: usize, seed: u64) -> Vec<u64> {
+    let mut rng = SplitMix64::new(seed);
+    let mut fresh = SCAN_SPACE;
+    (0..requests)
+        .map(|_| {
+            let r = rng.next_u64();
+            if r & 1 == 0 {
+                scramble((r >> 1) % hot as u64)
+            } else {
+                fresh += 1;
+                scramble(fresh)
+            }
+        })
+        .collect()
+}
+
 /// The synthetic workloads, in table order.
 #[must_use]
 pub fn synthetic(sizes: &Sizes) -> Vec<Workload> {
@@ -339,6 +428,38 @@ pub fn synthetic(sizes: &Sizes) -> Vec<Workload> {
             next_seed(),
         )),
         capacity: sizes.capacities[1],
+        irm: None,
+    });
+    out.push(Workload {
+        name: "sliding".to_owned(),
+        keys: Arc::new(sliding_window(
+            sizes.slide_width,
+            sizes.slide_step,
+            sizes.slide_every,
+            sizes.side_requests,
+            next_seed(),
+        )),
+        capacity: sizes.side_capacity,
+        irm: None,
+    });
+    out.push(Workload {
+        name: "read-twice".to_owned(),
+        keys: Arc::new(read_twice(
+            sizes.twice_gap,
+            sizes.side_requests,
+            next_seed(),
+        )),
+        capacity: sizes.side_capacity / 10,
+        irm: None,
+    });
+    out.push(Workload {
+        name: "hot+noise".to_owned(),
+        keys: Arc::new(hot_and_noise(
+            sizes.hot_keys,
+            sizes.side_requests,
+            next_seed(),
+        )),
+        capacity: sizes.side_capacity,
         irm: None,
     });
     out

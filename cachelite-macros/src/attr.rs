@@ -139,7 +139,7 @@ const SYNONYMS: &[(&str, &str)] = &[
 /// Kept in sync with `cachelite_runtime::Policy::ALL`: the facade's tests
 /// compare the two lists, and the generated code looks each name up in
 /// the runtime at compile time.
-pub(crate) const POLICIES: &[&str] = &["lru", "lfu", "fifo", "random", "tinylfu"];
+pub(crate) const POLICIES: &[&str] = &["lru", "lfu", "fifo", "random", "tinylfu", "adaptive"];
 
 /// A value together with the attribute name that introduced it.
 pub(crate) struct Arg<T> {

@@ -59,7 +59,7 @@ fn explore_n(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
 
 #[test]
 fn hits_race_inserts_evictions_and_invalidations() {
-    for policy in [Policy::Lru, Policy::Lfu, Policy::TinyLfu] {
+    for policy in [Policy::Lru, Policy::Lfu, Policy::TinyLfu, Policy::Adaptive] {
         explore(move || {
             let c = cache(policy, 2);
             c.insert(1, 100);
@@ -143,6 +143,49 @@ fn buffered_hits_drain_without_touching_removed_slots() {
             assert_eq!(c.stats().hits + c.stats().misses, 14);
         });
     }
+}
+
+#[test]
+fn marked_hits_race_evictions_admissions_and_slot_reuse() {
+    // The adaptive policy's hits store into a per-slot byte under the
+    // shared lock, while writers evict (main's hand reads and rewrites the
+    // bytes), reject newcomers, remove from the window's middle and reuse
+    // the freed slots: every schedule must keep the indices, the bounds
+    // and the counts exact.
+    explore_n(1000, || {
+        let c = cache(Policy::Adaptive, 3);
+        for k in 0..3 {
+            c.insert(k, k * 100);
+        }
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let c = c.clone();
+                thread::spawn(move || {
+                    for i in 0..6u32 {
+                        let key = (i + r) % 5;
+                        own(key, c.get(&key));
+                        assert!(c.len() <= 3, "bound exceeded");
+                    }
+                })
+            })
+            .collect();
+        let writer = {
+            let c = c.clone();
+            thread::spawn(move || {
+                c.insert(3, 300); // over the bound: admission or eviction
+                c.remove(&1);
+                c.insert(4, 400); // reuses a freed slot
+                c.insert(1, 101);
+                assert!(c.len() <= 3);
+            })
+        };
+        for h in readers {
+            h.join().unwrap();
+        }
+        writer.join().unwrap();
+        check(&c);
+        assert_eq!(c.stats().hits + c.stats().misses, 12);
+    });
 }
 
 #[test]

@@ -15,6 +15,13 @@
 //! of the exclusive lock applies and empties them before changing the
 //! slab.
 //!
+//! A policy whose hits need no reordering (the adaptive policy) skips the
+//! rings: a hit loads its slot's byte in the shard's `Marks` and stores it
+//! plus one, under the shared lock; the policy reads and rewrites those
+//! bytes only under the exclusive lock, so single-threaded replays are
+//! exact, and concurrent hits on one slot may lose a count, never an
+//! insert or a removal.
+//!
 //! Nothing here allocates on a hit or runs user code other than `Clone` of
 //! a returned key or value; removed entries are dropped (and listeners
 //! told) by the cache after releasing the lock.
@@ -29,7 +36,7 @@ use hashbrown::HashTable;
 
 use crate::events::RemovalCause;
 use crate::expiry::{NEVER, TtlIndex};
-use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
+use crate::policy::{AnyPolicy, Marks, Policy, PolicyMut, Reads};
 use crate::singleflight::{Flight, Flights, Joined, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Stats;
@@ -283,7 +290,7 @@ impl ReadStripe {
         for pos in (*self.head.get_mut()).max(lap)..tail {
             let cell = *self.cells[ring(pos)].get_mut();
             if cell != 0 {
-                policy.on_access(cell - 1);
+                policy.on_accesses(&[cell - 1]);
             }
         }
         for pos in self.clean.max(lap)..tail {
@@ -309,8 +316,12 @@ pub(crate) struct Shard<K, V> {
     policy: Mutex<AnyPolicy>,
     /// A power-of-two number of stripes, each on its own cache lines.
     reads: Box<[Padded<ReadStripe>]>,
-    /// Whether the policy looks at reads at all (not FIFO or Random).
-    reads_matter: bool,
+    /// How a hit reaches the policy: not at all (FIFO, Random), through
+    /// the read stripes, or by marking its slot in `marks` (adaptive).
+    read_kind: Reads,
+    /// Per-slot hit counters for policies that mark reads in place (empty
+    /// for the others).
+    marks: Marks,
     /// Slots that carry a deadline, for the sweeper's random sampling.
     ttl: TtlIndex,
     tags: TagIndex,
@@ -333,7 +344,8 @@ impl<K, V> Shard<K, V> {
         debug_assert!(stripes.is_power_of_two());
         let policy = AnyPolicy::new(policy, seed, limits.max_items);
         Self {
-            reads_matter: policy.reads_matter(),
+            read_kind: policy.reads(),
+            marks: Marks::default(),
             table: HashTable::new(),
             slab: Slab::default(),
             policy: Mutex::new(policy),
@@ -388,12 +400,17 @@ impl<K, V> Shard<K, V> {
     /// The policy, with every buffered access applied first: the only way
     /// an exclusive holder reaches it, so no decision misses an access.
     #[inline]
-    fn policy(&mut self) -> &mut AnyPolicy {
+    fn policy(&mut self) -> PolicyMut<'_, impl Fn(u32) -> u64 + '_> {
         let policy = self.policy.get_mut();
         for stripe in &mut self.reads {
             stripe.0.apply_all(policy);
         }
-        policy
+        let slab = &self.slab;
+        PolicyMut {
+            policy,
+            marks: &mut self.marks,
+            hash_of: move |idx| slab.get(idx).hash.get(),
+        }
     }
 
     /// Marks a read for the policy (exclusive holders).
@@ -413,12 +430,15 @@ impl<K, V> Shard<K, V> {
     fn record_hit(&self, idx: u32) {
         let s = self.my_stripe();
         let t = s.tail.fetch_add(1, Ordering::Relaxed);
-        if !self.reads_matter {
-            return;
-        }
-        s.cells[ring(t)].store(idx + 1, Ordering::Release);
-        if ring(t + 1) == 0 {
-            self.apply_reads();
+        match self.read_kind {
+            Reads::Marked => self.marks.hit(idx),
+            Reads::Buffered => {
+                s.cells[ring(t)].store(idx + 1, Ordering::Release);
+                if ring(t + 1) == 0 {
+                    self.apply_reads();
+                }
+            }
+            Reads::Ignored => {}
         }
     }
 
@@ -941,7 +961,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         for (t, i) in self.tags.pairs() {
             assert!(self.slab.get(i).tags().iter().any(|x| x == t));
         }
-        let mut order = self.policy.lock().eviction_order();
+        let mut order = crate::policy::eviction_order(&self.policy.lock(), &self.marks);
         assert_eq!(order.len(), self.slab.len());
         order.sort_unstable();
         order.dedup();

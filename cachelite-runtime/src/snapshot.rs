@@ -23,7 +23,7 @@
 //! named fields), of this shape:
 //!
 //! ```text
-//! { policy: "lru" | "lfu" | "fifo" | "random" | "tinylfu",   // informational
+//! { policy: "lru" | "lfu" | "fifo" | "random" | "tinylfu" | "adaptive",   // informational
 //!   saved_at_unix_ms: u64,                       // wall clock at save
 //!   entries: [ { key: K, value: V,
 //!                ttl_nanos?: u64,                // time left at save
@@ -889,7 +889,7 @@ where
         // TinyLFU keeps the snapshot's order (probation, window, protected)
         // and raises each key's sketch estimate to its saved one, so the
         // entries that earned their place win admission if space runs out.
-        let keeps_freq = lfu || self.policy() == Policy::TinyLfu;
+        let keeps_freq = lfu || matches!(self.policy(), Policy::TinyLfu | Policy::Adaptive);
         let aged_nanos = match (&self.inner.clock, loaded.saved_at_unix_ms) {
             (AnyClock::Monotonic, Some(saved)) => unix_millis()
                 .saturating_sub(saved)
@@ -1349,6 +1349,39 @@ mod tests {
             .map(|i| shard.entry(i).key)
             .collect();
         assert_eq!(order, [3, 1, 2]);
+    }
+
+    #[test]
+    fn adaptive_entries_and_their_sketch_standing_survive_a_round_trip() {
+        let build = || -> Cache<u32, u32> {
+            Cache::builder()
+                .max_items(10)
+                .shards(1)
+                .policy(Policy::Adaptive)
+                .build()
+        };
+        let src = build();
+        for k in 0..6 {
+            src.insert(k, k);
+        }
+        for _ in 0..5 {
+            src.get(&2);
+        }
+        let mut buf = Vec::new();
+        src.snapshot_to(&mut buf, SnapshotFormat::MessagePack)
+            .unwrap();
+        let dst = build();
+        assert_eq!(dst.restore_from(buf.as_slice()).unwrap(), 6);
+        let mut shard = dst.inner.shards[0].write();
+        shard.check_invariants();
+        let mut freq = |k: u32| {
+            let idx = shard.find(dst.hash(&k), &k).unwrap();
+            shard.frequency(idx).unwrap()
+        };
+        assert!(freq(2) >= 6, "the hot key keeps its count: {}", freq(2));
+        for k in [0, 1, 3, 4, 5] {
+            assert!(freq(k) < freq(2), "k{k}");
+        }
     }
 
     #[test]

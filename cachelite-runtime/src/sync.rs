@@ -29,7 +29,7 @@ mod imp {
     use std::sync::PoisonError;
 
     pub(crate) use parking_lot::Mutex;
-    pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+    pub(crate) use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 
     /// What a blocked waiter is woken through.
     pub(crate) type Parker = std::thread::Thread;
@@ -237,6 +237,7 @@ mod imp {
     use std::sync::atomic::Ordering;
     dual_atomic!(AtomicU32, u32);
     dual_atomic!(AtomicU64, u64);
+    dual_atomic!(AtomicU8, u8);
 
     pub(crate) enum Parker {
         Real(std::thread::Thread),

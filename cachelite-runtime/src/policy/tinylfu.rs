@@ -152,7 +152,7 @@ const EMPTY_SEG: Seg = Seg {
 /// each pair of words. Its frequency is the least of the four.
 pub(crate) struct Sketch {
     /// The number of keys it was sized for.
-    entries: usize,
+    pub(super) entries: usize,
     table: Vec<u64>,
     block_mask: usize,
     /// Counted increments since the last halving.
@@ -170,8 +170,17 @@ impl Sketch {
     /// A sketch for about `entries` keys, ageing every
     /// `AGEING_PERIOD × entries` counted increments.
     pub(crate) fn new(entries: usize) -> Self {
+        Self::with_words(entries, SKETCH_WORDS * 2)
+    }
+
+    /// A sketch for about `entries` keys with `half_words` half-words (8
+    /// counters each) per key, rounded up to a power of two words.
+    pub(crate) fn with_words(entries: usize, half_words: usize) -> Self {
         let entries = entries.max(1);
-        let len = (entries * SKETCH_WORDS).next_power_of_two().max(8);
+        let len = (entries * half_words)
+            .div_ceil(2)
+            .next_power_of_two()
+            .max(8);
         Self {
             entries,
             table: vec![0; len],
@@ -278,7 +287,7 @@ impl Sketch {
 }
 
 /// A FIFO of the last `capacity` evicted keys' hashes, with O(1) membership.
-struct Ghost {
+pub(super) struct Ghost {
     ring: Vec<u32>,
     head: usize,
     len: usize,
@@ -292,7 +301,7 @@ fn ghost_hash(h: u32) -> u64 {
 }
 
 impl Ghost {
-    fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             ring: vec![0; capacity.max(1)],
             head: 0,
@@ -301,15 +310,15 @@ impl Ghost {
         }
     }
 
-    fn capacity(&self) -> usize {
+    pub(super) fn capacity(&self) -> usize {
         self.ring.len()
     }
 
-    fn contains(&self, h: u32) -> bool {
+    pub(super) fn contains(&self, h: u32) -> bool {
         self.members.find(ghost_hash(h), |e| e.0 == h).is_some()
     }
 
-    fn push(&mut self, h: u32) {
+    pub(super) fn push(&mut self, h: u32) {
         if self.len == self.ring.len() {
             let old = std::mem::replace(&mut self.ring[self.head], h);
             self.head = (self.head + 1) % self.ring.len();
@@ -347,7 +356,7 @@ fn splitmix(x: u64) -> u64 {
 /// The 32 bits the policy keeps of a key's hash, remixed so they do not
 /// depend on the bits the shard selector and the hash table use.
 #[inline]
-fn key_hash(hash: u64) -> u32 {
+pub(super) fn key_hash(hash: u64) -> u32 {
     #[allow(clippy::cast_possible_truncation)]
     let h = (splitmix(hash ^ 0x5851_f42d_4c95_7f2d) >> 32) as u32;
     h
@@ -355,7 +364,7 @@ fn key_hash(hash: u64) -> u32 {
 
 /// The ghost lists' length for a capacity: about 5% of it, at least 24
 /// entries (or a quarter of a tiny cache).
-fn ghost_len(cap: usize) -> usize {
+pub(super) fn ghost_len(cap: usize) -> usize {
     (cap / 20).max((cap / 4).min(24)).max(1)
 }
 
