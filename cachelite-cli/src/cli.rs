@@ -578,6 +578,47 @@ mod tests {
         assert!(matches!(cli.command, Command::Set { ref value, .. } if value == "-5"));
     }
 
+    fn serve_config(args: &[&str]) -> ServerConfig {
+        let cli = Cli::try_parse_from(["cachelite", "serve"].iter().chain(args)).unwrap();
+        let Command::Serve(a) = &cli.command else {
+            unreachable!()
+        };
+        server_config(a).unwrap()
+    }
+
+    #[test]
+    fn serve_is_bounded_by_default() {
+        let c = serve_config(&[]);
+        let d = ServerConfig::default();
+        assert_eq!((c.max_items, c.max_bytes), (d.max_items, d.max_bytes));
+        assert!(c.max_items.is_some() && c.max_bytes.is_some());
+        assert_eq!(c.max_connections, d.max_connections);
+        assert_eq!(c.request_timeout, d.request_timeout);
+        assert_eq!(c.header_timeout, d.header_timeout);
+        assert_eq!(c.idle_timeout, d.idle_timeout);
+        assert_eq!(c.max_header_bytes, d.max_header_bytes);
+    }
+
+    #[test]
+    fn every_server_limit_has_a_flag() {
+        let c = serve_config(&[
+            "--max-items=5",
+            "--max-bytes=1MiB",
+            "--max-connections=7",
+            "--request-timeout=2s",
+            "--header-timeout=500ms",
+            "--idle-timeout=1m",
+            "--max-header-size=4KiB",
+        ]);
+        assert_eq!((c.max_items, c.max_bytes), (Some(5), Some(1 << 20)));
+        assert_eq!(c.max_connections, 7);
+        assert_eq!(c.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_header_bytes, 4096);
+        assert!(Cli::try_parse_from(["cachelite", "serve", "--max-connections=0"]).is_err());
+    }
+
     #[test]
     fn unknown_policy_lists_the_valid_ones() {
         let err = Cli::try_parse_from(["cachelite", "serve", "--policy", "arc"]).unwrap_err();

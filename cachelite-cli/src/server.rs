@@ -96,6 +96,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a kept-alive connection may stay silent between requests by
 /// default; then it is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections [`ServerConfig::max_connections`] may allow.
+const MAX_CONNECTIONS_LIMIT: usize = (u32::MAX >> 3) as usize;
 /// The largest request head (request line and headers) by default: 16 KiB;
 /// a larger one is answered 431 and the connection closed.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 << 10;
@@ -384,8 +386,10 @@ where
             .map_err(|e| ServeError::Io(io::Error::other(e)))?;
         restored.map_err(|e| ServeError::Restore(path.clone(), e))?;
     }
-    if config.max_connections == 0 {
-        return Err(ServeError::Limit("max_connections must be at least 1"));
+    if config.max_connections == 0 || config.max_connections > MAX_CONNECTIONS_LIMIT {
+        return Err(ServeError::Limit(
+            "max_connections must be between 1 and 536870911",
+        ));
     }
     if config.max_header_bytes == 0 {
         return Err(ServeError::Limit("max_header_bytes must be at least 1"));

@@ -224,6 +224,18 @@ fn sixty_four_clients_and_two_hundred_idle_connections() {
         pct(0.99),
         pct(1.0),
     );
+    // Clients and server share this process; its peak resident memory is
+    // an upper bound on the server's.
+    if let Some(peak) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+    {
+        println!("load: peak resident memory of the test process ({peak})");
+    }
     drop(idle);
     let _ = stop.send(());
     server.join().unwrap().unwrap();

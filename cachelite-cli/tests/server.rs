@@ -942,3 +942,28 @@ fn invalid_configuration_is_an_error() {
     });
     assert!(matches!(err, ServeError::Config(_)), "{err}");
 }
+
+#[test]
+fn a_limit_out_of_range_is_an_error() {
+    for config in [
+        ServerConfig {
+            max_connections: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_connections: usize::MAX,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_header_bytes: 0,
+            ..ServerConfig::default()
+        },
+    ] {
+        let err = serve_error(config);
+        assert!(matches!(err, ServeError::Limit(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid server limit: "),
+            "{err}"
+        );
+    }
+}
