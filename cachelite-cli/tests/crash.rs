@@ -50,6 +50,33 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Kills `child` with SIGKILL: at a random moment of its first 50 ms, or,
+/// when `targeted`, as soon as its temporary file appears, that is in the
+/// middle of writing a save (or a moment later, if the write is quick).
+fn kill_mid_write(
+    child: &mut Child,
+    dir: &Path,
+    targeted: bool,
+    rng: &mut fastrand::Rng,
+) -> std::process::ExitStatus {
+    if targeted {
+        // Temporary files are named `.NAME.PID.RANDOM.tmp`.
+        let mine = format!(".{}.", child.id());
+        for _ in 0..50_000 {
+            if temp_files(dir).iter().any(|n| n.contains(&mine))
+                || child.try_wait().unwrap().is_some()
+            {
+                break;
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
+    } else {
+        thread::sleep(Duration::from_millis(rng.u64(0..50)));
+    }
+    let _ = child.kill();
+    child.wait().unwrap()
+}
+
 /// A tiny HTTP/1.1 exchange on a fresh connection; the status.
 fn http(addr: &str, raw: &str) -> u16 {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -86,9 +113,12 @@ fn start_server(path: &Path) -> (Child, String) {
 #[test]
 fn a_server_killed_while_saving_leaves_the_old_or_the_new_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("snap.json");
-    let bulk = 3_000;
-    write_big(&path, bulk, 300);
+    // MessagePack writes a long string as it is, so most of a save is
+    // spent writing the file, where a kill does the most harm.
+    let path = dir.path().join("snap.msgpack");
+    let bulk = 8;
+    write_big(&path, bulk, 1_000_000);
+    let mut left_temp_files = 0;
     let mut rng = fastrand::Rng::with_seed(7);
     let mut persisted = -1;
     for generation in 0..12 {
@@ -105,9 +135,7 @@ fn a_server_killed_while_saving_leaves_the_old_or_the_new_snapshot() {
             ),
         );
         assert!(status == 200 || status == 201, "{status}");
-        thread::sleep(Duration::from_millis(rng.u64(0..60)));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_mid_write(&mut child, dir.path(), generation % 2 == 0, &mut rng);
 
         let (n, found) = restore(&path);
         let found = gen_of(found);
@@ -117,7 +145,9 @@ fn a_server_killed_while_saving_leaves_the_old_or_the_new_snapshot() {
         );
         assert_eq!(n, bulk + usize::from(found >= 0), "a partial snapshot");
         persisted = found;
+        left_temp_files += usize::from(!temp_files(dir.path()).is_empty());
     }
+    println!("after {left_temp_files} of 12 kills a temporary file was on disk");
     // The next clean save clears the temporary files the kills left.
     let (mut child, addr) = start_server(&path);
     assert_eq!(
@@ -135,9 +165,10 @@ fn a_server_killed_while_saving_leaves_the_old_or_the_new_snapshot() {
 #[test]
 fn cli_writers_killed_mid_write_leave_the_old_or_the_new_store() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.json");
-    let bulk = 3_000;
-    write_big(&path, bulk, 300);
+    let path = dir.path().join("store.msgpack");
+    let bulk = 8;
+    write_big(&path, bulk, 1_000_000);
+    let mut left_temp_files = 0;
     let mut rng = fastrand::Rng::with_seed(11);
     let mut written = 0;
     for i in 0..12 {
@@ -149,9 +180,7 @@ fn cli_writers_killed_mid_write_leave_the_old_or_the_new_store() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        thread::sleep(Duration::from_millis(rng.u64(0..40)));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
+        let status = kill_mid_write(&mut child, dir.path(), i % 2 == 0, &mut rng);
         let (n, _) = restore(&path);
         let cache: JsonCache = cachelite::Cache::builder().build();
         cache.restore(&path).unwrap();
@@ -165,7 +194,9 @@ fn cli_writers_killed_mid_write_leave_the_old_or_the_new_store() {
             bulk + written,
             "a partial store after killing writer {i}"
         );
+        left_temp_files += usize::from(!temp_files(dir.path()).is_empty());
     }
+    println!("after {left_temp_files} of 12 kills a temporary file was on disk");
     // A later writer works and clears what the killed ones left behind.
     let out = bin()
         .arg("--store")
