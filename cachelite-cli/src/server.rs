@@ -24,6 +24,16 @@
 //! token, every request other than `GET`/`HEAD` needs
 //! `Authorization: Bearer <token>`; the token is compared in constant time.
 //!
+//! Every limit has a safe default (see [`ServerConfig`]): the cache is
+//! bounded in entries and bytes, a connection over
+//! [`ServerConfig::max_connections`] is answered 503 and closed, a request
+//! head must arrive within [`ServerConfig::header_timeout`] and fit in
+//! [`ServerConfig::max_header_bytes`] (else the connection is closed, or
+//! answered 431), a request slower than [`ServerConfig::request_timeout`]
+//! is answered 408, and a kept-alive connection silent for
+//! [`ServerConfig::idle_timeout`] is closed. Each is counted in `/metrics`
+//! (`cachelite_server_*`) and under `"server"` in `/stats`.
+//!
 //! Start it in-process on an ephemeral port:
 //!
 //! ```no_run
