@@ -291,7 +291,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             }
             let created = !s.cache().contains_key(key.as_str());
             s.cache().insert_entry(key.clone(), ins);
-            s.counters_mut().sets += 1;
+            let c = s.counters_mut();
+            c.sets = c.sets.saturating_add(1);
             s.save()?;
             Ok(if as_json {
                 json_line(&json!({ "key": key, "created": created, "ttl": ttl.map(secs) }))
@@ -313,9 +314,11 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             let found = s.cache().get(key.as_str());
             let ttl = s.cache().ttl(key.as_str());
             if found.is_some() {
-                s.counters_mut().hits += 1;
+                let c = s.counters_mut();
+                c.hits = c.hits.saturating_add(1);
             } else {
-                s.counters_mut().misses += 1;
+                let c = s.counters_mut();
+                c.misses = c.misses.saturating_add(1);
             }
             if counting {
                 // Advisory: a read must not fail because a count could not be kept.
@@ -333,7 +336,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             if s.cache().remove(key.as_str()).is_none() {
                 return Err(Failure::not_found(key));
             }
-            s.counters_mut().deletes += 1;
+            let c = s.counters_mut();
+            c.deletes = c.deletes.saturating_add(1);
             s.save()?;
             Ok(if as_json {
                 json_line(&json!({ "key": key, "deleted": true }))
@@ -382,7 +386,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
                 None => s.cache().invalidate_tags(tags),
             };
             if removed > 0 {
-                s.counters_mut().invalidations += removed as u64;
+                let c = s.counters_mut();
+                c.invalidations = c.invalidations.saturating_add(removed as u64);
                 s.save()?;
             }
             Ok(removed_output(removed, as_json))
@@ -391,7 +396,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             let mut s = store()?.open(Access::Write)?;
             let removed = s.cache().keys().len();
             s.cache().clear();
-            s.counters_mut().invalidations += removed as u64;
+            let c = s.counters_mut();
+            c.invalidations = c.invalidations.saturating_add(removed as u64);
             s.save()?;
             Ok(removed_output(removed, as_json))
         }

@@ -79,11 +79,13 @@ impl Counters {
     #[must_use]
     #[allow(clippy::cast_precision_loss)]
     pub fn hit_rate(&self) -> f64 {
-        let reads = self.hits + self.misses;
-        if reads == 0 {
+        // In floating point: counters read from a `.stats` file may be
+        // anything, and their sum must not overflow.
+        let reads = self.hits as f64 + self.misses as f64;
+        if reads == 0.0 {
             0.0
         } else {
-            self.hits as f64 / reads as f64
+            self.hits as f64 / reads
         }
     }
 }

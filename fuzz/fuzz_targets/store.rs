@@ -15,7 +15,15 @@ use serde_json::json;
 fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("cachelite-fuzz-store-{}", std::process::id()));
+        // A tmpfs where there is one: a disk stalled by other work would
+        // read as a hang.
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let d = base.join(format!("cachelite-fuzz-store-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
     })
