@@ -89,7 +89,9 @@ fn request(chunk: &[u8]) -> Option<Request<Body>> {
     let mut b = Request::builder().method(method).uri(target);
     for line in lines {
         let colon = line.iter().position(|&b| b == b':')?;
-        let value = line[colon + 1..].strip_prefix(b" ").unwrap_or(&line[colon + 1..]);
+        let value = line[colon + 1..]
+            .strip_prefix(b" ")
+            .unwrap_or(&line[colon + 1..]);
         b = b.header(&line[..colon], value);
     }
     b.body(Body::from(body.to_vec())).ok()

@@ -4,7 +4,7 @@
 //! the fuzzer's bytes.
 #![no_main]
 
-use cachelite::{Cache, Policy, SnapshotFormat};
+use cachelite::{Cache, ManualClock, Policy, SnapshotFormat};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
@@ -19,13 +19,18 @@ fuzz_target!(|data: &[u8]| {
         1 => framed(SnapshotFormat::Json, rest),
         _ => framed(SnapshotFormat::MessagePack, rest),
     };
-    let policy = [Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::TinyLfu][usize::from(mode / 3) % 4];
+    let policy =
+        [Policy::Lru, Policy::Lfu, Policy::Fifo, Policy::TinyLfu][usize::from(mode / 3) % 4];
     let bounded = mode & 0x80 != 0;
 
     let cache = seeded(policy, bounded);
     let before = contents(&cache);
     match cache.restore_from(bytes.as_slice()) {
-        Err(_) => assert_eq!(contents(&cache), before, "a failed restore changed the cache"),
+        Err(_) => assert_eq!(
+            contents(&cache),
+            before,
+            "a failed restore changed the cache"
+        ),
         Ok(n) => {
             if !bounded {
                 // Everything loaded: the old keys the snapshot did not
@@ -40,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
             for format in [SnapshotFormat::Json, SnapshotFormat::MessagePack] {
                 let mut buf = Vec::new();
                 cache.snapshot_to(&mut buf, format).expect("re-encode");
-                let copy = JsonCache::builder().policy(policy).build();
+                let copy = JsonCache::builder()
+                    .policy(policy)
+                    .clock(ManualClock::new())
+                    .build();
                 copy.restore_from(buf.as_slice()).expect("round trip");
                 assert_eq!(contents(&copy).len(), contents(&cache).len());
             }
@@ -49,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn seeded(policy: Policy, bounded: bool) -> JsonCache {
-    let mut b = JsonCache::builder().policy(policy);
+    // A manual clock that never moves: an entry restored with a TTL of a
+    // nanosecond must not expire between two checks of one input.
+    let mut b = JsonCache::builder()
+        .policy(policy)
+        .clock(ManualClock::new());
     if bounded {
         b = b.max_items(4);
     }

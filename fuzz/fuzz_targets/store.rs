@@ -79,7 +79,9 @@ fuzz_target!(|data: &[u8]| {
     let counters = read.counters();
     drop(read);
 
-    let mut write = store.open(Access::Write).expect("a readable store opens for writing");
+    let mut write = store
+        .open(Access::Write)
+        .expect("a readable store opens for writing");
     write.cache().insert("fuzz:new".into(), json!(1));
     write.counters_mut().sets = write.counters().sets.wrapping_add(1);
     write.save().expect("a readable store saves");
