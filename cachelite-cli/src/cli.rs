@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::format::{cell, human_bytes, human_ttl, percent, plain_value, table};
-use crate::server::{DEFAULT_MAX_BODY, DEFAULT_MAX_KEY_LEN, ServerConfig};
+use crate::server::{
+    DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_ITEMS, DEFAULT_MAX_KEY_LEN, ServerConfig,
+};
 use crate::store::{Access, DEFAULT_STORE, Session, Store};
 use crate::{parse_bytes, parse_duration, parse_value, secs};
 
@@ -113,11 +115,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CACHELITE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Bound on the number of entries.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_items: Option<u64>,
-    /// Bound on the summed size of keys and JSON values (e.g. 64MiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
-    pub max_bytes: Option<u64>,
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ITEMS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: u64,
+    /// Bound on the memory held by keys and values (e.g. 64MiB): each entry weighs its key plus the larger of its JSON size and its decoded size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "64MiB")]
+    pub max_bytes: u64,
     /// Eviction policy: lru, lfu, fifo, random, ... (a wrong name lists them all).
     #[arg(long, default_value = "lru", value_parser = parse_policy)]
     pub policy: Policy,
@@ -139,6 +141,21 @@ pub struct ServeArgs {
     /// Longest key accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_KEY_LEN as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_key_len: u64,
+    /// Concurrent connections; one more is answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX >> 3)))]
+    pub max_connections: u64,
+    /// Longest time from a request's head to its response, body read included; then 408.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "30s")]
+    pub request_timeout: Duration,
+    /// Longest wait for a complete request head, from the connection opening or the head's first byte; then the connection is closed.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "10s")]
+    pub header_timeout: Duration,
+    /// Longest silence between requests on a kept-alive connection; then it is closed.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, default_value = "30s")]
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers); a larger one is answered 431.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "16KiB")]
+    pub max_header_size: u64,
 }
 
 fn parse_policy(s: &str) -> Result<Policy, String> {
@@ -274,7 +291,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             }
             let created = !s.cache().contains_key(key.as_str());
             s.cache().insert_entry(key.clone(), ins);
-            s.counters_mut().sets += 1;
+            let c = s.counters_mut();
+            c.sets = c.sets.saturating_add(1);
             s.save()?;
             Ok(if as_json {
                 json_line(&json!({ "key": key, "created": created, "ttl": ttl.map(secs) }))
@@ -296,9 +314,11 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             let found = s.cache().get(key.as_str());
             let ttl = s.cache().ttl(key.as_str());
             if found.is_some() {
-                s.counters_mut().hits += 1;
+                let c = s.counters_mut();
+                c.hits = c.hits.saturating_add(1);
             } else {
-                s.counters_mut().misses += 1;
+                let c = s.counters_mut();
+                c.misses = c.misses.saturating_add(1);
             }
             if counting {
                 // Advisory: a read must not fail because a count could not be kept.
@@ -316,7 +336,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             if s.cache().remove(key.as_str()).is_none() {
                 return Err(Failure::not_found(key));
             }
-            s.counters_mut().deletes += 1;
+            let c = s.counters_mut();
+            c.deletes = c.deletes.saturating_add(1);
             s.save()?;
             Ok(if as_json {
                 json_line(&json!({ "key": key, "deleted": true }))
@@ -365,7 +386,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
                 None => s.cache().invalidate_tags(tags),
             };
             if removed > 0 {
-                s.counters_mut().invalidations += removed as u64;
+                let c = s.counters_mut();
+                c.invalidations = c.invalidations.saturating_add(removed as u64);
                 s.save()?;
             }
             Ok(removed_output(removed, as_json))
@@ -374,7 +396,8 @@ fn dispatch(cli: &Cli) -> Result<String, Failure> {
             let mut s = store()?.open(Access::Write)?;
             let removed = s.cache().keys().len();
             s.cache().clear();
-            s.counters_mut().invalidations += removed as u64;
+            let c = s.counters_mut();
+            c.invalidations = c.invalidations.saturating_add(removed as u64);
             s.save()?;
             Ok(removed_output(removed, as_json))
         }
@@ -501,10 +524,8 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, Failure> {
         )));
     }
     Ok(ServerConfig {
-        max_items: args
-            .max_items
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        max_bytes: args.max_bytes,
+        max_items: Some(usize::try_from(args.max_items).unwrap_or(usize::MAX)),
+        max_bytes: Some(args.max_bytes),
         policy: args.policy,
         default_ttl: args.default_ttl,
         active_expiry: args.active_expiry,
@@ -513,6 +534,11 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, Failure> {
         max_body: usize::try_from(args.max_body).unwrap_or(usize::MAX),
         max_key_len: usize::try_from(args.max_key_len).unwrap_or(usize::MAX),
         token: args.token.clone(),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        request_timeout: args.request_timeout,
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_header_bytes: usize::try_from(args.max_header_size).unwrap_or(usize::MAX),
         ..ServerConfig::default()
     })
 }
@@ -556,6 +582,47 @@ mod tests {
     fn negative_looking_values_are_values() {
         let cli = Cli::try_parse_from(["cachelite", "set", "k", "-5"]).unwrap();
         assert!(matches!(cli.command, Command::Set { ref value, .. } if value == "-5"));
+    }
+
+    fn serve_config(args: &[&str]) -> ServerConfig {
+        let cli = Cli::try_parse_from(["cachelite", "serve"].iter().chain(args)).unwrap();
+        let Command::Serve(a) = &cli.command else {
+            unreachable!()
+        };
+        server_config(a).unwrap()
+    }
+
+    #[test]
+    fn serve_is_bounded_by_default() {
+        let c = serve_config(&[]);
+        let d = ServerConfig::default();
+        assert_eq!((c.max_items, c.max_bytes), (d.max_items, d.max_bytes));
+        assert!(c.max_items.is_some() && c.max_bytes.is_some());
+        assert_eq!(c.max_connections, d.max_connections);
+        assert_eq!(c.request_timeout, d.request_timeout);
+        assert_eq!(c.header_timeout, d.header_timeout);
+        assert_eq!(c.idle_timeout, d.idle_timeout);
+        assert_eq!(c.max_header_bytes, d.max_header_bytes);
+    }
+
+    #[test]
+    fn every_server_limit_has_a_flag() {
+        let c = serve_config(&[
+            "--max-items=5",
+            "--max-bytes=1MiB",
+            "--max-connections=7",
+            "--request-timeout=2s",
+            "--header-timeout=500ms",
+            "--idle-timeout=1m",
+            "--max-header-size=4KiB",
+        ]);
+        assert_eq!((c.max_items, c.max_bytes), (Some(5), Some(1 << 20)));
+        assert_eq!(c.max_connections, 7);
+        assert_eq!(c.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_header_bytes, 4096);
+        assert!(Cli::try_parse_from(["cachelite", "serve", "--max-connections=0"]).is_err());
     }
 
     #[test]

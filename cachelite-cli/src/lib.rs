@@ -38,6 +38,7 @@
 pub mod cli;
 pub mod demo;
 mod format;
+mod limits;
 pub mod server;
 pub mod store;
 
@@ -75,6 +76,40 @@ pub fn parse_value(text: &str) -> Value {
 #[must_use]
 pub fn weigh(key: &str, value: &Value) -> usize {
     key.len() + json_len(value)
+}
+
+/// What an entry weighs towards the server's byte bound: the key's length
+/// plus the larger of the value's compact JSON size and an estimate of the
+/// memory its decoded form holds. A JSON array of small numbers takes
+/// about 2 bytes a number as text but 32 in memory; weighing only the text
+/// would let a client hold 16 times the bound.
+///
+/// ```
+/// use serde_json::json;
+/// let small = json!("hello");
+/// assert!(cachelite_cli::memory_weight("k", &small) >= cachelite_cli::weigh("k", &small));
+/// let numbers = json!(vec![0; 1000]);
+/// assert!(cachelite_cli::memory_weight("k", &numbers) >= 1000 * 32);
+/// ```
+#[must_use]
+pub fn memory_weight(key: &str, value: &Value) -> usize {
+    key.len() + json_len(value).max(decoded_size(value))
+}
+
+/// Bytes a decoded value holds: its own slot plus what it owns. Map entries
+/// also pay for their key's `String` and a share of the tree's nodes.
+fn decoded_size(value: &Value) -> usize {
+    const SLOT: usize = std::mem::size_of::<Value>();
+    const MAP_ENTRY: usize = std::mem::size_of::<String>() + 16;
+    SLOT + match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(decoded_size).sum(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| MAP_ENTRY + k.len() + decoded_size(v))
+            .sum(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
 }
 
 /// The length of `value`'s compact JSON encoding, without building it.

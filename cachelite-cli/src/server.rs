@@ -24,6 +24,16 @@
 //! token, every request other than `GET`/`HEAD` needs
 //! `Authorization: Bearer <token>`; the token is compared in constant time.
 //!
+//! Every limit has a safe default (see [`ServerConfig`]): the cache is
+//! bounded in entries and bytes, a connection over
+//! [`ServerConfig::max_connections`] is answered 503 and closed, a request
+//! head must arrive within [`ServerConfig::header_timeout`] and fit in
+//! [`ServerConfig::max_header_bytes`] (else the connection is closed, or
+//! answered 431), a request slower than [`ServerConfig::request_timeout`]
+//! is answered 408, and a kept-alive connection silent for
+//! [`ServerConfig::idle_timeout`] is closed. Each is counted in `/metrics`
+//! (`cachelite_server_*`) and under `"server"` in `/stats`.
+//!
 //! Start it in-process on an ephemeral port:
 //!
 //! ```no_run
@@ -67,6 +77,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::limits::{ConnLimits, ServerCounters};
 use crate::{JsonCache, parse_duration, secs, secs_to_duration};
 
 /// The largest request body accepted by default: 1 MiB.
@@ -76,13 +87,38 @@ pub const DEFAULT_MAX_KEY_LEN: usize = 1024;
 /// How long requests in flight may take to finish after shutdown begins,
 /// by default.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The entry bound when none is given: 100,000 entries. Each entry costs
+/// some memory beyond its weight, so the byte bound alone would not bound
+/// a cache of many tiny entries.
+pub const DEFAULT_MAX_ITEMS: usize = 100_000;
+/// The byte bound when none is given: 64 MiB (memcached's default too).
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+/// Concurrent connections accepted by default; the next one is answered
+/// 503 and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long a request may take by default, from its head being read to
+/// its response (reading the body included); then 408.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request head may take to arrive by default, counted from the
+/// connection opening or the head's first byte; then the connection is
+/// closed.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may stay silent between requests by
+/// default; then it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections [`ServerConfig::max_connections`] may allow.
+const MAX_CONNECTIONS_LIMIT: usize = (u32::MAX >> 3) as usize;
+/// The largest request head (request line and headers) by default: 16 KiB;
+/// a larger one is answered 431 and the connection closed.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 << 10;
 
 /// Everything `cachelite serve` can be told.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Bound on the number of entries.
+    /// Bound on the number of entries ([`DEFAULT_MAX_ITEMS`] by default).
     pub max_items: Option<usize>,
-    /// Bound on the summed size of keys and JSON-encoded values.
+    /// Bound on the summed weight of the entries, in bytes
+    /// ([`DEFAULT_MAX_BYTES`] by default); see [`crate::memory_weight`].
     pub max_bytes: Option<u64>,
     /// The eviction policy.
     pub policy: Policy,
@@ -104,13 +140,26 @@ pub struct ServerConfig {
     /// How long requests in flight may take to finish once shutdown
     /// begins; then the server stops regardless (and saves its snapshot).
     pub shutdown_grace: Duration,
+    /// Concurrent connections; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Longest time from a request's head to its response; then 408.
+    pub request_timeout: Duration,
+    /// Longest wait for a complete request head, from the connection
+    /// opening or the head's first byte; then the connection is closed.
+    pub header_timeout: Duration,
+    /// Longest silence between requests on a kept-alive connection; then
+    /// it is closed.
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered 431.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            max_items: None,
-            max_bytes: None,
+            max_items: Some(DEFAULT_MAX_ITEMS),
+            max_bytes: Some(DEFAULT_MAX_BYTES),
             policy: Policy::default(),
             default_ttl: None,
             active_expiry: None,
@@ -120,6 +169,11 @@ impl Default for ServerConfig {
             max_key_len: DEFAULT_MAX_KEY_LEN,
             token: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
 }
@@ -140,7 +194,7 @@ impl ServerConfig {
     pub fn build_cache(&self) -> Result<JsonCache, BuildError> {
         let mut b = cachelite::Cache::builder()
             .policy(self.policy)
-            .weigher(|k: &String, v| crate::weigh(k, v));
+            .weigher(|k: &String, v| crate::memory_weight(k, v));
         if let Some(n) = self.max_items {
             b = b.max_items(n);
         }
@@ -169,6 +223,8 @@ struct StateInner {
     max_body: usize,
     max_key_len: usize,
     snapshot: Option<PathBuf>,
+    request_timeout: Duration,
+    counters: Arc<ServerCounters>,
 }
 
 impl AppState {
@@ -186,6 +242,8 @@ impl AppState {
                 max_body: config.max_body,
                 max_key_len: config.max_key_len,
                 snapshot: config.snapshot.clone(),
+                request_timeout: config.request_timeout,
+                counters: Arc::default(),
             }),
         }
     }
@@ -229,7 +287,40 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_request))
         .with_state(state)
+}
+
+/// The request timeout, and the counts of requests and of the limits they
+/// reached. Outermost, so that the time spent reading the body counts.
+async fn limit_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let counters = &state.inner.counters;
+    ServerCounters::bump(&counters.requests);
+    let limit = state.inner.request_timeout;
+    let resp = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let mut resp = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request took longer than {} s (--request-timeout)",
+                    secs(limit)
+                ),
+            )
+            .into_response();
+            // The body may be half read: the connection cannot carry
+            // another request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    };
+    match resp.status() {
+        StatusCode::REQUEST_TIMEOUT => ServerCounters::bump(&counters.request_timeouts),
+        StatusCode::PAYLOAD_TOO_LARGE => ServerCounters::bump(&counters.bodies_too_large),
+        _ => {}
+    }
+    resp
 }
 
 /// Why [`serve`] stopped with an error.
@@ -245,6 +336,8 @@ pub enum ServeError {
     Save(PathBuf, String),
     /// The listener failed.
     Io(io::Error),
+    /// A connection limit is out of range.
+    Limit(&'static str),
 }
 
 impl fmt::Display for ServeError {
@@ -258,6 +351,7 @@ impl fmt::Display for ServeError {
             ServeError::Restore(p, e) => format!("cannot restore snapshot {}: {e}", p.display()),
             ServeError::Save(p, e) => format!("cannot save snapshot {}: {e}", p.display()),
             ServeError::Io(e) => format!("server error: {e}"),
+            ServeError::Limit(why) => format!("invalid server limit: {why}"),
         };
         f.write_str(&crate::store::one_line(&line))
     }
@@ -302,7 +396,16 @@ where
             .map_err(|e| ServeError::Io(io::Error::other(e)))?;
         restored.map_err(|e| ServeError::Restore(path.clone(), e))?;
     }
+    if config.max_connections == 0 || config.max_connections > MAX_CONNECTIONS_LIMIT {
+        return Err(ServeError::Limit(
+            "max_connections must be between 1 and 536870911",
+        ));
+    }
+    if config.max_header_bytes == 0 {
+        return Err(ServeError::Limit("max_header_bytes must be at least 1"));
+    }
     let state = AppState::new(cache.clone(), &config);
+    let counters = state.inner.counters.clone();
     let saver = match (&config.snapshot, config.snapshot_interval) {
         (Some(path), Some(every)) => {
             Some(tokio::spawn(save_every(cache.clone(), path.clone(), every)))
@@ -312,23 +415,26 @@ where
     // Requests in flight get a grace period once `shutdown` completes; a
     // client that never finishes its request must not keep the snapshot
     // from being saved.
-    let grace = config.shutdown_grace;
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown.await;
-        let _ = stopping_tx.send(());
+        let _ = stop_tx.send(true);
+    });
+    let limits = ConnLimits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_header_bytes: config.max_header_bytes,
     };
-    let graceful = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
-    let served = tokio::select! {
-        r = graceful => r,
-        () = async {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => Ok(()),
-    };
+    crate::limits::run(
+        listener,
+        router(state),
+        limits,
+        counters,
+        stop_rx,
+        config.shutdown_grace,
+    )
+    .await;
     if let Some(task) = saver {
         task.abort();
         let _ = task.await;
@@ -338,7 +444,7 @@ where
             .await
             .map_err(|e| ServeError::Save(path.clone(), e))?;
     }
-    served.map_err(ServeError::Io)
+    Ok(())
 }
 
 fn restore_if_present(cache: &JsonCache, path: &FsPath) -> Result<usize, SnapshotError> {
@@ -374,6 +480,7 @@ async fn save_snapshot(cache: &JsonCache, path: &FsPath) -> Result<usize, String
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
         let _lock = crate::store::lock_exclusive(&path).map_err(|e| e.to_string())?;
+        crate::store::remove_stale_temps(&path);
         cache.snapshot(&path).map_err(|e| e.to_string())
     })
     .await
@@ -792,9 +899,87 @@ async fn stats(State(state): State<AppState>) -> Doc {
         .collect();
     Doc(json!({
         "cache": cache_stats_json(state.cache()),
+        "server": server_stats_json(&state.inner.counters),
         "memoized": memoized,
     }))
 }
+
+/// The server's connection and request counters, as JSON.
+fn server_stats_json(c: &ServerCounters) -> Value {
+    let mut doc = serde_json::Map::new();
+    for (name, _, _, read) in SERVER_FAMILIES {
+        let key = name
+            .trim_start_matches("cachelite_server_")
+            .trim_end_matches("_total");
+        doc.insert(key.to_owned(), json!(read(c)));
+    }
+    Value::Object(doc)
+}
+
+/// A server-wide metric: name, type, help and how to read it.
+type ServerFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ServerCounters) -> u64,
+);
+
+const SERVER_FAMILIES: [ServerFamily; 9] = [
+    (
+        "cachelite_server_connections_total",
+        "counter",
+        "Connections accepted.",
+        |c| ServerCounters::read(&c.connections_accepted),
+    ),
+    (
+        "cachelite_server_connections_open",
+        "gauge",
+        "Connections open now.",
+        |c| ServerCounters::read(&c.connections_open),
+    ),
+    (
+        "cachelite_server_connections_rejected_total",
+        "counter",
+        "Connections refused (503) because --max-connections were open.",
+        |c| ServerCounters::read(&c.connections_rejected),
+    ),
+    (
+        "cachelite_server_idle_closed_total",
+        "counter",
+        "Connections closed after --idle-timeout without a request.",
+        |c| ServerCounters::read(&c.idle_closed),
+    ),
+    (
+        "cachelite_server_header_timeouts_total",
+        "counter",
+        "Connections closed because a request head took longer than --header-timeout.",
+        |c| ServerCounters::read(&c.header_timeouts),
+    ),
+    (
+        "cachelite_server_headers_too_large_total",
+        "counter",
+        "Requests refused (431) because their head exceeded --max-header-size.",
+        |c| ServerCounters::read(&c.headers_too_large),
+    ),
+    (
+        "cachelite_server_requests_total",
+        "counter",
+        "Requests handled.",
+        |c| ServerCounters::read(&c.requests),
+    ),
+    (
+        "cachelite_server_request_timeouts_total",
+        "counter",
+        "Requests answered 408 because they took longer than --request-timeout.",
+        |c| ServerCounters::read(&c.request_timeouts),
+    ),
+    (
+        "cachelite_server_bodies_too_large_total",
+        "counter",
+        "Requests answered 413 because their body exceeded --max-body.",
+        |c| ServerCounters::read(&c.bodies_too_large),
+    ),
+];
 
 /// The label value of the served cache in `/metrics`.
 const SERVER_CACHE: &str = "server";
@@ -805,7 +990,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render_metrics(state.cache(), &cachelite::registry()),
+        render_metrics(
+            state.cache(),
+            &cachelite::registry(),
+            Some(&state.inner.counters),
+        ),
     )
 }
 
@@ -892,8 +1081,13 @@ const FAMILIES: [Family; 11] = [
 ];
 
 /// The Prometheus text exposition of the served cache (label
-/// `cache="server"`) and of every memoized function (labelled by name).
-fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> String {
+/// `cache="server"`) and of every memoized function (labelled by name),
+/// then the server's own counters.
+fn render_metrics(
+    cache: &JsonCache,
+    memoized: &[(&'static str, CacheInfo)],
+    server: Option<&ServerCounters>,
+) -> String {
     let mut rows = vec![MetricRow {
         label: SERVER_CACHE.to_owned(),
         stats: cache.stats(),
@@ -916,6 +1110,13 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
             if let Some(v) = read(row) {
                 let _ = writeln!(out, "{name}{{cache=\"{}\"}} {v}", escape_label(&row.label));
             }
+        }
+    }
+    if let Some(c) = server {
+        for (name, kind, help, read) in SERVER_FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {}", read(c));
         }
     }
     out
@@ -966,11 +1167,13 @@ mod tests {
         let cache = ServerConfig::default().build_cache().unwrap();
         cache.insert("a".into(), json!(1));
         cache.get("a");
-        let text = render_metrics(&cache, &[]);
+        let text = render_metrics(&cache, &[], Some(&ServerCounters::default()));
         assert!(text.contains("# HELP cachelite_hits_total "));
         assert!(text.contains("# TYPE cachelite_hits_total counter\n"));
         assert!(text.contains("cachelite_hits_total{cache=\"server\"} 1\n"));
         assert!(text.contains("# TYPE cachelite_entries gauge\n"));
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert!(text.contains("# TYPE cachelite_server_connections_rejected_total counter\n"));
+        assert!(text.contains("\ncachelite_server_request_timeouts_total 0\n"));
     }
 }

@@ -79,11 +79,13 @@ impl Counters {
     #[must_use]
     #[allow(clippy::cast_precision_loss)]
     pub fn hit_rate(&self) -> f64 {
-        let reads = self.hits + self.misses;
-        if reads == 0 {
+        // In floating point: counters read from a `.stats` file may be
+        // anything, and their sum must not overflow.
+        let reads = self.hits as f64 + self.misses as f64;
+        if reads == 0.0 {
             0.0
         } else {
-            self.hits as f64 / reads as f64
+            self.hits as f64 / reads
         }
     }
 }
@@ -192,6 +194,7 @@ impl Store {
                 let file = self.lock_file()?;
                 file.lock()
                     .map_err(|e| StoreError::Io(lock_path(&self.path), "lock", e))?;
+                remove_stale_temps(&self.path);
                 Some(file)
             }
             Access::Read if !self.has_directory() => None,
@@ -331,6 +334,45 @@ pub fn lock_exclusive(path: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
+/// Removes the temporary files that writers of `path` killed mid-save
+/// left next to it (`.NAME.PID.RANDOM.tmp`, as the engine names them), so
+/// that crashes do not pile them up. Called only under the store's
+/// exclusive lock, when no other writer of this store can be mid-save, so
+/// every such file is stale.
+pub(crate) fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(mid) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix(prefix.as_str()))
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some((pid, random)) = mid.split_once('.') else {
+            continue;
+        };
+        if !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && random.len() == 16
+            && random.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
@@ -400,6 +442,22 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("s.json"), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn a_writer_removes_temporary_files_left_by_killed_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let stale = dir.path().join(".s.json.4242.0123456789abcdef.tmp");
+        let other = dir.path().join(".t.json.4242.0123456789abcdef.tmp");
+        let mine = dir.path().join(".s.json.notes.tmp");
+        for f in [&stale, &other, &mine] {
+            fs::write(f, "half a snapshot").unwrap();
+        }
+        let s = Store::new(&path).unwrap().open(Access::Write).unwrap();
+        s.save().unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists() && mine.exists());
     }
 
     #[test]

@@ -591,3 +591,34 @@ fn usage_errors_under_json_are_json_on_stdout() {
         );
     }
 }
+
+/// Counters read from a `.stats` file may hold anything: at their maximum,
+/// every command still works and the counts stay at the maximum instead of
+/// overflowing.
+#[test]
+fn counters_at_their_maximum_do_not_overflow() {
+    let s = Store::new();
+    s.ok(&["set", "k", "v", "--tag", "t"]);
+    let stats = {
+        let mut p = s.path.clone().into_os_string();
+        p.push(".stats");
+        PathBuf::from(p)
+    };
+    let max = u64::MAX;
+    std::fs::write(
+        &stats,
+        json!({"hits": max, "misses": max, "sets": max, "deletes": max, "invalidations": max})
+            .to_string(),
+    )
+    .unwrap();
+    s.ok(&["set", "k2", "v"]);
+    s.ok(&["get", "k"]);
+    assert_eq!(s.run(&["get", "missing"]).0, 1);
+    s.ok(&["del", "k2"]);
+    s.ok(&["invalidate", "--tag", "t"]);
+    s.ok(&["flush"]);
+    let doc = s.json(&["stats"]);
+    assert_eq!(doc["sets"], json!(max), "{doc}");
+    assert_eq!(doc["hits"], json!(max), "{doc}");
+    assert_eq!(doc["hit_rate"], json!(0.5), "{doc}");
+}

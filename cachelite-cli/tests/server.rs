@@ -408,7 +408,15 @@ fn stats_include_the_cache_and_memoized_functions() {
     assert_eq!(c["hit_rate"], json!(0.5));
     assert_eq!(c["max_items"], json!(100));
     assert_eq!(c["policy"], json!("lru"));
-    assert_eq!(c["bytes"], json!("a".len() + "\"hello\"".len()));
+    // The key plus the value's decoded size, which exceeds its JSON size.
+    assert_eq!(
+        c["bytes"],
+        json!(cachelite_cli::memory_weight("a", &json!("hello")))
+    );
+    assert!(c["bytes"].as_u64().unwrap() > ("a".len() + "\"hello\"".len()) as u64);
+    assert_eq!(c["max_bytes"], json!(64 << 20));
+    assert_eq!(body["server"]["connections_rejected"], json!(0));
+    assert!(body["server"]["requests"].as_u64().unwrap() >= 3);
     let m = &body["memoized"]["server_test::memoized"];
     assert_eq!((&m["hits"], &m["misses"]), (&json!(1), &json!(1)));
 }
@@ -933,4 +941,29 @@ fn invalid_configuration_is_an_error() {
         ..ServerConfig::default()
     });
     assert!(matches!(err, ServeError::Config(_)), "{err}");
+}
+
+#[test]
+fn a_limit_out_of_range_is_an_error() {
+    for config in [
+        ServerConfig {
+            max_connections: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_connections: usize::MAX,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_header_bytes: 0,
+            ..ServerConfig::default()
+        },
+    ] {
+        let err = serve_error(config);
+        assert!(matches!(err, ServeError::Limit(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("invalid server limit: "),
+            "{err}"
+        );
+    }
 }
