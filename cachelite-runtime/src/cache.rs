@@ -335,7 +335,7 @@ where
 
     /// What [`Shard::store`] takes for an insertion, weighed and with its
     /// deadline (computed before the lock: the weigher is user code).
-    fn item(&self, hash: u64, key: K, ins: Insertion<V>) -> Item<K, V> {
+    pub(crate) fn item(&self, hash: u64, key: K, ins: Insertion<V>) -> Item<K, V> {
         Item {
             hash,
             weight: self.weigh(&key, &ins.value),
@@ -348,7 +348,7 @@ where
 
     /// Stores an item under an already held lock; on rejection the pair
     /// comes back for the caller to drop after unlocking.
-    fn store_locked(
+    pub(crate) fn store_locked(
         &self,
         g: &mut Shard<K, V>,
         item: Item<K, V>,

@@ -45,6 +45,7 @@
 
 mod builder;
 mod cache;
+mod counters;
 mod events;
 mod expiry;
 mod glob;
@@ -64,6 +65,7 @@ mod tags;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
 pub use cache::{Cache, Insertion, Misses};
+pub use counters::{CounterError, CounterValue};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};

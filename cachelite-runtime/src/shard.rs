@@ -834,6 +834,42 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
+    /// Replaces the value of a fresh entry with what `update` makes of the
+    /// old one, keeping its deadline, tags and weight: an access and an
+    /// insert. A stale entry is removed as expired (a counter's window is
+    /// over once its TTL is). `None` when no fresh entry was there; else
+    /// the old value, or `update`'s error with the entry left as it was.
+    pub(crate) fn update_fresh<Q, E>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+        update: impl FnOnce(&V) -> Result<V, E>,
+        out: &mut Evicted<K, V>,
+    ) -> Option<Result<V, E>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = match self.lookup(hash, key, now, out) {
+            Found::Fresh(idx) => idx,
+            Found::Stale(idx) => {
+                out.push(self.remove_idx(idx, RemovalCause::Expired));
+                return None;
+            }
+            Found::Absent => return None,
+        };
+        let e = self.slab.get_mut(idx);
+        let new = match update(&e.value) {
+            Ok(v) => v,
+            Err(err) => return Some(Err(err)),
+        };
+        let old = std::mem::replace(&mut e.value, new);
+        self.counters.inserts += 1;
+        self.policy().on_access(idx);
+        Some(Ok(old))
+    }
+
     /// Removes every entry carrying `tag`; returns how many were fresh.
     pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
         let Some(slots) = self.tags.take(tag) else {
