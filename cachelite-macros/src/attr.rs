@@ -34,6 +34,7 @@ pub(crate) const VALID: &[&str] = &[
     "cache_none",
     "cache_err",
     "tags",
+    "tags_from_result",
     "condition",
     "jitter",
     "stale_ttl",
@@ -190,6 +191,8 @@ pub(crate) struct MemoizeArgs {
     pub(crate) cache_none: Flag,
     pub(crate) cache_err: Flag,
     pub(crate) tags: Option<Arg<Expr>>,
+    /// `tags_from_result = |v: &T| ...`: more tags, computed from the value.
+    pub(crate) tags_from_result: Option<Arg<Expr>>,
     pub(crate) condition: Option<Arg<Expr>>,
     pub(crate) jitter: Option<Arg<Seconds>>,
     pub(crate) stale_ttl: Option<Arg<Seconds>>,
@@ -345,6 +348,15 @@ impl MemoizeArgs {
             "name" => set(&mut self.name, name, value, registry_name, errors),
             "singleflight" => set(&mut self.singleflight, name, value, lit_bool, errors),
             "tags" => set(&mut self.tags, name, value, Ok, errors),
+            "tags_from_result" => {
+                set(
+                    &mut self.tags_from_result,
+                    name,
+                    value,
+                    tags_from_result,
+                    errors,
+                );
+            }
             "clock" => set(&mut self.clock, name, value, Ok, errors),
             "condition" => set(&mut self.condition, name, value, condition, errors),
             "key" => {
@@ -491,6 +503,9 @@ fn example(name: &str) -> &'static str {
         "store" => "`store = RedisStore::builder(url).namespace(\"users\")`",
         "singleflight" => "`singleflight = false`",
         "tags" => "`tags = [format!(\"user:{id}\")]`",
+        "tags_from_result" => {
+            "`tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`"
+        }
         "clock" => "`clock = CLOCK.clone()`",
         "condition" => "`condition = |value: &T| ...`",
         "key" => "`key = format!(\"user:{id}\")` or `key: u64 = id`",
@@ -743,6 +758,23 @@ fn condition(expr: Expr) -> syn::Result<Expr> {
         other => Err(syn::Error::new(
             other.span(),
             "`condition` takes a closure over the value to cache, e.g. `condition = |user: &User| user.active`",
+        )),
+    }
+}
+
+/// `tags_from_result`: a closure (or fn path) over the value to cache.
+fn tags_from_result(expr: Expr) -> syn::Result<Expr> {
+    match peel(&expr) {
+        Expr::Closure(c) if c.inputs.len() != 1 || c.asyncness.is_some() => Err(syn::Error::new(
+            c.span(),
+            "`tags_from_result` takes a closure of one argument, the value to cache (a reference to it), \
+             e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`",
+        )),
+        Expr::Closure(_) | Expr::Path(_) => Ok(expr),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`tags_from_result` takes a closure from the value to cache to its tags, \
+             e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`",
         )),
     }
 }

@@ -282,6 +282,43 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
         }
         None => quote!(::cachelite::__private::NO_TAGS),
     };
+    let cache = local("cache");
+    let key = local("key");
+    let out_var = local("out");
+    let tags_var = local("tags");
+    let future = local("future");
+    // `tags_from_result`: more tags, from the value about to be cached. A
+    // closure's body is evaluated in place (inside a closure of its own,
+    // for its `return`s) rather than called: its tags may then borrow
+    // from the value, `ids.iter().map(..)`, which a closure over `&V`
+    // cannot return.
+    let result_tags = args.tags_from_result.as_ref().map(|t| {
+        let f = &t.value;
+        let val = local("value");
+        let all = local("all");
+        let tags_of = match peel(f) {
+            syn::Expr::Closure(c) if c.inputs.len() == 1 => {
+                let pat = &c.inputs[0];
+                let (output, body) = (&c.output, &c.body);
+                // A type mismatch is reported on the closure's argument.
+                let arg = Ident::new("value", Span::mixed_site().located_at(pat.span()));
+                quote_spanned! {f.span()=> {
+                    let #pat = #arg;
+                    ::cachelite::__private::call(move || #output { #body })
+                }}
+            }
+            _ => quote_spanned!(f.span()=> (#f)(#val)),
+        };
+        quote! {
+            let #tags_var = {
+                let mut #all = ::cachelite::__private::tags(#tags_var);
+                if let ::cachelite::__private::core::option::Option::Some(#val) = #store(&#out_var) {
+                    #all.extend(::cachelite::__private::result_tags(#tags_of));
+                }
+                #all
+            };
+        }
+    });
     let destructure = func.params.iter().filter_map(|p| match &p.binding {
         Binding::Pattern(pat) => {
             let name = &p.name;
@@ -292,11 +329,6 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
     let stmts = &func.block.stmts;
     let body = quote!(#(#destructure)* #(#stmts)*);
 
-    let cache = local("cache");
-    let key = local("key");
-    let out_var = local("out");
-    let tags_var = local("tags");
-    let future = local("future");
     // The read-through and its entry points: the local cache's, or the
     // Redis tier's, which take the same fields.
     let glue = expand_glue(args, Span::call_site());
@@ -329,6 +361,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
                 move || {
                     let #tags_var = #tags;
                     let #out_var = ::cachelite::__private::call(move || -> #out { #body });
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -344,6 +377,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
                 async move {
                     let #tags_var = #tags;
                     let #out_var = async move { #fake_return #body }.await;
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -360,6 +394,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
             let op = op(quote! {
                 async move {
                     let #out_var: #out = #future.await;
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -399,6 +434,15 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// Strips parentheses and invisible groups.
+fn peel(expr: &syn::Expr) -> &syn::Expr {
+    match expr {
+        syn::Expr::Paren(p) => peel(&p.expr),
+        syn::Expr::Group(g) => peel(&g.expr),
+        e => e,
     }
 }
 

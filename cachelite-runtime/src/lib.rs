@@ -49,6 +49,7 @@ mod counters;
 mod events;
 mod expiry;
 mod glob;
+mod housekeeping;
 #[cfg(test)]
 mod model_tests;
 mod policy;

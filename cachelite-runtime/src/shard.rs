@@ -870,6 +870,64 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         Some(Ok(old))
     }
 
+    /// Marks a fresh entry as just used, for the policy, and with
+    /// `expires_at` gives it that deadline (`NEVER`: none). Whether there
+    /// was one.
+    pub(crate) fn touch_key<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: u64,
+        expires_at: Option<u64>,
+    ) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        match self.find(hash, key) {
+            Some(idx) if is_fresh(self.slab.get(idx), now) => {
+                self.policy().on_access(idx);
+                if let Some(at) = expires_at {
+                    self.set_deadline(idx, at);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds `tags` to a fresh entry (those it carries already are not
+    /// repeated). Whether there was one.
+    pub(crate) fn add_tags<Q>(&mut self, hash: u64, key: &Q, now: u64, tags: &[Tag]) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(idx) = self
+            .find(hash, key)
+            .filter(|&i| is_fresh(self.slab.get(i), now))
+        else {
+            return false;
+        };
+        let e = self.slab.get(idx);
+        let mut merged: Vec<Tag> = e.tags().to_vec();
+        let before = merged.len();
+        for t in tags {
+            if !merged.contains(t) {
+                merged.push(t.clone());
+            }
+        }
+        if merged.len() > before {
+            let weight = e.weight();
+            let new = merged[before..].to_vec();
+            self.slab
+                .get_mut(idx)
+                .replace_weight_and_tags(weight, Some(merged.into_boxed_slice()));
+            self.tags.add(idx, &new);
+        }
+        true
+    }
+
     /// Removes every entry carrying `tag`; returns how many were fresh.
     pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
         let Some(slots) = self.tags.take(tag) else {

@@ -591,6 +591,34 @@ pub fn tags<T: Tags>(tags: T) -> Vec<String> {
 /// No tags.
 pub const NO_TAGS: [&str; 0] = [];
 
+/// What a `tags_from_result` closure returns: an array, `Vec` or iterator
+/// of strings.
+#[diagnostic::on_unimplemented(
+    message = "`tags_from_result` must return strings, but `{Self}` is not a list of strings",
+    label = "expected an array, `Vec` or iterator of `&str` or `String`",
+    note = "e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{{}}\", u.id))`"
+)]
+pub trait ResultTags {
+    /// The tags, as owned strings.
+    fn into_result_tags(self) -> Vec<String>;
+}
+
+impl<I> ResultTags for I
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    fn into_result_tags(self) -> Vec<String> {
+        self.into_iter().map(|t| t.as_ref().to_owned()).collect()
+    }
+}
+
+/// The tags a `tags_from_result` closure computed.
+#[inline]
+pub fn result_tags<T: ResultTags>(tags: T) -> Vec<String> {
+    tags.into_result_tags()
+}
+
 /// Calls `f`: runs a memoized fn's body as a closure, so that its `return`
 /// statements and `?` stay within it.
 #[inline]
