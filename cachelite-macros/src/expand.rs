@@ -94,8 +94,21 @@ pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
         clear,
         info,
         invalidate,
+        refresh,
         ..
     } = &names;
+    let mut refresh_sig = item.sig.clone();
+    refresh_sig.ident = refresh.clone();
+    // A diverging body is no `impl Trait`: such fns get no refresh stub.
+    let returns_impl = matches!(&item.sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)));
+    let refresh_stub = (!returns_impl).then(|| {
+        quote! {
+            #[allow(dead_code, unused_variables, unused_mut, unreachable_pub, clippy::all)]
+            #vis #refresh_sig {
+                ::cachelite::__private::core::unreachable!()
+            }
+        }
+    });
     let p = quote!(::cachelite::__private);
     quote! {
         #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
@@ -112,6 +125,7 @@ pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
         #vis fn #invalidate #generics (#receiver #(#params),*) -> bool #where_clause {
             false
         }
+        #refresh_stub
     }
 }
 
@@ -122,6 +136,7 @@ pub(crate) struct Names {
     pub(crate) clear: Ident,
     pub(crate) info: Ident,
     pub(crate) invalidate: Ident,
+    pub(crate) refresh: Ident,
 }
 
 impl Names {
@@ -134,6 +149,7 @@ impl Names {
             clear: format_ident!("{}_cache_clear", base, span = span),
             info: format_ident!("{}_cache_info", base, span = span),
             invalidate: format_ident!("{}_cache_invalidate", base, span = span),
+            refresh: format_ident!("{}_cache_refresh", base, span = span),
         }
     }
 }
@@ -254,12 +270,70 @@ pub(crate) fn site_id(plan: &Plan) -> TokenStream {
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
 pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
+    wrapped_fn(plan, value, cache_call, None)
+}
+
+/// `<fn>_cache_refresh(args)`: the fn again under the accessor's name, its
+/// read-through a refresh. An accessor cannot call the fn (in an impl
+/// block it is `Self::f`, elsewhere `f`, and a fn that never mentions
+/// `Self` does not say which), so it has the body too; rustc reports each
+/// mistake in it once, the two copies' diagnostics being identical.
+fn refresh_fn(
+    plan: &Plan,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+    names: &Names,
+) -> TokenStream {
+    wrapped_fn(plan, value, cache_call, Some(names))
+}
+
+fn wrapped_fn(
+    plan: &Plan,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+    refresh: Option<&Names>,
+) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
-    let attrs = &func.attrs;
     let vis = &func.vis;
     let mut sig = func.sig.clone();
     rename_patterns(&mut sig, func);
+    let attrs = match refresh {
+        None => {
+            let attrs = &func.attrs;
+            quote!(#(#attrs)*)
+        }
+        Some(names) => {
+            sig.ident = names.refresh.clone();
+            let shown = if func.assoc {
+                format!("Self::{}", names.fn_name)
+            } else {
+                names.fn_name.clone()
+            };
+            let doc = format!(
+                " Runs `{shown}` now for these arguments and replaces its cached value with \
+                 the result (a result the cache would not keep, such as an `Err`, leaves the \
+                 old value in place). Meanwhile other callers keep getting the old value."
+            );
+            // The accessors follow the fn in and out of `cfg`, and out of the docs.
+            let inherited = func
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg") || is_doc_hidden(a));
+            quote! {
+                #[doc = #doc]
+                #(#inherited)*
+                #[allow(
+                    dead_code,
+                    unreachable_pub,
+                    clippy::type_complexity,
+                    clippy::must_use_candidate,
+                    clippy::missing_errors_doc,
+                    clippy::missing_panics_doc
+                )]
+            }
+        }
+    };
 
     let k = &plan.key.ty;
     let v = &value.ty;
@@ -332,11 +406,17 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
     // The read-through and its entry points: the local cache's, or the
     // Redis tier's, which take the same fields.
     let glue = expand_glue(args, Span::call_site());
+    // Only a local cache has refreshes (and the field).
+    let refresh_field = args.store.is_none().then(|| {
+        let on = refresh.is_some();
+        quote!(refresh: #on,)
+    });
     let op = |compute: TokenStream| {
         quote! {
             #glue::GetOrCompute {
                 cache: #cache,
                 shared: #shared,
+                #refresh_field
                 key: #key,
                 on_hit: #on_hit,
                 store: #store,
@@ -425,14 +505,15 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
             }
         }
     };
-    let checks = const_checks(args);
+    // Checked once, in the fn, not again in its refresh accessor.
+    let checks = refresh.is_none().then(|| const_checks(args));
     let inner = quote!(#checks #inner);
     // The body keeps the user's braces: the fn item then spans the user's
     // code, so lints such as `dead_code` report it as theirs.
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
     block.set_span(func.block.brace_token.span.join());
     quote! {
-        #(#attrs)*
+        #attrs
         #vis #sig #block
     }
 }
@@ -514,6 +595,7 @@ fn accessors(
         clear,
         info,
         invalidate,
+        ..
     } = names;
     let shown = if func.assoc {
         format!("Self::{fn_name}")
@@ -556,6 +638,7 @@ fn accessors(
         quote!(#name: #ty)
     });
     let key_expr = &plan.key.expr;
+    let refresh_fn = refresh_fn(plan, value, cache_call, names);
 
     quote! {
         #[doc = #cache_doc]
@@ -585,6 +668,8 @@ fn accessors(
             let #key = #key_expr;
             ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Invalidate(#cache_call, #key))
         }
+
+        #refresh_fn
     }
 }
 

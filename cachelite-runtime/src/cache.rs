@@ -49,13 +49,18 @@ pub(crate) struct Inner<K, V, S> {
 impl<K, V, S> Inner<K, V, S> {
     #[inline]
     fn shard_for(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
+        &self.shards[self.shard_index(hash)].0
+    }
+
+    #[inline]
+    pub(crate) fn shard_index(&self, hash: u64) -> usize {
         // High bits pick the shard; hashbrown uses the low bits and the top 7.
         // The multiply folds every bit into the high ones first, so hashers
         // that leave them empty (identity hashers for integer keys) still
         // spread keys over every shard.
         #[allow(clippy::cast_possible_truncation)]
         let i = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & self.mask;
-        &self.shards[i].0
+        i
     }
 }
 
@@ -259,11 +264,11 @@ enum Begin<'a, K, V, S> {
 
 /// The caller that computes a key. Dropping it without [`Leader::complete`]
 /// (an error, a panic, a cancelled future) hands the key to a waiter.
-struct Leader<'a, K, V, S> {
+pub(crate) struct Leader<'a, K, V, S> {
     cache: &'a Cache<K, V, S>,
     hash: u64,
     key: Option<K>,
-    id: u64,
+    pub(crate) id: u64,
 }
 
 impl<K, V, S> Cache<K, V, S>
@@ -742,7 +747,7 @@ where
         }
     }
 
-    fn lead(
+    pub(crate) fn lead(
         &self,
         g: &mut Shard<K, V>,
         hash: u64,
@@ -1376,7 +1381,7 @@ where
     S: BuildHasher,
 {
     /// Stores what the leader computed (if anything) and ends the flight.
-    fn complete(mut self, ins: Option<Insertion<V>>) {
+    pub(crate) fn complete(mut self, ins: Option<Insertion<V>>) {
         let Some(ins) = ins else {
             return; // Drop hands the key to a waiter.
         };

@@ -445,6 +445,9 @@ pub struct GetOrCompute<'a, K, V, H, S, P, C> {
     pub cache: &'a Cache<K, V>,
     /// Singleflight.
     pub shared: bool,
+    /// `<fn>_cache_refresh(..)`: the body runs now, its value replacing
+    /// the cached one (which other callers keep getting meanwhile).
+    pub refresh: bool,
     /// The key of this call.
     pub key: K,
     /// Cached value to output.
@@ -475,6 +478,7 @@ where
         let GetOrCompute {
             cache,
             shared,
+            refresh,
             key,
             on_hit,
             store,
@@ -486,6 +490,9 @@ where
             let ins = insertion(store(&out), keep, tags);
             (out, ins)
         };
+        if refresh {
+            return cache.refresh_with(key, compute);
+        }
         cache.read_through(key, misses(shared), on_hit, compute)
     }
 }
@@ -507,6 +514,7 @@ where
     let GetOrCompute {
         cache,
         shared,
+        refresh,
         key,
         on_hit,
         store,
@@ -518,6 +526,9 @@ where
         let ins = insertion(store(&out), keep, tags);
         (out, ins)
     };
+    if refresh {
+        return cache.refresh_with_async(key, compute).await;
+    }
     cache
         .read_through_async(key, misses(shared), on_hit, compute)
         .await
