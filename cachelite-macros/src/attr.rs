@@ -46,6 +46,7 @@ pub(crate) const VALID: &[&str] = &[
     "shared_across_instances",
     "store",
     "local",
+    "version",
 ];
 
 /// Names other memoization libraries use, with what to write here. Looked
@@ -208,6 +209,8 @@ pub(crate) struct MemoizeArgs {
     pub(crate) store: Option<Arg<Expr>>,
     /// `local(capacity = .., ttl = ..)`: the local tier in front of Redis.
     pub(crate) local: Option<Arg<LocalArgs>>,
+    /// `version = 3`: the version of the cached data.
+    pub(crate) version: Option<Arg<Expr>>,
 }
 
 /// What `local(...)` accepts.
@@ -372,6 +375,7 @@ impl MemoizeArgs {
                 flag(&mut self.shared_across_instances, name, value, errors);
             }
             "store" => set(&mut self.store, name, value, Ok, errors),
+            "version" => set(&mut self.version, name, value, version, errors),
             _ => errors.push(unknown(&name)),
         }
     }
@@ -501,6 +505,7 @@ fn example(name: &str) -> &'static str {
         "max_bytes" => "`max_bytes = 1_000_000`",
         "name" => "`name = \"users::by_id\"`",
         "store" => "`store = RedisStore::builder(url).namespace(\"users\")`",
+        "version" => "`version = 3`",
         "singleflight" => "`singleflight = false`",
         "tags" => "`tags = [format!(\"user:{id}\")]`",
         "tags_from_result" => {
@@ -759,6 +764,32 @@ fn condition(expr: Expr) -> syn::Result<Expr> {
             other.span(),
             "`condition` takes a closure over the value to cache, e.g. `condition = |user: &User| user.active`",
         )),
+    }
+}
+
+/// `version`: a whole number (0 and up), or an expression of type `u64`.
+fn version(expr: Expr) -> syn::Result<Expr> {
+    match peel(&expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            int.base10_parse::<u64>().map_err(|_| {
+                syn::Error::new(
+                    int.span(),
+                    "`version` takes a whole number that fits a `u64`",
+                )
+            })?;
+            Ok(expr)
+        }
+        Expr::Lit(ExprLit { lit, .. }) => Err(syn::Error::new(
+            lit.span(),
+            "`version` takes a whole number, e.g. `version = 3`; bump it when the cached data changes meaning",
+        )),
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => Err(syn::Error::new(
+            expr.span(),
+            "`version` cannot be negative: it counts up from 0, e.g. `version = 3`",
+        )),
+        _ => Ok(expr),
     }
 }
 

@@ -719,6 +719,10 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
         let d = duration(&jitter.value);
         b = quote!(#b.ttl_jitter(#d));
     }
+    if let Some(version) = &args.version {
+        let n = &version.value;
+        b = quote_spanned!(n.span()=> #b.version(#n));
+    }
     if let Some(stale) = &args.stale_ttl {
         let d = duration(&stale.value);
         b = quote!(#b.stale_ttl(#d));

@@ -172,6 +172,13 @@ fn remote(args: &MemoizeArgs, errors: &mut Errors) {
                  so there is no stale value to serve; remove it",
             )
         }),
+        args.version.as_ref().map(|a| {
+            (
+                a.span(),
+                "`version` versions a local cache's data; over Redis, put the version in the \
+                 store's namespace instead: `RedisStore::builder(url).namespace(\"users:v3\")`",
+            )
+        }),
         args.name.as_ref().map(|a| {
             (
                 a.span(),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -60,6 +61,8 @@ pub enum BuildError {
     MissingWeigher,
     /// `active_expiry_samples(0)`.
     ZeroSamples,
+    /// `namespace("")`.
+    EmptyNamespace,
 }
 
 impl fmt::Display for BuildError {
@@ -83,6 +86,9 @@ impl fmt::Display for BuildError {
                 "max_weight needs a weigher: call .weigher(|key, value| ...) or use max_bytes with DeepSize types",
             ),
             BuildError::ZeroSamples => f.write_str("active_expiry_samples must be at least 1"),
+            BuildError::EmptyNamespace => f.write_str(
+                "namespace must not be empty; leave it unset for a cache without one",
+            ),
         }
     }
 }
@@ -121,6 +127,8 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     clock: Option<AnyClock>,
     shards: Option<usize>,
     striped_locks: Option<bool>,
+    namespace: Option<Arc<str>>,
+    version: u64,
     hasher: S,
     _types: PhantomData<fn(K, V)>,
 }
@@ -142,6 +150,8 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             clock: None,
             shards: None,
             striped_locks: None,
+            namespace: None,
+            version: 0,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
         }
@@ -409,12 +419,47 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             clock: self.clock,
             shards: self.shards,
             striped_locks: self.striped_locks,
+            namespace: self.namespace,
+            version: self.version,
             hasher,
             _types: PhantomData,
         }
     }
 
+    /// Puts the cache in a namespace (`"billing"`): it is saved in
+    /// snapshots, and a restore refuses a snapshot from another namespace
+    /// (see `Cache::restore`, feature `serde`).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> =
+    ///     cachelite_runtime::Cache::builder().namespace("billing").build();
+    /// assert_eq!(c.namespace(), Some("billing"));
+    /// ```
+    pub fn namespace(mut self, namespace: impl AsRef<str>) -> Self {
+        self.namespace = Some(Arc::from(namespace.as_ref()));
+        self
+    }
+
+    /// Sets the version of the cached data (0 by default). Bump it when
+    /// what the cache holds changes meaning (a new value layout, a fixed
+    /// computation): snapshots keep it, and a restore refuses a snapshot
+    /// of another version unless asked (`Cache::restore_any_version`,
+    /// feature `serde`).
+    /// [`Cache::set_version`] changes it at run time, dropping every entry.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().version(3).build();
+    /// assert_eq!(c.version(), 3);
+    /// ```
+    pub fn version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
     fn validate(&self) -> Result<(), BuildError> {
+        if self.namespace.as_deref() == Some("") {
+            return Err(BuildError::EmptyNamespace);
+        }
         if self.max_items == Some(0) {
             return Err(BuildError::ZeroMaxItems);
         }
@@ -544,9 +589,11 @@ where
                 default_ttl: self.default_ttl,
                 jitter: self.jitter,
                 sweep_samples: self.sweep_samples,
+                namespace: self.namespace,
             },
             listeners: self.listeners,
             sweeper: OnceLock::new(),
+            version: AtomicU64::new(self.version),
         });
         if let Some(interval) = self.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

@@ -34,6 +34,7 @@ pub(crate) struct Config<K, V> {
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) jitter: Option<Duration>,
     pub(crate) sweep_samples: usize,
+    pub(crate) namespace: Option<Arc<str>>,
 }
 
 pub(crate) struct Inner<K, V, S> {
@@ -44,6 +45,8 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) cfg: Config<K, V>,
     pub(crate) listeners: Listeners<K, V>,
     pub(crate) sweeper: OnceLock<Thread>,
+    /// See [`Cache::set_version`].
+    pub(crate) version: std::sync::atomic::AtomicU64,
 }
 
 impl<K, V, S> Inner<K, V, S> {

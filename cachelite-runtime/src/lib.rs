@@ -64,6 +64,7 @@ mod snapshot;
 mod stats;
 mod sync;
 mod tags;
+mod versions;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
 pub use cache::{Cache, Insertion, Misses};
