@@ -47,6 +47,7 @@ pub(crate) const VALID: &[&str] = &[
     "store",
     "local",
     "version",
+    "scope",
 ];
 
 /// Names other memoization libraries use, with what to write here. Looked
@@ -211,6 +212,9 @@ pub(crate) struct MemoizeArgs {
     pub(crate) local: Option<Arg<LocalArgs>>,
     /// `version = 3`: the version of the cached data.
     pub(crate) version: Option<Arg<Expr>>,
+    /// `scope(org = org_id, user = user_id)`: the levels, top first, and
+    /// the expression giving each level's id.
+    pub(crate) scope: Option<Arg<Vec<(Ident, Expr)>>>,
 }
 
 /// What `local(...)` accepts.
@@ -322,6 +326,21 @@ impl MemoizeArgs {
                 self.local = Some(Arg { name, value: local });
                 return;
             }
+            ("scope", Some((span, list))) => {
+                let levels = scope_args(span, list, errors);
+                self.scope = Some(Arg {
+                    name,
+                    value: levels,
+                });
+                return;
+            }
+            ("scope", None) => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`scope` takes a list of levels: {}", example("scope")),
+                ));
+                return;
+            }
             ("local", None) => {
                 errors.push(syn::Error::new(
                     name.span(),
@@ -419,6 +438,54 @@ fn local_args(args: Punctuated<RawArg, Token![,]>, errors: &mut Errors) -> Local
     local
 }
 
+/// The levels of `scope(...)`, each `level = expr`, each mistake collected.
+fn scope_args(
+    span: Span,
+    args: Punctuated<RawArg, Token![,]>,
+    errors: &mut Errors,
+) -> Vec<(Ident, Expr)> {
+    let mut levels: Vec<(Ident, Expr)> = Vec::new();
+    if args.is_empty() {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`scope(...)` needs at least one level: {}",
+                example("scope")
+            ),
+        ));
+    }
+    for arg in args {
+        let RawArg {
+            name,
+            value,
+            nested,
+            ty,
+        } = arg;
+        if levels.iter().any(|(s, _)| s.unraw() == name.unraw()) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("scope level `{name}` is given twice: each level comes once, top first"),
+            ));
+            continue;
+        }
+        let value = match (value, nested, ty) {
+            (Some(v), None, None) => v,
+            _ => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "scope level `{name}` needs the argument that names it: `{name} = {name}_id`, as in {}",
+                        example("scope")
+                    ),
+                ));
+                continue;
+            }
+        };
+        levels.push((name, value));
+    }
+    levels
+}
+
 /// Fills an attribute's slot with its value, read by `read`.
 fn set<T>(
     slot: &mut Option<Arg<T>>,
@@ -506,6 +573,9 @@ fn example(name: &str) -> &'static str {
         "name" => "`name = \"users::by_id\"`",
         "store" => "`store = RedisStore::builder(url).namespace(\"users\")`",
         "version" => "`version = 3`",
+        "scope" => {
+            "`scope(org = org_id, user = user_id)` (levels top first, each with the argument that names it)"
+        }
         "singleflight" => "`singleflight = false`",
         "tags" => "`tags = [format!(\"user:{id}\")]`",
         "tags_from_result" => {

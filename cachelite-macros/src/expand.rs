@@ -719,6 +719,10 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
         let d = duration(&jitter.value);
         b = quote!(#b.ttl_jitter(#d));
     }
+    if let Some(scope) = &args.scope {
+        let levels = crate::scope::levels(scope);
+        b = quote!(#b.scope_levels(#levels));
+    }
     if let Some(version) = &args.version {
         let n = &version.value;
         b = quote_spanned!(n.span()=> #b.version(#n));

@@ -63,6 +63,9 @@ pub enum BuildError {
     ZeroSamples,
     /// `namespace("")`.
     EmptyNamespace,
+    /// `scope_levels` with no level, an empty one, a repeated one, or one
+    /// containing `:`.
+    BadScopeLevels(String),
 }
 
 impl fmt::Display for BuildError {
@@ -86,6 +89,7 @@ impl fmt::Display for BuildError {
                 "max_weight needs a weigher: call .weigher(|key, value| ...) or use max_bytes with DeepSize types",
             ),
             BuildError::ZeroSamples => f.write_str("active_expiry_samples must be at least 1"),
+            BuildError::BadScopeLevels(why) => write!(f, "bad scope levels: {why}"),
             BuildError::EmptyNamespace => f.write_str(
                 "namespace must not be empty; leave it unset for a cache without one",
             ),
@@ -129,6 +133,8 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     striped_locks: Option<bool>,
     namespace: Option<Arc<str>>,
     version: u64,
+    /// Declared by `scope_levels` (for `Scoped` keys only).
+    pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
     _types: PhantomData<fn(K, V)>,
 }
@@ -152,6 +158,7 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             striped_locks: None,
             namespace: None,
             version: 0,
+            scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
         }
@@ -421,6 +428,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             striped_locks: self.striped_locks,
             namespace: self.namespace,
             version: self.version,
+            scopes: self.scopes,
             hasher,
             _types: PhantomData,
         }
@@ -459,6 +467,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     fn validate(&self) -> Result<(), BuildError> {
         if self.namespace.as_deref() == Some("") {
             return Err(BuildError::EmptyNamespace);
+        }
+        if let Some(scopes) = &self.scopes {
+            scopes.validate()?;
         }
         if self.max_items == Some(0) {
             return Err(BuildError::ZeroMaxItems);
@@ -590,6 +601,7 @@ where
                 jitter: self.jitter,
                 sweep_samples: self.sweep_samples,
                 namespace: self.namespace,
+                scopes: self.scopes,
             },
             listeners: self.listeners,
             sweeper: OnceLock::new(),

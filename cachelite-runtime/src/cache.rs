@@ -35,6 +35,8 @@ pub(crate) struct Config<K, V> {
     pub(crate) jitter: Option<Duration>,
     pub(crate) sweep_samples: usize,
     pub(crate) namespace: Option<Arc<str>>,
+    /// Declared scope levels, and the tags each key's scope path gives it.
+    pub(crate) scopes: Option<crate::scope::Levels<K>>,
 }
 
 pub(crate) struct Inner<K, V, S> {
@@ -348,7 +350,7 @@ where
             hash,
             weight: self.weigh(&key, &ins.value),
             expires_at: self.expiry_for(ins.ttl),
-            tags: (!ins.tags.is_empty()).then(|| ins.tags.into_boxed_slice()),
+            tags: crate::scope::entry_tags(ins.tags, self.inner.cfg.scopes.as_ref(), &key),
             key,
             value: ins.value,
         }

@@ -55,6 +55,7 @@ mod housekeeping;
 mod model_tests;
 mod policy;
 mod registry;
+mod scope;
 mod shard;
 mod singleflight;
 mod size;
@@ -74,6 +75,7 @@ pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};
 pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
+pub use scope::{ScopeError, ScopePath, Scoped};
 pub use size::DeepSize;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]

@@ -10,7 +10,7 @@ use std::hash::Hash;
 
 pub use ::cachelite_macros::__memoize_policy_names as policy_names;
 pub use ::cachelite_runtime;
-pub use ::cachelite_runtime::{Cache, CacheBuilder, CacheInfo, Insertion, Policy};
+pub use ::cachelite_runtime::{Cache, CacheBuilder, CacheInfo, Insertion, Policy, Scoped};
 pub use ::core;
 pub use ::core::clone::Clone;
 pub use ::core::option::Option;
@@ -430,6 +430,12 @@ impl<K, V> Op<K, V> for Invalidate<'_, K, V> {
     {
         self.0.remove(&self.1).is_some()
     }
+}
+
+/// A memoized fn's key under the scope path its `scope(...)` levels give.
+#[inline]
+pub fn scoped<K>(segments: Vec<String>, key: K) -> Scoped<K> {
+    ::cachelite_runtime::ScopePath::__from_declared(segments).key(key)
 }
 
 /// The read-through of a memoized fn.
