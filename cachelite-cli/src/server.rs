@@ -813,6 +813,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 struct MetricRow {
     label: String,
     stats: Stats,
+    /// Whether `stats` holds load statistics (a memoized fn's `CacheInfo`
+    /// does not carry them).
+    loads: bool,
     max_items: Option<usize>,
     max_bytes: Option<u64>,
 }
@@ -825,7 +828,7 @@ type Family = (
     fn(&MetricRow) -> Option<u64>,
 );
 
-const FAMILIES: [Family; 11] = [
+const FAMILIES: [Family; 13] = [
     (
         "cachelite_hits_total",
         "counter",
@@ -868,6 +871,18 @@ const FAMILIES: [Family; 11] = [
         "Inserts refused because one entry outweighed the byte budget.",
         |r| Some(r.stats.rejections),
     ),
+    (
+        "cachelite_load_successes_total",
+        "counter",
+        "Loads (read-through or memoized computations on a miss, refreshes) that gave a value to store.",
+        |r| r.loads.then_some(r.stats.load_successes),
+    ),
+    (
+        "cachelite_load_failures_total",
+        "counter",
+        "Loads that gave nothing to store (an error, a value not cached, a panic).",
+        |r| r.loads.then_some(r.stats.load_failures),
+    ),
     ("cachelite_entries", "gauge", "Entries held.", |r| {
         Some(r.stats.len as u64)
     }),
@@ -897,6 +912,7 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
     let mut rows = vec![MetricRow {
         label: SERVER_CACHE.to_owned(),
         stats: cache.stats(),
+        loads: true,
         max_items: cache.max_items(),
         max_bytes: cache.max_bytes(),
     }];
@@ -913,6 +929,7 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
         rows.push(MetricRow {
             label: (*name).to_owned(),
             stats,
+            loads: false,
             max_items: i.max_items,
             max_bytes: i.max_bytes,
         });
@@ -926,6 +943,21 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
                 let _ = writeln!(out, "{name}{{cache=\"{}\"}} {v}", escape_label(&row.label));
             }
         }
+    }
+    // In seconds, as Prometheus measures time: the one fractional family.
+    let name = "cachelite_load_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time spent in loads, successes and failures."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for row in rows.iter().filter(|r| r.loads) {
+        let secs = row.stats.total_load_time.as_secs_f64();
+        let _ = writeln!(
+            out,
+            "{name}{{cache=\"{}\"}} {secs}",
+            escape_label(&row.label)
+        );
     }
     out
 }
@@ -981,5 +1013,18 @@ mod tests {
         assert!(text.contains("cachelite_hits_total{cache=\"server\"} 1\n"));
         assert!(text.contains("# TYPE cachelite_entries gauge\n"));
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn metrics_carry_load_statistics() {
+        let cache = ServerConfig::default().build_cache().unwrap();
+        cache.get_or_insert_with("a".into(), || json!(1));
+        let _ = cache.try_get_or_insert_with("b".into(), || Err::<serde_json::Value, _>("down"));
+        let text = render_metrics(&cache, &[]);
+        assert!(text.contains("# TYPE cachelite_load_successes_total counter\n"));
+        assert!(text.contains("cachelite_load_successes_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("cachelite_load_failures_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("# TYPE cachelite_load_seconds_total counter\n"));
+        assert!(text.contains("cachelite_load_seconds_total{cache=\"server\"} "));
     }
 }

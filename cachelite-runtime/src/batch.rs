@@ -121,7 +121,7 @@ where
         let mut out = self.get_many(keys);
         let missing = misses(keys, &out);
         if !missing.is_empty() {
-            let loaded = load(&missing);
+            let loaded = self.inner.loads.time_batch(|| load(&missing));
             self.fill(keys, &mut out, loaded);
         }
         out
@@ -151,7 +151,7 @@ where
         let mut out = self.get_many(keys);
         let missing = misses(keys, &out);
         if !missing.is_empty() {
-            let loaded = load(missing).await;
+            let loaded = self.inner.loads.time_batch_async(load(missing)).await;
             self.fill(keys, &mut out, loaded);
         }
         out
@@ -288,13 +288,13 @@ where
             Ok(leader) => {
                 let (out, ins) = {
                     let _leading = Leading::enter(leader.id);
-                    compute()
+                    self.inner.loads.time(compute)
                 };
                 leader.complete(ins);
                 out
             }
             Err(key) => {
-                let (out, ins) = compute();
+                let (out, ins) = self.inner.loads.time(compute);
                 if let Some(ins) = ins {
                     self.insert_entry(key, ins);
                 }
@@ -329,12 +329,12 @@ where
         };
         match leader {
             Ok(leader) => {
-                let (out, ins) = lead_async(leader.id, compute).await;
+                let (out, ins) = lead_async(leader.id, self.inner.loads.time_async(compute)).await;
                 leader.complete(ins);
                 out
             }
             Err(key) => {
-                let (out, ins) = compute.await;
+                let (out, ins) = self.inner.loads.time_async(compute).await;
                 if let Some(ins) = ins {
                     self.insert_entry(key, ins);
                 }

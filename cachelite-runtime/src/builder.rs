@@ -606,6 +606,7 @@ where
             listeners: self.listeners,
             sweeper: OnceLock::new(),
             version: AtomicU64::new(self.version),
+            loads: crate::loads::Loads::default(),
         });
         if let Some(interval) = self.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

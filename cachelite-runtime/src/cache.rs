@@ -49,6 +49,7 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) sweeper: OnceLock<Thread>,
     /// See [`Cache::set_version`].
     pub(crate) version: std::sync::atomic::AtomicU64,
+    pub(crate) loads: crate::loads::Loads,
 }
 
 impl<K, V, S> Inner<K, V, S> {
@@ -818,19 +819,19 @@ where
                 Begin::Lead(leader) => {
                     let (out, ins) = {
                         let _leading = Leading::enter(leader.id);
-                        compute()
+                        self.inner.loads.time(compute)
                     };
                     leader.complete(ins);
                     return out;
                 }
                 // Recursion on the key this thread is computing: waiting
                 // would never end, so compute directly.
-                Begin::Recursive(_) => return compute().0,
+                Begin::Recursive(_) => return self.inner.loads.time(compute).0,
                 Begin::Wait(flight, k, id) => {
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);
-                        return compute().0;
+                        return self.inner.loads.time(compute).0;
                     };
                     let joined = flight.wait_blocking();
                     drop(edge);
@@ -876,7 +877,7 @@ where
         if let Some(v) = self.get(&key) {
             return on_hit(v);
         }
-        let (out, ins) = compute();
+        let (out, ins) = self.inner.loads.time(compute);
         if let Some(ins) = ins {
             self.insert_entry(key, ins);
         }
@@ -914,7 +915,7 @@ where
         if let Some(v) = self.get(&key) {
             return on_hit(v);
         }
-        let (out, ins) = compute.await;
+        let (out, ins) = self.inner.loads.time_async(compute).await;
         if let Some(ins) = ins {
             self.insert_entry(key, ins);
         }
@@ -956,7 +957,8 @@ where
             match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
-                    let (out, ins) = lead_async(leader.id, compute).await;
+                    let (out, ins) =
+                        lead_async(leader.id, self.inner.loads.time_async(compute)).await;
                     leader.complete(ins);
                     return out;
                 }
@@ -964,7 +966,7 @@ where
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);
-                        return compute.await.0;
+                        return self.inner.loads.time_async(compute).await.0;
                     };
                     let joined = flight.wait_async().await;
                     drop(edge);
@@ -1185,6 +1187,7 @@ where
         for shard in &*self.inner.shards {
             stats += shard.read().stats();
         }
+        self.inner.loads.add_to(&mut stats);
         stats
     }
 
@@ -1211,6 +1214,7 @@ where
         for shard in &*self.inner.shards {
             shard.write().reset_counters();
         }
+        self.inner.loads.reset();
         self.inner.listeners.reset_panics();
     }
 

@@ -51,6 +51,7 @@ mod events;
 mod expiry;
 mod glob;
 mod housekeeping;
+mod loads;
 #[cfg(test)]
 mod model_tests;
 mod policy;
