@@ -17,6 +17,7 @@
 //! fn fib_cache() -> &'static Cache<u64, u64> { CACHE }
 //! fn fib_cache_clear() { .. CACHE .. }   fn fib_cache_info() -> CacheInfo { .. CACHE .. }
 //! fn fib_cache_invalidate(n: u64) -> bool { .. CACHE .. }
+//! fn fib_cache_refresh(n: u64) -> u64 { /* the fn again, its read-through a refresh */ }
 //!
 //! CACHE = {
 //!     static CACHE: OnceLock<Erased> = OnceLock::new();        // one per place
@@ -578,7 +579,8 @@ fn rename_patterns(sig: &mut syn::Signature, func: &Func) {
     }
 }
 
-/// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`.
+/// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`,
+/// `fib_cache_refresh`.
 fn accessors(
     plan: &Plan,
     names: &Names,
