@@ -259,3 +259,20 @@ fn memoize_scope_works_with_a_key_of_its_own() {
         "the accessor takes what the scope reads too"
     );
 }
+
+#[test]
+fn a_scoped_cache_can_be_bounded_by_bytes() {
+    let c: Cache<Scoped<String>, String> = Cache::builder()
+        .scope_levels(["org"])
+        .max_bytes(2_000)
+        .build();
+    for i in 0..100 {
+        let k = c
+            .scope(&[format!("org:{i}")])
+            .unwrap()
+            .key("page".to_string());
+        c.insert(k, "x".repeat(100));
+    }
+    let s = c.stats();
+    assert!(s.bytes <= 2_000 && s.evictions > 0, "{s:?}");
+}

@@ -243,8 +243,8 @@ impl fmt::Debug for ScopePath {
 /// A key under a scope path: the key type of a cache with scope levels.
 /// Equal keys under two paths are two entries.
 ///
-/// It implements neither `DeepSize` nor serde's traits: a scoped cache is
-/// bounded by count or by a weigher (not `max_bytes`), and not snapshotted.
+/// It implements `DeepSize` (for `max_bytes`) but not serde's traits: a
+/// scoped cache is not snapshotted.
 ///
 /// ```
 /// use cachelite_runtime::{Cache, Scoped};
@@ -412,5 +412,29 @@ where
     pub fn invalidate_scope<T: AsRef<str>>(&self, path: &[T]) -> Result<usize, ScopeError> {
         let path = self.scope(path)?;
         Ok(self.invalidate_tags(&[scope_tag(&path.0)]))
+    }
+}
+
+/// The path's segments, counted in full for every key that shares them
+/// (as `Arc` is), so a byte budget errs on the safe side.
+impl crate::DeepSize for ScopePath {
+    fn deep_size_of_children(&self) -> usize {
+        self.0.deep_size_of_children()
+    }
+}
+
+/// The path's bytes plus the key's.
+///
+/// ```
+/// use cachelite_runtime::{Cache, Scoped};
+///
+/// let c: Cache<Scoped<String>, String> =
+///     Cache::builder().scope_levels(["org"]).max_bytes(1 << 20).build();
+/// c.insert(c.scope(&["org:1"]).unwrap().key("k".into()), "v".into());
+/// assert!(c.stats().bytes > 0);
+/// ```
+impl<K: crate::DeepSize> crate::DeepSize for Scoped<K> {
+    fn deep_size_of_children(&self) -> usize {
+        self.path.deep_size_of_children() + self.key.deep_size_of_children()
     }
 }
