@@ -292,3 +292,17 @@ fn cache_refresh_works_on_methods() {
     assert_eq!(q.price_cache_refresh(4), 12);
     assert_eq!(p.price(4), 12);
 }
+
+#[deny(clippy::unnecessary_cast)]
+#[allow(unused_variables)]
+#[memoize]
+fn lint_levels_apply_to_the_refresh_copy(n: u32) -> u32 {
+    let unused = n;
+    n + 1
+}
+
+#[test]
+fn a_refresh_of_a_fn_with_lint_attributes_compiles_clean() {
+    assert_eq!(lint_levels_apply_to_the_refresh_copy(1), 2);
+    assert_eq!(lint_levels_apply_to_the_refresh_copy_cache_refresh(1), 2);
+}

@@ -316,11 +316,15 @@ fn wrapped_fn(
                  the result (a result the cache would not keep, such as an `Err`, leaves the \
                  old value in place). Meanwhile other callers keep getting the old value."
             );
-            // The accessors follow the fn in and out of `cfg`, and out of the docs.
-            let inherited = func
-                .attrs
-                .iter()
-                .filter(|a| a.path().is_ident("cfg") || is_doc_hidden(a));
+            // The accessors follow the fn in and out of `cfg`, and out of
+            // the docs; this one also carries the body, so the lint levels
+            // the user set on it apply to the copy too.
+            let lint_levels = ["allow", "warn", "deny", "forbid"];
+            let inherited = func.attrs.iter().filter(|a| {
+                a.path().is_ident("cfg")
+                    || is_doc_hidden(a)
+                    || lint_levels.iter().any(|l| a.path().is_ident(l))
+            });
             quote! {
                 #[doc = #doc]
                 #(#inherited)*
