@@ -117,6 +117,6 @@ async fn main() {
     let info = profile_cache_info();
     println!(
         "now {} entries; {} hits, {} misses",
-        info.len, info.hits, info.misses
+        info.stats.len, info.stats.hits, info.stats.misses
     );
 }

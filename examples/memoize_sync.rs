@@ -54,7 +54,11 @@ fn main() {
     let info = population_cache_info();
     println!(
         "population cache: {} entries, {} hits, {} misses, policy {}, ttl {:?}",
-        info.len, info.hits, info.misses, info.policy, info.ttl
+        info.stats.len,
+        info.stats.hits,
+        info.stats.misses,
+        info.config.policy,
+        info.config.default_ttl
     );
 
     println!("\n== eight threads ask for the same city at once");
@@ -87,17 +91,20 @@ fn main() {
     println!("\n== Result: only Ok is cached");
     println!("port(\"8080\") = {:?}", port("8080"));
     println!("port(\"http\") = {:?}", port("http"));
-    println!("cached entries: {}", port_cache_info().len);
+    println!("cached entries: {}", port_cache_info().stats.len);
 
     println!("\n== recursion");
     let (f, t) = timed(|| fib(90));
-    println!("fib(90) = {f} in {t:?} ({} entries)", fib_cache_info().len);
+    println!(
+        "fib(90) = {f} in {t:?} ({} entries)",
+        fib_cache_info().stats.len
+    );
 
     println!("\n== the registry: every memoized fn called so far");
     for (name, info) in cachelite::registry() {
         println!(
             "{name}: {} entries, {:.0}% hits",
-            info.len,
+            info.stats.len,
             info.hit_rate() * 100.0
         );
     }

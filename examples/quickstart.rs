@@ -52,9 +52,9 @@ fn tour(out: &mut impl Write, slow_n: u64) -> io::Result<()> {
     let info = fib_cache_info();
     line(out, "fib(90)", f)?;
     line(out, "time, each fib(n) computed once", format!("{t:.2?}"))?;
-    line(out, "fib's cache entries", info.len)?;
-    line(out, "fib's cache hits", info.hits)?;
-    line(out, "fib's cache misses", info.misses)?;
+    line(out, "fib's cache entries", info.stats.len)?;
+    line(out, "fib's cache hits", info.stats.hits)?;
+    line(out, "fib's cache misses", info.stats.misses)?;
     line(out, "fib's cache hit rate", percent(info.hit_rate()))?;
 
     writeln!(out, "\n== a Cache by hand: LFU, 1000 entries, 60 s TTL")?;

@@ -24,7 +24,7 @@ fn render(section: &str, id: u64) -> String {
 fn show(what: &str) {
     println!(
         "{what}: {} cached pages, {} renders so far",
-        render_cache_info().len,
+        render_cache_info().stats.len,
         RENDERS.load(Ordering::Relaxed)
     );
 }

@@ -38,7 +38,7 @@ fn two_fns_given_one_name_are_both_listed() {
     // which was called first.
     let mut lens: Vec<(Option<usize>, usize)> = listed("accessors::shared_name")
         .iter()
-        .map(|(_, i)| (i.max_items, i.len))
+        .map(|(_, i)| (i.config.max_items, i.stats.len))
         .collect();
     lens.sort_unstable();
     assert_eq!(lens, [(Some(7), 2), (Some(10_000), 1)]);
@@ -67,7 +67,7 @@ fn same_named_local_fns_of_one_module_are_both_listed() {
     let found = listed("accessors::local");
     let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["accessors::local", "accessors::local#2"]);
-    let mut hits: Vec<u64> = found.iter().map(|(_, i)| i.hits).collect();
+    let mut hits: Vec<u64> = found.iter().map(|(_, i)| i.stats.hits).collect();
     hits.sort_unstable();
     assert_eq!(hits, [0, 1]);
 }
@@ -83,26 +83,35 @@ fn cache_clear_empties_the_cache_and_resets_its_stats() {
     squared(3);
     squared(4);
     let before = squared_cache_info();
-    assert_eq!((before.hits, before.misses, before.len), (1, 2, 2));
+    assert_eq!(
+        (before.stats.hits, before.stats.misses, before.stats.len),
+        (1, 2, 2)
+    );
     squared_cache_clear();
     let after = squared_cache_info();
     assert_eq!(
         (
-            after.hits,
-            after.misses,
-            after.len,
-            after.inserts,
-            after.invalidations
+            after.stats.hits,
+            after.stats.misses,
+            after.stats.len,
+            after.stats.inserts,
+            after.stats.invalidations
         ),
         (0, 0, 0, 0, 0)
     );
     squared(3);
     assert_eq!(
-        (squared_cache_info().misses, squared_cache_info().hits),
+        (
+            squared_cache_info().stats.misses,
+            squared_cache_info().stats.hits
+        ),
         (1, 0)
     );
     // The cache's own `clear` keeps the counts.
     squared_cache().clear();
     let kept = squared_cache_info();
-    assert_eq!((kept.len, kept.misses, kept.invalidations), (0, 1, 1));
+    assert_eq!(
+        (kept.stats.len, kept.stats.misses, kept.stats.invalidations),
+        (0, 1, 1)
+    );
 }

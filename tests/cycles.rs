@@ -175,8 +175,8 @@ fn a_cycle_across_two_memoized_fns_is_broken() {
     // Two bodies led, one more ran to break the loop; the other caller
     // got the value it waited for.
     let (pi, qi) = (ping_cache_info(), pong_cache_info());
-    assert_eq!(pi.misses + qi.misses, 3);
-    assert_eq!(pi.hits + qi.hits, 1);
+    assert_eq!(pi.stats.misses + qi.stats.misses, 3);
+    assert_eq!(pi.stats.hits + qi.stats.hits, 1);
 }
 
 static ASYNC_PING_PONG: LazyLock<tokio::sync::Barrier> =

@@ -102,7 +102,7 @@ mod bare {
 fn shadowed_names_break_nothing() {
     assert_eq!(shadowed::add(1, 2, 3), 6);
     assert_eq!(shadowed::add(1, 2, 3), 6);
-    assert_eq!(shadowed::add_cache_info().hits, 1);
+    assert_eq!(shadowed::add_cache_info().stats.hits, 1);
     assert_eq!(shadowed::name_len("abc"), Some(3));
     assert_eq!(shadowed::name_len_cache().get("abc"), Some(3));
     let zero = 7;
@@ -114,7 +114,7 @@ fn shadowed_names_break_nothing() {
     assert_eq!(shadowed::Thing.triple(2), 6);
     assert_eq!(shadowed::Thing::triple_cache().get(&2), Some(6));
     assert_eq!(shadowed::Thing.seen(4), 4);
-    assert_eq!(shadowed::Thing::seen_cache_info().len, 1);
+    assert_eq!(shadowed::Thing::seen_cache_info().stats.len, 1);
     assert_eq!(futures::executor::block_on(shadowed::Thing::boxed(1)), 2);
     assert_eq!(shadowed::Thing::boxed_cache().get(&1), Some(2));
 }
@@ -122,7 +122,7 @@ fn shadowed_names_break_nothing() {
 #[test]
 fn no_prelude_breaks_nothing() {
     assert_eq!(bare::shout("a"), "a!");
-    assert_eq!(bare::shout_cache_info().max_items, Some(3));
+    assert_eq!(bare::shout_cache_info().config.max_items, Some(3));
     assert_eq!(futures::executor::block_on(bare::half(4)), Some(2));
     assert_eq!(bare::half_cache().invalidate_tags(&["x:4"]), 1);
 }

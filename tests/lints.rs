@@ -128,9 +128,9 @@ fn every_shape_compiles_clean_and_works() {
     assert_eq!(db.count("a"), 1);
     assert!(api::fib_cache_invalidate(50));
     api::user_cache_clear();
-    assert_eq!(api::find_cache_info().len, 1);
+    assert_eq!(api::find_cache_info().stats.len, 1);
     assert_eq!(Db::name_cache().len(), 1);
-    assert!(Db::count_cache_info().misses >= 1);
+    assert!(Db::count_cache_info().stats.misses >= 1);
     assert!(db.count_cache_invalidate("a"));
     assert_eq!(api::profile_cache().invalidate_tags(&["users"]), 1);
     assert!(

@@ -31,7 +31,7 @@ fn async_fns_cache_on_any_executor() {
     let rt = rt.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rt.block_on(double(4)), 8);
     assert_eq!(DOUBLE_RUNS.get(), 1);
-    assert_eq!(double_cache_info().hits, 2);
+    assert_eq!(double_cache_info().stats.hits, 2);
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -91,7 +91,10 @@ async fn borrowed_arguments_tags_and_errors() {
     assert_eq!(profile(1, &db).await.map(|p| p.id), Ok(1));
     assert_eq!(PROFILE_RUNS.get(), 4);
     assert!(profile_cache_invalidate(1));
-    assert_eq!(profile_cache_info().ttl, Some(Duration::from_secs(300)));
+    assert_eq!(
+        profile_cache_info().config.default_ttl,
+        Some(Duration::from_secs(300))
+    );
 }
 
 static PARSE_RUNS: Runs = Runs::new();
@@ -134,7 +137,7 @@ async fn fns_returning_impl_future() {
     assert_eq!(future.await, 2);
     assert_eq!(fetch(1).await, 2);
     assert_eq!(IMPL_RUNS.get(), 1);
-    assert_eq!(fetch_cache_info().max_items, Some(8));
+    assert_eq!(fetch_cache_info().config.max_items, Some(8));
 }
 
 static TASK_RUNS: Runs = Runs::new();
@@ -278,7 +281,7 @@ async fn async_methods() {
     assert_eq!(Service::describe_cache().len(), 2);
     assert!(us.describe_cache_invalidate(1));
     Service::describe_cache_clear();
-    assert_eq!(Service::describe_cache_info().len, 0);
+    assert_eq!(Service::describe_cache_info().stats.len, 0);
 }
 
 static UNSHARED_RUNS: Runs = Runs::new();

@@ -29,7 +29,10 @@ fn ttl_expires_entries() {
     assert_eq!(with_ttl(1), 1001, "fresh for 60 s");
     TTL_CLOCK.advance(Duration::from_secs(1));
     assert_eq!(with_ttl(1), 1002, "recomputed once expired");
-    assert_eq!(with_ttl_cache_info().ttl, Some(Duration::from_secs(60)));
+    assert_eq!(
+        with_ttl_cache_info().config.default_ttl,
+        Some(Duration::from_secs(60))
+    );
     assert_eq!(with_ttl_cache().ttl(&1), Some(Duration::from_secs(60)));
 }
 
@@ -61,15 +64,21 @@ fn ttl_takes_integers_floats_durations_and_expressions() {
     assert_eq!(arithmetic(4), 4);
     let info = arithmetic_cache_info();
     assert_eq!(
-        (info.ttl, info.max_items),
+        (info.config.default_ttl, info.config.max_items),
         (Some(Duration::from_secs(300)), Some(1024))
     );
-    assert_eq!(float_ttl_cache_info().ttl, Some(Duration::from_millis(500)));
     assert_eq!(
-        duration_ttl_cache_info().ttl,
+        float_ttl_cache_info().config.default_ttl,
+        Some(Duration::from_millis(500))
+    );
+    assert_eq!(
+        duration_ttl_cache_info().config.default_ttl,
         Some(Duration::from_millis(1500))
     );
-    assert_eq!(const_ttl_cache_info().ttl, Some(Duration::from_secs(90)));
+    assert_eq!(
+        const_ttl_cache_info().config.default_ttl,
+        Some(Duration::from_secs(90))
+    );
 }
 
 static JITTER_CLOCK: LazyLock<ManualClock> = LazyLock::new(ManualClock::new);
@@ -181,8 +190,8 @@ fn every_runtime_policy_is_accepted() {
             assert_eq!(f(x), x);
         }
         let info = info();
-        assert_eq!(info.policy.name(), name);
-        assert_eq!((info.len, info.evictions), (2, 3));
+        assert_eq!(info.config.policy.name(), name);
+        assert_eq!((info.stats.len, info.stats.evictions), (2, 3));
     }
 }
 
@@ -235,16 +244,19 @@ fn capacity_bounds_the_cache() {
         small(x);
     }
     let info = small_cache_info();
-    assert_eq!((info.len, info.evictions, info.max_items), (3, 7, Some(3)));
+    assert_eq!(
+        (info.stats.len, info.stats.evictions, info.config.max_items),
+        (3, 7, Some(3))
+    );
     assert_eq!((aliased(1), const_capacity(2)), (1, 2));
-    assert_eq!(aliased_cache_info().max_items, Some(5));
-    assert_eq!(const_capacity_cache_info().max_items, Some(7));
+    assert_eq!(aliased_cache_info().config.max_items, Some(5));
+    assert_eq!(const_capacity_cache_info().config.max_items, Some(7));
     for x in 0..20_000 {
         boundless(x);
     }
     let info = boundless_cache_info();
     assert_eq!(
-        (info.len, info.evictions, info.max_items),
+        (info.stats.len, info.stats.evictions, info.config.max_items),
         (20_000, 0, None)
     );
 }
@@ -264,13 +276,16 @@ fn page(size: usize) -> Page {
 #[test]
 fn max_bytes_bounds_the_cache_by_deep_size() {
     let info = page_cache_info();
-    assert_eq!((info.max_bytes, info.max_items), (Some(8192), None));
+    assert_eq!(
+        (info.config.max_bytes, info.config.max_items),
+        (Some(8192), None)
+    );
     for size in 1..=20 {
         assert_eq!(page(size * 100).body.len(), size * 100);
     }
     let info = page_cache_info();
-    assert!(info.bytes <= 8192, "{} bytes held", info.bytes);
-    assert!(info.evictions > 0);
+    assert!(info.stats.bytes <= 8192, "{} bytes held", info.stats.bytes);
+    assert!(info.stats.evictions > 0);
     assert_eq!(
         page(100_000).body.len(),
         100_000,
@@ -604,7 +619,7 @@ fn ttl_from_u32_const(x: u8) -> u8 {
 fn ttl_takes_any_unsigned_integer_expression() {
     ttl_from_u32_const(1);
     assert_eq!(
-        ttl_from_u32_const_cache_info().ttl,
+        ttl_from_u32_const_cache_info().config.default_ttl,
         Some(std::time::Duration::from_secs(30))
     );
 }
@@ -627,7 +642,7 @@ fn a_zero_ttl_known_only_at_run_time_caches_nothing_and_never_panics() {
     assert_eq!(misconfigured(1), 2);
     assert_eq!(misconfigured(1), 2);
     assert_eq!(MISCONFIGURED_RUNS.get(), 2, "every call runs the body");
-    assert_eq!(misconfigured_cache_info().len, 0);
+    assert_eq!(misconfigured_cache_info().stats.len, 0);
     assert!(
         cachelite::registry()
             .iter()
@@ -648,7 +663,7 @@ fn negative_ttl(x: u32) -> u32 {
 #[test]
 fn a_negative_ttl_known_only_at_run_time_caches_nothing() {
     assert_eq!(negative_ttl(3), 3);
-    assert_eq!(negative_ttl_cache_info().len, 0);
+    assert_eq!(negative_ttl_cache_info().stats.len, 0);
 }
 
 #[memoize(ttl = "5m", stale_ttl = "500ms", policy = "LFU")]
@@ -665,9 +680,9 @@ fn with_path_policy(x: u32) -> u32 {
 fn durations_with_units_and_policies_in_any_form() {
     let _ = (with_units(1), with_path_policy(1));
     let info = with_units_cache_info();
-    assert_eq!(info.ttl, Some(Duration::from_secs(300)));
-    assert_eq!(info.policy, Policy::Lfu);
+    assert_eq!(info.config.default_ttl, Some(Duration::from_secs(300)));
+    assert_eq!(info.config.policy, Policy::Lfu);
     let info = with_path_policy_cache_info();
-    assert_eq!(info.ttl, Some(Duration::from_secs(86_400)));
-    assert_eq!(info.policy, Policy::TinyLfu);
+    assert_eq!(info.config.default_ttl, Some(Duration::from_secs(86_400)));
+    assert_eq!(info.config.policy, Policy::TinyLfu);
 }

@@ -22,10 +22,10 @@ fn fib(n: u64) -> u64 {
 fn recursive_fib_is_memoized() {
     assert_eq!(fib(90), 2_880_067_194_370_816_120);
     let info = fib_cache_info();
-    assert_eq!(info.len, 91, "one entry per n in 0..=90");
-    assert_eq!(info.misses, 91, "each n computed once");
+    assert_eq!(info.stats.len, 91, "one entry per n in 0..=90");
+    assert_eq!(info.stats.misses, 91, "each n computed once");
     assert_eq!(fib(90), 2_880_067_194_370_816_120);
-    assert_eq!(fib_cache_info().misses, 91);
+    assert_eq!(fib_cache_info().stats.misses, 91);
 }
 
 static SQUARE_RUNS: Runs = Runs::new();
@@ -44,10 +44,17 @@ fn repeated_calls_hit_the_cache() {
     assert_eq!(square(4), 16);
     assert_eq!(SQUARE_RUNS.get(), 2);
     let info = square_cache_info();
-    assert_eq!((info.hits, info.misses, info.len), (1, 2, 2));
-    assert_eq!(info.max_items, Some(10_000), "the default capacity");
-    assert_eq!(info.policy, cachelite::Policy::Lru, "the default policy");
-    assert_eq!(info.ttl, None, "no TTL by default");
+    assert_eq!(
+        (info.stats.hits, info.stats.misses, info.stats.len),
+        (1, 2, 2)
+    );
+    assert_eq!(info.config.max_items, Some(10_000), "the default capacity");
+    assert_eq!(
+        info.config.policy,
+        cachelite::Policy::Lru,
+        "the default policy"
+    );
+    assert_eq!(info.config.default_ttl, None, "no TTL by default");
     assert!((info.hit_rate() - 1.0 / 3.0).abs() < 1e-9);
 }
 
@@ -79,7 +86,7 @@ fn accessors_clear_invalidate_and_expose_the_cache() {
     assert_eq!(ACCESSOR_RUNS.get(), 3);
 
     accessors_cache_clear();
-    assert_eq!(accessors_cache_info().len, 0);
+    assert_eq!(accessors_cache_info().stats.len, 0);
     assert_eq!(accessors(2, 2), 4);
     assert_eq!(ACCESSOR_RUNS.get(), 4);
 }
@@ -252,7 +259,10 @@ fn the_registry_lists_memoized_fns_once_called() {
     let registry = cachelite::registry();
     let find = |name: &str| registry.iter().find(|(n, _)| *n == name).map(|(_, i)| *i);
     let info = find("memoize_sync::registered");
-    assert_eq!(info.map(|i| (i.hits, i.misses, i.len)), Some((1, 1, 1)));
+    assert_eq!(
+        info.map(|i| (i.stats.hits, i.stats.misses, i.stats.len)),
+        Some((1, 1, 1))
+    );
     assert!(find("sync::renamed").is_some());
     assert!(
         find("memoize_sync::renamed").is_none(),
@@ -405,7 +415,7 @@ fn methods_have_associated_accessors() {
     // `b` gets `a`'s result.
     assert_eq!(b.lookup(1), "a:1");
     assert_eq!(METHOD_RUNS.get(), 1);
-    assert_eq!(Repo::lookup_cache_info().max_items, Some(100));
+    assert_eq!(Repo::lookup_cache_info().config.max_items, Some(100));
     assert!(Repo::lookup_cache_invalidate(1));
     Repo::lookup_cache_clear();
     assert_eq!(b.lookup(1), "b:1");
@@ -523,7 +533,7 @@ fn an_associated_fn_that_never_mentions_self() {
     assert_eq!(Geometry::cube(2), 8);
     assert_eq!(Geometry::cube(2), 8);
     assert_eq!(PLAIN_ASSOC_RUNS.get(), 1);
-    assert_eq!(Geometry::cube_cache_info().len, 1);
+    assert_eq!(Geometry::cube_cache_info().stats.len, 1);
     assert!(Geometry::cube_cache_invalidate(2));
     Geometry::cube_cache_clear();
     assert_eq!(Geometry::cube_cache().len(), 0);

@@ -259,14 +259,19 @@ fn info_reports_stats_and_configuration() {
     cache.get("x");
     let info: CacheInfo = cache.info();
     assert_eq!(
-        (info.hits, info.misses, info.len, info.inserts),
+        (
+            info.stats.hits,
+            info.stats.misses,
+            info.stats.len,
+            info.stats.inserts
+        ),
         (1, 1, 1, 1)
     );
-    assert_eq!(info.max_items, Some(100));
-    assert_eq!(info.max_bytes, Some(1 << 20));
-    assert!(info.bytes > 0 && info.bytes == cache.stats().bytes);
-    assert_eq!(info.policy, Policy::Fifo);
-    assert_eq!(info.ttl, Some(Duration::from_secs(30)));
+    assert_eq!(info.config.max_items, Some(100));
+    assert_eq!(info.config.max_bytes, Some(1 << 20));
+    assert!(info.stats.bytes > 0 && info.stats.bytes == cache.stats().bytes);
+    assert_eq!(info.config.policy, Policy::Fifo);
+    assert_eq!(info.config.default_ttl, Some(Duration::from_secs(30)));
     assert_eq!(info.hit_rate(), 0.5);
     assert_eq!(cache.cache_info(), info);
 }
@@ -281,7 +286,7 @@ fn registry_lists_registered_caches_sorted_by_name() {
     let mine = |r: &[(&'static str, CacheInfo)]| -> Vec<(&'static str, Option<usize>, usize)> {
         r.iter()
             .filter(|(n, _)| n.starts_with("runtime_api::"))
-            .map(|(n, i)| (*n, i.max_items, i.len))
+            .map(|(n, i)| (*n, i.config.max_items, i.stats.len))
             .collect()
     };
     let r = registry();

@@ -666,10 +666,10 @@ fn memoized_fns_snapshot_through_their_accessors() {
         label_cache_clear();
         assert_eq!(fib_cache().restore(&fib_path).unwrap(), 61);
         assert_eq!(label_cache().restore(&label_path).unwrap(), 2);
-        let misses = fib_cache_info().misses;
+        let misses = fib_cache_info().stats.misses;
         assert_eq!(fib(60), 1_548_008_755_920);
         assert_eq!(
-            fib_cache_info().misses,
+            fib_cache_info().stats.misses,
             misses,
             "served from the restored cache"
         );

@@ -28,7 +28,7 @@ fn redis_measures_every_row_against_one_server() {
     // A local hit costs no round trip.
     assert!(ns["cachelite_l1_hit"].as_f64() < ns["raw_get"].as_f64());
     let ops = r.data["ops_per_sec"].as_object().unwrap();
-    assert_eq!(ops.len(), 8);
+    assert_eq!(ops.len(), 7);
     assert_eq!(r.checks.len(), 3);
     assert!(
         r.checks

@@ -390,10 +390,10 @@ fn print_registry(out: &mut String, registry: &[(&'static str, cachelite::CacheI
         .map(|(name, i)| {
             [
                 (*name).to_owned(),
-                i.hits.to_string(),
-                i.misses.to_string(),
+                i.stats.hits.to_string(),
+                i.stats.misses.to_string(),
                 percent(i.hit_rate()),
-                i.len.to_string(),
+                i.stats.len.to_string(),
             ]
         })
         .collect();

@@ -769,19 +769,19 @@ pub(crate) fn cache_stats_json(cache: &JsonCache) -> Value {
 /// A memoized function's info, as JSON.
 pub(crate) fn info_json(i: &CacheInfo) -> Value {
     json!({
-        "len": i.len,
-        "bytes": i.bytes,
-        "hits": i.hits,
-        "misses": i.misses,
+        "len": i.stats.len,
+        "bytes": i.stats.bytes,
+        "hits": i.stats.hits,
+        "misses": i.stats.misses,
         "hit_rate": i.hit_rate(),
-        "inserts": i.inserts,
-        "evictions": i.evictions,
-        "expirations": i.expirations,
-        "invalidations": i.invalidations,
-        "max_items": i.max_items,
-        "max_bytes": i.max_bytes,
-        "policy": i.policy.name(),
-        "ttl": i.ttl.map(secs),
+        "inserts": i.stats.inserts,
+        "evictions": i.stats.evictions,
+        "expirations": i.stats.expirations,
+        "invalidations": i.stats.invalidations,
+        "max_items": i.config.max_items,
+        "max_bytes": i.config.max_bytes,
+        "policy": i.config.policy.name(),
+        "ttl": i.config.default_ttl.map(secs),
     })
 }
 
@@ -813,9 +813,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 struct MetricRow {
     label: String,
     stats: Stats,
-    /// Whether `stats` holds load statistics (a memoized fn's `CacheInfo`
-    /// does not carry them).
-    loads: bool,
     max_items: Option<usize>,
     max_bytes: Option<u64>,
 }
@@ -875,13 +872,13 @@ const FAMILIES: [Family; 13] = [
         "cachelite_load_successes_total",
         "counter",
         "Loads (read-through or memoized computations on a miss, refreshes) that gave a value to store.",
-        |r| r.loads.then_some(r.stats.load_successes),
+        |r| Some(r.stats.load_successes),
     ),
     (
         "cachelite_load_failures_total",
         "counter",
         "Loads that gave nothing to store (an error, a value not cached, a panic).",
-        |r| r.loads.then_some(r.stats.load_failures),
+        |r| Some(r.stats.load_failures),
     ),
     ("cachelite_entries", "gauge", "Entries held.", |r| {
         Some(r.stats.len as u64)
@@ -912,26 +909,15 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
     let mut rows = vec![MetricRow {
         label: SERVER_CACHE.to_owned(),
         stats: cache.stats(),
-        loads: true,
         max_items: cache.max_items(),
         max_bytes: cache.max_bytes(),
     }];
     for (name, i) in memoized {
-        let mut stats = Stats::default();
-        stats.hits = i.hits;
-        stats.misses = i.misses;
-        stats.inserts = i.inserts;
-        stats.evictions = i.evictions;
-        stats.expirations = i.expirations;
-        stats.invalidations = i.invalidations;
-        stats.len = i.len;
-        stats.bytes = i.bytes;
         rows.push(MetricRow {
             label: (*name).to_owned(),
-            stats,
-            loads: false,
-            max_items: i.max_items,
-            max_bytes: i.max_bytes,
+            stats: i.stats,
+            max_items: i.config.max_items,
+            max_bytes: i.config.max_bytes,
         });
     }
     let mut out = String::new();
@@ -951,7 +937,7 @@ fn render_metrics(cache: &JsonCache, memoized: &[(&'static str, CacheInfo)]) -> 
         "# HELP {name} Time spent in loads, successes and failures."
     );
     let _ = writeln!(out, "# TYPE {name} counter");
-    for row in rows.iter().filter(|r| r.loads) {
+    for row in &rows {
         let secs = row.stats.total_load_time.as_secs_f64();
         let _ = writeln!(
             out,

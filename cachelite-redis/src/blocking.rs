@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::tiered::{Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredStats};
+use crate::tiered::{
+    Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredKey, TieredStats,
+};
 
 /// A [`TieredCache`] for sync code. It owns a one-worker tokio runtime that
 /// drives the Redis connections and the subscriber; each call blocks the
@@ -30,12 +32,12 @@ use crate::tiered::{Insertion, Served, Start, TieredCache, TieredCacheBuilder, T
 /// assert_eq!(cache.get("2024-q1").as_deref(), Some("expensive"));
 /// # Ok::<(), cachelite_redis::Error>(())
 /// ```
-pub struct BlockingTieredCache<K: ?Sized, V> {
+pub struct BlockingTieredCache<K: ?Sized + ToOwned, V> {
     pub(crate) cache: TieredCache<K, V>,
     pub(crate) runtime: Arc<OwnedRuntime>,
 }
 
-impl<K: ?Sized, V> Clone for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> Clone for BlockingTieredCache<K, V> {
     fn clone(&self) -> Self {
         Self {
             cache: self.cache.clone(),
@@ -44,7 +46,7 @@ impl<K: ?Sized, V> Clone for BlockingTieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized, V> std::fmt::Debug for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> std::fmt::Debug for BlockingTieredCache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("BlockingTieredCache")
             .field(&self.cache)
@@ -114,7 +116,7 @@ pub(crate) fn park_on<F: Future>(f: F) -> F::Output {
 
 impl<K, V> BlockingTieredCache<K, V>
 where
-    K: Serialize + ?Sized,
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     /// Starts a runtime and builds the cache on it.
@@ -336,28 +338,31 @@ where
         compute: impl FnOnce() -> Result<(O, Option<Insertion<V>>), E>,
     ) -> Result<O, E> {
         let s = &*self.cache.shared;
-        let Ok(rendered) = s.render(key) else {
-            // No key, no cache: fail open.
-            let started = Instant::now();
-            let r = compute();
-            s.record_load(started, r.is_ok());
-            return r.map(|(o, _)| o);
-        };
+        let epoch = s.epoch();
         // The local tier's sync read-through: `compute` runs on this
         // thread's own stack, outside any future, so a computation that
         // reads other keys (recursion) nests plain calls, and one that
         // reads its own key computes it directly instead of waiting on
         // itself. Only the Redis round trips are driven as futures.
-        let served = s.l1.get_or_compute(rendered.clone(), Served::Local, || {
-            let lease = match self.block_on(s.lead_start(&rendered)) {
-                Start::Found(v, local) => return (Served::Remote(v), local),
-                Start::Compute(lease) => lease,
+        let served = s.l1.get_or_compute(key.to_owned(), Served::Local, || {
+            let rendered = s.render(key);
+            let lease = match &rendered {
+                Ok(rendered) => match self.block_on(s.lead_start(key, rendered)) {
+                    Start::Found(v, local) => return (Served::Remote(v), local),
+                    Start::Compute(lease) => lease,
+                },
+                Err(_) => None,
             };
             let started = Instant::now();
             let result = compute();
             s.record_load(started, result.is_ok());
-            self.block_on(s.lead_finish(&rendered, result, lease))
+            let Ok(rendered) = rendered else {
+                // No key in Redis, no cache: fail open (singleflight still).
+                return (Served::Computed(result.map(|(o, _)| o)), None);
+            };
+            self.block_on(s.lead_finish(key, &rendered, result, lease))
         });
+        s.recheck(key, epoch, &served);
         s.answer(served, on_hit)
     }
 

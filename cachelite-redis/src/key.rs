@@ -14,6 +14,7 @@
 //! outside the namespace, and no namespace is a prefix of another's keys.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::Error;
 
@@ -116,6 +117,30 @@ pub(crate) fn render_key_short<K: Serialize + ?Sized>(key: &K) -> Result<Rendere
         range,
         owned: None,
     })
+}
+
+/// The key a rendering came from, read back: the inverse of
+/// [`render_key`] for keys whose serde forms round-trip through JSON.
+/// `None` when the rendering is not of a `K`.
+///
+/// The local tier is keyed by the user's keys and invalidation messages
+/// carry renderings; a key enters the local tier only if its rendering
+/// reads back as itself, so a message always finds the entry it names.
+pub(crate) fn parse_rendered<K: DeserializeOwned>(rendered: &str) -> Option<K> {
+    if let Some(json) = rendered.strip_prefix('#') {
+        return serde_json::from_str(json).ok();
+    }
+    let unescaped = if let Some(rest) = rendered.strip_prefix("%23") {
+        format!("#{rest}")
+    } else if let Some(rest) = rendered.strip_prefix("%25") {
+        format!("%{rest}")
+    } else if rendered.starts_with('%') {
+        // Strings starting with `%` are always escaped.
+        return None;
+    } else {
+        rendered.to_owned()
+    };
+    serde_json::from_value(serde_json::Value::String(unescaped)).ok()
 }
 
 fn escape_string(s: String) -> String {
@@ -258,6 +283,36 @@ mod tests {
         same(&vec![3u8; 40]);
         same(&std::collections::HashMap::from([("b", 1), ("a", 2)]));
         same(&"long".repeat(30));
+    }
+
+    #[test]
+    fn renderings_read_back_as_their_keys() {
+        fn back<K>(k: &K)
+        where
+            K: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+        {
+            let r = render_key(k).unwrap();
+            assert_eq!(parse_rendered::<K>(&r).as_ref(), Some(k), "{r}");
+        }
+        for s in [
+            "user:1", "", "#42", "%2342", "%", "%25", "null", "#null", "é{}", "a\"b",
+        ] {
+            back(&s.to_string());
+        }
+        back(&42u64);
+        back(&-7i64);
+        back(&1.1f32);
+        back(&(1u8, "a".to_string()));
+        back(&Some(3u8));
+        back(&Option::<u8>::None);
+        back(&vec![1u16, 2]);
+        back(&'c');
+        back(&true);
+        // A rendering of another type is not taken for this one.
+        assert_eq!(parse_rendered::<u64>("user:1"), None);
+        assert_eq!(parse_rendered::<u64>("#\"x\""), None);
+        assert_eq!(parse_rendered::<String>("#42"), None);
+        assert_eq!(parse_rendered::<String>("%zz"), None);
     }
 
     #[test]

@@ -21,8 +21,19 @@
 //! # Values
 //!
 //! MessagePack by default ([`Codec::Json`] to read them with `redis-cli`),
-//! in a small envelope that carries the entry's tags. A value that does not
-//! decode is a miss; it is deleted and counted as an error.
+//! in a small envelope that carries the entry's tags and its end on the
+//! Redis server's clock (each process measures its offset from the
+//! server's `TIME`), so a read is one `GET` and a local copy still never
+//! outlives the entry. A value that does not decode is a miss; it is
+//! deleted and counted as an error. One in the envelope of earlier versions
+//! (without the end) is a miss too, deleted and replaced by the next write.
+//!
+//! # The local tier
+//!
+//! Keyed by the keys themselves ([`TieredKey`]), so a local hit renders
+//! nothing. Invalidation messages name keys in their Redis form and are
+//! read back into keys; a key whose rendering does not read back as itself
+//! is served from Redis and never held locally.
 //!
 //! # TLS
 //!
@@ -72,4 +83,4 @@ pub use blocking::BlockingTieredCache;
 pub use codec::Codec;
 pub use error::Error;
 pub use store::{RedisStore, RedisStoreBuilder, StoreStats};
-pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredStats};
+pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

@@ -22,17 +22,17 @@ use serde::de::DeserializeOwned;
 
 use crate::blocking::OwnedRuntime;
 pub use crate::{BlockingTieredCache, Error, TieredCache, TieredStats};
-use crate::{Insertion, RedisStore, RedisStoreBuilder};
+use crate::{Insertion, RedisStore, RedisStoreBuilder, TieredKey};
 
 /// What the key of a memoized fn over Redis must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the key of a `#[memoize]` cache over Redis: it is not `Serialize`",
-    label = "keys are sent to Redis in their serde form, the same in every process",
-    note = "derive it with `#[derive(serde::Serialize)]`, or key the cache by a serializable form of the arguments with `key = ...`"
+    message = "`{Self}` cannot be the key of a `#[memoize]` cache over Redis: it must be `Serialize + DeserializeOwned`",
+    label = "keys are sent to Redis in their serde form, the same in every process, and read back from invalidation messages",
+    note = "derive it with `#[derive(serde::Serialize, serde::Deserialize)]`, or key the cache by a serializable form of the arguments with `key = ...`"
 )]
-pub trait RedisKey: Serialize + 'static {}
+pub trait RedisKey: TieredKey + Clone + Send + Sync {}
 
-impl<T: Serialize + 'static> RedisKey for T {}
+impl<T: TieredKey + Clone + Send + Sync> RedisKey for T {}
 
 /// What the value of a memoized fn over Redis must be.
 #[diagnostic::on_unimplemented(
@@ -112,13 +112,13 @@ fn shared_runtime() -> Result<Arc<OwnedRuntime>, Error> {
 
 /// One memoized fn's cache over Redis, with the settings the cache itself
 /// does not keep.
-pub struct Memo<K, V> {
+pub struct Memo<K: Clone, V> {
     cache: BlockingTieredCache<K, V>,
     ttl: Option<Duration>,
     jitter: Option<Duration>,
 }
 
-impl<K, V> Memo<K, V> {
+impl<K: Clone, V> Memo<K, V> {
     /// For sync fns and their accessors.
     #[must_use]
     pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V> {
@@ -185,7 +185,7 @@ pub type Erased = &'static (dyn std::any::Any + Send + Sync);
 /// The [`Memo`] that [`Build`] made, typed again.
 #[inline]
 #[must_use]
-pub fn typed<K: 'static, V: 'static>(memo: Erased) -> &'static Memo<K, V> {
+pub fn typed<K: Clone + 'static, V: 'static>(memo: Erased) -> &'static Memo<K, V> {
     match memo.downcast_ref() {
         Some(memo) => memo,
         // The accessor that built it names the same types.
@@ -282,7 +282,7 @@ impl<K: RedisKey, V: RedisValue> Build<K, V> {
 
 /// The read-through of a memoized fn over Redis: the fields of the local
 /// form, so that the expansion is the same (`shared` is always on here).
-pub struct GetOrCompute<K: 'static, V: 'static, H, S, P, C> {
+pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C> {
     /// The fn's cache.
     pub cache: &'static Memo<K, V>,
     /// Singleflight: always, per process.
@@ -301,6 +301,7 @@ pub struct GetOrCompute<K: 'static, V: 'static, H, S, P, C> {
 
 impl<K, V, O, T, H, S, P, C> Op<K, V> for GetOrCompute<K, V, H, S, P, C>
 where
+    K: Clone,
     H: FnOnce(V) -> O,
     S: FnOnce(&O) -> Option<&V>,
     P: FnOnce(&V) -> bool,
@@ -364,7 +365,7 @@ where
     Box::pin(memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))).await
 }
 
-fn insertion<K, V: Clone, T>(
+fn insertion<K: Clone, V: Clone, T>(
     memo: &Memo<K, V>,
     value: Option<&V>,
     keep: impl FnOnce(&V) -> bool,
@@ -382,9 +383,9 @@ where
 
 /// `<fn>_cache_clear()` of a sync fn: empties the namespace, in Redis and
 /// in every process's local tier.
-pub struct Clear<K: 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Clear<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
 
-impl<K, V> Op<K, V> for Clear<K, V> {
+impl<K: Clone, V> Op<K, V> for Clear<K, V> {
     type Output = Result<usize, Error>;
     fn run(self) -> Result<usize, Error>
     where
@@ -403,9 +404,9 @@ pub async fn clear_async<K: RedisKey, V: RedisValue>(
 }
 
 /// `<fn>_cache_info()`: the counters of both tiers.
-pub struct Info<K: 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Info<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
 
-impl<K, V> Op<K, V> for Info<K, V> {
+impl<K: Clone, V> Op<K, V> for Info<K, V> {
     type Output = TieredStats;
     fn run(self) -> TieredStats
     where
@@ -417,9 +418,9 @@ impl<K, V> Op<K, V> for Info<K, V> {
 }
 
 /// `<fn>_cache_invalidate(..)` of a sync fn: whether Redis held an entry.
-pub struct Invalidate<K: 'static, V: 'static>(pub &'static Memo<K, V>, pub K);
+pub struct Invalidate<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>, pub K);
 
-impl<K, V> Op<K, V> for Invalidate<K, V> {
+impl<K: Clone, V> Op<K, V> for Invalidate<K, V> {
     type Output = Result<bool, Error>;
     fn run(self) -> Result<bool, Error>
     where

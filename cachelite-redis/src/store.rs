@@ -1,8 +1,8 @@
 //! The remote tier: one namespace of one Redis server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -13,21 +13,28 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
-use crate::codec::{self, Codec};
+use crate::codec::{self, Codec, Decoded, Expiry};
 use crate::key::{Keyspace, check_namespace, render_key};
 use crate::tls::{self, TlsSettings};
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
 
-/// Stores a value with its expiry and adds the entry to its tag sets; a
-/// tag set lives at least as long as its longest-lived member.
+/// Stores a value with its expiry (only if the key is absent when ARGV[3]
+/// is `NX`) and adds the entry to its tag sets; a tag set lives at least
+/// as long as its longest-lived member. Returns 1 if stored, else 0.
 const INSERT_TAGGED: &str = r"
 local ttl = tonumber(ARGV[2])
+local args = {'SET', KEYS[1], ARGV[1]}
 if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[1])
+  table.insert(args, 'PX')
+  table.insert(args, ttl)
+end
+if ARGV[3] == 'NX' then
+  table.insert(args, 'NX')
+end
+if not redis.call(unpack(args)) then
+  return 0
 end
 for i = 2, #KEYS do
   local existed = redis.call('EXISTS', KEYS[i])
@@ -84,6 +91,47 @@ struct Counters {
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How long an estimate of the server's clock is trusted before it is
+/// measured again.
+const CLOCK_RESYNC: Duration = Duration::from_secs(60);
+
+/// This process's estimate of the Redis server's clock, from `TIME`.
+///
+/// Entries carry their end on the server's clock, so that replicas whose
+/// own clocks disagree still agree on when an entry ends: each measures
+/// its offset from the one clock they share, to within half a round trip.
+#[derive(Debug, Default)]
+struct ServerClock {
+    /// Server time minus local time, in microseconds.
+    offset_us: AtomicI64,
+    /// Local Unix time of the last measurement, in microseconds; 0: never.
+    measured_us: AtomicI64,
+}
+
+/// Local Unix time in microseconds.
+fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl ServerClock {
+    /// The server's time now, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        u64::try_from(us / 1000).unwrap_or(0)
+    }
+
+    /// Records a `TIME` reply received between local times `sent` and
+    /// `received` (µs): the server read its clock about halfway.
+    fn record(&self, sent: i64, received: i64, (secs, micros): (i64, i64)) {
+        let server = secs.saturating_mul(1_000_000).saturating_add(micros);
+        let local = sent + (received - sent) / 2;
+        self.offset_us.store(server - local, Ordering::Release);
+        self.measured_us.store(received.max(1), Ordering::Release);
+    }
 }
 
 /// Settings for a [`RedisStore`]; made by [`RedisStore::builder`].
@@ -225,6 +273,7 @@ impl RedisStoreBuilder {
             inner: Arc::new(StoreInner {
                 client,
                 conn: Mutex::new(None),
+                connected: AtomicBool::new(false),
                 keys: Keyspace::new(&self.namespace, self.version),
                 namespace: self.namespace,
                 version: self.version,
@@ -234,6 +283,7 @@ impl RedisStoreBuilder {
                 breaker: Breaker::new(self.failure_threshold, self.cooldown),
                 origin: fastrand::u64(..),
                 counters: Counters::default(),
+                clock: ServerClock::default(),
             }),
         })
     }
@@ -270,6 +320,9 @@ struct StoreInner {
     /// Made on first use, inside the caller's runtime; dropped when the
     /// breaker opens, so a wedged manager is replaced by the next probe.
     conn: Mutex<Option<ConnectionManager>>,
+    /// The current connection manager has answered at least once: calls
+    /// then get one response timeout, not a connect timeout on top.
+    connected: AtomicBool,
     keys: Keyspace,
     namespace: String,
     version: u32,
@@ -279,6 +332,7 @@ struct StoreInner {
     breaker: Breaker,
     origin: u64,
     counters: Counters,
+    clock: ServerClock,
 }
 
 /// A value read from Redis, with what the local tier needs to hold it.
@@ -286,8 +340,9 @@ struct StoreInner {
 pub(crate) struct Fetched<V> {
     pub(crate) value: V,
     pub(crate) tags: Vec<String>,
-    /// Time left in Redis, measured from before the request was sent;
-    /// `None` when the entry does not expire.
+    /// Time left in Redis, from the expiry in the entry's envelope (never
+    /// more than the TTL it was written with); `None` when the entry does
+    /// not expire.
     pub(crate) ttl: Option<Duration>,
 }
 
@@ -615,49 +670,74 @@ impl RedisStore {
         bump(&self.inner.counters.errors);
     }
 
+    /// The server's time now (ms since the Unix epoch), as this process
+    /// estimates it. Measured with `TIME` on first use; afterwards one
+    /// caller at a time refreshes an estimate older than a minute while the
+    /// others go on with it, so the steady state costs no round trip.
+    async fn server_now_ms(&self) -> Result<u64, Error> {
+        let clock = &self.inner.clock;
+        let measured = clock.measured_us.load(Ordering::Acquire);
+        let now = unix_us();
+        let resync = i64::try_from(CLOCK_RESYNC.as_micros()).unwrap_or(i64::MAX);
+        // A local clock that stepped back also calls for a new measurement.
+        if measured == 0 || now.saturating_sub(measured) > resync || now < measured {
+            let first = measured == 0;
+            let ours = first
+                || clock
+                    .measured_us
+                    .compare_exchange(measured, now.max(1), Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+            if ours {
+                let sent = unix_us();
+                match self.run::<(i64, i64)>(Req::Cmd(&redis::cmd("TIME"))).await {
+                    Ok(time) => clock.record(sent, unix_us(), time),
+                    Err(e) if first => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(clock.now_ms())
+    }
+
     pub(crate) async fn fetch<V: DeserializeOwned>(
         &self,
         rendered: &str,
     ) -> Result<Option<Fetched<V>>, Error> {
+        self.server_now_ms().await?;
         let key = self.inner.keys.entry(rendered);
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
-        let sent = Instant::now();
-        let (raw, pttl): (Option<Vec<u8>>, i64) = self.run(Req::Pipe(&pipe)).await?;
-        Ok(self.decode_fetched(&key, raw, pttl, sent).await)
+        let mut get = redis::cmd("GET");
+        get.arg(&key);
+        let raw: Option<Vec<u8>> = self.run(Req::Cmd(&get)).await?;
+        Ok(self.decode_fetched(&key, raw).await)
     }
 
     async fn decode_fetched<V: DeserializeOwned>(
         &self,
         key: &str,
         raw: Option<Vec<u8>>,
-        pttl: i64,
-        sent: Instant,
     ) -> Option<Fetched<V>> {
         let c = &self.inner.counters;
-        let ttl = match pttl {
-            -1 => None,
-            n if n > 0 => {
-                Some(Duration::from_millis(n.unsigned_abs()).saturating_sub(sent.elapsed()))
-            }
-            // Gone (or expiring) between GET and PTTL.
-            _ => {
-                bump(&c.misses);
-                return None;
-            }
-        };
         let Some(raw) = raw else {
             bump(&c.misses);
             return None;
         };
         match codec::decode::<V>(&raw) {
-            Some((value, tags)) => {
+            Decoded::Entry(e) => {
                 bump(&c.hits);
-                Some(Fetched { value, tags, ttl })
+                let ttl = e.expiry.map(|x| self.time_left(x));
+                Some(Fetched {
+                    value: e.value,
+                    tags: e.tags,
+                    ttl,
+                })
             }
-            None => {
+            outcome => {
                 bump(&c.misses);
-                bump(&c.errors);
+                // An outdated envelope is no error: the next write of the
+                // key replaces it.
+                if matches!(outcome, Decoded::Corrupt) {
+                    bump(&c.errors);
+                }
                 // Only if nobody has replaced it meanwhile; failure to
                 // delete is already counted by `run`.
                 let mut del = redis::cmd("EVAL");
@@ -666,6 +746,17 @@ impl RedisStore {
                 None
             }
         }
+    }
+
+    /// What is left of an entry's life: until its end on the server's
+    /// clock, never more than the TTL it was written with (which bounds
+    /// the harm of a wrong clock estimate, here or at the writer).
+    fn time_left(&self, expiry: Expiry) -> Duration {
+        let left = expiry
+            .at_ms
+            .saturating_sub(self.inner.clock.now_ms())
+            .min(expiry.ttl_ms);
+        Duration::from_millis(left)
     }
 
     /// Writes and publishes; the TTL is sent as `PX` milliseconds.
@@ -677,21 +768,62 @@ impl RedisStore {
         tags: &[String],
         origin: u64,
     ) -> Result<(), Error> {
-        let bytes = codec::encode(self.inner.codec, value, tags)?;
+        self.put(rendered, value, ttl, tags, Some(origin))
+            .await
+            .map(drop)
+    }
+
+    /// Stores a computed value only if the key is still absent (`SET NX`),
+    /// unpublished; returns whether it was stored.
+    ///
+    /// No local tier can hold a copy of an absent key: every copy came
+    /// from Redis or from a write, an entry's local copy ends no later
+    /// than the entry, and every removal made through cachelite is
+    /// published. So there is nothing to announce, and a value that lost
+    /// the race to another writer is not stored at all. (A key that Redis
+    /// evicted under memory pressure, or that was deleted outside
+    /// cachelite, may still have copies; the new value is then another
+    /// result of the same computation, and those copies end with their
+    /// TTL.)
+    pub(crate) async fn fill<V: Serialize + ?Sized>(
+        &self,
+        rendered: &str,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[String],
+    ) -> Result<bool, Error> {
+        self.put(rendered, value, ttl, tags, None).await
+    }
+
+    /// `SET` and `PUBLISH` from `origin` in one round trip, or with no
+    /// origin `SET NX` alone; returns whether the value was stored.
+    async fn put<V: Serialize + ?Sized>(
+        &self,
+        rendered: &str,
+        value: &V,
+        ttl: Option<Duration>,
+        tags: &[String],
+        origin: Option<u64>,
+    ) -> Result<bool, Error> {
+        let expiry = match ttl {
+            Some(t) => Some(Expiry {
+                at_ms: self.server_now_ms().await?.saturating_add(px(t)),
+                ttl_ms: px(t),
+            }),
+            None => None,
+        };
+        let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
-        let msg = Message {
-            origin,
-            op: Op::Keys(vec![rendered.to_owned()]),
-        }
-        .encode();
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
             if let Some(ttl) = ttl {
                 set.arg("PX").arg(px(ttl));
             }
-            set.ignore();
+            if origin.is_none() {
+                set.arg("NX");
+            }
         } else {
             let cmd = pipe
                 .cmd("EVAL")
@@ -701,10 +833,23 @@ impl RedisStore {
             for t in tags {
                 cmd.arg(keys.tag(t));
             }
-            cmd.arg(bytes).arg(ttl.map_or(0, px)).ignore();
+            cmd.arg(bytes)
+                .arg(ttl.map_or(0, px))
+                .arg(if origin.is_some() { "" } else { "NX" });
         }
-        pipe.cmd("PUBLISH").arg(keys.channel()).arg(msg).ignore();
-        self.run::<()>(Req::Pipe(&pipe)).await
+        if let Some(origin) = origin {
+            let msg = Message {
+                origin,
+                op: Op::Keys(vec![rendered.to_owned()]),
+            };
+            pipe.cmd("PUBLISH")
+                .arg(keys.channel())
+                .arg(msg.encode())
+                .ignore();
+        }
+        // `OK` or 1 when stored; nil or 0 when `NX` found the key.
+        let (stored,): (redis::Value,) = self.run(Req::Pipe(&pipe)).await?;
+        Ok(!matches!(stored, redis::Value::Nil | redis::Value::Int(0)))
     }
 
     pub(crate) async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
@@ -875,22 +1020,20 @@ impl RedisStore {
         &self,
         rendered: &str,
     ) -> Result<(Option<Fetched<V>>, bool), Error> {
+        self.server_now_ms().await?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
             .arg(&key)
-            .cmd("PTTL")
-            .arg(&key)
             .cmd("EXISTS")
             .arg(keys.lock(rendered));
-        let sent = Instant::now();
-        let (raw, pttl, held): (Option<Vec<u8>>, i64, bool) = self.run(Req::Pipe(&pipe)).await?;
+        let (raw, held): (Option<Vec<u8>>, bool) = self.run(Req::Pipe(&pipe)).await?;
         if raw.is_none() {
             // Not a miss of the cache: the leader is still computing.
             return Ok((None, held));
         }
-        Ok((self.decode_fetched(&key, raw, pttl, sent).await, held))
+        Ok((self.decode_fetched(&key, raw).await, held))
     }
 
     // ---- the guarded call ----
@@ -903,13 +1046,16 @@ impl RedisStore {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
+        // No response timeout of the manager's own: `run` bounds every
+        // call, and one timer per call is enough.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.inner.connect_timeout))
-            .set_response_timeout(Some(self.inner.response_timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(5))
             .set_max_delay(self.inner.connect_timeout);
         let c = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)?;
+        self.inner.connected.store(false, Ordering::Release);
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -919,11 +1065,13 @@ impl RedisStore {
         if self.inner.breaker.is_open() {
             // The next probe starts from a fresh connection manager.
             self.inner.conn.lock().take();
+            self.inner.connected.store(false, Ordering::Release);
         }
     }
 
-    /// Runs one command or pipeline under the breaker and a deadline of one
-    /// connect plus one response timeout.
+    /// Runs one command or pipeline under the breaker and a deadline: one
+    /// response timeout once the connection has answered, one connect plus
+    /// one response timeout before.
     async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, Error> {
         let c = &self.inner.counters;
         if !self.inner.breaker.allow() {
@@ -937,7 +1085,11 @@ impl RedisStore {
                 return Err(e);
             }
         };
-        let deadline = self.inner.connect_timeout + self.inner.response_timeout;
+        let deadline = if self.inner.connected.load(Ordering::Acquire) {
+            self.inner.response_timeout
+        } else {
+            self.inner.connect_timeout + self.inner.response_timeout
+        };
         let call = async {
             match req {
                 Req::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
@@ -947,6 +1099,9 @@ impl RedisStore {
         match tokio::time::timeout(deadline, call).await {
             Ok(Ok(v)) => {
                 self.inner.breaker.success();
+                if !self.inner.connected.load(Ordering::Relaxed) {
+                    self.inner.connected.store(true, Ordering::Release);
+                }
                 Ok(v)
             }
             Ok(Err(e)) => {
@@ -978,6 +1133,38 @@ mod tests {
         assert_eq!(px(Duration::ZERO), 1);
         assert_eq!(px(Duration::from_micros(150_001)), 151);
         assert_eq!(px(Duration::from_millis(150)), 150);
+    }
+
+    #[test]
+    fn the_server_clock_is_estimated_from_time_replies() {
+        let clock = ServerClock::default();
+        // A server 5 s ahead, read halfway through a 2 ms round trip.
+        let sent = unix_us();
+        let server = sent + 1_000 + 5_000_000;
+        clock.record(sent, sent + 2_000, (server / 1_000_000, server % 1_000_000));
+        let offset = clock.offset_us.load(Ordering::Relaxed);
+        assert!((offset - 5_000_000).abs() <= 1, "{offset}");
+        let local_ms = u64::try_from(unix_us() / 1000).unwrap();
+        let ahead = clock.now_ms() - local_ms;
+        assert!((4_999..=5_001).contains(&ahead), "{ahead}");
+    }
+
+    #[test]
+    fn time_left_comes_from_the_envelope_and_never_exceeds_the_ttl() {
+        let store = RedisStore::open("redis://127.0.0.1:1/", "a").unwrap();
+        let now = store.inner.clock.now_ms();
+        let left = |at_ms, ttl_ms| store.time_left(Expiry { at_ms, ttl_ms });
+        let l = left(now + 1_500, 1_500);
+        assert!(
+            l <= Duration::from_millis(1_500) && l >= Duration::from_millis(1_400),
+            "{l:?}"
+        );
+        assert_eq!(left(now - 10, 1_500), Duration::ZERO, "ended");
+        assert_eq!(
+            left(u64::MAX, 1_500),
+            Duration::from_millis(1_500),
+            "capped"
+        );
     }
 
     #[test]

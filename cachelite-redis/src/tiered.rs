@@ -5,31 +5,75 @@
 //! - L1 is used only while the subscriber is connected ("live"). When its
 //!   connection drops, L1 is cleared and bypassed; when it is back, L1 is
 //!   cleared again and used.
+//! - L1 is keyed by the user's keys, so a local hit renders nothing. A key
+//!   enters L1 only if its rendering (what messages carry) reads back as
+//!   the key itself, so every message finds the entry it names.
 //! - Every invalidation that reaches this process (a message, or a write
 //!   made here) bumps a generation counter *before* dropping L1 entries:
 //!   the key's stripe for a key message, an epoch for tags, globs, clears
 //!   and subscription changes. A fill of L1 from L2 records the generation
 //!   before its read and stores nothing if it changed; the runtime's
 //!   in-flight bookkeeping (a removal dooms a computation in flight for the
-//!   key) closes the gap between that check and the store.
+//!   key) closes the gap between that check and the store. A glob, which
+//!   the runtime cannot match against keys that are not strings, is
+//!   applied to the entries present; a computation that stored its result
+//!   after the glob's epoch bump checks the epoch again and drops it.
 //! - Local writes invalidate L1 rather than write through it, so two
 //!   concurrent writers in one process cannot leave L1 disagreeing with L2.
+//! - A read-through stores its result with `SET NX` and does not publish
+//!   it: no L1 can hold a copy of an absent key (copies come from Redis or
+//!   from writes, end no later than the entry, and every removal through
+//!   cachelite is published). A result that lost the race to another
+//!   writer reaches its callers but is stored nowhere.
 
+use std::borrow::Borrow;
 use std::future::Future;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use cachelite_runtime::Cache;
+use cachelite_runtime::{Cache, Glob};
 use futures::StreamExt;
+use futures::future::Either;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::channel::{Message, Op};
-use crate::key::render_key_short;
+use crate::key::{parse_rendered, render_key_short};
 use crate::store::{Fetched, RedisStore};
+
+/// What a [`TieredCache`] can be keyed by: a serializable key (its serde
+/// form names it in Redis, the same in every process) whose owned form
+/// deserializes, since invalidation messages name keys in that form and
+/// the local tier is keyed by the keys themselves.
+///
+/// Implemented for every such type: `str`, `String`, integers, tuples,
+/// and your own types deriving `Serialize`, `Deserialize`, `Hash`, `Eq`
+/// and `Clone`.
+///
+/// ```
+/// fn keyed<K: cachelite_redis::TieredKey + ?Sized>() {}
+/// keyed::<str>();
+/// keyed::<(u64, String)>();
+/// ```
+pub trait TieredKey:
+    Serialize
+    + Hash
+    + Eq
+    + ToOwned<Owned: Hash + Eq + Clone + Send + Sync + DeserializeOwned + 'static>
+    + 'static
+{
+}
+
+impl<K> TieredKey for K
+where
+    K: Serialize + Hash + Eq + ToOwned + ?Sized + 'static,
+    K::Owned: Hash + Eq + Clone + Send + Sync + DeserializeOwned + 'static,
+{
+}
 
 /// A value to store with its TTL and tags: what the compute closures of
 /// [`TieredCache::get_or_compute`] hand back, and what
@@ -163,7 +207,8 @@ impl LoadStats {
 #[non_exhaustive]
 pub struct TieredStats {
     /// Reads served by the local tier (callers that joined a computation
-    /// already running in this process included).
+    /// already running in this process included): the local cache's own
+    /// hit count, so a hit costs no second counter.
     pub l1_hits: u64,
     /// Reads served by Redis.
     pub l2_hits: u64,
@@ -199,9 +244,9 @@ pub struct TieredStats {
 /// # Ok(()) }
 /// ```
 #[must_use]
-pub struct TieredCacheBuilder<K: ?Sized, V> {
+pub struct TieredCacheBuilder<K: ?Sized + ToOwned, V> {
     store: RedisStore,
-    local: Option<Cache<String, V>>,
+    local: Option<Cache<K::Owned, V>>,
     local_capacity: usize,
     local_ttl: Option<Duration>,
     ttl: Option<Duration>,
@@ -218,7 +263,7 @@ struct LeaseConfig {
 
 impl<K, V> TieredCacheBuilder<K, V>
 where
-    K: Serialize + ?Sized,
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     /// The local tier's item bound (default 10 000, LRU), when no
@@ -236,11 +281,10 @@ where
         self
     }
 
-    /// A ready-made local cache (policy, byte budget, listeners...). Its
-    /// keys are the rendered keys ([`RedisStore::redis_key`] without the
-    /// namespace prefix); its default TTL, if any, bounds local copies like
-    /// [`TieredCacheBuilder::local_ttl`].
-    pub fn local(mut self, cache: Cache<String, V>) -> Self {
+    /// A ready-made local cache (policy, byte budget, listeners...), keyed
+    /// by the owned form of the keys; its default TTL, if any, bounds local
+    /// copies like [`TieredCacheBuilder::local_ttl`].
+    pub fn local(mut self, cache: Cache<K::Owned, V>) -> Self {
         self.local = Some(cache);
         self
     }
@@ -292,7 +336,7 @@ where
             }
             None => Cache::new(self.local_capacity),
         };
-        let local_ttl = match (self.local_ttl, l1.info().ttl) {
+        let local_ttl = match (self.local_ttl, l1.config().default_ttl) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -355,12 +399,12 @@ where
 /// cache.invalidate_glob("#1*").await?; // integer keys render as #12
 /// # Ok(()) }
 /// ```
-pub struct TieredCache<K: ?Sized, V> {
-    pub(crate) shared: Arc<Shared<V>>,
+pub struct TieredCache<K: ?Sized + ToOwned, V> {
+    pub(crate) shared: Arc<Shared<K, V>>,
     _key: PhantomData<fn(&K)>,
 }
 
-impl<K: ?Sized, V> Clone for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> Clone for TieredCache<K, V> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
@@ -369,7 +413,7 @@ impl<K: ?Sized, V> Clone for TieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized, V> std::fmt::Debug for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V> std::fmt::Debug for TieredCache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TieredCache")
             .field("store", &self.shared.store)
@@ -378,8 +422,8 @@ impl<K: ?Sized, V> std::fmt::Debug for TieredCache<K, V> {
     }
 }
 
-pub(crate) struct Shared<V> {
-    pub(crate) l1: Cache<String, V>,
+pub(crate) struct Shared<K: ?Sized + ToOwned, V> {
+    pub(crate) l1: Cache<K::Owned, V>,
     store: RedisStore,
     /// This cache's id in published messages.
     origin: u64,
@@ -396,7 +440,6 @@ pub(crate) struct Shared<V> {
 
 #[derive(Default)]
 struct Counters {
-    l1_hits: AtomicU64,
     l2_hits: AtomicU64,
     misses: AtomicU64,
     load_ok: AtomicU64,
@@ -431,12 +474,18 @@ impl Generations {
     }
 
     fn stripe(&self, rendered: &str) -> &AtomicU64 {
-        let mut h = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(rendered, &mut h);
+        // FNV-1a: stable, cheap, and only ever compared within this process.
+        let h = rendered.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         // The modulo keeps the index below STRIPES, so the cast is lossless.
         #[allow(clippy::cast_possible_truncation)]
-        let i = (std::hash::Hasher::finish(&h) % Self::STRIPES as u64) as usize;
+        let i = ((h ^ (h >> 32)) % Self::STRIPES as u64) as usize;
         &self.stripes[i]
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     fn seen(&self, rendered: &str) -> Seen {
@@ -472,8 +521,9 @@ pub(crate) enum Start<V> {
     Compute(Option<String>),
 }
 
-impl<V> Shared<V>
+impl<K, V> Shared<K, V>
 where
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     fn live(&self) -> bool {
@@ -488,7 +538,7 @@ where
         self.generations.bump_all();
     }
 
-    pub(crate) fn render<K: Serialize + ?Sized>(&self, key: &K) -> Result<String, Error> {
+    pub(crate) fn render(&self, key: &K) -> Result<String, Error> {
         render_key_short(key)
             .map(crate::key::Rendered::into_string)
             .inspect_err(|_| self.store.count_error())
@@ -524,25 +574,51 @@ where
         }
         match msg.op {
             Op::Keys(keys) => {
-                for k in &keys {
-                    self.generations.bump_key(k);
-                    self.l1.remove(k);
+                for rendered in &keys {
+                    self.generations.bump_key(rendered);
+                    // A rendering that reads back as no key of this type
+                    // names no local entry: each entered L1 only after
+                    // reading back as itself.
+                    if let Some(key) = parse_rendered::<K::Owned>(rendered) {
+                        self.l1.remove::<K>(key.borrow());
+                    }
                 }
             }
             Op::Tags(tags) => {
                 self.l1.invalidate_tags(&tags);
             }
-            Op::Glob(pattern) => {
-                self.l1.invalidate_glob(&pattern);
-            }
+            Op::Glob(pattern) => self.invalidate_local_glob(&pattern),
             Op::Clear => self.l1.clear(),
         }
     }
 
-    /// Drops `rendered` from L1 after a write or invalidation made here.
-    fn forget(&self, rendered: &str) {
+    /// Drops the local entries whose rendered key matches `pattern` (all
+    /// of them if it is not a valid glob). The caller bumps the epoch
+    /// first, so a fill that misses this pass stores nothing or undoes
+    /// itself.
+    fn invalidate_local_glob(&self, pattern: &str) {
+        let Ok(glob) = Glob::new(pattern) else {
+            self.l1.clear();
+            return;
+        };
+        for owned in self.l1.keys() {
+            let key: &K = owned.borrow();
+            if render_key_short(key).is_ok_and(|r| glob.is_match(r.as_str())) {
+                self.l1.remove(key);
+            }
+        }
+    }
+
+    /// Whether `key` may be held in L1: its rendering reads back as itself,
+    /// so that a message naming the rendering finds it.
+    fn reads_back(key: &K, rendered: &str) -> bool {
+        parse_rendered::<K::Owned>(rendered).is_some_and(|k| k.borrow() == key)
+    }
+
+    /// Drops `key` from L1 after a write or invalidation made here.
+    fn forget(&self, key: &K, rendered: &str) {
         self.generations.bump_key(rendered);
-        self.l1.remove(rendered);
+        self.l1.remove(key);
     }
 
     fn resolve_ttl(&self, ttl: Ttl) -> Option<Duration> {
@@ -559,6 +635,7 @@ where
     /// the callers waiting on it still get the value.
     fn settle(
         &self,
+        key: &K,
         rendered: &str,
         value: V,
         remote_ttl: Option<Duration>,
@@ -569,8 +646,8 @@ where
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if !keep || ttl.is_some_and(|t| t.is_zero()) {
-            self.l1.remove(rendered);
+        if !keep || ttl.is_some_and(|t| t.is_zero()) || !Self::reads_back(key, rendered) {
+            self.l1.remove(key);
         }
         let mut ins = LocalInsertion::new(value);
         if let Some(t) = ttl {
@@ -584,9 +661,9 @@ where
 
     /// Fills L1 outside a computation (plain `get`): store, then check the
     /// generation again and undo if an invalidation slipped in between.
-    fn fill(&self, rendered: &str, f: &Fetched<V>, seen: Seen) {
+    fn fill(&self, key: &K, rendered: &str, f: &Fetched<V>, seen: Seen) {
         let fresh = || self.live() && self.generation(rendered) == seen;
-        if !fresh() {
+        if !fresh() || !Self::reads_back(key, rendered) {
             return;
         }
         let ttl = match (self.local_ttl, f.ttl) {
@@ -602,9 +679,9 @@ where
         if !f.tags.is_empty() {
             ins = ins.with_tags(&f.tags);
         }
-        self.l1.insert_entry(rendered.to_owned(), ins);
+        self.l1.insert_entry(key.to_owned(), ins);
         if !fresh() {
-            self.l1.remove(rendered);
+            self.l1.remove(key);
         }
     }
 
@@ -628,26 +705,44 @@ where
     /// computation, the write.
     async fn lead<O, E, F>(
         &self,
-        rendered: &str,
+        key: &K,
         compute: F,
     ) -> (Served<V, Result<O, E>>, Option<LocalInsertion<V>>)
     where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
-        let lease = match self.lead_start(rendered).await {
+        let Ok(rendered) = self.render(key) else {
+            // No key in Redis, no cache: fail open (singleflight still).
+            let r = self.timed_load(compute).await.map(|(o, _)| o);
+            return (Served::Computed(r), None);
+        };
+        let lease = match self.lead_start(key, &rendered).await {
             Start::Found(v, local) => return (Served::Remote(v), local),
             Start::Compute(lease) => lease,
         };
         let result = self.timed_load(compute).await;
-        self.lead_finish(rendered, result, lease).await
+        self.lead_finish(key, &rendered, result, lease).await
+    }
+
+    /// After a read-through that this caller led: if a tag, glob, clear or
+    /// subscription change came in since `epoch`, the entry it may just
+    /// have stored is dropped (a glob cannot doom a computation in flight).
+    pub(crate) fn recheck<R>(&self, key: &K, epoch: u64, served: &Served<V, R>) {
+        if !matches!(served, Served::Local(_)) && self.generations.epoch() != epoch {
+            self.l1.remove(key);
+        }
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.generations.epoch()
     }
 
     /// Before computing: the value from Redis, or from the process holding
     /// the lease; else the go-ahead, with the lease if one was taken.
-    pub(crate) async fn lead_start(&self, rendered: &str) -> Start<V> {
+    pub(crate) async fn lead_start(&self, key: &K, rendered: &str) -> Start<V> {
         let seen = self.generation(rendered);
         if let Ok(Some(f)) = self.store.fetch::<V>(rendered).await {
-            return self.remote(rendered, f, seen);
+            return self.remote(key, rendered, f, seen);
         }
         let mut lease = None;
         if let Some(cfg) = self.lease
@@ -657,7 +752,7 @@ where
                 Ok(Some(token)) => lease = Some(token),
                 Ok(None) => {
                     if let Some(f) = self.await_leader(rendered, cfg.wait).await {
-                        return self.remote(rendered, f, seen);
+                        return self.remote(key, rendered, f, seen);
                     }
                 }
                 Err(_) => {}
@@ -670,6 +765,7 @@ where
     /// After computing: write what is to be stored, release the lease.
     pub(crate) async fn lead_finish<O, E>(
         &self,
+        key: &K,
         rendered: &str,
         result: Result<(O, Option<Insertion<V>>), E>,
         lease: Option<String>,
@@ -678,16 +774,20 @@ where
             Ok((o, Some(ins))) => {
                 let ttl = self.resolve_ttl(ins.ttl);
                 let sent = Instant::now();
+                // Stored only if the key is still absent, and unannounced
+                // (see `RedisStore::fill`): a miss costs what a plain
+                // read and write cost.
                 let written = self
                     .store
-                    .write(rendered, &ins.value, ttl, &ins.tags, self.origin)
+                    .fill(rendered, &ins.value, ttl, &ins.tags)
                     .await
-                    .is_ok();
+                    .unwrap_or(false);
                 let left = ttl.map(|t| t.saturating_sub(sent.elapsed()));
-                // A value this process just wrote is the newest: only the
-                // subscriber's state matters, not the generation.
+                // A value this process just stored is what Redis holds:
+                // only the subscriber's state matters, not the generation.
+                // One that lost the race to another writer is not kept.
                 let keep = written && self.live();
-                let local = self.settle(rendered, ins.value, left, &ins.tags, keep);
+                let local = self.settle(key, rendered, ins.value, left, &ins.tags, keep);
                 (Served::Computed(Ok(o)), local)
             }
             Ok((o, None)) => (Served::Computed(Ok(o)), None),
@@ -706,19 +806,16 @@ where
         on_hit: impl FnOnce(V) -> O,
     ) -> Result<O, E> {
         match served {
-            Served::Local(v) => {
-                bump(&self.counters.l1_hits);
-                Ok(on_hit(v))
-            }
+            Served::Local(v) => Ok(on_hit(v)),
             Served::Remote(v) => Ok(on_hit(v)),
             Served::Computed(r) => r,
         }
     }
 
-    fn remote(&self, rendered: &str, f: Fetched<V>, seen: Seen) -> Start<V> {
+    fn remote(&self, key: &K, rendered: &str, f: Fetched<V>, seen: Seen) -> Start<V> {
         bump(&self.counters.l2_hits);
         let keep = self.live() && self.generation(rendered) == seen;
-        let local = self.settle(rendered, f.value.clone(), f.ttl, &f.tags, keep);
+        let local = self.settle(key, rendered, f.value.clone(), f.ttl, &f.tags, keep);
         Start::Found(f.value, local)
     }
 
@@ -746,7 +843,7 @@ where
 
 impl<K, V> TieredCache<K, V>
 where
-    K: Serialize + ?Sized,
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     /// A builder over `store`.
@@ -783,7 +880,7 @@ where
         &self.shared.store
     }
 
-    /// The local tier (keys are the rendered keys).
+    /// The local tier, keyed by the owned form of the keys.
     ///
     /// ```no_run
     /// # fn demo(cache: cachelite_redis::TieredCache<str, u8>) {
@@ -791,7 +888,7 @@ where
     /// # }
     /// ```
     #[must_use]
-    pub fn local(&self) -> &Cache<String, V> {
+    pub fn local(&self) -> &Cache<K::Owned, V> {
         &self.shared.l1
     }
 
@@ -820,8 +917,9 @@ where
         let s = &self.shared;
         let c = &s.counters;
         let store = s.store.stats();
+        let local = s.l1.stats();
         TieredStats {
-            l1_hits: c.l1_hits.load(Ordering::Relaxed),
+            l1_hits: local.hits,
             l2_hits: c.l2_hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             errors: store.errors,
@@ -833,7 +931,7 @@ where
             },
             disconnects: c.disconnects.load(Ordering::Relaxed),
             local_active: s.live(),
-            local: s.l1.stats(),
+            local,
         }
     }
 
@@ -862,23 +960,26 @@ where
     /// if let Some(v) = cache.get("k").await { println!("{v}"); }
     /// # }
     /// ```
-    pub async fn get(&self, key: &K) -> Option<V> {
+    #[inline]
+    pub fn get<'a>(&'a self, key: &'a K) -> impl Future<Output = Option<V>> + 'a {
         let s = &*self.shared;
-        let short = render_key_short(key)
-            .inspect_err(|_| s.store.count_error())
-            .ok()?;
-        if s.live()
-            && let Some(v) = s.l1.get(short.as_str())
-        {
-            bump(&s.counters.l1_hits);
-            return Some(v);
+        let local = if s.live() { s.l1.get(key) } else { None };
+        match local {
+            Some(v) => Either::Left(std::future::ready(Some(v))),
+            // Boxed: the Redis read is a large future, which would otherwise
+            // be moved into place on every call, local hits included.
+            None => Either::Right(Box::pin(self.get_remote(key))),
         }
-        let rendered = short.into_string();
+    }
+
+    async fn get_remote(&self, key: &K) -> Option<V> {
+        let s = &*self.shared;
+        let rendered = s.render(key).ok()?;
         let seen = s.generation(&rendered);
         match s.store.fetch::<V>(&rendered).await {
             Ok(Some(f)) => {
                 bump(&s.counters.l2_hits);
-                s.fill(&rendered, &f, seen);
+                s.fill(key, &rendered, &f, seen);
                 Some(f.value)
             }
             _ => {
@@ -957,7 +1058,7 @@ where
             .store
             .write(&rendered, &ins.value, ttl, &ins.tags, s.origin)
             .await;
-        s.forget(&rendered);
+        s.forget(key, &rendered);
         written
     }
 
@@ -976,7 +1077,7 @@ where
         let s = &*self.shared;
         let rendered = s.render(key)?;
         let removed = s.store.remove_rendered(&rendered, s.origin).await;
-        s.forget(&rendered);
+        s.forget(key, &rendered);
         removed
     }
 
@@ -1018,7 +1119,7 @@ where
         let n = s.store.invalidate_glob_from(pattern, s.origin).await;
         if !matches!(n, Err(Error::Glob(_))) {
             s.bump_generation();
-            s.l1.invalidate_glob(pattern);
+            s.invalidate_local_glob(pattern);
         }
         n
     }
@@ -1078,13 +1179,15 @@ where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
         let s = &*self.shared;
-        let Ok(rendered) = s.render(key) else {
-            // No key, no cache: fail open.
-            return s.timed_load(compute).await.map(|(o, _)| o);
-        };
+        let epoch = s.epoch();
+        // The miss path (Redis, the computation, the write) is a large
+        // future: boxed when it starts, so that a hit never allocates and
+        // the futures around this one stay small.
+        let lead = async move { Box::pin(s.lead(key, compute)).await };
         let served =
-            s.l1.get_or_compute_async(rendered.clone(), Served::Local, s.lead(&rendered, compute))
+            s.l1.get_or_compute_async(key.to_owned(), Served::Local, lead)
                 .await;
+        s.recheck(key, epoch, &served);
         s.answer(served, on_hit)
     }
 
@@ -1193,8 +1296,8 @@ impl Drop for DarkOnDrop {
 
 /// The subscriber task: keeps one pub/sub connection subscribed to the
 /// namespace's channel and applies what arrives.
-struct Subscriber<V> {
-    shared: Weak<Shared<V>>,
+struct Subscriber<K: ?Sized + ToOwned, V> {
+    shared: Weak<Shared<K, V>>,
     client: redis::Client,
     channel: String,
     timeout: Duration,
@@ -1202,8 +1305,9 @@ struct Subscriber<V> {
     stopped: tokio::sync::watch::Receiver<()>,
 }
 
-impl<V> Subscriber<V>
+impl<K, V> Subscriber<K, V>
 where
+    K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     async fn run(self) {
@@ -1295,6 +1399,10 @@ mod tests {
     /// A cache whose Redis is unreachable, with the local tier switched on
     /// by hand: the coherence logic alone.
     fn offline(local_ttl: Option<Duration>) -> TieredCache<str, u32> {
+        offline_keyed(local_ttl)
+    }
+
+    fn offline_keyed<K: TieredKey + ?Sized>(local_ttl: Option<Duration>) -> TieredCache<K, u32> {
         let store = RedisStore::open("redis://127.0.0.1:1/", "unit").unwrap();
         let mut b = TieredCache::builder(store);
         if let Some(t) = local_ttl {
@@ -1313,7 +1421,7 @@ mod tests {
         }
     }
 
-    fn foreign(s: &Shared<u32>, op: Op) -> Vec<u8> {
+    fn foreign(s: &Shared<str, u32>, op: Op) -> Vec<u8> {
         Message {
             origin: s.origin.wrapping_add(1),
             op,
@@ -1328,9 +1436,9 @@ mod tests {
         let seen = s.generation("k");
         // The invalidation lands while the read of the old value is in flight.
         s.apply(&foreign(s, Op::Keys(vec!["k".into()])));
-        s.fill("k", &fetched(1, None), seen);
+        s.fill("k", "k", &fetched(1, None), seen);
         assert!(!s.l1.contains_key("k"));
-        s.fill("k", &fetched(2, None), s.generation("k"));
+        s.fill("k", "k", &fetched(2, None), s.generation("k"));
         assert_eq!(s.l1.get("k"), Some(2));
     }
 
@@ -1344,11 +1452,11 @@ mod tests {
         );
         let seen = s.generation("a");
         s.apply(&foreign(s, Op::Keys(vec!["b".into()])));
-        s.fill("a", &fetched(1, None), seen);
+        s.fill("a", "a", &fetched(1, None), seen);
         assert!(s.l1.contains_key("a"));
         let seen = s.generation("c");
         s.apply(&foreign(s, Op::Glob("zzz*".into())));
-        s.fill("c", &fetched(1, None), seen);
+        s.fill("c", "c", &fetched(1, None), seen);
         assert!(
             !s.l1.contains_key("c"),
             "globs and tags block every fill in flight"
@@ -1363,7 +1471,7 @@ mod tests {
         s.apply(&foreign(s, Op::Tags(vec!["t".into()])));
         let out =
             s.l1.get_or_compute_async("k".to_string(), |v| v, async {
-                match s.remote("k", fetched(7, None), seen) {
+                match s.remote("k", "k", fetched(7, None), seen) {
                     Start::Found(v, local) => (v, local),
                     Start::Compute(_) => unreachable!(),
                 }
@@ -1379,15 +1487,21 @@ mod tests {
         let s = &*c.shared;
         s.fill(
             "k",
+            "k",
             &fetched(1, Some(Duration::from_millis(150))),
             s.generation("k"),
         );
         assert!(s.l1.ttl("k").unwrap() <= Duration::from_millis(150));
         // No time left in Redis: nothing kept locally.
-        s.fill("z", &fetched(1, Some(Duration::ZERO)), s.generation("z"));
+        s.fill(
+            "z",
+            "z",
+            &fetched(1, Some(Duration::ZERO)),
+            s.generation("z"),
+        );
         assert!(!s.l1.contains_key("z"));
         // No expiry in Redis: the local bound applies.
-        s.fill("n", &fetched(1, None), s.generation("n"));
+        s.fill("n", "n", &fetched(1, None), s.generation("n"));
         let ttl = s.l1.ttl("n").unwrap();
         assert!(ttl > Duration::from_secs(59) && ttl <= Duration::from_secs(60));
     }
@@ -1397,7 +1511,7 @@ mod tests {
         let c = offline(None);
         let s = &*c.shared;
         for k in ["user:1", "user:2", "post:1", "own"] {
-            s.fill(k, &fetched(1, None), s.generation(k));
+            s.fill(k, k, &fetched(1, None), s.generation(k));
         }
         let own = Message {
             origin: s.origin,
@@ -1418,13 +1532,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn messages_find_entries_keyed_by_non_string_keys() {
+        let c = offline_keyed::<u64>(None);
+        let s = &*c.shared;
+        for k in [1u64, 12, 3] {
+            let r = format!("#{k}");
+            s.fill(&k, &r, &fetched(1, None), s.generation(&r));
+        }
+        let foreign = |op| {
+            Message {
+                origin: s.origin.wrapping_add(1),
+                op,
+            }
+            .encode()
+        };
+        s.apply(&foreign(Op::Keys(vec!["#1".into(), "user:1".into()])));
+        assert!(!s.l1.contains_key(&1) && s.l1.contains_key(&12));
+        s.apply(&foreign(Op::Glob("#1*".into())));
+        assert!(!s.l1.contains_key(&12), "globs match the rendered keys");
+        assert!(s.l1.contains_key(&3));
+        // A rendering that is not this key's is never stored.
+        s.fill(&5, "#6", &fetched(1, None), s.generation("#6"));
+        assert!(!s.l1.contains_key(&5));
+    }
+
+    #[tokio::test]
     async fn going_dark_clears_and_bypasses_the_local_tier() {
         let c = offline(None);
         let s = &*c.shared;
-        s.fill("k", &fetched(1, None), s.generation("k"));
+        s.fill("k", "k", &fetched(1, None), s.generation("k"));
         s.go_dark();
         assert!(s.l1.is_empty() && !c.is_local_active());
-        s.fill("k", &fetched(1, None), s.generation("k"));
+        s.fill("k", "k", &fetched(1, None), s.generation("k"));
         assert!(s.l1.is_empty(), "no fills while dark");
         assert_eq!(c.stats().disconnects, 1);
     }

@@ -25,7 +25,7 @@ fn store(url: &str, ns: &str) -> RedisStore {
 /// A two-tier cache whose subscriber is connected.
 async fn tiered<K, V>(store: RedisStore) -> TieredCache<K, V>
 where
-    K: serde::Serialize + ?Sized,
+    K: cachelite_redis::TieredKey + ?Sized,
     V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let c = TieredCache::builder(store)
@@ -45,27 +45,7 @@ async fn two_clients_with_separate_local_tiers_share_values() {
     let ns = namespace("share");
     let a: TieredCache<str, String> = tiered(store(&t.url, &ns)).await;
     let b: TieredCache<str, String> = tiered(store(&t.url, &ns)).await;
-
-    let computed = AtomicUsize::new(0);
-    let v = a
-        .get_or_insert_with("greeting", || {
-            computed.fetch_add(1, Ordering::SeqCst);
-            "hello".to_string()
-        })
-        .await;
-    assert_eq!(v, "hello");
-    let again = b
-        .get_or_insert_with("greeting", || unreachable!("b reads a's value"))
-        .await;
-    assert_eq!(again, "hello");
-    assert_eq!(computed.load(Ordering::SeqCst), 1);
-    assert_eq!(b.stats().l2_hits, 1);
-    // b's first fill of L1 is skipped if a's message for the key arrives
-    // while b reads: it may announce the very value b is reading.
-    until(10, "b keeps a local copy", async || {
-        b.get("greeting").await.is_some() && b.local().contains_key("greeting")
-    })
-    .await;
+    support::two_clients_share_a_value(&a, &b).await;
     let local = b.stats().l1_hits;
     assert_eq!(b.get("greeting").await.as_deref(), Some("hello"));
     assert_eq!(b.stats().l1_hits, local + 1, "then reads are local");
@@ -225,7 +205,7 @@ async fn a_corrupt_value_is_a_miss_then_repaired() {
     let c: TieredCache<str, Vec<u32>> = tiered(store(&t.url, &ns)).await;
     let key = c.store().redis_key("k").unwrap();
     let mut con = raw(&t.url);
-    let _: () = con.set(&key, b"\xc1\x01\x00garbage".as_slice()).unwrap();
+    let _: () = con.set(&key, b"\xc1\x02\x00garbage".as_slice()).unwrap();
 
     let v = c.get_or_insert_with("k", || vec![1, 2, 3]).await;
     assert_eq!(v, [1, 2, 3]);
@@ -240,6 +220,173 @@ async fn a_corrupt_value_is_a_miss_then_repaired() {
     assert_eq!(c.store().get::<_, Vec<u32>>("k").await.unwrap(), None);
     let exists: bool = con.exists(&key).unwrap();
     assert!(!exists);
+    c.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_tiers_keyed_by_non_string_keys_stay_coherent() {
+    let Some(t) = target() else { return };
+    let ns = namespace("typed-keys");
+    let a: TieredCache<(u64, String), u32> = tiered(store(&t.url, &ns)).await;
+    let b: TieredCache<(u64, String), u32> = tiered(store(&t.url, &ns)).await;
+    let k = |n: u64, s: &str| (n, s.to_string());
+    for n in [1, 2, 10] {
+        a.insert(&k(n, "x"), 1).await.unwrap();
+    }
+    until(20, "b holds every key locally", async || {
+        let mut all = true;
+        for n in [1, 2, 10] {
+            all &= b.get(&k(n, "x")).await == Some(1) && b.local().contains_key(&k(n, "x"));
+        }
+        all
+    })
+    .await;
+
+    // By key: a's write reaches b's local copy, keyed by the tuple itself.
+    a.insert(&k(1, "x"), 2).await.unwrap();
+    until(20, "b dropped its copy of (1, x)", async || {
+        !b.local().contains_key(&k(1, "x"))
+    })
+    .await;
+    assert_eq!(b.get(&k(1, "x")).await, Some(2));
+
+    // By glob, over the rendered keys (`#[1,"x"]`, `#[10,"x"]`).
+    a.invalidate_glob("#\\[1*").await.unwrap();
+    until(20, "b dropped the glob's matches", async || {
+        !b.local().contains_key(&k(1, "x")) && !b.local().contains_key(&k(10, "x"))
+    })
+    .await;
+    assert!(b.local().contains_key(&k(2, "x")), "outside the glob");
+    assert_eq!(b.get(&k(10, "x")).await, None);
+    a.clear().await.unwrap();
+}
+
+/// A key whose serde form leaves a field out: two keys render alike, so
+/// a message cannot tell which one it names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+struct Lossy {
+    id: u32,
+    #[serde(skip)]
+    extra: u32,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_rendering_does_not_read_back_is_never_held_locally() {
+    let Some(t) = target() else { return };
+    let ns = namespace("lossy");
+    let a: TieredCache<Lossy, u32> = tiered(store(&t.url, &ns)).await;
+    let b: TieredCache<Lossy, u32> = tiered(store(&t.url, &ns)).await;
+    let plain = Lossy { id: 1, extra: 0 };
+    let lossy = Lossy { id: 1, extra: 5 };
+    assert_eq!(b.get_or_insert_with(&lossy, || 1).await, 1);
+    assert_eq!(b.get(&lossy).await, Some(1));
+    assert!(
+        !b.local().contains_key(&lossy),
+        "it would be out of reach of messages"
+    );
+    assert_eq!(b.get(&plain).await, Some(1), "the same Redis entry");
+    assert!(b.local().contains_key(&plain));
+    a.insert(&plain, 2).await.unwrap();
+    until(20, "b dropped its copy", async || {
+        !b.local().contains_key(&plain)
+    })
+    .await;
+    assert_eq!(b.get(&lossy).await, Some(2));
+    a.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_computed_value_never_overwrites_one_written_meanwhile() {
+    let Some(t) = target() else { return };
+    let ns = namespace("fill-nx");
+    let a: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let b: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let v = a
+        .get_or_insert_with_async("k", async {
+            // Another process writes while this one computes.
+            b.insert("k", 2).await.unwrap();
+            1
+        })
+        .await;
+    assert_eq!(v, 1, "the caller gets what it computed");
+    assert_eq!(
+        b.store().get::<_, u32>("k").await.unwrap(),
+        Some(2),
+        "the write stays"
+    );
+    assert!(!a.local().contains_key("k"), "the losing value is not kept");
+    assert_eq!(a.get("k").await, Some(2));
+    a.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_in_the_first_envelope_is_a_miss_and_replaced() {
+    let Some(t) = target() else { return };
+    let ns = namespace("v1");
+    let c: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let key = c.store().redis_key("k").unwrap();
+    let mut con = raw(&t.url);
+    // Format 1: magic, format, codec, no tags, then the MessagePack value.
+    let mut v1 = b"\xc1\x01\x00\x00\x00".to_vec();
+    v1.extend(rmp_serde::to_vec(&5u32).unwrap());
+    let _: () = con.set_ex(&key, v1.as_slice(), 60).unwrap();
+
+    assert_eq!(c.get("k").await, None, "an outdated entry is a miss");
+    assert!(!c.local().contains_key("k"));
+    let exists: bool = con.exists(&key).unwrap();
+    assert!(!exists, "and is dropped");
+    assert_eq!(c.stats().errors, 0, "not an error");
+
+    let _: () = con.set_ex(&key, v1.as_slice(), 60).unwrap();
+    assert_eq!(c.get_or_insert_with("k", || 7).await, 7, "computed");
+    assert_eq!(
+        c.store().get::<_, u32>("k").await.unwrap(),
+        Some(7),
+        "replaced"
+    );
+    c.clear().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_copy_ends_when_the_envelope_says() {
+    let Some(t) = target() else { return };
+    let ns = namespace("envelope");
+    let c: TieredCache<str, u32> = tiered(store(&t.url, &ns)).await;
+    let key = c.store().redis_key("k").unwrap();
+    let mut con = raw(&t.url);
+    // Written with a 60 s TTL; then, behind cachelite's back, Redis is told
+    // it has 30 s left. The envelope still says 60 s, and the reader goes
+    // by it: a read is one GET, with no PTTL.
+    c.insert_with_ttl("k", 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(30_000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(c.get("k").await, Some(1));
+    let ttl = c.local().ttl("k").expect("kept locally");
+    assert!(
+        ttl > Duration::from_secs(58) && ttl <= Duration::from_secs(60),
+        "{ttl:?}"
+    );
+
+    // An envelope whose end has passed (a writer whose clock, or estimate
+    // of the server's, ran ahead) is served but not kept locally.
+    let mut bytes: Vec<u8> = con.get(&key).unwrap();
+    bytes[3..11].copy_from_slice(&1u64.to_le_bytes());
+    let _: () = con.set(&key, bytes.as_slice()).unwrap();
+    c.local().clear();
+    assert_eq!(c.get("k").await, Some(1));
+    assert!(!c.local().contains_key("k"), "no time left: not kept");
+
+    // An end far in the future is capped by the TTL written beside it.
+    bytes[3..11].copy_from_slice(&u64::MAX.to_le_bytes());
+    let _: () = con.set(&key, bytes.as_slice()).unwrap();
+    assert_eq!(c.get("k").await, Some(1));
+    let ttl = c.local().ttl("k").expect("kept locally");
+    assert!(ttl <= Duration::from_secs(60), "{ttl:?}");
     c.clear().await.unwrap();
 }
 

@@ -5,6 +5,8 @@
 //! Skips with a message when redis-server, its TLS support or `openssl` is
 //! missing, unless `CACHELITE_REQUIRE_REDIS=1`, which makes that a failure.
 
+mod support;
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cachelite_redis::{RedisStore, TieredCache};
+use support::{namespace, until};
 
 const PATIENT: Duration = Duration::from_secs(3);
 
@@ -226,19 +229,6 @@ impl Drop for TlsServer {
     }
 }
 
-fn namespace(test: &str) -> String {
-    format!("tls-{test}-{:08x}", fastrand::u32(..))
-}
-
-/// Polls `cond` until it holds; fails the test after `secs` seconds.
-async fn until(secs: u64, what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A two-tier cache whose subscriber (over TLS too) is connected.
 async fn tiered(store: RedisStore) -> TieredCache<str, String> {
     let c = TieredCache::builder(store)
@@ -261,27 +251,9 @@ async fn values_and_invalidations_cross_a_tls_connection() {
     let a = tiered(server.store(&ns)).await;
     let b = tiered(server.store(&ns)).await;
     assert!(a.ping().await.is_ok());
+    support::two_clients_share_a_value(&a, &b).await;
 
-    let computed = AtomicUsize::new(0);
-    let v = a
-        .get_or_insert_with("greeting", || {
-            computed.fetch_add(1, Ordering::SeqCst);
-            "hello".to_string()
-        })
-        .await;
-    assert_eq!(v, "hello");
-    let again = b
-        .get_or_insert_with("greeting", || unreachable!("b reads a's value"))
-        .await;
-    assert_eq!(again, "hello");
-    assert_eq!(computed.load(Ordering::SeqCst), 1);
-    assert_eq!(b.stats().l2_hits, 1);
-
-    // b keeps a local copy, which a's writes over TLS keep coherent.
-    until(10, "b keeps a local copy", async || {
-        b.get("greeting").await.is_some() && b.local().contains_key("greeting")
-    })
-    .await;
+    // b's local copy is kept coherent by a's writes over TLS.
     a.insert("greeting", "bonjour".to_string()).await.unwrap();
     until(10, "b sees a's new value", async || {
         b.get("greeting").await.as_deref() == Some("bonjour")

@@ -11,7 +11,7 @@ use crate::cache::{Cache, Insertion};
 use crate::events::Event;
 use crate::policy::Policy;
 use crate::shard::Evicted;
-use crate::singleflight::{Leading, lead_async, thread_token};
+use crate::singleflight::{Leader, Leading, lead_async, thread_token};
 
 impl<K, V, S> Cache<K, V, S>
 where
@@ -69,11 +69,8 @@ where
                     }
                 }
             }
-            if self.inner.cfg.policy == Policy::TinyLfu && !missed.is_empty() {
-                let mut g = shard.write();
-                for &h in &missed {
-                    g.record_miss(h);
-                }
+            if self.inner.config.policy == Policy::TinyLfu && !missed.is_empty() {
+                shard.write().record_misses(&missed);
             }
         }
         if listen {
@@ -278,16 +275,15 @@ where
         // Err: a computation is in flight already; this one runs beside it.
         let leader = {
             let mut g = self.shard(hash).write();
-            if g.flights.is_running(hash, &key) {
-                Err(key)
-            } else {
-                Ok(self.lead(&mut g, hash, key, Some(thread_token())))
+            match g.start_refresh(hash, &key, Some(thread_token())) {
+                Some(id) => Ok(Leader::new(self, hash, key, id)),
+                None => Err(key),
             }
         };
         match leader {
             Ok(leader) => {
                 let (out, ins) = {
-                    let _leading = Leading::enter(leader.id);
+                    let _leading = Leading::enter(leader.id());
                     self.inner.loads.time(compute)
                 };
                 leader.complete(ins);
@@ -321,15 +317,15 @@ where
         // Err: a computation is in flight already; this one runs beside it.
         let leader = {
             let mut g = self.shard(hash).write();
-            if g.flights.is_running(hash, &key) {
-                Err(key)
-            } else {
-                Ok(self.lead(&mut g, hash, key, None))
+            match g.start_refresh(hash, &key, None) {
+                Some(id) => Ok(Leader::new(self, hash, key, id)),
+                None => Err(key),
             }
         };
         match leader {
             Ok(leader) => {
-                let (out, ins) = lead_async(leader.id, self.inner.loads.time_async(compute)).await;
+                let (out, ins) =
+                    lead_async(leader.id(), self.inner.loads.time_async(compute)).await;
                 leader.complete(ins);
                 out
             }

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use crate::cache::{Cache, Config, Inner, Weigher};
+use crate::cache::{Cache, Inner, Weigher};
+use crate::config::CacheConfig;
 use crate::events::{Event, Listeners};
 use crate::expiry::{AnyClock, Clock, Sweep, duration_nanos, spawn_sweeper};
 use crate::policy::Policy;
@@ -21,8 +22,6 @@ const MIN_ITEMS_PER_SHARD: usize = 512;
 /// Keep at least this byte budget per shard: an entry must fit one shard's
 /// share, so byte budgets under twice this stay one exact shard.
 const MIN_BYTES_PER_SHARD: u64 = 16 << 20;
-/// Redis's default sample size for active expiry.
-const DEFAULT_SWEEP_SAMPLES: usize = 20;
 
 /// The hasher a cache uses unless told otherwise: aHash, keyed with fresh
 /// random keys for every cache, so an attacker who chooses keys cannot
@@ -117,20 +116,12 @@ impl std::error::Error for BuildError {}
 /// ```
 #[must_use = "a builder does nothing until .build()"]
 pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
-    policy: Policy,
-    max_items: Option<usize>,
-    max_weight: Option<u64>,
+    /// The data options; the rest are code.
+    cfg: CacheConfig,
     weigher: Option<Weigher<K, V>>,
     deep_weigher: Option<Weigher<K, V>>,
-    default_ttl: Option<Duration>,
-    stale_ttl: Option<Duration>,
-    jitter: Option<Duration>,
-    active_expiry: Option<Duration>,
-    sweep_samples: usize,
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
-    shards: Option<usize>,
-    striped_locks: Option<bool>,
     namespace: Option<Arc<str>>,
     version: u64,
     /// Declared by `scope_levels` (for `Scoped` keys only).
@@ -142,20 +133,11 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
 impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
     pub(crate) fn new() -> Self {
         Self {
-            policy: Policy::default(),
-            max_items: None,
-            max_weight: None,
+            cfg: CacheConfig::default(),
             weigher: None,
             deep_weigher: None,
-            default_ttl: None,
-            stale_ttl: None,
-            jitter: None,
-            active_expiry: None,
-            sweep_samples: DEFAULT_SWEEP_SAMPLES,
             listeners: Listeners::default(),
             clock: None,
-            shards: None,
-            striped_locks: None,
             namespace: None,
             version: 0,
             scopes: None,
@@ -174,7 +156,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.len(), 3);
     /// ```
     pub fn max_items(mut self, n: usize) -> Self {
-        self.max_items = Some(n);
+        self.cfg.max_items = Some(n);
         self
     }
 
@@ -185,8 +167,8 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.max_items(), None);
     /// ```
     pub fn unbounded(mut self) -> Self {
-        self.max_items = None;
-        self.max_weight = None;
+        self.cfg.max_items = None;
+        self.cfg.max_bytes = None;
         self
     }
 
@@ -203,7 +185,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.keys(), [2]);
     /// ```
     pub fn max_weight(mut self, weight: u64) -> Self {
-        self.max_weight = Some(weight);
+        self.cfg.max_bytes = Some(weight);
         self
     }
 
@@ -234,7 +216,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.policy(), Policy::Fifo);
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+        self.cfg.policy = policy;
         self
     }
 
@@ -248,7 +230,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert!(c.ttl(&1).is_some());
     /// ```
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
-        self.default_ttl = Some(ttl);
+        self.cfg.default_ttl = Some(ttl);
         self
     }
 
@@ -273,7 +255,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.get_or_insert_with(1, || 200), 200);             // this caller refreshes
     /// ```
     pub fn stale_ttl(mut self, stale: Duration) -> Self {
-        self.stale_ttl = Some(stale);
+        self.cfg.stale_ttl = Some(stale);
         self
     }
 
@@ -290,7 +272,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert!(c.ttl(&1).unwrap() <= Duration::from_secs(12));
     /// ```
     pub fn ttl_jitter(mut self, jitter: Duration) -> Self {
-        self.jitter = Some(jitter);
+        self.cfg.ttl_jitter = Some(jitter);
         self
     }
 
@@ -306,7 +288,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// drop(c); // the sweeper stops
     /// ```
     pub fn active_expiry(mut self, interval: Duration) -> Self {
-        self.active_expiry = Some(interval);
+        self.cfg.active_expiry = Some(interval);
         self
     }
 
@@ -318,7 +300,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// # let _ = c;
     /// ```
     pub fn active_expiry_samples(mut self, n: usize) -> Self {
-        self.sweep_samples = n;
+        self.cfg.active_expiry_samples = n;
         self
     }
 
@@ -383,7 +365,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.get(&1), Some(2));
     /// ```
     pub fn striped_locks(mut self, striped: bool) -> Self {
-        self.striped_locks = Some(striped);
+        self.cfg.striped_locks = Some(striped);
         self
     }
 
@@ -397,7 +379,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.shard_count(), 4);
     /// ```
     pub fn shards(mut self, n: usize) -> Self {
-        self.shards = Some(n);
+        self.cfg.shards = Some(n);
         self
     }
 
@@ -412,20 +394,11 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// ```
     pub fn hasher<S2>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
         CacheBuilder {
-            policy: self.policy,
-            max_items: self.max_items,
-            max_weight: self.max_weight,
+            cfg: self.cfg,
             weigher: self.weigher,
             deep_weigher: self.deep_weigher,
-            default_ttl: self.default_ttl,
-            stale_ttl: self.stale_ttl,
-            jitter: self.jitter,
-            active_expiry: self.active_expiry,
-            sweep_samples: self.sweep_samples,
             listeners: self.listeners,
             clock: self.clock,
-            shards: self.shards,
-            striped_locks: self.striped_locks,
             namespace: self.namespace,
             version: self.version,
             scopes: self.scopes,
@@ -471,29 +444,30 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         if let Some(scopes) = &self.scopes {
             scopes.validate()?;
         }
-        if self.max_items == Some(0) {
+        let c = &self.cfg;
+        if c.max_items == Some(0) {
             return Err(BuildError::ZeroMaxItems);
         }
-        if self.max_weight == Some(0) {
+        if c.max_bytes == Some(0) {
             return Err(BuildError::ZeroMaxBytes);
         }
-        if self.max_weight.is_some() && self.weigher.is_none() && self.deep_weigher.is_none() {
+        if c.max_bytes.is_some() && self.weigher.is_none() && self.deep_weigher.is_none() {
             return Err(BuildError::MissingWeigher);
         }
         for (name, d) in [
-            ("default_ttl", self.default_ttl),
-            ("active_expiry", self.active_expiry),
+            ("default_ttl", c.default_ttl),
+            ("active_expiry", c.active_expiry),
         ] {
             if d.is_some_and(|d| d.is_zero()) {
                 return Err(BuildError::ZeroDuration(name));
             }
         }
-        if let Some(n) = self.shards
+        if let Some(n) = c.shards
             && !n.is_power_of_two()
         {
             return Err(BuildError::ShardsNotPowerOfTwo(n));
         }
-        if self.sweep_samples == 0 {
+        if c.active_expiry_samples == 0 {
             return Err(BuildError::ZeroSamples);
         }
         Ok(())
@@ -519,13 +493,42 @@ where
     /// assert!(!c.insert("big".into(), "v".repeat(10_000)));
     /// ```
     pub fn max_bytes(mut self, bytes: usize) -> Self {
-        self.max_weight = Some(bytes as u64);
-        let overhead = entry_overhead::<K, V>();
-        self.deep_weigher = Some(Arc::new(move |k: &K, v: &V| {
-            (k.deep_size_of_children() + v.deep_size_of_children() + overhead) as u64
-        }));
+        self.cfg.max_bytes = Some(bytes as u64);
+        self.deep_weigher = Some(deep_weigher());
         self
     }
+
+    /// Takes every option of `config`, replacing what was set before; a
+    /// byte bound weighs entries by deep size, as [`Self::max_bytes`]
+    /// does (or by the [`Self::weigher`], if one is set). Listeners, the
+    /// weigher, the clock and the hasher are kept.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, CacheConfig, Event};
+    ///
+    /// let config = CacheConfig::from_lookup("APP_", |name| {
+    ///     (name == "APP_MAX_ITEMS").then(|| "2".to_string())
+    /// })?;
+    /// let cache: Cache<u8, u8> = Cache::builder()
+    ///     .config(&config)
+    ///     .on_event(|_: &Event<'_, u8, u8>| {})
+    ///     .build();
+    /// assert_eq!(cache.max_items(), Some(2));
+    /// # Ok::<(), cachelite_runtime::ConfigError>(())
+    /// ```
+    pub fn config(mut self, config: &CacheConfig) -> Self {
+        self.cfg = *config;
+        self.deep_weigher = config.max_bytes.map(|_| deep_weigher());
+        self
+    }
+}
+
+/// Weighs an entry by the heap its key and value own plus its fixed cost.
+fn deep_weigher<K: DeepSize, V: DeepSize>() -> Weigher<K, V> {
+    let overhead = entry_overhead::<K, V>();
+    Arc::new(move |k: &K, v: &V| {
+        (k.deep_size_of_children() + v.deep_size_of_children() + overhead) as u64
+    })
 }
 
 /// Bytes one entry costs beyond what its key and value own on the heap:
@@ -564,26 +567,28 @@ where
     /// ```
     pub fn try_build(self) -> Result<Cache<K, V, S>, BuildError> {
         self.validate()?;
+        let mut cfg = self.cfg;
         let shard_count = cap_shards(
-            self.shards
-                .unwrap_or_else(|| default_shards(self.max_items, self.max_weight)),
-            self.max_items,
-            self.max_weight,
+            cfg.shards
+                .unwrap_or_else(|| default_shards(cfg.max_items, cfg.max_bytes)),
+            cfg.max_items,
+            cfg.max_bytes,
         );
-        let stale_nanos = self.stale_ttl.map_or(0, duration_nanos);
+        cfg.shards = Some(shard_count);
+        let stale_nanos = cfg.stale_ttl.map_or(0, duration_nanos);
         let seed = fastrand::u64(..);
         let shards: Box<[_]> = (0..shard_count)
             .map(|i| {
                 let limits = Limits {
-                    max_items: self
+                    max_items: cfg
                         .max_items
                         .map(|m| split(m as u64, shard_count, i) as usize),
-                    max_weight: self.max_weight.map(|w| split(w, shard_count, i)),
+                    max_weight: cfg.max_bytes.map(|w| split(w, shard_count, i)),
                     stale_nanos,
                 };
                 Padded(ShardLock::new(
-                    Shard::new(self.policy, limits, seed.wrapping_add(i as u64)),
-                    self.striped_locks,
+                    Shard::new(cfg.policy, limits, seed.wrapping_add(i as u64)),
+                    cfg.striped_locks,
                 ))
             })
             .collect();
@@ -592,23 +597,16 @@ where
             shards,
             hasher: self.hasher,
             clock: self.clock.unwrap_or_else(AnyClock::monotonic),
-            cfg: Config {
-                policy: self.policy,
-                max_items: self.max_items,
-                max_weight: self.max_weight,
-                weigher: self.weigher.or(self.deep_weigher),
-                default_ttl: self.default_ttl,
-                jitter: self.jitter,
-                sweep_samples: self.sweep_samples,
-                namespace: self.namespace,
-                scopes: self.scopes,
-            },
+            config: cfg,
+            weigher: self.weigher.or(self.deep_weigher),
             listeners: self.listeners,
             sweeper: OnceLock::new(),
             version: AtomicU64::new(self.version),
+            namespace: self.namespace,
+            scopes: self.scopes,
             loads: crate::loads::Loads::default(),
         });
-        if let Some(interval) = self.active_expiry {
+        if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;
             let _ = inner.sweeper.set(spawn_sweeper(weak, interval));
         }
@@ -659,13 +657,7 @@ fn floor_pow2(x: usize) -> usize {
 impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
-            .field("policy", &self.policy)
-            .field("max_items", &self.max_items)
-            .field("max_weight", &self.max_weight)
-            .field("default_ttl", &self.default_ttl)
-            .field("stale_ttl", &self.stale_ttl)
-            .field("active_expiry", &self.active_expiry)
-            .field("shards", &self.shards)
+            .field("config", &self.cfg)
             .finish_non_exhaustive()
     }
 }

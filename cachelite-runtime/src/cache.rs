@@ -11,13 +11,15 @@ use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
-use crate::builder::{CacheBuilder, DefaultHashBuilder};
+use crate::builder::{BuildError, CacheBuilder, DefaultHashBuilder};
+use crate::config::CacheConfig;
 use crate::events::{Event, Listeners, RemovalCause};
 use crate::expiry::{AnyClock, NEVER, Sweep, deadline};
 use crate::glob::Glob;
 use crate::policy::Policy;
-use crate::shard::{Evicted, Found, Item, Place, Shard, Tag};
-use crate::singleflight::{Flight, Joined, Leading, WaitEdge, lead_async, thread_token};
+use crate::shard::{Begun, Evicted, Item, Place, Shard, Tag};
+use crate::singleflight::{Flight, Leader, Leading, WaitEdge, lead_async, thread_token};
+use crate::size::DeepSize;
 use crate::stats::{CacheInfo, Stats};
 use crate::sync::{Padded, ShardLock};
 
@@ -26,29 +28,21 @@ pub(crate) type ShardSlot<K, V> = Padded<ShardLock<Shard<K, V>>>;
 
 pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
-pub(crate) struct Config<K, V> {
-    pub(crate) policy: Policy,
-    pub(crate) max_items: Option<usize>,
-    pub(crate) max_weight: Option<u64>,
-    pub(crate) weigher: Option<Weigher<K, V>>,
-    pub(crate) default_ttl: Option<Duration>,
-    pub(crate) jitter: Option<Duration>,
-    pub(crate) sweep_samples: usize,
-    pub(crate) namespace: Option<Arc<str>>,
-    /// Declared scope levels, and the tags each key's scope path gives it.
-    pub(crate) scopes: Option<crate::scope::Levels<K>>,
-}
-
 pub(crate) struct Inner<K, V, S> {
     pub(crate) shards: Box<[ShardSlot<K, V>]>,
     pub(crate) mask: usize,
     pub(crate) hasher: S,
     pub(crate) clock: AnyClock,
-    pub(crate) cfg: Config<K, V>,
+    /// The data options, with the shard count chosen.
+    pub(crate) config: CacheConfig,
+    pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listeners: Listeners<K, V>,
     pub(crate) sweeper: OnceLock<Thread>,
     /// See [`Cache::set_version`].
     pub(crate) version: std::sync::atomic::AtomicU64,
+    pub(crate) namespace: Option<Arc<str>>,
+    /// Declared scope levels, and the tags each key's scope path gives it.
+    pub(crate) scopes: Option<crate::scope::Levels<K>>,
     pub(crate) loads: crate::loads::Loads,
 }
 
@@ -243,6 +237,37 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// A cache configured by `config` (see [`CacheConfig`]); a byte bound
+    /// weighs entries by their deep size ([`DeepSize`]). For listeners or a
+    /// weigher as well, use [`CacheBuilder::config`].
+    ///
+    /// # Errors
+    /// The [`BuildError`] for a configuration mistake (`max_items` of 0, a
+    /// shard count that is not a power of two, ...).
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, CacheConfig, Policy};
+    /// use std::time::Duration;
+    ///
+    /// let mut config = CacheConfig::default();
+    /// config.max_bytes = Some(1 << 20);
+    /// config.default_ttl = Some(Duration::from_secs(60));
+    /// let cache: Cache<String, String> = Cache::from_config(&config)?;
+    /// cache.insert("k".into(), "v".into());
+    /// assert!(cache.ttl("k").is_some());
+    ///
+    /// config.shards = Some(3);
+    /// assert!(Cache::<String, String>::from_config(&config).is_err());
+    /// # Ok::<(), cachelite_runtime::BuildError>(())
+    /// ```
+    pub fn from_config(config: &CacheConfig) -> Result<Self, BuildError>
+    where
+        K: DeepSize,
+        V: DeepSize,
+    {
+        Self::builder().config(config).try_build()
+    }
+
     /// An LRU cache holding at most `max_items` entries.
     ///
     /// # Panics
@@ -266,15 +291,6 @@ enum Begin<'a, K, V, S> {
     Wait(Arc<Flight<V>>, K, u64),
     /// The key is being computed by this very thread (recursion).
     Recursive(K),
-}
-
-/// The caller that computes a key. Dropping it without [`Leader::complete`]
-/// (an error, a panic, a cancelled future) hands the key to a waiter.
-pub(crate) struct Leader<'a, K, V, S> {
-    cache: &'a Cache<K, V, S>,
-    hash: u64,
-    key: Option<K>,
-    pub(crate) id: u64,
 }
 
 impl<K, V, S> Cache<K, V, S>
@@ -322,19 +338,19 @@ where
     }
 
     pub(crate) fn weigh(&self, key: &K, value: &V) -> u64 {
-        self.inner.cfg.weigher.as_ref().map_or(0, |w| w(key, value))
+        self.inner.weigher.as_ref().map_or(0, |w| w(key, value))
     }
 
     fn expiry_for(&self, choice: TtlChoice) -> u64 {
         let ttl = match choice {
             TtlChoice::Never => return NEVER,
             TtlChoice::After(d) => d,
-            TtlChoice::CacheDefault => match self.inner.cfg.default_ttl {
+            TtlChoice::CacheDefault => match self.inner.config.default_ttl {
                 Some(d) => d,
                 None => return NEVER,
             },
         };
-        let ttl = match self.inner.cfg.jitter {
+        let ttl = match self.inner.config.ttl_jitter {
             Some(j) if !j.is_zero() => {
                 let extra = fastrand::u64(..=crate::expiry::duration_nanos(j));
                 ttl.saturating_add(Duration::from_nanos(extra))
@@ -351,7 +367,7 @@ where
             hash,
             weight: self.weigh(&key, &ins.value),
             expires_at: self.expiry_for(ins.ttl),
-            tags: crate::scope::entry_tags(ins.tags, self.inner.cfg.scopes.as_ref(), &key),
+            tags: crate::scope::entry_tags(ins.tags, self.inner.scopes.as_ref(), &key),
             key,
             value: ins.value,
         }
@@ -372,6 +388,30 @@ where
             evicted,
         )
         .map(drop)
+    }
+
+    /// Ends computation `id` with what its leader computed: stores it
+    /// (unless an invalidation while it ran keeps it out), hands it to the
+    /// waiters, then reports the insert and the removals.
+    pub(crate) fn land_flight(&self, hash: u64, id: u64, key: K, ins: Insertion<V>) {
+        let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
+        let item = self.item(hash, key, ins);
+        let mut evicted = Evicted::new();
+        let (shared, result) =
+            self.shard(hash)
+                .write()
+                .land(id, item, |d| self.inner.clock.now_near(d), &mut evicted);
+        if let Some((flight, value)) = shared {
+            flight.finish(Some(value));
+        }
+        let stored = result.is_ok();
+        drop(result);
+        if stored && let Some((k, v)) = &event {
+            self.inner
+                .listeners
+                .emit(&Event::Inserted { key: k, value: v });
+        }
+        self.finish(evicted);
     }
 
     /// Stores `value` under `key` with the cache's default TTL, evicting as
@@ -434,10 +474,13 @@ where
         let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
         let item = self.item(hash, key, ins);
         let mut evicted = Evicted::new();
-        let result = {
-            let mut g = self.shard(hash).write();
-            self.store_locked(&mut g, item, &mut evicted)
-        };
+        // On rejection the pair comes back, to be dropped after the lock.
+        let result = self.shard(hash).write().store(
+            item,
+            Place::InPlace,
+            |d| self.inner.clock.now_near(d),
+            &mut evicted,
+        );
         let stored = result.is_ok();
         drop(result);
         if stored && let Some((k, v)) = &event {
@@ -464,41 +507,31 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let listen = !self.inner.listeners.is_empty();
-        let shard = self.shard(hash);
-        {
-            let g = shard.read();
-            if let Some(e) = g.hit(hash, key, |d| self.inner.clock.now_near(d)) {
-                let value = e.value.clone();
-                let event_key = listen.then(|| e.key.clone());
-                drop(g);
-                if let Some(k) = &event_key {
-                    self.inner.listeners.emit(&Event::Hit {
-                        key: k,
-                        value: &value,
-                    });
-                }
-                return Some(value);
-            }
+        match self.hit(hash, key) {
+            Some(value) => Some(value),
+            None => self.get_exclusive(hash, key),
         }
+    }
+
+    /// [`Cache::get`] past a shared-lock read that found nothing fresh (a
+    /// miss, a stale or an expired entry): out of line, so that a hit's
+    /// path stays short.
+    #[inline(never)]
+    fn get_exclusive<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         // A miss, a stale or an expired entry: the exclusive path, which
         // looks again (the key may have arrived meanwhile) and removes a
         // dead entry.
+        let listen = !self.inner.listeners.is_empty();
         let mut evicted = Evicted::new();
         let (value, event_key) = {
-            let mut g = shard.write();
-            match g.lookup(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
-                Found::Fresh(idx) => {
-                    g.count_hit();
-                    g.touch(idx);
-                    let e = g.entry(idx);
-                    (Some(e.value.clone()), listen.then(|| e.key.clone()))
-                }
-                Found::Stale(_) | Found::Absent => {
-                    g.count_miss();
-                    g.record_miss(hash);
-                    (None, None)
-                }
+            let mut g = self.shard(hash).write();
+            match g.get(hash, key, |d| self.inner.clock.now_near(d), &mut evicted) {
+                Some(e) => (Some(e.value.clone()), listen.then(|| e.key.clone())),
+                None => (None, None),
             }
         };
         if listen {
@@ -527,8 +560,11 @@ where
     {
         let hash = self.hash(key);
         let g = self.shard(hash).read();
-        let idx = g.find_fresh(hash, key, |d| self.inner.clock.now_near(d))?;
-        Some(g.entry(idx).value.clone())
+        Some(
+            g.peek(hash, key, |d| self.inner.clock.now_near(d))?
+                .value
+                .clone(),
+        )
     }
 
     /// Whether `key` is present and fresh (no stats, no policy change).
@@ -546,7 +582,7 @@ where
         let hash = self.hash(key);
         self.shard(hash)
             .read()
-            .find_fresh(hash, key, |d| self.inner.clock.now_near(d))
+            .peek(hash, key, |d| self.inner.clock.now_near(d))
             .is_some()
     }
 
@@ -593,13 +629,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let g = self.shard(hash).read();
-        let expires_at = g.entry(g.find(hash, key)?).expires_at;
-        if expires_at == NEVER {
-            return None;
-        }
         let now = self.now();
-        (now < expires_at).then(|| Duration::from_nanos(expires_at - now))
+        let left = self.shard(hash).read().ttl_left(hash, key, now)?;
+        Some(Duration::from_nanos(left))
     }
 
     /// Sets the time to live of a present, fresh entry. Returns whether
@@ -646,70 +678,57 @@ where
         self.shard(hash).write().persist(hash, key, now)
     }
 
-    /// Looks `key` up and, on a miss, either joins the computation already
-    /// in flight for it or becomes its leader. `sync` callers are checked
-    /// for recursion on a key their own thread is computing.
+    /// The shared-lock read every lookup starts with: the value of a fresh
+    /// entry, counted as a hit and recorded for the policy, reported to the
+    /// listeners after the lock. `None` leaves the rest (a miss, a stale or
+    /// an expired entry) to the exclusive path.
+    #[inline(always)]
+    fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let g = self.shard(hash).read();
+        let e = g.hit(hash, key, |d| self.inner.clock.now_near(d))?;
+        let value = e.value.clone();
+        if self.inner.listeners.is_empty() {
+            return Some(value);
+        }
+        let key = e.key.clone();
+        drop(g);
+        self.report_hit(&key, &value);
+        Some(value)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_hit(&self, key: &K, value: &V) {
+        self.inner.listeners.emit(&Event::Hit { key, value });
+    }
+
+    /// After a shared-lock read found nothing fresh, looks `key` up again
+    /// under the exclusive lock and, on a miss, either joins the
+    /// computation already in flight for it or becomes its leader. `sync`
+    /// callers are checked for recursion on a key their own thread is
+    /// computing.
     fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
         let listen = !self.inner.listeners.is_empty();
-        let shard = self.shard(hash);
-        {
-            let g = shard.read();
-            if let Some(e) = g.hit(hash, &key, |d| self.inner.clock.now_near(d)) {
-                let value = e.value.clone();
-                let event_key = listen.then(|| e.key.clone());
-                drop(g);
-                if let Some(k) = &event_key {
-                    self.inner.listeners.emit(&Event::Hit {
-                        key: k,
-                        value: &value,
-                    });
-                }
-                return Begin::Hit(value);
-            }
-        }
         let mut evicted = Evicted::new();
         let mut hit_event = None;
         let step = {
-            let mut guard = shard.write();
-            let g: &mut Shard<K, V> = &mut guard;
-            let found = g.lookup(hash, &key, |d| self.inner.clock.now_near(d), &mut evicted);
-            match found {
-                Found::Fresh(idx) => {
-                    g.count_hit();
-                    g.touch(idx);
-                    let e = g.entry(idx);
+            let mut g = self.shard(hash).write();
+            let now = |d| self.inner.clock.now_near(d);
+            let me = sync.then(thread_token);
+            match g.begin(hash, &key, now, me, &mut evicted) {
+                Begun::Hit(e) => {
                     if listen {
                         hit_event = Some((e.key.clone(), e.value.clone()));
                     }
                     Begin::Hit(e.value.clone())
                 }
-                // Stale: serve it at once unless nobody is refreshing yet,
-                // in which case this caller refreshes.
-                Found::Stale(idx) if g.flights.is_running(hash, &key) => {
-                    g.count_hit();
-                    let e = g.entry(idx);
-                    if listen {
-                        hit_event = Some((e.key.clone(), e.value.clone()));
-                    }
-                    Begin::Hit(e.value.clone())
-                }
-                Found::Stale(_) | Found::Absent => {
-                    g.record_miss(hash);
-                    let me = sync.then(thread_token);
-                    match g.flights.join(hash, &key, me) {
-                        // Counted when the wait ends: a hit if the leader's
-                        // value arrives, else whatever the retry finds.
-                        Some(Joined::Wait(flight, id)) => Begin::Wait(flight, key, id),
-                        Some(Joined::Recursive) => {
-                            g.count_miss();
-                            Begin::Recursive(key)
-                        }
-                        None => {
-                            g.count_miss();
-                            Begin::Lead(self.lead(g, hash, key, me))
-                        }
-                    }
-                }
+                Begun::Wait(flight, id) => Begin::Wait(flight, key, id),
+                Begun::Recursive => Begin::Recursive(key),
+                Begun::Lead(id) => Begin::Lead(Leader::new(self, hash, key, id)),
             }
         };
         if listen {
@@ -720,10 +739,8 @@ where
                 (Begin::Lead(l), _) => {
                     // The listener runs as part of this computation: if it
                     // asks for the key, that is a cycle, not a wait.
-                    let _leading = Leading::enter(l.id);
-                    self.inner.listeners.emit(&Event::Miss {
-                        key: l.key.as_ref(),
-                    });
+                    let _leading = Leading::enter(l.id());
+                    self.inner.listeners.emit(&Event::Miss { key: l.key() });
                 }
                 (Begin::Recursive(k), _) => {
                     self.inner.listeners.emit(&Event::Miss { key: Some(k) })
@@ -750,22 +767,6 @@ where
         self.shard(hash).read().count_hit_shared();
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Hit { key, value });
-        }
-    }
-
-    pub(crate) fn lead(
-        &self,
-        g: &mut Shard<K, V>,
-        hash: u64,
-        key: K,
-        leader: Option<u64>,
-    ) -> Leader<'_, K, V, S> {
-        let id = g.flights.start(hash, key.clone(), leader);
-        Leader {
-            cache: self,
-            hash,
-            key: Some(key),
-            id,
         }
     }
 
@@ -805,6 +806,7 @@ where
     /// assert_eq!(out, 7);
     /// assert!(cache.is_empty());
     /// ```
+    #[inline]
     pub fn get_or_compute<O>(
         &self,
         key: K,
@@ -812,13 +814,29 @@ where
         compute: impl FnOnce() -> (O, Option<Insertion<V>>),
     ) -> O {
         let hash = self.hash(&key);
+        match self.hit(hash, &key) {
+            Some(v) => on_hit(v),
+            None => self.compute_or_join(key, hash, on_hit, compute),
+        }
+    }
+
+    /// [`Cache::get_or_compute`] past a shared-lock read that found nothing
+    /// fresh: out of line, so that a hit's path stays short.
+    #[inline(never)]
+    fn compute_or_join<O>(
+        &self,
+        key: K,
+        hash: u64,
+        on_hit: impl FnOnce(V) -> O,
+        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
+    ) -> O {
         let mut key = key;
         loop {
             match self.begin(key, hash, true) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
                     let (out, ins) = {
-                        let _leading = Leading::enter(leader.id);
+                        let _leading = Leading::enter(leader.id());
                         self.inner.loads.time(compute)
                     };
                     leader.complete(ins);
@@ -864,6 +882,7 @@ where
     /// assert_eq!(len("four"), 4);
     /// assert_eq!(cache.stats().hits, 1);
     /// ```
+    #[inline]
     pub fn read_through<O>(
         &self,
         key: K,
@@ -952,13 +971,16 @@ where
         F: Future<Output = (O, Option<Insertion<V>>)>,
     {
         let hash = self.hash(&key);
+        if let Some(v) = self.hit(hash, &key) {
+            return on_hit(v);
+        }
         let mut key = key;
         loop {
             match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
                     let (out, ins) =
-                        lead_async(leader.id, self.inner.loads.time_async(compute)).await;
+                        lead_async(leader.id(), self.inner.loads.time_async(compute)).await;
                     leader.complete(ins);
                     return out;
                 }
@@ -1085,15 +1107,9 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                // An in-flight result's tags are known only when it lands.
-                g.flights.doom_tags(tags);
-                let now = self.now();
-                for t in tags {
-                    total += g.invalidate_tag(t.as_ref(), now, &mut evicted);
-                }
-            }
+            total += shard
+                .write()
+                .invalidate_tags(tags, self.now(), &mut evicted);
             self.finish(evicted);
         }
         total
@@ -1113,11 +1129,7 @@ where
     pub fn clear(&self) {
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                g.flights.doom_where(|_| true);
-                g.clear(&mut evicted);
-            }
+            shard.write().clear(&mut evicted);
             self.finish(evicted);
         }
     }
@@ -1162,12 +1174,7 @@ where
         let mut out = Vec::new();
         for shard in &*self.inner.shards {
             let g = shard.read();
-            out.extend(
-                g.entries()
-                    .filter(|(_, e)| e.expires_at == NEVER || now < e.expires_at)
-                    .filter(|(_, e)| pred(&e.key))
-                    .map(|(_, e)| e.key.clone()),
-            );
+            out.extend(g.fresh(now).filter(|e| pred(&e.key)).map(|e| e.key.clone()));
         }
         out
     }
@@ -1222,24 +1229,29 @@ where
     ///
     /// ```
     /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
-    /// assert_eq!(c.info().max_items, Some(10));
+    /// c.get(&1);
+    /// let info = c.info();
+    /// assert_eq!((info.config.max_items, info.stats.misses), (Some(10), 1));
     /// ```
     pub fn info(&self) -> CacheInfo {
-        let s = self.stats();
         CacheInfo {
-            hits: s.hits,
-            misses: s.misses,
-            len: s.len,
-            max_items: self.inner.cfg.max_items,
-            max_bytes: self.inner.cfg.max_weight,
-            bytes: s.bytes,
-            inserts: s.inserts,
-            evictions: s.evictions,
-            expirations: s.expirations,
-            invalidations: s.invalidations,
-            policy: self.inner.cfg.policy,
-            ttl: self.inner.cfg.default_ttl,
+            stats: self.stats(),
+            config: self.inner.config,
         }
+    }
+
+    /// The configuration the cache runs with (the shard count it chose
+    /// included): a cache built from it with [`Cache::from_config`] is
+    /// configured alike.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Policy};
+    /// let c: Cache<u8, u8> = Cache::builder().max_items(10).policy(Policy::Fifo).build();
+    /// let twin: Cache<u8, u8> = Cache::from_config(&c.config()).unwrap();
+    /// assert_eq!(twin.config(), c.config());
+    /// ```
+    pub fn config(&self) -> CacheConfig {
+        self.inner.config
     }
 
     /// Runs one active-expiry cycle now, as the background sweeper does:
@@ -1265,10 +1277,11 @@ where
         for shard in &*self.inner.shards {
             for _ in 0..MAX_ROUNDS {
                 let mut evicted = Evicted::new();
-                let (sampled, removed) =
-                    shard
-                        .write()
-                        .sweep(self.now(), self.inner.cfg.sweep_samples, &mut evicted);
+                let (sampled, removed) = shard.write().sweep(
+                    self.now(),
+                    self.inner.config.active_expiry_samples,
+                    &mut evicted,
+                );
                 self.finish(evicted);
                 total += removed;
                 if sampled == 0 || removed * 4 <= sampled {
@@ -1286,7 +1299,7 @@ where
     /// assert_eq!(c.policy(), cachelite_runtime::Policy::Lru);
     /// ```
     pub fn policy(&self) -> Policy {
-        self.inner.cfg.policy
+        self.inner.config.policy
     }
 
     /// The item bound, if any.
@@ -1296,7 +1309,7 @@ where
     /// assert_eq!(c.max_items(), None);
     /// ```
     pub fn max_items(&self) -> Option<usize> {
-        self.inner.cfg.max_items
+        self.inner.config.max_items
     }
 
     /// The byte (weight) bound, if any.
@@ -1307,7 +1320,7 @@ where
     /// assert_eq!(c.max_bytes(), Some(1 << 20));
     /// ```
     pub fn max_bytes(&self) -> Option<u64> {
-        self.inner.cfg.max_weight
+        self.inner.config.max_bytes
     }
 
     /// Number of shards (a power of two).
@@ -1356,12 +1369,11 @@ where
         let mut total = 0;
         for shard in &*self.inner.shards {
             let mut evicted = Evicted::new();
-            {
-                let mut g = shard.write();
-                g.flights.doom_where(|k| glob.is_match(k.as_ref()));
-                total +=
-                    g.invalidate_where(|k| glob.is_match(k.as_ref()), self.now(), &mut evicted);
-            }
+            total += shard.write().invalidate_where(
+                |k| glob.is_match(k.as_ref()),
+                self.now(),
+                &mut evicted,
+            );
             self.finish(evicted);
         }
         total
@@ -1383,61 +1395,12 @@ where
     }
 }
 
-impl<K, V, S> Leader<'_, K, V, S>
-where
-    K: Hash + Eq + Clone,
-    V: Clone,
-    S: BuildHasher,
-{
-    /// Stores what the leader computed (if anything) and ends the flight.
-    pub(crate) fn complete(mut self, ins: Option<Insertion<V>>) {
-        let Some(ins) = ins else {
-            return; // Drop hands the key to a waiter.
-        };
-        let key = self.key.take().expect("a leader completes once");
-        let cache = self.cache;
-        let event = (!cache.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
-        let item = cache.item(self.hash, key, ins);
-        let mut evicted = Evicted::new();
-        let (shared, result) = {
-            let mut g = cache.shard(self.hash).write();
-            let landing = g.flights.land(self.hash, self.id);
-            let doomed = landing.doomed(item.tags.as_deref().unwrap_or_default());
-            let flight = landing.flight;
-            // Only clone for waiters when there are some.
-            let shared = flight.as_ref().map(|_| item.value.clone());
-            let result = if doomed {
-                Err((item.key, item.value))
-            } else {
-                cache.store_locked(&mut g, item, &mut evicted)
-            };
-            (flight.zip(shared), result)
-        };
-        if let Some((flight, value)) = shared {
-            flight.finish(Some(value));
-        }
-        let stored = result.is_ok();
-        drop(result);
-        if stored && let Some((k, v)) = &event {
-            cache
-                .inner
-                .listeners
-                .emit(&Event::Inserted { key: k, value: v });
-        }
-        cache.finish(evicted);
-    }
-}
-
-impl<K, V, S> Drop for Leader<'_, K, V, S> {
-    fn drop(&mut self) {
-        if self.key.take().is_some() {
-            let flight = {
-                let mut g = self.cache.inner.shard_for(self.hash).write();
-                g.flights.land(self.hash, self.id).flight
-            };
-            if let Some(flight) = flight {
-                flight.finish(None);
-            }
+impl<K, V, S> Cache<K, V, S> {
+    /// Ends computation `id` with no result: its waiters retry.
+    pub(crate) fn abandon_flight(&self, hash: u64, id: u64) {
+        let flight = self.inner.shard_for(hash).write().abandon(hash, id);
+        if let Some(flight) = flight {
+            flight.finish(None);
         }
     }
 }

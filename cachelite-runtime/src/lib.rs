@@ -21,6 +21,11 @@
 //! assert_eq!(cache.get("answer"), Some(42));
 //! ```
 //!
+//! The same options can come as data: a [`CacheConfig`] read from the
+//! environment ([`CacheConfig::from_env`]) or, with the `serde` feature,
+//! from a file, built with [`Cache::from_config`] and reported back in
+//! [`Cache::info`] beside the [`Stats`].
+//!
 //! # Design
 //! - Each shard is an index (hashbrown), a slab of entries, a policy
 //!   working on slot indices, a TTL index and a tag index, behind a
@@ -46,6 +51,7 @@
 mod batch;
 mod builder;
 mod cache;
+mod config;
 mod counters;
 mod events;
 mod expiry;
@@ -70,6 +76,7 @@ mod versions;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
 pub use cache::{Cache, Insertion, Misses};
+pub use config::{CacheConfig, ConfigError};
 pub use counters::{CounterError, CounterValue};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};

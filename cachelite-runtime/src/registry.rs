@@ -14,7 +14,7 @@ pub trait CacheInfoSource: Send + Sync {
     /// ```
     /// use cachelite_runtime::{Cache, CacheInfoSource};
     /// let c: Cache<u8, u8> = Cache::new(4);
-    /// assert_eq!(c.cache_info().max_items, Some(4));
+    /// assert_eq!(c.cache_info().config.max_items, Some(4));
     /// ```
     fn cache_info(&self) -> CacheInfo;
 }
@@ -48,8 +48,8 @@ static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 /// assert_eq!(register("doc::example", a.clone()), "doc::example");
 /// assert_eq!(register("doc::example", b.clone()), "doc::example#2");
 /// let listed = registry();
-/// assert!(listed.iter().any(|(name, info)| *name == "doc::example" && info.max_items == Some(8)));
-/// assert!(listed.iter().any(|(name, info)| *name == "doc::example#2" && info.max_items == Some(16)));
+/// assert!(listed.iter().any(|(name, info)| *name == "doc::example" && info.config.max_items == Some(8)));
+/// assert!(listed.iter().any(|(name, info)| *name == "doc::example#2" && info.config.max_items == Some(16)));
 /// ```
 pub fn register<C: CacheInfoSource + 'static>(name: &'static str, source: C) -> &'static str {
     let mut r = REGISTRY.lock();

@@ -329,7 +329,6 @@ where
     /// ```
     pub fn scope_levels(&self) -> Vec<&str> {
         self.inner
-            .cfg
             .scopes
             .as_ref()
             .map(|l| l.names.iter().map(|n| &**n).collect())
@@ -356,7 +355,7 @@ where
     /// assert!(matches!(c.scope(&["team:1"]), Err(ScopeError::UndeclaredLevel { .. })));
     /// ```
     pub fn scope<T: AsRef<str>>(&self, path: &[T]) -> Result<ScopePath, ScopeError> {
-        let levels = self.inner.cfg.scopes.as_ref().ok_or(ScopeError::NoLevels)?;
+        let levels = self.inner.scopes.as_ref().ok_or(ScopeError::NoLevels)?;
         if path.is_empty() {
             return Err(ScopeError::Empty);
         }

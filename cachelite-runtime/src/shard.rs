@@ -22,6 +22,7 @@
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::num::NonZeroU64;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hashbrown::HashTable;
@@ -29,7 +30,7 @@ use hashbrown::HashTable;
 use crate::events::RemovalCause;
 use crate::expiry::{NEVER, TtlIndex};
 use crate::policy::{AnyPolicy, EvictionPolicy, Policy};
-use crate::singleflight::{Flights, thread_token};
+use crate::singleflight::{Flight, Flights, Joined, thread_token};
 use crate::slab::{NIL, Slab};
 use crate::stats::Stats;
 use crate::sync::{AtomicU32, AtomicU64, Mutex, Padded};
@@ -319,7 +320,8 @@ pub(crate) struct Shard<K, V> {
     /// What exclusive holders count; hits and misses counted under the
     /// shared lock are in the stripes.
     counters: Stats,
-    pub(crate) flights: Flights<K, V>,
+    /// Computations in flight for keys of this shard.
+    flights: Flights<K, V>,
 }
 
 impl<K, V> Shard<K, V> {
@@ -350,13 +352,9 @@ impl<K, V> Shard<K, V> {
         self.slab.len()
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn entry(&self, idx: u32) -> &Entry<K, V> {
         self.slab.get(idx)
-    }
-
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, &Entry<K, V>)> {
-        self.slab.iter()
     }
 
     /// Slots from the first the policy would evict to the last.
@@ -400,7 +398,7 @@ impl<K, V> Shard<K, V> {
 
     /// Marks a read for the policy (exclusive holders).
     #[inline]
-    pub(crate) fn touch(&mut self, idx: u32) {
+    fn touch(&mut self, idx: u32) {
         self.policy().on_access(idx);
     }
 
@@ -442,12 +440,12 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Counts a hit (exclusive holders).
-    pub(crate) fn count_hit(&mut self) {
+    fn count_hit(&mut self) {
         self.counters.hits += 1;
     }
 
     /// Counts a miss (exclusive holders).
-    pub(crate) fn count_miss(&mut self) {
+    fn count_miss(&mut self) {
         self.counters.misses += 1;
     }
 
@@ -491,7 +489,7 @@ impl<K, V> Shard<K, V> {
     /// Tells the policy that a read of the key with `hash` missed (found
     /// nothing fresh), for policies that count requests (TinyLFU).
     #[inline]
-    pub(crate) fn record_miss(&mut self, hash: u64) {
+    fn record_miss(&mut self, hash: u64) {
         self.policy().record_miss(hash);
     }
 
@@ -501,7 +499,7 @@ impl<K, V> Shard<K, V> {
     }
 
     /// Removes a slot on any path, keeping every index consistent.
-    pub(crate) fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
+    fn remove_idx(&mut self, idx: u32, cause: RemovalCause) -> Removed<K, V> {
         self.policy().on_remove(idx);
         let e = self.slab.remove(idx);
         if let Ok(found) = self.table.find_entry(e.hash.get(), |&i| i == idx) {
@@ -617,7 +615,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     /// and fresh, counted as a hit and its access recorded for the policy.
     /// Anything else (absent, stale, expired) is left to the exclusive
     /// path, which counts it and removes what is dead.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hit<Q>(
         &self,
         hash: u64,
@@ -635,13 +633,8 @@ impl<K: Eq + Hash, V> Shard<K, V> {
 
     /// The slot of `key` if it is present and fresh (not stale), under the
     /// shared lock: nothing is removed, counted or touched.
-    #[inline]
-    pub(crate) fn find_fresh<Q>(
-        &self,
-        hash: u64,
-        key: &Q,
-        now: impl FnOnce(u64) -> u64,
-    ) -> Option<u32>
+    #[inline(always)]
+    fn find_fresh<Q>(&self, hash: u64, key: &Q, now: impl FnOnce(u64) -> u64) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -655,7 +648,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     /// (lazy expiry). `now(deadline)` is called only for entries that carry
     /// a deadline, and must be exact near it (it may be coarse far from it).
     #[inline]
-    pub(crate) fn lookup<Q>(
+    fn lookup<Q>(
         &mut self,
         hash: u64,
         key: &Q,
@@ -736,7 +729,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     /// `out`, cause [`RemovalCause::Size`]). Other policies evict before
     /// inserting, so a new key is never its own victim there.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn insert(
+    fn insert(
         &mut self,
         hash: u64,
         key: K,
@@ -834,6 +827,24 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
+    /// Tells the policy about reads that missed (found nothing fresh), for
+    /// policies that count requests (TinyLFU): a batch's misses at once.
+    pub(crate) fn record_misses(&mut self, hashes: &[u64]) {
+        for &h in hashes {
+            self.record_miss(h);
+        }
+    }
+
+    /// Registers a refresh of `key` as its computation in flight, unless
+    /// one runs already (`None`): callers that miss meanwhile wait for it,
+    /// and an invalidation meanwhile keeps its result out.
+    pub(crate) fn start_refresh(&mut self, hash: u64, key: &K, me: Option<u64>) -> Option<u64>
+    where
+        K: Clone,
+    {
+        (!self.flights.is_running(hash, key)).then(|| self.flights.start(hash, key.clone(), me))
+    }
+
     /// Replaces the value of a fresh entry with what `update` makes of the
     /// old one, keeping its deadline, tags and weight: an access and an
     /// insert. A stale entry is removed as expired (a counter's window is
@@ -929,7 +940,7 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     }
 
     /// Removes every entry carrying `tag`; returns how many were fresh.
-    pub(crate) fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
+    fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
         let Some(slots) = self.tags.take(tag) else {
             return 0;
         };
@@ -939,14 +950,16 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             .count()
     }
 
-    /// Removes every entry whose key satisfies `pred`; returns how many
-    /// were fresh.
+    /// Removes every entry whose key satisfies `pred`, and keeps the
+    /// results of computations in flight for such keys out; returns how
+    /// many entries were fresh.
     pub(crate) fn invalidate_where(
         &mut self,
         mut pred: impl FnMut(&K) -> bool,
         now: u64,
         out: &mut Evicted<K, V>,
     ) -> usize {
+        self.flights.doom_where(&mut pred);
         let doomed: Vec<u32> = self
             .slab
             .iter()
@@ -973,8 +986,10 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         fresh
     }
 
-    /// Empties the shard (in-flight computations are left alone).
+    /// Empties the shard. Computations in flight finish, but their
+    /// results are not stored.
     pub(crate) fn clear(&mut self, out: &mut Evicted<K, V>) {
+        self.flights.doom_where(|_| true);
         let n = self.slab.len() as u64;
         self.table.clear();
         self.policy().clear();
@@ -1054,6 +1069,212 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     #[cfg(test)]
     fn find_idx_by_hash(&self, hash: u64, idx: u32) -> Option<u32> {
         self.table.find(hash, |&i| i == idx).copied()
+    }
+}
+
+/// What [`Shard::begin`] decided for a caller of the read-through whose
+/// shared-lock read found nothing fresh.
+pub(crate) enum Begun<'a, K, V> {
+    /// A fresh entry, or a stale one that another caller is refreshing:
+    /// counted as a hit.
+    Hit(&'a Entry<K, V>),
+    /// Wait on the computation in flight (its id names it in the
+    /// wait-for table); counted when the wait ends.
+    Wait(Arc<Flight<V>>, u64),
+    /// The caller's own thread computes this key: counted as a miss.
+    Recursive,
+    /// The caller leads a new computation with this id: counted as a miss.
+    Lead(u64),
+}
+
+/// The operations the cache calls under the exclusive lock, each counting
+/// and telling the policy what it did.
+impl<K: Eq + Hash, V> Shard<K, V> {
+    /// A read under the exclusive lock, after the shared path found nothing
+    /// fresh: looks again (the key may have arrived meanwhile), removes a
+    /// dead entry, and counts a hit (an access for the policy) or a miss
+    /// (a request for the policies that count them).
+    pub(crate) fn get<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+        out: &mut Evicted<K, V>,
+    ) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        match self.lookup(hash, key, now, out) {
+            Found::Fresh(idx) => {
+                self.count_hit();
+                self.touch(idx);
+                Some(self.slab.get(idx))
+            }
+            Found::Stale(_) | Found::Absent => {
+                self.count_miss();
+                self.record_miss(hash);
+                None
+            }
+        }
+    }
+
+    /// [`Self::get`] for the read-through: on a miss, joins the
+    /// computation in flight for `key` or registers a new one. A stale
+    /// entry is served while another caller refreshes it; otherwise its
+    /// caller refreshes. `me` is a sync caller's thread token, to catch
+    /// recursion on a key its own thread computes.
+    pub(crate) fn begin(
+        &mut self,
+        hash: u64,
+        key: &K,
+        now: impl FnOnce(u64) -> u64,
+        me: Option<u64>,
+        out: &mut Evicted<K, V>,
+    ) -> Begun<'_, K, V>
+    where
+        K: Clone,
+    {
+        match self.lookup(hash, key, now, out) {
+            Found::Fresh(idx) => {
+                self.count_hit();
+                self.touch(idx);
+                Begun::Hit(self.slab.get(idx))
+            }
+            Found::Stale(idx) if self.flights.is_running(hash, key) => {
+                self.count_hit();
+                Begun::Hit(self.slab.get(idx))
+            }
+            Found::Stale(_) | Found::Absent => {
+                self.record_miss(hash);
+                match self.flights.join(hash, key, me) {
+                    Some(Joined::Wait(flight, id)) => Begun::Wait(flight, id),
+                    Some(Joined::Recursive) => {
+                        self.count_miss();
+                        Begun::Recursive
+                    }
+                    None => {
+                        self.count_miss();
+                        Begun::Lead(self.flights.start(hash, key.clone(), me))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends computation `id` with its result: stored as [`Self::store`]
+    /// does, unless its key, or one of its tags, was invalidated while it
+    /// ran; then the pair comes back, uncounted. Also returns the flight
+    /// its waiters joined with a clone of the value for them, if any did.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn land(
+        &mut self,
+        id: u64,
+        item: Item<K, V>,
+        now: impl FnOnce(u64) -> u64,
+        out: &mut Evicted<K, V>,
+    ) -> (Option<(Arc<Flight<V>>, V)>, Result<Option<u32>, (K, V)>)
+    where
+        V: Clone,
+    {
+        let landing = self.flights.land(item.hash, id);
+        let doomed = landing.doomed(item.tags.as_deref().unwrap_or_default());
+        // Only clone for waiters when there are some.
+        let shared = landing.flight.map(|f| (f, item.value.clone()));
+        let result = if doomed {
+            Err((item.key, item.value))
+        } else {
+            self.store(item, Place::InPlace, now, out)
+        };
+        (shared, result)
+    }
+
+    /// Removes every entry carrying any of `tags`, and keeps out the
+    /// results of computations in flight that will carry one; returns how
+    /// many entries were fresh.
+    pub(crate) fn invalidate_tags<T: AsRef<str>>(
+        &mut self,
+        tags: &[T],
+        now: u64,
+        out: &mut Evicted<K, V>,
+    ) -> usize {
+        // An in-flight result's tags are known only when it lands.
+        self.flights.doom_tags(tags);
+        tags.iter()
+            .map(|t| self.invalidate_tag(t.as_ref(), now, out))
+            .sum()
+    }
+
+    /// The entry for `key` if it is present and fresh, under the shared
+    /// lock: nothing is counted or touched.
+    #[inline]
+    pub(crate) fn peek<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+    ) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find_fresh(hash, key, now)
+            .map(|idx| self.slab.get(idx))
+    }
+
+    /// Nanoseconds `key` has left to live; `None` if it is missing,
+    /// expired, or has no deadline.
+    pub(crate) fn ttl_left<Q>(&self, hash: u64, key: &Q, now: u64) -> Option<u64>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let expires_at = self.slab.get(self.find(hash, key)?).expires_at;
+        (expires_at != NEVER && now < expires_at).then(|| expires_at - now)
+    }
+}
+
+impl<K, V> Shard<K, V> {
+    /// Ends computation `id` without a result (its leader failed, panicked
+    /// or was dropped); returns the flight its waiters joined, if any did,
+    /// so that they are told to retry.
+    pub(crate) fn abandon(&mut self, hash: u64, id: u64) -> Option<Arc<Flight<V>>> {
+        self.flights.land(hash, id).flight
+    }
+
+    /// The fresh entries from the first the policy would evict to the
+    /// last, each with the nanoseconds it has left to live (`None`: no
+    /// deadline) and its access count where the policy keeps one: what a
+    /// snapshot saves.
+    #[cfg(feature = "serde")]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fresh_in_eviction_order(
+        &mut self,
+        now: u64,
+    ) -> Vec<(&Entry<K, V>, Option<u64>, Option<u64>)> {
+        let order = self.eviction_order();
+        let freqs: Vec<Option<u64>> = order.iter().map(|&i| self.frequency(i)).collect();
+        order
+            .into_iter()
+            .zip(freqs)
+            .filter_map(|(idx, freq)| {
+                let e = self.slab.get(idx);
+                let ttl = match e.expires_at {
+                    NEVER => None,
+                    at if now < at => Some(at - now),
+                    _ => return None,
+                };
+                Some((e, ttl, freq))
+            })
+            .collect()
+    }
+
+    /// The fresh entries, in no particular order.
+    pub(crate) fn fresh(&self, now: u64) -> impl Iterator<Item = &Entry<K, V>> {
+        self.slab
+            .iter()
+            .map(|(_, e)| e)
+            .filter(move |e| is_fresh(e, now))
     }
 }
 

@@ -25,11 +25,13 @@
 
 use hashbrown::HashTable;
 
+use crate::cache::{Cache, Insertion};
 use crate::shard::Tag;
 use crate::sync::{Mutex, Parker, current_parker, park, with_leading};
 use std::borrow::Borrow;
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
+use std::hash::{BuildHasher, Hash};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,6 +206,63 @@ impl Drop for WaitEdge {
             if let Some(i) = table.waits.iter().position(|w| w.ticket == ticket) {
                 table.waits.swap_remove(i);
             }
+        }
+    }
+}
+
+/// The caller that computes a key: made when [`Flights::start`] registers
+/// its computation. [`Leader::complete`] stores the result and hands it
+/// to the waiters; dropping the guard without it (an error, a panic, a
+/// cancelled future) tells them to retry, and one of them leads next.
+pub(crate) struct Leader<'a, K, V, S> {
+    cache: &'a Cache<K, V, S>,
+    hash: u64,
+    /// `None` once completed.
+    key: Option<K>,
+    id: u64,
+}
+
+impl<'a, K, V, S> Leader<'a, K, V, S> {
+    pub(crate) fn new(cache: &'a Cache<K, V, S>, hash: u64, key: K, id: u64) -> Self {
+        Self {
+            cache,
+            hash,
+            key: Some(key),
+            id,
+        }
+    }
+
+    /// The computation's id, for the wait-for table.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The key being computed.
+    pub(crate) fn key(&self) -> Option<&K> {
+        self.key.as_ref()
+    }
+}
+
+impl<K, V, S> Leader<'_, K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    /// Stores what the leader computed (if anything) and ends the flight.
+    pub(crate) fn complete(mut self, ins: Option<Insertion<V>>) {
+        let Some(ins) = ins else {
+            return; // Drop hands the key to a waiter.
+        };
+        let key = self.key.take().expect("a leader completes once");
+        self.cache.land_flight(self.hash, self.id, key, ins);
+    }
+}
+
+impl<K, V, S> Drop for Leader<'_, K, V, S> {
+    fn drop(&mut self) {
+        if self.key.take().is_some() {
+            self.cache.abandon_flight(self.hash, self.id);
         }
     }
 }

@@ -792,23 +792,16 @@ where
             .shards
             .iter()
             .map(|shard| {
-                let mut g = shard.write();
-                g.eviction_order()
+                shard
+                    .write()
+                    .fresh_in_eviction_order(now)
                     .into_iter()
-                    .filter_map(|idx| {
-                        let e = g.entry(idx);
-                        let ttl_nanos = match e.expires_at {
-                            NEVER => None,
-                            at if now < at => Some(at - now),
-                            _ => return None,
-                        };
-                        Some(SavedEntry {
-                            key: e.key.clone(),
-                            value: e.value.clone(),
-                            ttl_nanos,
-                            tags: e.tags().into(),
-                            freq: g.frequency(idx),
-                        })
+                    .map(|(e, ttl_nanos, freq)| SavedEntry {
+                        key: e.key.clone(),
+                        value: e.value.clone(),
+                        ttl_nanos,
+                        tags: e.tags().into(),
+                        freq,
                     })
                     .collect()
             })

@@ -5,7 +5,7 @@
 use std::ops::AddAssign;
 use std::time::Duration;
 
-use crate::Policy;
+use crate::config::CacheConfig;
 
 /// A point-in-time summary of a cache's activity.
 ///
@@ -137,8 +137,9 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// What a memoized function's cache reports: its stats plus its
-/// configuration, for `<fn>_cache_info()` and [`registry`](crate::registry).
+/// What a cache reports about itself: its [`Stats`] and the
+/// [`CacheConfig`] it runs with. `<fn>_cache_info()` and
+/// [`registry`](crate::registry) return it.
 ///
 /// ```
 /// use cachelite_runtime::Cache;
@@ -146,37 +147,17 @@ fn ratio(part: u64, whole: u64) -> f64 {
 /// let cache: Cache<u32, u32> = Cache::new(100);
 /// cache.insert(1, 1);
 /// let info = cache.info();
-/// assert_eq!(info.len, 1);
-/// assert_eq!(info.max_items, Some(100));
+/// assert_eq!(info.stats.len, 1);
+/// assert_eq!(info.config.max_items, Some(100));
 /// assert_eq!(info.hit_rate(), 0.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheInfo {
-    /// Reads that found a live entry.
-    pub hits: u64,
-    /// Reads that found nothing.
-    pub misses: u64,
-    /// Live entries.
-    pub len: usize,
-    /// The item bound, if any.
-    pub max_items: Option<usize>,
-    /// The byte (weight) bound, if any.
-    pub max_bytes: Option<u64>,
-    /// Summed weight of the live entries.
-    pub bytes: u64,
-    /// Values stored.
-    pub inserts: u64,
-    /// Entries evicted for size.
-    pub evictions: u64,
-    /// Entries that expired.
-    pub expirations: u64,
-    /// Entries removed on request.
-    pub invalidations: u64,
-    /// The eviction policy.
-    pub policy: Policy,
-    /// The default time to live, if any.
-    pub ttl: Option<Duration>,
+    /// Counters and sizes, as [`Cache::stats`](crate::Cache::stats).
+    pub stats: Stats,
+    /// The configuration, with the shard count the cache chose.
+    pub config: CacheConfig,
 }
 
 impl CacheInfo {
@@ -188,6 +169,6 @@ impl CacheInfo {
     /// ```
     #[must_use]
     pub fn hit_rate(&self) -> f64 {
-        ratio(self.hits, self.hits + self.misses)
+        self.stats.hit_rate()
     }
 }

@@ -476,6 +476,7 @@ where
     T::Item: AsRef<str>,
 {
     type Output = O;
+    #[inline]
     fn run(self) -> O
     where
         K: Key,

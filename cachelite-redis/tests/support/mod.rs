@@ -10,7 +10,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use cachelite_redis::TieredCache;
 
 /// A redis-server process this test started; killed and waited on drop.
 pub struct Server {
@@ -222,4 +225,29 @@ pub async fn until(secs: u64, what: &str, mut cond: impl AsyncFnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The scenario every transport runs: `a` computes a value once, `b` reads
+/// it from Redis without computing, then keeps a local copy of it.
+pub async fn two_clients_share_a_value(a: &TieredCache<str, String>, b: &TieredCache<str, String>) {
+    let computed = AtomicUsize::new(0);
+    let v = a
+        .get_or_insert_with("greeting", || {
+            computed.fetch_add(1, Ordering::SeqCst);
+            "hello".to_string()
+        })
+        .await;
+    assert_eq!(v, "hello");
+    let again = b
+        .get_or_insert_with("greeting", || unreachable!("b reads a's value"))
+        .await;
+    assert_eq!(again, "hello");
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    assert_eq!(b.stats().l2_hits, 1);
+    // b's first fill of its local tier is skipped if a message for the key
+    // arrives while b reads: it may announce the very value b is reading.
+    until(10, "b keeps a local copy", async || {
+        b.get("greeting").await.is_some() && b.local().contains_key("greeting")
+    })
+    .await;
 }

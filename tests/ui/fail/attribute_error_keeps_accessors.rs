@@ -19,7 +19,7 @@ impl Repo {
 fn main() {
     user(1);
     user_cache_clear();
-    let _ = user_cache_info().len;
+    let _ = user_cache_info().stats.len;
     let _ = user_cache_invalidate(1);
     let _ = user_cache().get(&1);
     let _ = Repo.get(1);

@@ -13,6 +13,6 @@ impl Math {
 
 fn main() {
     assert_eq!(Math::square(3), 9);
-    assert_eq!(Math::square_cache_info().len, 1);
+    assert_eq!(Math::square_cache_info().stats.len, 1);
     assert!(Math::square_cache_invalidate(3));
 }

@@ -62,9 +62,9 @@ impl Units {
 
 fn main() {
     let _ = (a(1), b(1), c(1), d(1), e(1));
-    assert_eq!(a_cache_info().ttl, Some(Duration::from_secs(300)));
-    assert_eq!(b_cache_info().policy, Policy::Lfu);
-    assert_eq!(c_cache_info().policy, Policy::TinyLfu);
+    assert_eq!(a_cache_info().config.default_ttl, Some(Duration::from_secs(300)));
+    assert_eq!(b_cache_info().config.policy, Policy::Lfu);
+    assert_eq!(c_cache_info().config.policy, Policy::TinyLfu);
     assert_eq!(futures::executor::block_on(boxed(1)), 2);
     assert_eq!(Units { factor: 2 }.convert(3), 3);
 }
