@@ -1014,7 +1014,7 @@ type Family = (
     fn(&MetricRow) -> Option<u64>,
 );
 
-const FAMILIES: [Family; 11] = [
+const FAMILIES: [Family; 13] = [
     (
         "cachelite_hits_total",
         "counter",
@@ -1056,6 +1056,18 @@ const FAMILIES: [Family; 11] = [
         "counter",
         "Inserts refused because one entry outweighed the byte budget.",
         |r| Some(r.stats.rejections),
+    ),
+    (
+        "cachelite_load_successes_total",
+        "counter",
+        "Loads (read-through or memoized computations on a miss, refreshes) that gave a value to store.",
+        |r| Some(r.stats.load_successes),
+    ),
+    (
+        "cachelite_load_failures_total",
+        "counter",
+        "Loads that gave nothing to store (an error, a value not cached, a panic).",
+        |r| Some(r.stats.load_failures),
     ),
     ("cachelite_entries", "gauge", "Entries held.", |r| {
         Some(r.stats.len as u64)
@@ -1111,6 +1123,21 @@ fn render_metrics(
                 let _ = writeln!(out, "{name}{{cache=\"{}\"}} {v}", escape_label(&row.label));
             }
         }
+    }
+    // In seconds, as Prometheus measures time: the one fractional family.
+    let name = "cachelite_load_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time spent in loads, successes and failures."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for row in &rows {
+        let secs = row.stats.total_load_time.as_secs_f64();
+        let _ = writeln!(
+            out,
+            "{name}{{cache=\"{}\"}} {secs}",
+            escape_label(&row.label)
+        );
     }
     if let Some(c) = server {
         for (name, kind, help, read) in SERVER_FAMILIES {
@@ -1175,5 +1202,18 @@ mod tests {
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         assert!(text.contains("# TYPE cachelite_server_connections_rejected_total counter\n"));
         assert!(text.contains("\ncachelite_server_request_timeouts_total 0\n"));
+    }
+
+    #[test]
+    fn metrics_carry_load_statistics() {
+        let cache = ServerConfig::default().build_cache().unwrap();
+        cache.get_or_insert_with("a".into(), || json!(1));
+        let _ = cache.try_get_or_insert_with("b".into(), || Err::<serde_json::Value, _>("down"));
+        let text = render_metrics(&cache, &[], None);
+        assert!(text.contains("# TYPE cachelite_load_successes_total counter\n"));
+        assert!(text.contains("cachelite_load_successes_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("cachelite_load_failures_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("# TYPE cachelite_load_seconds_total counter\n"));
+        assert!(text.contains("cachelite_load_seconds_total{cache=\"server\"} "));
     }
 }

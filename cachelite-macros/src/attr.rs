@@ -34,6 +34,7 @@ pub(crate) const VALID: &[&str] = &[
     "cache_none",
     "cache_err",
     "tags",
+    "tags_from_result",
     "condition",
     "jitter",
     "stale_ttl",
@@ -45,6 +46,8 @@ pub(crate) const VALID: &[&str] = &[
     "shared_across_instances",
     "store",
     "local",
+    "version",
+    "scope",
 ];
 
 /// Names other memoization libraries use, with what to write here. Looked
@@ -190,6 +193,8 @@ pub(crate) struct MemoizeArgs {
     pub(crate) cache_none: Flag,
     pub(crate) cache_err: Flag,
     pub(crate) tags: Option<Arg<Expr>>,
+    /// `tags_from_result = |v: &T| ...`: more tags, computed from the value.
+    pub(crate) tags_from_result: Option<Arg<Expr>>,
     pub(crate) condition: Option<Arg<Expr>>,
     pub(crate) jitter: Option<Arg<Seconds>>,
     pub(crate) stale_ttl: Option<Arg<Seconds>>,
@@ -205,6 +210,11 @@ pub(crate) struct MemoizeArgs {
     pub(crate) store: Option<Arg<Expr>>,
     /// `local(capacity = .., ttl = ..)`: the local tier in front of Redis.
     pub(crate) local: Option<Arg<LocalArgs>>,
+    /// `version = 3`: the version of the cached data.
+    pub(crate) version: Option<Arg<Expr>>,
+    /// `scope(org = org_id, user = user_id)`: the levels, top first, and
+    /// the expression giving each level's id.
+    pub(crate) scope: Option<Arg<Vec<(Ident, Expr)>>>,
 }
 
 /// What `local(...)` accepts.
@@ -316,6 +326,21 @@ impl MemoizeArgs {
                 self.local = Some(Arg { name, value: local });
                 return;
             }
+            ("scope", Some((span, list))) => {
+                let levels = scope_args(span, list, errors);
+                self.scope = Some(Arg {
+                    name,
+                    value: levels,
+                });
+                return;
+            }
+            ("scope", None) => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`scope` takes a list of levels: {}", example("scope")),
+                ));
+                return;
+            }
             ("local", None) => {
                 errors.push(syn::Error::new(
                     name.span(),
@@ -345,6 +370,15 @@ impl MemoizeArgs {
             "name" => set(&mut self.name, name, value, registry_name, errors),
             "singleflight" => set(&mut self.singleflight, name, value, lit_bool, errors),
             "tags" => set(&mut self.tags, name, value, Ok, errors),
+            "tags_from_result" => {
+                set(
+                    &mut self.tags_from_result,
+                    name,
+                    value,
+                    tags_from_result,
+                    errors,
+                );
+            }
             "clock" => set(&mut self.clock, name, value, Ok, errors),
             "condition" => set(&mut self.condition, name, value, condition, errors),
             "key" => {
@@ -360,6 +394,7 @@ impl MemoizeArgs {
                 flag(&mut self.shared_across_instances, name, value, errors);
             }
             "store" => set(&mut self.store, name, value, Ok, errors),
+            "version" => set(&mut self.version, name, value, version, errors),
             _ => errors.push(unknown(&name)),
         }
     }
@@ -401,6 +436,54 @@ fn local_args(args: Punctuated<RawArg, Token![,]>, errors: &mut Errors) -> Local
         }
     }
     local
+}
+
+/// The levels of `scope(...)`, each `level = expr`, each mistake collected.
+fn scope_args(
+    span: Span,
+    args: Punctuated<RawArg, Token![,]>,
+    errors: &mut Errors,
+) -> Vec<(Ident, Expr)> {
+    let mut levels: Vec<(Ident, Expr)> = Vec::new();
+    if args.is_empty() {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`scope(...)` needs at least one level: {}",
+                example("scope")
+            ),
+        ));
+    }
+    for arg in args {
+        let RawArg {
+            name,
+            value,
+            nested,
+            ty,
+        } = arg;
+        if levels.iter().any(|(s, _)| s.unraw() == name.unraw()) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("scope level `{name}` is given twice: each level comes once, top first"),
+            ));
+            continue;
+        }
+        let value = match (value, nested, ty) {
+            (Some(v), None, None) => v,
+            _ => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "scope level `{name}` needs the argument that names it: `{name} = {name}_id`, as in {}",
+                        example("scope")
+                    ),
+                ));
+                continue;
+            }
+        };
+        levels.push((name, value));
+    }
+    levels
 }
 
 /// Fills an attribute's slot with its value, read by `read`.
@@ -489,8 +572,15 @@ fn example(name: &str) -> &'static str {
         "max_bytes" => "`max_bytes = 1_000_000`",
         "name" => "`name = \"users::by_id\"`",
         "store" => "`store = RedisStore::builder(url).namespace(\"users\")`",
+        "version" => "`version = 3`",
+        "scope" => {
+            "`scope(org = org_id, user = user_id)` (levels top first, each with the argument that names it)"
+        }
         "singleflight" => "`singleflight = false`",
         "tags" => "`tags = [format!(\"user:{id}\")]`",
+        "tags_from_result" => {
+            "`tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`"
+        }
         "clock" => "`clock = CLOCK.clone()`",
         "condition" => "`condition = |value: &T| ...`",
         "key" => "`key = format!(\"user:{id}\")` or `key: u64 = id`",
@@ -743,6 +833,49 @@ fn condition(expr: Expr) -> syn::Result<Expr> {
         other => Err(syn::Error::new(
             other.span(),
             "`condition` takes a closure over the value to cache, e.g. `condition = |user: &User| user.active`",
+        )),
+    }
+}
+
+/// `version`: a whole number (0 and up), or an expression of type `u64`.
+fn version(expr: Expr) -> syn::Result<Expr> {
+    match peel(&expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            int.base10_parse::<u64>().map_err(|_| {
+                syn::Error::new(
+                    int.span(),
+                    "`version` takes a whole number that fits a `u64`",
+                )
+            })?;
+            Ok(expr)
+        }
+        Expr::Lit(ExprLit { lit, .. }) => Err(syn::Error::new(
+            lit.span(),
+            "`version` takes a whole number, e.g. `version = 3`; bump it when the cached data changes meaning",
+        )),
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => Err(syn::Error::new(
+            expr.span(),
+            "`version` cannot be negative: it counts up from 0, e.g. `version = 3`",
+        )),
+        _ => Ok(expr),
+    }
+}
+
+/// `tags_from_result`: a closure (or fn path) over the value to cache.
+fn tags_from_result(expr: Expr) -> syn::Result<Expr> {
+    match peel(&expr) {
+        Expr::Closure(c) if c.inputs.len() != 1 || c.asyncness.is_some() => Err(syn::Error::new(
+            c.span(),
+            "`tags_from_result` takes a closure of one argument, the value to cache (a reference to it), \
+             e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`",
+        )),
+        Expr::Closure(_) | Expr::Path(_) => Ok(expr),
+        other => Err(syn::Error::new(
+            other.span(),
+            "`tags_from_result` takes a closure from the value to cache to its tags, \
+             e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`",
         )),
     }
 }

@@ -17,6 +17,7 @@
 //! fn fib_cache() -> &'static Cache<u64, u64> { CACHE }
 //! fn fib_cache_clear() { .. CACHE .. }   fn fib_cache_info() -> CacheInfo { .. CACHE .. }
 //! fn fib_cache_invalidate(n: u64) -> bool { .. CACHE .. }
+//! fn fib_cache_refresh(n: u64) -> u64 { /* the fn again, its read-through a refresh */ }
 //!
 //! CACHE = {
 //!     static CACHE: OnceLock<Erased> = OnceLock::new();        // one per place
@@ -94,8 +95,21 @@ pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
         clear,
         info,
         invalidate,
+        refresh,
         ..
     } = &names;
+    let mut refresh_sig = item.sig.clone();
+    refresh_sig.ident = refresh.clone();
+    // A diverging body is no `impl Trait`: such fns get no refresh stub.
+    let returns_impl = matches!(&item.sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::ImplTrait(_)));
+    let refresh_stub = (!returns_impl).then(|| {
+        quote! {
+            #[allow(dead_code, unused_variables, unused_mut, unreachable_pub, clippy::all)]
+            #vis #refresh_sig {
+                ::cachelite::__private::core::unreachable!()
+            }
+        }
+    });
     let p = quote!(::cachelite::__private);
     quote! {
         #[allow(dead_code, unused_variables, unreachable_pub, clippy::all)]
@@ -112,6 +126,7 @@ pub(crate) fn stubs(item: &syn::ItemFn) -> TokenStream {
         #vis fn #invalidate #generics (#receiver #(#params),*) -> bool #where_clause {
             false
         }
+        #refresh_stub
     }
 }
 
@@ -122,6 +137,7 @@ pub(crate) struct Names {
     pub(crate) clear: Ident,
     pub(crate) info: Ident,
     pub(crate) invalidate: Ident,
+    pub(crate) refresh: Ident,
 }
 
 impl Names {
@@ -134,6 +150,7 @@ impl Names {
             clear: format_ident!("{}_cache_clear", base, span = span),
             info: format_ident!("{}_cache_info", base, span = span),
             invalidate: format_ident!("{}_cache_invalidate", base, span = span),
+            refresh: format_ident!("{}_cache_refresh", base, span = span),
         }
     }
 }
@@ -254,12 +271,74 @@ pub(crate) fn site_id(plan: &Plan) -> TokenStream {
 /// The memoized fn: the original signature (destructuring patterns renamed),
 /// its body wrapped.
 pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStream) -> TokenStream {
+    wrapped_fn(plan, value, cache_call, None)
+}
+
+/// `<fn>_cache_refresh(args)`: the fn again under the accessor's name, its
+/// read-through a refresh. An accessor cannot call the fn (in an impl
+/// block it is `Self::f`, elsewhere `f`, and a fn that never mentions
+/// `Self` does not say which), so it has the body too; rustc reports each
+/// mistake in it once, the two copies' diagnostics being identical.
+fn refresh_fn(
+    plan: &Plan,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+    names: &Names,
+) -> TokenStream {
+    wrapped_fn(plan, value, cache_call, Some(names))
+}
+
+fn wrapped_fn(
+    plan: &Plan,
+    value: &ValuePlan,
+    cache_call: &TokenStream,
+    refresh: Option<&Names>,
+) -> TokenStream {
     let func = &plan.func;
     let args = &plan.args;
-    let attrs = &func.attrs;
     let vis = &func.vis;
     let mut sig = func.sig.clone();
     rename_patterns(&mut sig, func);
+    let attrs = match refresh {
+        None => {
+            let attrs = &func.attrs;
+            quote!(#(#attrs)*)
+        }
+        Some(names) => {
+            sig.ident = names.refresh.clone();
+            let shown = if func.assoc {
+                format!("Self::{}", names.fn_name)
+            } else {
+                names.fn_name.clone()
+            };
+            let doc = format!(
+                " Runs `{shown}` now for these arguments and replaces its cached value with \
+                 the result (a result the cache would not keep, such as an `Err`, leaves the \
+                 old value in place). Meanwhile other callers keep getting the old value."
+            );
+            // The accessors follow the fn in and out of `cfg`, and out of
+            // the docs; this one also carries the body, so the lint levels
+            // the user set on it apply to the copy too.
+            let lint_levels = ["allow", "warn", "deny", "forbid"];
+            let inherited = func.attrs.iter().filter(|a| {
+                a.path().is_ident("cfg")
+                    || is_doc_hidden(a)
+                    || lint_levels.iter().any(|l| a.path().is_ident(l))
+            });
+            quote! {
+                #[doc = #doc]
+                #(#inherited)*
+                #[allow(
+                    dead_code,
+                    unreachable_pub,
+                    clippy::type_complexity,
+                    clippy::must_use_candidate,
+                    clippy::missing_errors_doc,
+                    clippy::missing_panics_doc
+                )]
+            }
+        }
+    };
 
     let k = &plan.key.ty;
     let v = &value.ty;
@@ -282,6 +361,43 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
         }
         None => quote!(::cachelite::__private::NO_TAGS),
     };
+    let cache = local("cache");
+    let key = local("key");
+    let out_var = local("out");
+    let tags_var = local("tags");
+    let future = local("future");
+    // `tags_from_result`: more tags, from the value about to be cached. A
+    // closure's body is evaluated in place (inside a closure of its own,
+    // for its `return`s) rather than called: its tags may then borrow
+    // from the value, `ids.iter().map(..)`, which a closure over `&V`
+    // cannot return.
+    let result_tags = args.tags_from_result.as_ref().map(|t| {
+        let f = &t.value;
+        let val = local("value");
+        let all = local("all");
+        let tags_of = match peel(f) {
+            syn::Expr::Closure(c) if c.inputs.len() == 1 => {
+                let pat = &c.inputs[0];
+                let (output, body) = (&c.output, &c.body);
+                // A type mismatch is reported on the closure's argument.
+                let arg = Ident::new("value", Span::mixed_site().located_at(pat.span()));
+                quote_spanned! {f.span()=> {
+                    let #pat = #arg;
+                    ::cachelite::__private::call(move || #output { #body })
+                }}
+            }
+            _ => quote_spanned!(f.span()=> (#f)(#val)),
+        };
+        quote! {
+            let #tags_var = {
+                let mut #all = ::cachelite::__private::tags(#tags_var);
+                if let ::cachelite::__private::core::option::Option::Some(#val) = #store(&#out_var) {
+                    #all.extend(::cachelite::__private::result_tags(#tags_of));
+                }
+                #all
+            };
+        }
+    });
     let destructure = func.params.iter().filter_map(|p| match &p.binding {
         Binding::Pattern(pat) => {
             let name = &p.name;
@@ -292,19 +408,20 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
     let stmts = &func.block.stmts;
     let body = quote!(#(#destructure)* #(#stmts)*);
 
-    let cache = local("cache");
-    let key = local("key");
-    let out_var = local("out");
-    let tags_var = local("tags");
-    let future = local("future");
     // The read-through and its entry points: the local cache's, or the
     // Redis tier's, which take the same fields.
     let glue = expand_glue(args, Span::call_site());
+    // Only a local cache has refreshes (and the field).
+    let refresh_field = args.store.is_none().then(|| {
+        let on = refresh.is_some();
+        quote!(refresh: #on,)
+    });
     let op = |compute: TokenStream| {
         quote! {
             #glue::GetOrCompute {
                 cache: #cache,
                 shared: #shared,
+                #refresh_field
                 key: #key,
                 on_hit: #on_hit,
                 store: #store,
@@ -329,6 +446,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
                 move || {
                     let #tags_var = #tags;
                     let #out_var = ::cachelite::__private::call(move || -> #out { #body });
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -344,6 +462,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
                 async move {
                     let #tags_var = #tags;
                     let #out_var = async move { #fake_return #body }.await;
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -360,6 +479,7 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
             let op = op(quote! {
                 async move {
                     let #out_var: #out = #future.await;
+                    #result_tags
                     (#out_var, #tags_var)
                 }
             });
@@ -390,15 +510,25 @@ pub(crate) fn memoized_fn(plan: &Plan, value: &ValuePlan, cache_call: &TokenStre
             }
         }
     };
-    let checks = const_checks(args);
+    // Checked once, in the fn, not again in its refresh accessor.
+    let checks = refresh.is_none().then(|| const_checks(args));
     let inner = quote!(#checks #inner);
     // The body keeps the user's braces: the fn item then spans the user's
     // code, so lints such as `dead_code` report it as theirs.
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
     block.set_span(func.block.brace_token.span.join());
     quote! {
-        #(#attrs)*
+        #attrs
         #vis #sig #block
+    }
+}
+
+/// Strips parentheses and invisible groups.
+fn peel(expr: &syn::Expr) -> &syn::Expr {
+    match expr {
+        syn::Expr::Paren(p) => peel(&p.expr),
+        syn::Expr::Group(g) => peel(&g.expr),
+        e => e,
     }
 }
 
@@ -453,7 +583,8 @@ fn rename_patterns(sig: &mut syn::Signature, func: &Func) {
     }
 }
 
-/// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`.
+/// `fib_cache`, `fib_cache_clear`, `fib_cache_info`, `fib_cache_invalidate`,
+/// `fib_cache_refresh`.
 fn accessors(
     plan: &Plan,
     names: &Names,
@@ -470,6 +601,7 @@ fn accessors(
         clear,
         info,
         invalidate,
+        ..
     } = names;
     let shown = if func.assoc {
         format!("Self::{fn_name}")
@@ -512,6 +644,7 @@ fn accessors(
         quote!(#name: #ty)
     });
     let key_expr = &plan.key.expr;
+    let refresh_fn = refresh_fn(plan, value, cache_call, names);
 
     quote! {
         #[doc = #cache_doc]
@@ -541,6 +674,8 @@ fn accessors(
             let #key = #key_expr;
             ::cachelite::__private::run::<#k, #v, _>(::cachelite::__private::Invalidate(#cache_call, #key))
         }
+
+        #refresh_fn
     }
 }
 
@@ -589,6 +724,14 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
     if let Some(jitter) = &args.jitter {
         let d = duration(&jitter.value);
         b = quote!(#b.ttl_jitter(#d));
+    }
+    if let Some(scope) = &args.scope {
+        let levels = crate::scope::levels(scope);
+        b = quote!(#b.scope_levels(#levels));
+    }
+    if let Some(version) = &args.version {
+        let n = &version.value;
+        b = quote_spanned!(n.span()=> #b.version(#n));
     }
     if let Some(stale) = &args.stale_ttl {
         let d = duration(&stale.value);

@@ -11,6 +11,7 @@ mod expand;
 mod item;
 mod key;
 mod redis;
+mod scope;
 mod validate;
 
 /// Caches a fn's results, keyed by its arguments.

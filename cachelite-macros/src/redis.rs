@@ -124,6 +124,7 @@ fn accessors(
         clear,
         info,
         invalidate,
+        ..
     } = names;
     let shown = if func.assoc {
         format!("Self::{fn_name}")

@@ -39,6 +39,10 @@ pub(crate) fn validate(args: MemoizeArgs, func: Func, errors: &mut Errors) -> Op
         mutable_receiver(&func, errors);
     }
     let key = key::plan(&func, args.key.as_ref(), errors);
+    let key = match (&args.scope, key) {
+        (Some(scope), Some(key)) => crate::scope::wrap(&func, scope, key, errors),
+        (_, key) => key,
+    };
     receiver_in_key(&args, &func, key.as_ref(), errors);
     if errors.len() > before {
         return None;
@@ -170,6 +174,20 @@ fn remote(args: &MemoizeArgs, errors: &mut Errors) {
                 a.span(),
                 "`stale_ttl` is not available over Redis: an entry past its TTL is gone from Redis, \
                  so there is no stale value to serve; remove it",
+            )
+        }),
+        args.scope.as_ref().map(|a| {
+            (
+                a.span(),
+                "`scope` files entries under scope paths in a local cache; over Redis, put the \
+                 scope in the key, e.g. `key = format!(\"org:{org}:user:{user}\")`",
+            )
+        }),
+        args.version.as_ref().map(|a| {
+            (
+                a.span(),
+                "`version` versions a local cache's data; over Redis, put the version in the \
+                 store's namespace instead: `RedisStore::builder(url).namespace(\"users:v3\")`",
             )
         }),
         args.name.as_ref().map(|a| {

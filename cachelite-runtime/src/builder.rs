@@ -3,6 +3,7 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -59,6 +60,11 @@ pub enum BuildError {
     MissingWeigher,
     /// `active_expiry_samples(0)`.
     ZeroSamples,
+    /// `namespace("")`.
+    EmptyNamespace,
+    /// `scope_levels` with no level, an empty one, a repeated one, or one
+    /// containing `:`.
+    BadScopeLevels(String),
 }
 
 impl fmt::Display for BuildError {
@@ -82,6 +88,10 @@ impl fmt::Display for BuildError {
                 "max_weight needs a weigher: call .weigher(|key, value| ...) or use max_bytes with DeepSize types",
             ),
             BuildError::ZeroSamples => f.write_str("active_expiry_samples must be at least 1"),
+            BuildError::BadScopeLevels(why) => write!(f, "bad scope levels: {why}"),
+            BuildError::EmptyNamespace => f.write_str(
+                "namespace must not be empty; leave it unset for a cache without one",
+            ),
         }
     }
 }
@@ -112,6 +122,10 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     deep_weigher: Option<Weigher<K, V>>,
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
+    namespace: Option<Arc<str>>,
+    version: u64,
+    /// Declared by `scope_levels` (for `Scoped` keys only).
+    pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
     _types: PhantomData<fn(K, V)>,
 }
@@ -124,6 +138,9 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             deep_weigher: None,
             listeners: Listeners::default(),
             clock: None,
+            namespace: None,
+            version: 0,
+            scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
         }
@@ -382,12 +399,51 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             deep_weigher: self.deep_weigher,
             listeners: self.listeners,
             clock: self.clock,
+            namespace: self.namespace,
+            version: self.version,
+            scopes: self.scopes,
             hasher,
             _types: PhantomData,
         }
     }
 
+    /// Puts the cache in a namespace (`"billing"`): it is saved in
+    /// snapshots, and a restore refuses a snapshot from another namespace
+    /// (see `Cache::restore`, feature `serde`).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> =
+    ///     cachelite_runtime::Cache::builder().namespace("billing").build();
+    /// assert_eq!(c.namespace(), Some("billing"));
+    /// ```
+    pub fn namespace(mut self, namespace: impl AsRef<str>) -> Self {
+        self.namespace = Some(Arc::from(namespace.as_ref()));
+        self
+    }
+
+    /// Sets the version of the cached data (0 by default). Bump it when
+    /// what the cache holds changes meaning (a new value layout, a fixed
+    /// computation): snapshots keep it, and a restore refuses a snapshot
+    /// of another version unless asked (`Cache::restore_any_version`,
+    /// feature `serde`).
+    /// [`Cache::set_version`] changes it at run time, dropping every entry.
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::builder().version(3).build();
+    /// assert_eq!(c.version(), 3);
+    /// ```
+    pub fn version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
     fn validate(&self) -> Result<(), BuildError> {
+        if self.namespace.as_deref() == Some("") {
+            return Err(BuildError::EmptyNamespace);
+        }
+        if let Some(scopes) = &self.scopes {
+            scopes.validate()?;
+        }
         let c = &self.cfg;
         if c.max_items == Some(0) {
             return Err(BuildError::ZeroMaxItems);
@@ -545,6 +601,10 @@ where
             weigher: self.weigher.or(self.deep_weigher),
             listeners: self.listeners,
             sweeper: OnceLock::new(),
+            version: AtomicU64::new(self.version),
+            namespace: self.namespace,
+            scopes: self.scopes,
+            loads: crate::loads::Loads::default(),
         });
         if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

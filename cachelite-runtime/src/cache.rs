@@ -38,18 +38,29 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listeners: Listeners<K, V>,
     pub(crate) sweeper: OnceLock<Thread>,
+    /// See [`Cache::set_version`].
+    pub(crate) version: std::sync::atomic::AtomicU64,
+    pub(crate) namespace: Option<Arc<str>>,
+    /// Declared scope levels, and the tags each key's scope path gives it.
+    pub(crate) scopes: Option<crate::scope::Levels<K>>,
+    pub(crate) loads: crate::loads::Loads,
 }
 
 impl<K, V, S> Inner<K, V, S> {
     #[inline]
     fn shard_for(&self, hash: u64) -> &ShardLock<Shard<K, V>> {
+        &self.shards[self.shard_index(hash)].0
+    }
+
+    #[inline]
+    pub(crate) fn shard_index(&self, hash: u64) -> usize {
         // High bits pick the shard; hashbrown uses the low bits and the top 7.
         // The multiply folds every bit into the high ones first, so hashers
         // that leave them empty (identity hashers for integer keys) still
         // spread keys over every shard.
         #[allow(clippy::cast_possible_truncation)]
         let i = (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & self.mask;
-        &self.shards[i].0
+        i
     }
 }
 
@@ -351,15 +362,32 @@ where
 
     /// What [`Shard::store`] takes for an insertion, weighed and with its
     /// deadline (computed before the lock: the weigher is user code).
-    fn item(&self, hash: u64, key: K, ins: Insertion<V>) -> Item<K, V> {
+    pub(crate) fn item(&self, hash: u64, key: K, ins: Insertion<V>) -> Item<K, V> {
         Item {
             hash,
             weight: self.weigh(&key, &ins.value),
             expires_at: self.expiry_for(ins.ttl),
-            tags: (!ins.tags.is_empty()).then(|| ins.tags.into_boxed_slice()),
+            tags: crate::scope::entry_tags(ins.tags, self.inner.scopes.as_ref(), &key),
             key,
             value: ins.value,
         }
+    }
+
+    /// Stores an item under an already held lock; on rejection the pair
+    /// comes back for the caller to drop after unlocking.
+    pub(crate) fn store_locked(
+        &self,
+        g: &mut Shard<K, V>,
+        item: Item<K, V>,
+        evicted: &mut Evicted<K, V>,
+    ) -> Result<(), (K, V)> {
+        g.store(
+            item,
+            Place::InPlace,
+            |d| self.inner.clock.now_near(d),
+            evicted,
+        )
+        .map(drop)
     }
 
     /// Ends computation `id` with what its leader computed: stores it
@@ -809,19 +837,19 @@ where
                 Begin::Lead(leader) => {
                     let (out, ins) = {
                         let _leading = Leading::enter(leader.id());
-                        compute()
+                        self.inner.loads.time(compute)
                     };
                     leader.complete(ins);
                     return out;
                 }
                 // Recursion on the key this thread is computing: waiting
                 // would never end, so compute directly.
-                Begin::Recursive(_) => return compute().0,
+                Begin::Recursive(_) => return self.inner.loads.time(compute).0,
                 Begin::Wait(flight, k, id) => {
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);
-                        return compute().0;
+                        return self.inner.loads.time(compute).0;
                     };
                     let joined = flight.wait_blocking();
                     drop(edge);
@@ -868,7 +896,7 @@ where
         if let Some(v) = self.get(&key) {
             return on_hit(v);
         }
-        let (out, ins) = compute();
+        let (out, ins) = self.inner.loads.time(compute);
         if let Some(ins) = ins {
             self.insert_entry(key, ins);
         }
@@ -906,7 +934,7 @@ where
         if let Some(v) = self.get(&key) {
             return on_hit(v);
         }
-        let (out, ins) = compute.await;
+        let (out, ins) = self.inner.loads.time_async(compute).await;
         if let Some(ins) = ins {
             self.insert_entry(key, ins);
         }
@@ -951,7 +979,8 @@ where
             match self.begin(key, hash, false) {
                 Begin::Hit(v) => return on_hit(v),
                 Begin::Lead(leader) => {
-                    let (out, ins) = lead_async(leader.id(), compute).await;
+                    let (out, ins) =
+                        lead_async(leader.id(), self.inner.loads.time_async(compute)).await;
                     leader.complete(ins);
                     return out;
                 }
@@ -959,7 +988,7 @@ where
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);
-                        return compute.await.0;
+                        return self.inner.loads.time_async(compute).await.0;
                     };
                     let joined = flight.wait_async().await;
                     drop(edge);
@@ -1165,6 +1194,7 @@ where
         for shard in &*self.inner.shards {
             stats += shard.read().stats();
         }
+        self.inner.loads.add_to(&mut stats);
         stats
     }
 
@@ -1191,6 +1221,7 @@ where
         for shard in &*self.inner.shards {
             shard.write().reset_counters();
         }
+        self.inner.loads.reset();
         self.inner.listeners.reset_panics();
     }
 

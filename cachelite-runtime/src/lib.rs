@@ -48,16 +48,21 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod builder;
 mod cache;
 mod config;
+mod counters;
 mod events;
 mod expiry;
 mod glob;
+mod housekeeping;
+mod loads;
 #[cfg(test)]
 mod model_tests;
 mod policy;
 mod registry;
+mod scope;
 mod shard;
 mod singleflight;
 mod size;
@@ -67,15 +72,18 @@ mod snapshot;
 mod stats;
 mod sync;
 mod tags;
+mod versions;
 
 pub use builder::{BuildError, CacheBuilder, DefaultHashBuilder};
 pub use cache::{Cache, Insertion, Misses};
 pub use config::{CacheConfig, ConfigError};
+pub use counters::{CounterError, CounterValue};
 pub use events::{Event, RemovalCause};
 pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};
 pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
+pub use scope::{ScopeError, ScopePath, Scoped};
 pub use size::DeepSize;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]

@@ -847,6 +847,118 @@ impl<K: Eq + Hash, V> Shard<K, V> {
         }
     }
 
+    /// Tells the policy about reads that missed (found nothing fresh), for
+    /// policies that count requests (TinyLFU): a batch's misses at once.
+    pub(crate) fn record_misses(&mut self, hashes: &[u64]) {
+        for &h in hashes {
+            self.record_miss(h);
+        }
+    }
+
+    /// Registers a refresh of `key` as its computation in flight, unless
+    /// one runs already (`None`): callers that miss meanwhile wait for it,
+    /// and an invalidation meanwhile keeps its result out.
+    pub(crate) fn start_refresh(&mut self, hash: u64, key: &K, me: Option<u64>) -> Option<u64>
+    where
+        K: Clone,
+    {
+        (!self.flights.is_running(hash, key)).then(|| self.flights.start(hash, key.clone(), me))
+    }
+
+    /// Replaces the value of a fresh entry with what `update` makes of the
+    /// old one, keeping its deadline, tags and weight: an access and an
+    /// insert. A stale entry is removed as expired (a counter's window is
+    /// over once its TTL is). `None` when no fresh entry was there; else
+    /// the old value, or `update`'s error with the entry left as it was.
+    pub(crate) fn update_fresh<Q, E>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce(u64) -> u64,
+        update: impl FnOnce(&V) -> Result<V, E>,
+        out: &mut Evicted<K, V>,
+    ) -> Option<Result<V, E>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = match self.lookup(hash, key, now, out) {
+            Found::Fresh(idx) => idx,
+            Found::Stale(idx) => {
+                out.push(self.remove_idx(idx, RemovalCause::Expired));
+                return None;
+            }
+            Found::Absent => return None,
+        };
+        let e = self.slab.get_mut(idx);
+        let new = match update(&e.value) {
+            Ok(v) => v,
+            Err(err) => return Some(Err(err)),
+        };
+        let old = std::mem::replace(&mut e.value, new);
+        self.counters.inserts += 1;
+        self.policy().on_access(idx);
+        Some(Ok(old))
+    }
+
+    /// Marks a fresh entry as just used, for the policy, and with
+    /// `expires_at` gives it that deadline (`NEVER`: none). Whether there
+    /// was one.
+    pub(crate) fn touch_key<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: u64,
+        expires_at: Option<u64>,
+    ) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        match self.find(hash, key) {
+            Some(idx) if is_fresh(self.slab.get(idx), now) => {
+                self.policy().on_access(idx);
+                if let Some(at) = expires_at {
+                    self.set_deadline(idx, at);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds `tags` to a fresh entry (those it carries already are not
+    /// repeated). Whether there was one.
+    pub(crate) fn add_tags<Q>(&mut self, hash: u64, key: &Q, now: u64, tags: &[Tag]) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(idx) = self
+            .find(hash, key)
+            .filter(|&i| is_fresh(self.slab.get(i), now))
+        else {
+            return false;
+        };
+        let e = self.slab.get(idx);
+        let mut merged: Vec<Tag> = e.tags().to_vec();
+        let before = merged.len();
+        for t in tags {
+            if !merged.contains(t) {
+                merged.push(t.clone());
+            }
+        }
+        if merged.len() > before {
+            let weight = e.weight();
+            let new = merged[before..].to_vec();
+            self.slab
+                .get_mut(idx)
+                .replace_weight_and_tags(weight, Some(merged.into_boxed_slice()));
+            self.tags.add(idx, &new);
+        }
+        true
+    }
+
     /// Removes every entry carrying `tag`; returns how many were fresh.
     fn invalidate_tag(&mut self, tag: &str, now: u64, out: &mut Evicted<K, V>) -> usize {
         let Some(slots) = self.tags.take(tag) else {

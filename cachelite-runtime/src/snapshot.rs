@@ -24,6 +24,8 @@
 //!
 //! ```text
 //! { policy: "lru" | "lfu" | "fifo" | "random" | "tinylfu" | "adaptive",   // informational
+//!   namespace?: string,                          // the cache's namespace
+//!   version?: u64,                               // the data's version (absent: 0)
 //!   saved_at_unix_ms: u64,                       // wall clock at save
 //!   entries: [ { key: K, value: V,
 //!                ttl_nanos?: u64,                // time left at save
@@ -244,6 +246,23 @@ pub enum SnapshotError {
     Encode(String),
     /// [`Cache::snapshot`] got a path whose extension names no format.
     UnknownExtension(PathBuf),
+    /// The snapshot holds another version of the data than the cache's
+    /// ([`CacheBuilder::version`](crate::CacheBuilder::version)); use
+    /// [`Cache::restore_any_version`] to restore it anyway.
+    VersionMismatch {
+        /// The version the snapshot was saved at.
+        saved: u64,
+        /// The cache's version.
+        current: u64,
+    },
+    /// The snapshot comes from a cache of another namespace
+    /// ([`CacheBuilder::namespace`](crate::CacheBuilder::namespace)).
+    NamespaceMismatch {
+        /// The snapshot's namespace.
+        saved: Option<String>,
+        /// The cache's namespace.
+        current: Option<String>,
+    },
 }
 
 impl fmt::Display for SnapshotError {
@@ -274,6 +293,23 @@ impl fmt::Display for SnapshotError {
             ),
             SnapshotError::Decode(why) => write!(f, "cannot decode snapshot entries: {why}"),
             SnapshotError::Encode(why) => write!(f, "cannot encode snapshot entries: {why}"),
+            SnapshotError::VersionMismatch { saved, current } => write!(
+                f,
+                "the snapshot holds version {saved} of the data and this cache is at version {current}: \
+                 its entries may not mean what this version's do; restore_any_version restores them anyway"
+            ),
+            SnapshotError::NamespaceMismatch { saved, current } => {
+                let name = |n: &Option<String>| {
+                    n.as_ref()
+                        .map_or("no namespace".into(), |n| format!("namespace `{n}`"))
+                };
+                write!(
+                    f,
+                    "the snapshot comes from {} and this cache has {}: it holds another cache's data",
+                    name(saved),
+                    name(current)
+                )
+            }
             SnapshotError::UnknownExtension(p) => write!(
                 f,
                 "cannot tell the snapshot format from `{}`: use a .json, .msgpack or .mpk extension, or snapshot_to",
@@ -311,6 +347,14 @@ struct SavedEntry<K, V> {
     freq: Option<u64>,
 }
 
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn no_tags(tags: &[Tag]) -> bool {
     tags.is_empty()
 }
@@ -322,6 +366,10 @@ fn tag_strs<S: Serializer>(tags: &[Tag], s: S) -> Result<S::Ok, S::Error> {
 #[derive(Serialize)]
 struct SavedPayload<'a, K, V> {
     policy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    version: u64,
     saved_at_unix_ms: u64,
     entries: &'a [SavedEntry<K, V>],
 }
@@ -341,6 +389,10 @@ struct LoadedEntry<K, V> {
 
 #[derive(Deserialize)]
 struct LoadedPayload<K, V> {
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    version: u64,
     #[serde(default)]
     saved_at_unix_ms: Option<u64>,
     entries: Vec<LoadedEntry<K, V>>,
@@ -722,6 +774,8 @@ where
         let entries = self.collect_for_snapshot();
         let payload = SavedPayload {
             policy: self.policy().name(),
+            namespace: self.namespace(),
+            version: self.version(),
             saved_at_unix_ms: unix_millis(),
             entries: &entries,
         };
@@ -802,7 +856,9 @@ where
     /// for a foreign or newer file; [`SnapshotError::Truncated`],
     /// [`SnapshotError::ChecksumMismatch`] or [`SnapshotError::TrailingData`]
     /// for a damaged one; [`SnapshotError::Decode`] if it holds other key or
-    /// value types.
+    /// value types; [`SnapshotError::NamespaceMismatch`] or
+    /// [`SnapshotError::VersionMismatch`] if it comes from a cache of
+    /// another namespace or version (see [`Cache::restore_any_version`]).
     ///
     /// ```
     /// use cachelite_runtime::{Cache, ManualClock, SnapshotError};
@@ -826,7 +882,39 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(&self, path: impl AsRef<Path>) -> Result<usize, SnapshotError> {
-        let file = File::open(path.as_ref())?;
+        self.restore_path(path.as_ref(), false)
+    }
+
+    /// [`Cache::restore`], also from a snapshot of another version of the
+    /// data ([`CacheBuilder::version`](crate::CacheBuilder::version)): for
+    /// a version bump whose old entries are known to be still good. The
+    /// namespace must still match.
+    ///
+    /// # Errors
+    /// As [`Cache::restore`], less [`SnapshotError::VersionMismatch`].
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, SnapshotError};
+    ///
+    /// let path = std::env::temp_dir().join(format!("cachelite-doc-version-{}.json", std::process::id()));
+    /// let v1: Cache<u8, u8> = Cache::builder().version(1).build();
+    /// v1.insert(1, 1);
+    /// v1.snapshot(&path)?;
+    ///
+    /// let v2: Cache<u8, u8> = Cache::builder().version(2).build();
+    /// let err = v2.restore(&path).unwrap_err();
+    /// assert!(matches!(err, SnapshotError::VersionMismatch { saved: 1, current: 2 }));
+    /// assert!(v2.is_empty());
+    /// assert_eq!(v2.restore_any_version(&path)?, 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_any_version(&self, path: impl AsRef<Path>) -> Result<usize, SnapshotError> {
+        self.restore_path(path.as_ref(), true)
+    }
+
+    fn restore_path(&self, path: &Path, any_version: bool) -> Result<usize, SnapshotError> {
+        let file = File::open(path)?;
         let size = file
             .metadata()
             .ok()
@@ -841,6 +929,7 @@ where
         }
         let loaded = decode(format, &payload)?;
         drop(payload);
+        self.check_origin(&loaded, any_version)?;
         Ok(self.load_snapshot(loaded))
     }
 
@@ -870,11 +959,65 @@ where
     /// assert!(matches!(copy.restore_from(buf.as_slice()), Err(SnapshotError::Truncated)));
     /// # Ok::<(), SnapshotError>(())
     /// ```
-    pub fn restore_from<R: Read>(&self, mut reader: R) -> Result<usize, SnapshotError> {
+    pub fn restore_from<R: Read>(&self, reader: R) -> Result<usize, SnapshotError> {
+        self.restore_reader(reader, false)
+    }
+
+    /// [`Cache::restore_from`], also from a snapshot of another version of
+    /// the data; see [`Cache::restore_any_version`].
+    ///
+    /// # Errors
+    /// As [`Cache::restore_from`], less [`SnapshotError::VersionMismatch`].
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, SnapshotFormat};
+    ///
+    /// let old: Cache<u8, u8> = Cache::new(10);
+    /// old.insert(1, 1);
+    /// let mut buf = Vec::new();
+    /// old.snapshot_to(&mut buf, SnapshotFormat::Json)?;
+    /// let new: Cache<u8, u8> = Cache::builder().version(7).build();
+    /// assert!(new.restore_from(&buf[..]).is_err());
+    /// assert_eq!(new.restore_from_any_version(&buf[..])?, 1);
+    /// # Ok::<(), cachelite_runtime::SnapshotError>(())
+    /// ```
+    pub fn restore_from_any_version<R: Read>(&self, reader: R) -> Result<usize, SnapshotError> {
+        self.restore_reader(reader, true)
+    }
+
+    fn restore_reader<R: Read>(
+        &self,
+        mut reader: R,
+        any_version: bool,
+    ) -> Result<usize, SnapshotError> {
         let (format, payload) = read_snapshot(&mut reader, |_| None)?;
         let loaded = decode(format, &payload)?;
         drop(payload);
+        self.check_origin(&loaded, any_version)?;
         Ok(self.load_snapshot(loaded))
+    }
+
+    /// Refuses a snapshot of another namespace, or of another version of
+    /// the data unless `any_version`.
+    fn check_origin(
+        &self,
+        loaded: &LoadedPayload<K, V>,
+        any_version: bool,
+    ) -> Result<(), SnapshotError> {
+        if loaded.namespace.as_deref() != self.namespace() {
+            return Err(SnapshotError::NamespaceMismatch {
+                saved: loaded.namespace.clone(),
+                current: self.namespace().map(str::to_owned),
+            });
+        }
+        let current = self.version();
+        if !any_version && loaded.version != current {
+            return Err(SnapshotError::VersionMismatch {
+                saved: loaded.version,
+                current,
+            });
+        }
+        Ok(())
     }
 
     /// Inserts decoded entries in order; nothing here can fail.

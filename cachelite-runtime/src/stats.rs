@@ -3,6 +3,7 @@
 //! lines; [`Cache::stats`](crate::Cache::stats) sums the shards with `+=`.
 
 use std::ops::AddAssign;
+use std::time::Duration;
 
 use crate::config::CacheConfig;
 
@@ -42,6 +43,14 @@ pub struct Stats {
     pub len: usize,
     /// Summed weight of the live entries (deep bytes, or the weigher's unit).
     pub bytes: u64,
+    /// Loads (the computation of a read-through or memoized call on a
+    /// miss, a refresh, a batch loader call) that gave a value to store.
+    pub load_successes: u64,
+    /// Loads that gave nothing to store: an `Err`, a `None` or a value
+    /// that is not cached, or a panic.
+    pub load_failures: u64,
+    /// The time all loads took, successes and failures.
+    pub total_load_time: Duration,
 }
 
 /// Sums two sets of counters and sizes, as of two shards or two caches.
@@ -69,6 +78,9 @@ impl AddAssign for Stats {
         self.listener_panics += o.listener_panics;
         self.len += o.len;
         self.bytes += o.bytes;
+        self.load_successes += o.load_successes;
+        self.load_failures += o.load_failures;
+        self.total_load_time += o.total_load_time;
     }
 }
 
@@ -81,6 +93,28 @@ impl Stats {
     #[must_use]
     pub fn hit_rate(&self) -> f64 {
         ratio(self.hits, self.hits + self.misses)
+    }
+
+    /// The mean time of a load, or `None` before the first.
+    ///
+    /// ```
+    /// use cachelite_runtime::Cache;
+    ///
+    /// let c: Cache<u8, u8> = Cache::new(10);
+    /// assert_eq!(c.stats().average_load_time(), None);
+    /// c.get_or_insert_with(1, || 1);
+    /// let _ = c.try_get_or_insert_with(2, || Err::<u8, _>("down"));
+    /// let s = c.stats();
+    /// assert_eq!((s.load_successes, s.load_failures), (1, 1));
+    /// assert!(s.average_load_time().is_some());
+    /// ```
+    #[must_use]
+    pub fn average_load_time(&self) -> Option<Duration> {
+        let loads = self.load_successes + self.load_failures;
+        (loads > 0).then(|| {
+            let nanos = self.total_load_time.as_nanos() / u128::from(loads);
+            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        })
     }
 
     /// `misses / (hits + misses)`, or 0 before the first read.

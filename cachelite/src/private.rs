@@ -10,7 +10,7 @@ use std::hash::Hash;
 
 pub use ::cachelite_macros::__memoize_policy_names as policy_names;
 pub use ::cachelite_runtime;
-pub use ::cachelite_runtime::{Cache, CacheBuilder, CacheInfo, Insertion, Policy};
+pub use ::cachelite_runtime::{Cache, CacheBuilder, CacheInfo, Insertion, Policy, Scoped};
 pub use ::core;
 pub use ::core::clone::Clone;
 pub use ::core::option::Option;
@@ -432,6 +432,12 @@ impl<K, V> Op<K, V> for Invalidate<'_, K, V> {
     }
 }
 
+/// A memoized fn's key under the scope path its `scope(...)` levels give.
+#[inline]
+pub fn scoped<K>(segments: Vec<String>, key: K) -> Scoped<K> {
+    ::cachelite_runtime::ScopePath::__from_declared(segments).key(key)
+}
+
 /// The read-through of a memoized fn.
 ///
 /// With `shared` (singleflight), concurrent callers for one key run the
@@ -445,6 +451,9 @@ pub struct GetOrCompute<'a, K, V, H, S, P, C> {
     pub cache: &'a Cache<K, V>,
     /// Singleflight.
     pub shared: bool,
+    /// `<fn>_cache_refresh(..)`: the body runs now, its value replacing
+    /// the cached one (which other callers keep getting meanwhile).
+    pub refresh: bool,
     /// The key of this call.
     pub key: K,
     /// Cached value to output.
@@ -476,6 +485,7 @@ where
         let GetOrCompute {
             cache,
             shared,
+            refresh,
             key,
             on_hit,
             store,
@@ -487,6 +497,9 @@ where
             let ins = insertion(store(&out), keep, tags);
             (out, ins)
         };
+        if refresh {
+            return cache.refresh_with(key, compute);
+        }
         cache.read_through(key, misses(shared), on_hit, compute)
     }
 }
@@ -508,6 +521,7 @@ where
     let GetOrCompute {
         cache,
         shared,
+        refresh,
         key,
         on_hit,
         store,
@@ -519,6 +533,9 @@ where
         let ins = insertion(store(&out), keep, tags);
         (out, ins)
     };
+    if refresh {
+        return cache.refresh_with_async(key, compute).await;
+    }
     cache
         .read_through_async(key, misses(shared), on_hit, compute)
         .await
@@ -591,6 +608,34 @@ pub fn tags<T: Tags>(tags: T) -> Vec<String> {
 
 /// No tags.
 pub const NO_TAGS: [&str; 0] = [];
+
+/// What a `tags_from_result` closure returns: an array, `Vec` or iterator
+/// of strings.
+#[diagnostic::on_unimplemented(
+    message = "`tags_from_result` must return strings, but `{Self}` is not a list of strings",
+    label = "expected an array, `Vec` or iterator of `&str` or `String`",
+    note = "e.g. `tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{{}}\", u.id))`"
+)]
+pub trait ResultTags {
+    /// The tags, as owned strings.
+    fn into_result_tags(self) -> Vec<String>;
+}
+
+impl<I> ResultTags for I
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    fn into_result_tags(self) -> Vec<String> {
+        self.into_iter().map(|t| t.as_ref().to_owned()).collect()
+    }
+}
+
+/// The tags a `tags_from_result` closure computed.
+#[inline]
+pub fn result_tags<T: ResultTags>(tags: T) -> Vec<String> {
+    tags.into_result_tags()
+}
 
 /// Calls `f`: runs a memoized fn's body as a closure, so that its `return`
 /// statements and `?` stay within it.

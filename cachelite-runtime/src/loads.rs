@@ -1,0 +1,102 @@
+//! Load statistics: how often the computations behind read-throughs and
+//! memoized calls succeeded or failed, and how long they took. Loads run
+//! outside every lock, so they count in a few atomics of their own rather
+//! than in a shard's counters.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cache::Insertion;
+use crate::stats::Stats;
+
+#[derive(Default)]
+pub(crate) struct Loads {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    nanos: AtomicU64,
+}
+
+/// Counts one load when dropped: a failure unless told it succeeded, so a
+/// panicking or cancelled load counts as one too.
+struct Timing<'a> {
+    loads: &'a Loads,
+    start: Instant,
+    stored: bool,
+}
+
+impl Drop for Timing<'_> {
+    fn drop(&mut self) {
+        let counter = if self.stored {
+            &self.loads.successes
+        } else {
+            &self.loads.failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.loads.nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Loads {
+    fn start(&self) -> Timing<'_> {
+        Timing {
+            loads: self,
+            start: Instant::now(),
+            stored: false,
+        }
+    }
+
+    /// Runs a read-through's computation, counting it: a success if it
+    /// gave a value to store, else a failure.
+    pub(crate) fn time<O, V>(
+        &self,
+        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
+    ) -> (O, Option<Insertion<V>>) {
+        let mut t = self.start();
+        let out = compute();
+        t.stored = out.1.is_some();
+        out
+    }
+
+    /// [`Self::time`] for a future: the time from its first poll to its
+    /// end, waits included.
+    pub(crate) async fn time_async<O, V>(
+        &self,
+        compute: impl Future<Output = (O, Option<Insertion<V>>)>,
+    ) -> (O, Option<Insertion<V>>) {
+        let mut t = self.start();
+        let out = compute.await;
+        t.stored = out.1.is_some();
+        out
+    }
+
+    /// Counts a batch loader's call: a success unless it panics.
+    pub(crate) fn time_batch<T>(&self, load: impl FnOnce() -> T) -> T {
+        let mut t = self.start();
+        let out = load();
+        t.stored = true;
+        out
+    }
+
+    /// [`Self::time_batch`] for a future.
+    pub(crate) async fn time_batch_async<T>(&self, load: impl Future<Output = T>) -> T {
+        let mut t = self.start();
+        let out = load.await;
+        t.stored = true;
+        out
+    }
+
+    /// Adds the load counters to `stats`.
+    pub(crate) fn add_to(&self, stats: &mut Stats) {
+        stats.load_successes += self.successes.load(Ordering::Relaxed);
+        stats.load_failures += self.failures.load(Ordering::Relaxed);
+        stats.total_load_time += Duration::from_nanos(self.nanos.load(Ordering::Relaxed));
+    }
+
+    pub(crate) fn reset(&self) {
+        for a in [&self.successes, &self.failures, &self.nanos] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+use cachelite::memoize;
+
+#[memoize(scope = org)]
+fn prefs(org: u64, user: u64) -> u64 {
+    org + user
+}
+
+fn main() {
+    prefs(1, 2);
+}

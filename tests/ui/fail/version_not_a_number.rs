@@ -1,0 +1,10 @@
+use cachelite::memoize;
+
+#[memoize(version = "3")]
+fn price(id: u32) -> u32 {
+    id
+}
+
+fn main() {
+    price(1);
+}
