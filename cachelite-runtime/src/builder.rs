@@ -122,8 +122,6 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     deep_weigher: Option<Weigher<K, V>>,
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
-    namespace: Option<Arc<str>>,
-    version: u64,
     /// Declared by `scope_levels` (for `Scoped` keys only).
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
@@ -138,8 +136,6 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             deep_weigher: None,
             listeners: Listeners::default(),
             clock: None,
-            namespace: None,
-            version: 0,
             scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
@@ -399,8 +395,6 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             deep_weigher: self.deep_weigher,
             listeners: self.listeners,
             clock: self.clock,
-            namespace: self.namespace,
-            version: self.version,
             scopes: self.scopes,
             hasher,
             _types: PhantomData,
@@ -417,7 +411,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.namespace(), Some("billing"));
     /// ```
     pub fn namespace(mut self, namespace: impl AsRef<str>) -> Self {
-        self.namespace = Some(Arc::from(namespace.as_ref()));
+        self.cfg.namespace = Some(namespace.as_ref().to_owned());
         self
     }
 
@@ -433,12 +427,12 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.version(), 3);
     /// ```
     pub fn version(mut self, version: u64) -> Self {
-        self.version = version;
+        self.cfg.version = version;
         self
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        if self.namespace.as_deref() == Some("") {
+        if self.cfg.namespace.as_deref() == Some("") {
             return Err(BuildError::EmptyNamespace);
         }
         if let Some(scopes) = &self.scopes {
@@ -517,7 +511,7 @@ where
     /// # Ok::<(), cachelite_runtime::ConfigError>(())
     /// ```
     pub fn config(mut self, config: &CacheConfig) -> Self {
-        self.cfg = *config;
+        self.cfg = config.clone();
         self.deep_weigher = config.max_bytes.map(|_| deep_weigher());
         self
     }
@@ -568,6 +562,8 @@ where
     pub fn try_build(self) -> Result<Cache<K, V, S>, BuildError> {
         self.validate()?;
         let mut cfg = self.cfg;
+        let namespace = cfg.namespace.as_deref().map(Arc::from);
+        let version = cfg.version;
         let shard_count = cap_shards(
             cfg.shards
                 .unwrap_or_else(|| default_shards(cfg.max_items, cfg.max_bytes)),
@@ -597,12 +593,12 @@ where
             shards,
             hasher: self.hasher,
             clock: self.clock.unwrap_or_else(AnyClock::monotonic),
-            config: cfg,
+            config: cfg.clone(),
             weigher: self.weigher.or(self.deep_weigher),
             listeners: self.listeners,
             sweeper: OnceLock::new(),
-            version: AtomicU64::new(self.version),
-            namespace: self.namespace,
+            version: AtomicU64::new(version),
+            namespace,
             scopes: self.scopes,
             loads: crate::loads::Loads::default(),
         });

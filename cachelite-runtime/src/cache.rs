@@ -1236,7 +1236,7 @@ where
     pub fn info(&self) -> CacheInfo {
         CacheInfo {
             stats: self.stats(),
-            config: self.inner.config,
+            config: self.config(),
         }
     }
 
@@ -1246,12 +1246,20 @@ where
     ///
     /// ```
     /// use cachelite_runtime::{Cache, Policy};
-    /// let c: Cache<u8, u8> = Cache::builder().max_items(10).policy(Policy::Fifo).build();
+    /// let c: Cache<u8, u8> = Cache::builder()
+    ///     .max_items(10)
+    ///     .policy(Policy::Fifo)
+    ///     .namespace("billing")
+    ///     .version(3)
+    ///     .build();
     /// let twin: Cache<u8, u8> = Cache::from_config(&c.config()).unwrap();
     /// assert_eq!(twin.config(), c.config());
+    /// assert_eq!((twin.namespace(), twin.version()), (Some("billing"), 3));
     /// ```
     pub fn config(&self) -> CacheConfig {
-        self.inner.config
+        let mut config = self.inner.config.clone();
+        config.version = self.version();
+        config
     }
 
     /// Runs one active-expiry cycle now, as the background sweeper does:
