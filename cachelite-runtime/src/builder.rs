@@ -122,6 +122,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     deep_weigher: Option<Weigher<K, V>>,
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
+    name: Option<Arc<str>>,
     /// Declared by `scope_levels` (for `Scoped` keys only).
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
@@ -136,6 +137,7 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             deep_weigher: None,
             listeners: Listeners::default(),
             clock: None,
+            name: None,
             scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
@@ -395,10 +397,26 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             deep_weigher: self.deep_weigher,
             listeners: self.listeners,
             clock: self.clock,
+            name: self.name,
             scopes: self.scopes,
             hasher,
             _types: PhantomData,
         }
+    }
+
+    /// Names the cache for observability: the `cache` field of its
+    /// load spans and removal events (feature `tracing`) and the `cache`
+    /// label of its exported metrics (feature `metrics`). `#[memoize]`
+    /// names each fn's cache after the fn (or its `name = ".."`).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> =
+    ///     cachelite_runtime::Cache::builder().name("users").build();
+    /// assert_eq!(c.name(), Some("users"));
+    /// ```
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.name = Some(Arc::from(name.as_ref()));
+        self
     }
 
     /// Puts the cache in a namespace (`"billing"`): it is saved in
@@ -600,7 +618,8 @@ where
             version: AtomicU64::new(version),
             namespace,
             scopes: self.scopes,
-            loads: crate::loads::Loads::default(),
+            loads: crate::loads::Loads::new(self.name.as_ref()),
+            name: self.name,
         });
         if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

@@ -44,6 +44,8 @@ pub(crate) struct Inner<K, V, S> {
     /// Declared scope levels, and the tags each key's scope path gives it.
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     pub(crate) loads: crate::loads::Loads,
+    /// See [`CacheBuilder::name`](crate::CacheBuilder::name).
+    pub(crate) name: Option<Arc<str>>,
 }
 
 impl<K, V, S> Inner<K, V, S> {
@@ -325,6 +327,10 @@ where
 
     #[cold]
     fn report_removals(&self, evicted: Evicted<K, V>) {
+        #[cfg(feature = "tracing")]
+        for r in evicted.iter() {
+            self.trace_removal(r.cause);
+        }
         if self.inner.listeners.is_empty() {
             return;
         }
@@ -334,6 +340,22 @@ where
                 value: &r.value,
                 cause: r.cause,
             });
+        }
+    }
+
+    /// A debug event for an eviction or an expiration (other removals are
+    /// the caller's own doing), emitted after the shard lock is released.
+    #[cfg(feature = "tracing")]
+    fn trace_removal(&self, cause: RemovalCause) {
+        let cache = self.inner.name.as_deref().unwrap_or("");
+        match cause {
+            RemovalCause::Size => {
+                tracing::debug!(cache, cause = "size", "cachelite: entry evicted")
+            }
+            RemovalCause::Expired => {
+                tracing::debug!(cache, cause = "expired", "cachelite: entry expired");
+            }
+            RemovalCause::Explicit | RemovalCause::Replaced => {}
         }
     }
 
@@ -602,6 +624,8 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let removed = self.shard(hash).write().remove(hash, key, now)?;
+        #[cfg(feature = "tracing")]
+        self.trace_removal(removed.cause);
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Removed {
                 key: &removed.key,
@@ -1195,7 +1219,21 @@ where
             stats += shard.read().stats();
         }
         self.inner.loads.add_to(&mut stats);
+        #[cfg(feature = "metrics")]
+        crate::metrics::export(self.inner.name.as_deref(), &stats);
         stats
+    }
+
+    /// The cache's name, if it has one
+    /// ([`CacheBuilder::name`](crate::CacheBuilder::name)).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.name(), None);
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
     }
 
     /// Sets every counter of [`Cache::stats`] back to zero (hits, misses,
@@ -1420,7 +1458,13 @@ where
     S: BuildHasher + Send + Sync + 'static,
 {
     fn sweep_once(self: Arc<Self>) -> usize {
-        Cache { inner: self }.sweep_expired()
+        let cache = Cache { inner: self };
+        let removed = cache.sweep_expired();
+        // The sweeper's rounds keep exported metrics fresh without any
+        // work on the callers' path.
+        #[cfg(feature = "metrics")]
+        let _ = cache.stats();
+        removed
     }
 }
 

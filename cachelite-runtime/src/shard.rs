@@ -166,6 +166,11 @@ impl<K, V> Evicted<K, V> {
         self.first.is_none()
     }
 
+    #[cfg(feature = "tracing")]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Removed<K, V>> {
+        self.first.iter().chain(&self.rest)
+    }
+
     pub(crate) fn into_iter(self) -> impl Iterator<Item = Removed<K, V>> {
         self.first.into_iter().chain(self.rest)
     }

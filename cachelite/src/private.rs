@@ -350,7 +350,7 @@ impl<K, V> Op<K, V> for Build<K, V> {
         K: Key,
         V: Value,
     {
-        let cache = self.builder.try_build().unwrap_or_else(|error| {
+        let cache = self.builder.name(self.name).try_build().unwrap_or_else(|error| {
             // A value the macro could not check at compile time (a `ttl`
             // or `capacity` computed at run time) is reported once, here;
             // the fn stays correct with a cache that keeps nothing.
