@@ -123,6 +123,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
     name: Option<Arc<str>>,
+    spawner: Option<crate::revalidate::Spawner>,
     /// Declared by `scope_levels` (for `Scoped` keys only).
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
@@ -138,6 +139,7 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             listeners: Listeners::default(),
             clock: None,
             name: None,
+            spawner: None,
             scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
@@ -398,6 +400,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             listeners: self.listeners,
             clock: self.clock,
             name: self.name,
+            spawner: self.spawner,
             scopes: self.scopes,
             hasher,
             _types: PhantomData,
@@ -416,6 +419,35 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// ```
     pub fn name(mut self, name: impl AsRef<str>) -> Self {
         self.name = Some(Arc::from(name.as_ref()));
+        self
+    }
+
+    /// Names the executor that runs async stale refreshes: with a
+    /// [`stale_ttl`](Self::stale_ttl), a caller of
+    /// [`Cache::get_or_compute_async_revalidating`] that finds a stale
+    /// entry gets it at once and hands the refresh to `spawn`. Without a
+    /// spawner that caller refreshes inline. With tokio:
+    /// `.spawner(|f| { tokio::spawn(f); })` (or the facade's
+    /// `cachelite::tokio_spawner()`, feature `tokio`).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use cachelite_runtime::{BoxFuture, Cache};
+    ///
+    /// // A spawner that queues futures, for an executor to run later.
+    /// let queue: Arc<Mutex<Vec<BoxFuture>>> = Arc::default();
+    /// let q = queue.clone();
+    /// let cache: Cache<u8, u8> = Cache::builder()
+    ///     .stale_ttl(std::time::Duration::from_secs(5))
+    ///     .spawner(move |f| q.lock().unwrap().push(f))
+    ///     .build();
+    /// # drop(cache);
+    /// ```
+    pub fn spawner(
+        mut self,
+        spawn: impl Fn(crate::revalidate::BoxFuture) + Send + Sync + 'static,
+    ) -> Self {
+        self.spawner = Some(Arc::new(spawn));
         self
     }
 
@@ -620,6 +652,7 @@ where
             scopes: self.scopes,
             loads: crate::loads::Loads::new(self.name.as_ref()),
             name: self.name,
+            spawner: self.spawner,
         });
         if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

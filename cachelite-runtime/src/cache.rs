@@ -46,6 +46,8 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) loads: crate::loads::Loads,
     /// See [`CacheBuilder::name`](crate::CacheBuilder::name).
     pub(crate) name: Option<Arc<str>>,
+    /// Runs async stale refreshes ([`CacheBuilder::spawner`](crate::CacheBuilder::spawner)).
+    pub(crate) spawner: Option<crate::revalidate::Spawner>,
 }
 
 impl<K, V, S> Inner<K, V, S> {
@@ -285,6 +287,10 @@ where
     }
 }
 
+/// Takes over a stale entry's refresh (its lead and its computation) off
+/// the caller's path; see `revalidate.rs`.
+pub(crate) type Background<K, V, S, C> = fn(&Cache<K, V, S>, Leader<'_, K, V, S>, C);
+
 /// What [`Cache::begin`] found.
 enum Begin<'a, K, V, S> {
     Hit(V),
@@ -293,6 +299,8 @@ enum Begin<'a, K, V, S> {
     Wait(Arc<Flight<V>>, K, u64),
     /// The key is being computed by this very thread (recursion).
     Recursive(K),
+    /// A stale value to serve, and the lead of its refresh.
+    Revalidate(V, Leader<'a, K, V, S>),
 }
 
 impl<K, V, S> Cache<K, V, S>
@@ -707,7 +715,7 @@ where
     /// listeners after the lock. `None` leaves the rest (a miss, a stale or
     /// an expired entry) to the exclusive path.
     #[inline(always)]
-    fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    pub(crate) fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -735,7 +743,7 @@ where
     /// computation already in flight for it or becomes its leader. `sync`
     /// callers are checked for recursion on a key their own thread is
     /// computing.
-    fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
+    fn begin(&self, key: K, hash: u64, sync: bool, revalidate: bool) -> Begin<'_, K, V, S> {
         let listen = !self.inner.listeners.is_empty();
         let mut evicted = Evicted::new();
         let mut hit_event = None;
@@ -743,12 +751,19 @@ where
             let mut g = self.shard(hash).write();
             let now = |d| self.inner.clock.now_near(d);
             let me = sync.then(thread_token);
-            match g.begin(hash, &key, now, me, &mut evicted) {
+            match g.begin(hash, &key, now, me, revalidate, &mut evicted) {
                 Begun::Hit(e) => {
                     if listen {
                         hit_event = Some((e.key.clone(), e.value.clone()));
                     }
                     Begin::Hit(e.value.clone())
+                }
+                Begun::Revalidate(e, id) => {
+                    if listen {
+                        hit_event = Some((e.key.clone(), e.value.clone()));
+                    }
+                    let value = e.value.clone();
+                    Begin::Revalidate(value, Leader::new(self, hash, key, id))
                 }
                 Begun::Wait(flight, id) => Begin::Wait(flight, key, id),
                 Begun::Recursive => Begin::Recursive(key),
@@ -757,7 +772,7 @@ where
         };
         if listen {
             match (&step, &hit_event) {
-                (Begin::Hit(_), Some((k, v))) => {
+                (Begin::Hit(_) | Begin::Revalidate(..), Some((k, v))) => {
                     self.inner.listeners.emit(&Event::Hit { key: k, value: v });
                 }
                 (Begin::Lead(l), _) => {
@@ -840,24 +855,36 @@ where
         let hash = self.hash(&key);
         match self.hit(hash, &key) {
             Some(v) => on_hit(v),
-            None => self.compute_or_join(key, hash, on_hit, compute),
+            None => self.compute_or_join(key, hash, on_hit, compute, None),
         }
     }
 
     /// [`Cache::get_or_compute`] past a shared-lock read that found nothing
     /// fresh: out of line, so that a hit's path stays short.
+    /// `background`, if any, takes over the refresh of a stale entry so
+    /// that this caller returns the stale value at once.
     #[inline(never)]
-    fn compute_or_join<O>(
+    pub(crate) fn compute_or_join<O, C>(
         &self,
         key: K,
         hash: u64,
         on_hit: impl FnOnce(V) -> O,
-        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
-    ) -> O {
+        compute: C,
+        background: Option<Background<K, V, S, C>>,
+    ) -> O
+    where
+        C: FnOnce() -> (O, Option<Insertion<V>>),
+    {
         let mut key = key;
         loop {
-            match self.begin(key, hash, true) {
+            match self.begin(key, hash, true, background.is_some()) {
                 Begin::Hit(v) => return on_hit(v),
+                Begin::Revalidate(v, leader) => {
+                    if let Some(refresh) = background {
+                        refresh(self, leader, compute);
+                    }
+                    return on_hit(v);
+                }
                 Begin::Lead(leader) => {
                     let (out, ins) = {
                         let _leading = Leading::enter(leader.id());
@@ -998,10 +1025,33 @@ where
         if let Some(v) = self.hit(hash, &key) {
             return on_hit(v);
         }
+        self.compute_or_join_async(key, hash, on_hit, compute, None)
+            .await
+    }
+
+    /// [`Cache::get_or_compute_async`] past the shared-lock read;
+    /// `background`, as for [`Cache::compute_or_join`].
+    pub(crate) async fn compute_or_join_async<O, F>(
+        &self,
+        key: K,
+        hash: u64,
+        on_hit: impl FnOnce(V) -> O,
+        compute: F,
+        background: Option<Background<K, V, S, F>>,
+    ) -> O
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)>,
+    {
         let mut key = key;
         loop {
-            match self.begin(key, hash, false) {
+            match self.begin(key, hash, false, background.is_some()) {
                 Begin::Hit(v) => return on_hit(v),
+                Begin::Revalidate(v, leader) => {
+                    if let Some(refresh) = background {
+                        refresh(self, leader, compute);
+                    }
+                    return on_hit(v);
+                }
                 Begin::Lead(leader) => {
                     let (out, ins) =
                         lead_async(leader.id(), self.inner.loads.time_async(compute)).await;

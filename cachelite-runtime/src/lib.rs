@@ -70,6 +70,7 @@ mod metrics;
 mod model_tests;
 mod policy;
 mod registry;
+mod revalidate;
 mod scope;
 mod shard;
 mod singleflight;
@@ -91,6 +92,7 @@ pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};
 pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
+pub use revalidate::{BoxFuture, Spawner};
 pub use scope::{ScopeError, ScopePath, Scoped};
 pub use size::DeepSize;
 #[cfg(feature = "serde")]
