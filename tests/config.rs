@@ -265,7 +265,7 @@ fn from_env_reads_the_process_environment() {
         format!(
             "{:?}",
             Err::<CacheConfig, _>(
-                "P_POLICY=\"mru\" is not valid: expected one of lru, lfu, fifo, random, tinylfu"
+                "P_POLICY=\"mru\" is not valid: expected one of lru, lfu, fifo, random, tinylfu, adaptive"
             )
         )
     );
