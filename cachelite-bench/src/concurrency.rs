@@ -30,7 +30,7 @@ type Fold = foldhash::fast::RandomState;
 /// the memoize workload only.
 pub const CACHES: &[&str] = &[
     CACHELITE,
-    CACHELITE_TINYLFU,
+    CACHELITE_ADAPTIVE,
     QUICK_CACHE,
     MOKA,
     CACHED,
@@ -40,8 +40,9 @@ pub const CACHES: &[&str] = &[
 
 /// cachelite's default configuration (`Cache::new`, `#[memoize]`).
 pub const CACHELITE: &str = "cachelite";
-/// cachelite with `.policy(Policy::TinyLfu)` (`policy = "tinylfu"`).
-pub const CACHELITE_TINYLFU: &str = "cachelite TinyLFU";
+/// cachelite with `.policy(Policy::Adaptive)` (`policy = "adaptive"`),
+/// whose hits bump a per-entry counter instead of queueing in a ring.
+pub const CACHELITE_ADAPTIVE: &str = "cachelite Adaptive";
 /// quick_cache 0.7, `sync::Cache`.
 pub const QUICK_CACHE: &str = "quick_cache";
 /// moka 0.12, `sync::Cache`.
@@ -55,7 +56,7 @@ pub const SCC: &str = "scc (no policy)";
 
 const FLOORS: &[&str] = &[PAPAYA, SCC];
 /// cachelite's policies, each held to the no-collapse target.
-const POLICIES: &[&str] = &[CACHELITE, CACHELITE_TINYLFU];
+const POLICIES: &[&str] = &[CACHELITE, CACHELITE_ADAPTIVE];
 
 /// Memoized fns use this many distinct keys.
 pub const HOT_KEYS: usize = 64;
@@ -334,8 +335,8 @@ fn memo_cachelite(x: u64) -> u64 {
     body(x)
 }
 
-#[cachelite::memoize(policy = "tinylfu")]
-fn memo_cachelite_tinylfu(x: u64) -> u64 {
+#[cachelite::memoize(policy = "adaptive")]
+fn memo_cachelite_adaptive(x: u64) -> u64 {
     body(x)
 }
 
@@ -382,7 +383,7 @@ fn cases(w: Workload, s: &Sizes) -> Vec<(&'static str, Op)> {
     if w == Workload::Memoize {
         return vec![
             (CACHELITE, memo_op(memo_cachelite)),
-            (CACHELITE_TINYLFU, memo_op(memo_cachelite_tinylfu)),
+            (CACHELITE_ADAPTIVE, memo_op(memo_cachelite_adaptive)),
             (QUICK_CACHE, memo_op(memo_qc)),
             (MOKA, memo_op(memo_moka)),
             (CACHED, memo_op(memo_cached)),
@@ -403,9 +404,9 @@ fn cases(w: Workload, s: &Sizes) -> Vec<(&'static str, Op)> {
         0
     };
     let cl: Cache<u64, u64> = Cache::new(capacity);
-    let tlfu: Cache<u64, u64> = Cache::builder()
+    let adaptive: Cache<u64, u64> = Cache::builder()
         .max_items(capacity)
-        .policy(Policy::TinyLfu)
+        .policy(Policy::Adaptive)
         .build();
     let qc = quick_cache::sync::Cache::<u64, u64>::new(capacity);
     let moka = moka::sync::Cache::<u64, u64>::new(capacity as u64);
@@ -413,7 +414,7 @@ fn cases(w: Workload, s: &Sizes) -> Vec<(&'static str, Op)> {
     let idx = scc::HashIndex::<u64, u64, Fold>::with_hasher(Fold::default());
     for k in (0..preload as u64).map(scramble) {
         cl.insert(k, k);
-        tlfu.insert(k, k);
+        adaptive.insert(k, k);
         qc.insert(k, k);
         moka.insert(k, k);
         pap.pin().insert(k, k);
@@ -422,7 +423,7 @@ fn cases(w: Workload, s: &Sizes) -> Vec<(&'static str, Op)> {
     moka.run_pending_tasks();
     vec![
         (CACHELITE, op(w, cl)),
-        (CACHELITE_TINYLFU, op(w, tlfu)),
+        (CACHELITE_ADAPTIVE, op(w, adaptive)),
         (QUICK_CACHE, op(w, qc)),
         (MOKA, op(w, moka)),
         (PAPAYA, op(w, pap)),
@@ -588,13 +589,13 @@ pub fn run(opts: &Options) -> Report {
             s.runs,
         ),
         format!(
-            "Reads: {} u64 keys pre-loaded at capacity {} (room to spare: every read is a hit), `get` only. Get-or-insert: Zipf 0.9 over {} keys at capacity {}, each cache's get-or-insert (`get_or_insert_with`; moka `get_with`). Insert mix: the same keys, alternately `get` and `insert`. Memoize: a fn over {HOT_KEYS} hot keys (uniform) through `#[cachelite::memoize]` (default; and `policy = \"tinylfu\"`), `#[cached]` (default), and a static quick_cache (`get_or_insert_with`), moka (`get_with`), papaya and scc of capacity {MEMO_CAPACITY}.",
+            "Reads: {} u64 keys pre-loaded at capacity {} (room to spare: every read is a hit), `get` only. Get-or-insert: Zipf 0.9 over {} keys at capacity {}, each cache's get-or-insert (`get_or_insert_with`; moka `get_with`). Insert mix: the same keys, alternately `get` and `insert`. Memoize: a fn over {HOT_KEYS} hot keys (uniform) through `#[cachelite::memoize]` (default; and `policy = \"adaptive\"`), `#[cached]` (default), and a static quick_cache (`get_or_insert_with`), moka (`get_with`), papaya and scc of capacity {MEMO_CAPACITY}.",
             s.read_keys,
             s.read_keys * 2,
             s.write_keys,
             s.write_capacity,
         ),
-        "cachelite = `Cache::new(capacity)` (the default: LRU, aHash, shards following the CPU count); TinyLFU adds `.policy(Policy::TinyLfu)`. quick_cache 0.7 and moka 0.12 are their `sync::Cache::new(capacity)`. papaya 0.2 `HashMap` and scc 3 `HashIndex` (foldhash) are floors: no policy, no bound, no TTL.".into(),
+        "cachelite = `Cache::new(capacity)` (the default: LRU, aHash, shards following the CPU count); Adaptive adds `.policy(Policy::Adaptive)`. quick_cache 0.7 and moka 0.12 are their `sync::Cache::new(capacity)`. papaya 0.2 `HashMap` and scc 3 `HashIndex` (foldhash) are floors: no policy, no bound, no TTL.".into(),
         format!("The machine has {} hardware threads; thread counts above that oversubscribe it.", opts.threads),
     ];
 
@@ -652,7 +653,7 @@ pub fn run(opts: &Options) -> Report {
             "workload",
             "threads",
             CACHELITE,
-            CACHELITE_TINYLFU,
+            CACHELITE_ADAPTIVE,
             QUICK_CACHE,
             MOKA,
             "best floor (papaya, scc)",
@@ -668,7 +669,7 @@ pub fn run(opts: &Options) -> Report {
                 w.title(&s),
                 threads[ti].to_string(),
                 get(CACHELITE),
-                get(CACHELITE_TINYLFU),
+                get(CACHELITE_ADAPTIVE),
                 get(QUICK_CACHE),
                 get(MOKA),
                 best_floor(rows, ti).map_or("—".into(), |(n, v)| {

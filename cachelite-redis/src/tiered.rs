@@ -363,6 +363,7 @@ where
         };
         handle.spawn(sub.run());
         Ok(TieredCache {
+            l1: shared.l1.clone(),
             shared,
             _key: PhantomData,
         })
@@ -401,6 +402,9 @@ where
 /// ```
 pub struct TieredCache<K: ?Sized + ToOwned, V> {
     pub(crate) shared: Arc<Shared<K, V>>,
+    /// A handle on `shared.l1`, held here too so that a local hit reaches
+    /// the local tier in as few dependent loads as a plain `Cache` hit.
+    l1: Cache<K::Owned, V>,
     _key: PhantomData<fn(&K)>,
 }
 
@@ -408,6 +412,7 @@ impl<K: ?Sized + ToOwned, V> Clone for TieredCache<K, V> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            l1: self.l1.clone(),
             _key: PhantomData,
         }
     }
@@ -974,8 +979,11 @@ where
     /// answers without a round trip.
     #[inline]
     pub(crate) fn get_local(&self, key: &K) -> Option<V> {
-        let s = &*self.shared;
-        if s.live() { s.l1.get(key) } else { None }
+        if self.shared.live() {
+            self.l1.get(key)
+        } else {
+            None
+        }
     }
 
     async fn get_remote(&self, key: &K) -> Option<V> {
