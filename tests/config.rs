@@ -32,6 +32,8 @@ fn every_variable_sets_its_option() {
             ("POLICY", "TinyLFU"),
             ("SHARDS", "8"),
             ("STRIPED_LOCKS", "off"),
+            ("NAMESPACE", "billing"),
+            ("VERSION", "3"),
         ],
     )
     .unwrap();
@@ -46,6 +48,8 @@ fn every_variable_sets_its_option() {
     want.policy = Policy::TinyLfu;
     want.shards = Some(8);
     want.striped_locks = Some(false);
+    want.namespace = Some("billing".to_owned());
+    want.version = 3;
     assert_eq!(c, want);
 }
 
@@ -180,7 +184,7 @@ fn serde_reads_durations_with_units_or_as_seconds() {
     );
 
     // Written back: durations with units, the policy by name.
-    let json = serde_json::to_value(c).unwrap();
+    let json = serde_json::to_value(&c).unwrap();
     assert_eq!(json["default_ttl"], "5m");
     assert_eq!(json["ttl_jitter"], "500ms");
     assert_eq!(json["policy"], "lfu");
@@ -264,9 +268,48 @@ fn from_env_reads_the_process_environment() {
         run(&[("POLICY", "mru")]),
         format!(
             "{:?}",
-            Err::<CacheConfig, _>(
-                "P_POLICY=\"mru\" is not valid: expected one of lru, lfu, fifo, random, tinylfu, adaptive"
-            )
+            Err::<CacheConfig, _>(format!(
+                "P_POLICY=\"mru\" is not valid: expected one of {}",
+                Policy::valid_names()
+            ))
         )
+    );
+}
+
+#[test]
+fn namespace_and_version_travel_through_a_config() {
+    let built: Cache<u8, u8> = Cache::builder().namespace("billing").version(3).build();
+    let config = built.config();
+    assert_eq!(
+        (config.namespace.as_deref(), config.version),
+        (Some("billing"), 3)
+    );
+    let twin: Cache<u8, u8> = Cache::from_config(&config).unwrap();
+    assert_eq!((twin.namespace(), twin.version()), (Some("billing"), 3));
+
+    // The reported version follows `set_version`.
+    built.set_version(4);
+    assert_eq!(built.config().version, 4);
+    assert_eq!(built.info().config.version, 4);
+
+    // An empty namespace is a build error, as on the builder.
+    let mut empty = CacheConfig::default();
+    empty.namespace = Some(String::new());
+    assert!(Cache::<u8, u8>::from_config(&empty).is_err());
+
+    // Read from variables and from serde.
+    let c = from_map("NS_", &[("NAMESPACE", " orders "), ("VERSION", "1_000")]).unwrap();
+    assert_eq!((c.namespace.as_deref(), c.version), (Some("orders"), 1_000));
+    let err = from_map("NS_", &[("VERSION", "-1")]).unwrap_err();
+    assert_eq!(err.variable(), "NS_VERSION");
+    assert!(
+        err.to_string().contains("a whole number, 0 or more"),
+        "{err}"
+    );
+    let c: CacheConfig = serde_json::from_str(r#"{"namespace": "orders", "version": 2}"#).unwrap();
+    assert_eq!((c.namespace.as_deref(), c.version), (Some("orders"), 2));
+    assert_eq!(
+        serde_json::from_str::<CacheConfig>(&serde_json::to_string(&c).unwrap()).unwrap(),
+        c
     );
 }

@@ -257,7 +257,12 @@ fn the_registry_lists_memoized_fns_once_called() {
     registered(1);
     renamed(2);
     let registry = cachelite::registry();
-    let find = |name: &str| registry.iter().find(|(n, _)| *n == name).map(|(_, i)| *i);
+    let find = |name: &str| {
+        registry
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, i)| i.clone())
+    };
     let info = find("memoize_sync::registered");
     assert_eq!(
         info.map(|i| (i.stats.hits, i.stats.misses, i.stats.len)),

@@ -38,6 +38,7 @@ pub(crate) const VALID: &[&str] = &[
     "condition",
     "jitter",
     "stale_ttl",
+    "spawn",
     "singleflight",
     "name",
     "clock",
@@ -120,6 +121,8 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("stale", "`stale_ttl`"),
     ("stale_while_revalidate", "`stale_ttl`"),
     ("grace", "`stale_ttl`"),
+    ("spawner", "`spawn`"),
+    ("executor", "`spawn`"),
     ("ttl_jitter", "`jitter`"),
     ("predicate", "`condition`"),
     ("cache_if", "`condition`"),
@@ -198,6 +201,8 @@ pub(crate) struct MemoizeArgs {
     pub(crate) condition: Option<Arg<Expr>>,
     pub(crate) jitter: Option<Arg<Seconds>>,
     pub(crate) stale_ttl: Option<Arg<Seconds>>,
+    /// `spawn = expr`: what runs an async fn's stale refreshes.
+    pub(crate) spawn: Option<Arg<Expr>>,
     pub(crate) singleflight: Option<Arg<LitBool>>,
     pub(crate) name: Option<Arg<LitStr>>,
     pub(crate) clock: Option<Arg<Expr>>,
@@ -380,6 +385,7 @@ impl MemoizeArgs {
                 );
             }
             "clock" => set(&mut self.clock, name, value, Ok, errors),
+            "spawn" => set(&mut self.spawn, name, value, Ok, errors),
             "condition" => set(&mut self.condition, name, value, condition, errors),
             "key" => {
                 let read = |expr: Expr| Ok(KeySpec { ty, expr });
@@ -582,6 +588,7 @@ fn example(name: &str) -> &'static str {
             "`tags_from_result = |users: &Vec<User>| users.iter().map(|u| format!(\"user:{}\", u.id))`"
         }
         "clock" => "`clock = CLOCK.clone()`",
+        "spawn" => "`spawn = cachelite::tokio_spawner()` or `spawn = |f| { tokio::spawn(f); }`",
         "condition" => "`condition = |value: &T| ...`",
         "key" => "`key = format!(\"user:{id}\")` or `key: u64 = id`",
         _ => "`name = value`",

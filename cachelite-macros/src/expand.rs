@@ -440,6 +440,23 @@ fn wrapped_fn(
             #glue::run_async::<#k, #v, _, _, _, _, _, _>(#op).await
         }
     };
+    // Stale refreshes leave the caller's path when the arguments can
+    // outlive the call (and, for async fns, a spawner is named); the
+    // refresh accessor itself always runs inline.
+    let background = args.stale_ttl.is_some()
+        && args.store.is_none()
+        && refresh.is_none()
+        && func.args_outlive_call();
+    let run_async = |op: TokenStream| {
+        if background && args.spawn.is_some() {
+            let span = out.span();
+            quote_spanned! {span=>
+                ::cachelite::__private::run_async_revalidating::<#k, #v, _, _, _, _, _, _>(#op).await
+            }
+        } else {
+            run_async(op)
+        }
+    };
     let inner = match func.kind {
         Kind::Sync => {
             let op = op(quote! {
@@ -450,10 +467,22 @@ fn wrapped_fn(
                     (#out_var, #tags_var)
                 }
             });
+            let arg_tys = func.params.iter().map(|p| &p.ty);
+            let run = if background {
+                // On a thread when the body can be sent to one; inline
+                // otherwise (autoref picks the first impl that applies).
+                quote! {{
+                    #[allow(unused_imports)]
+                    use ::cachelite::__private::{RevalidateInBackground as _, RevalidateInline as _};
+                    (&::cachelite::__private::Revalidate::<#k, #v, (#(#arg_tys,)*), _>::new(#op)).run_revalidating()
+                }}
+            } else {
+                quote!(#glue::run::<#k, #v, _>(#op))
+            };
             quote! {
                 let #cache = #cache_call;
                 let #key = #key_expr;
-                #glue::run::<#k, #v, _>(#op)
+                #run
             }
         }
         Kind::Async => {
@@ -736,6 +765,10 @@ fn builder(plan: &Plan, k: &TokenStream, v: &TokenStream) -> TokenStream {
     if let Some(stale) = &args.stale_ttl {
         let d = duration(&stale.value);
         b = quote!(#b.stale_ttl(#d));
+    }
+    if let Some(spawn) = &args.spawn {
+        let e = &spawn.value;
+        b = quote_spanned!(e.span()=> #b.spawner(#e));
     }
     if let Some(clock) = &args.clock {
         let c = &clock.value;

@@ -561,6 +561,24 @@ pub(crate) fn shape(ty: &Type) -> Shape {
     }
 }
 
+impl Func {
+    /// Whether the arguments can outlive the call, so that a stale refresh
+    /// can run after it returns: no receiver, and no borrow, lifetime,
+    /// `Self` or `impl Trait` in any argument's type.
+    pub(crate) fn args_outlive_call(&self) -> bool {
+        self.receiver.is_none()
+            && self.params.iter().all(|p| {
+                let mut check = OwnedCheck {
+                    errors: Errors::default(),
+                    what: "",
+                    fix: "",
+                };
+                check.visit_type(&p.ty);
+                check.errors.len() == 0
+            })
+    }
+}
+
 /// A cached value outlives the call: it cannot borrow, nor name `Self`.
 pub(crate) fn owned_value(ty: &Type) -> syn::Result<()> {
     let mut check = OwnedCheck {

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 
 use crate::Errors;
 use crate::attr::MemoizeArgs;
-use crate::item::{Func, Shape};
+use crate::item::{Func, Kind, Shape};
 use crate::key::{self, KeyPlan};
 
 /// What of the return value is cached.
@@ -34,6 +34,7 @@ pub(crate) fn validate(args: MemoizeArgs, func: Func, errors: &mut Errors) -> Op
     bounds(&args, errors);
     expiry(&args, errors);
     remote(&args, errors);
+    spawn(&args, &func, errors);
     let stored = stored(&args, &func, errors);
     if args.key.is_none() {
         mutable_receiver(&func, errors);
@@ -116,6 +117,34 @@ fn expiry(args: &MemoizeArgs, errors: &mut Errors) {
         errors.push(syn::Error::new(
             stale.span(),
             "`stale_ttl` needs singleflight: one caller refreshes while the others get the stale value; remove `singleflight = false`",
+        ));
+    }
+}
+
+/// `spawn` runs an async fn's stale refreshes: it needs `stale_ttl`, an
+/// async fn, and arguments the refresh can keep after the call.
+fn spawn(args: &MemoizeArgs, func: &Func, errors: &mut Errors) {
+    let Some(spawn) = &args.spawn else {
+        return;
+    };
+    if args.stale_ttl.is_none() {
+        errors.push(syn::Error::new(
+            spawn.span(),
+            "`spawn` runs refreshes of stale values in the background, so it needs `stale_ttl`: \
+             e.g. `#[memoize(ttl = 60, stale_ttl = 10, spawn = ...)]`",
+        ));
+    }
+    if func.kind == Kind::Sync {
+        errors.push(syn::Error::new(
+            spawn.span(),
+            "`spawn` is for async fns: a sync fn's stale refresh already runs on a thread of its own; remove `spawn`",
+        ));
+    } else if !func.args_outlive_call() {
+        errors.push(syn::Error::new(
+            spawn.span(),
+            "`spawn` needs arguments that outlive the call (no `self`, no borrowed or lifetime-bound types): \
+             the refresh runs after the call returns; take owned arguments (`String` for `&str`), \
+             or remove `spawn` to refresh inline",
         ));
     }
 }

@@ -122,8 +122,8 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     deep_weigher: Option<Weigher<K, V>>,
     listeners: Listeners<K, V>,
     clock: Option<AnyClock>,
-    namespace: Option<Arc<str>>,
-    version: u64,
+    name: Option<Arc<str>>,
+    spawner: Option<crate::revalidate::Spawner>,
     /// Declared by `scope_levels` (for `Scoped` keys only).
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
@@ -138,8 +138,8 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             deep_weigher: None,
             listeners: Listeners::default(),
             clock: None,
-            namespace: None,
-            version: 0,
+            name: None,
+            spawner: None,
             scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
@@ -399,12 +399,56 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             deep_weigher: self.deep_weigher,
             listeners: self.listeners,
             clock: self.clock,
-            namespace: self.namespace,
-            version: self.version,
+            name: self.name,
+            spawner: self.spawner,
             scopes: self.scopes,
             hasher,
             _types: PhantomData,
         }
+    }
+
+    /// Names the cache for observability: the `cache` field of its
+    /// load spans and removal events (feature `tracing`) and the `cache`
+    /// label of its exported metrics (feature `metrics`). `#[memoize]`
+    /// names each fn's cache after the fn (or its `name = ".."`).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> =
+    ///     cachelite_runtime::Cache::builder().name("users").build();
+    /// assert_eq!(c.name(), Some("users"));
+    /// ```
+    pub fn name(mut self, name: impl AsRef<str>) -> Self {
+        self.name = Some(Arc::from(name.as_ref()));
+        self
+    }
+
+    /// Names the executor that runs async stale refreshes: with a
+    /// [`stale_ttl`](Self::stale_ttl), a caller of
+    /// [`Cache::get_or_compute_async_revalidating`] that finds a stale
+    /// entry gets it at once and hands the refresh to `spawn`. Without a
+    /// spawner that caller refreshes inline. With tokio:
+    /// `.spawner(|f| { tokio::spawn(f); })` (or the facade's
+    /// `cachelite::tokio_spawner()`, feature `tokio`).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use cachelite_runtime::{BoxFuture, Cache};
+    ///
+    /// // A spawner that queues futures, for an executor to run later.
+    /// let queue: Arc<Mutex<Vec<BoxFuture>>> = Arc::default();
+    /// let q = queue.clone();
+    /// let cache: Cache<u8, u8> = Cache::builder()
+    ///     .stale_ttl(std::time::Duration::from_secs(5))
+    ///     .spawner(move |f| q.lock().unwrap().push(f))
+    ///     .build();
+    /// # drop(cache);
+    /// ```
+    pub fn spawner(
+        mut self,
+        spawn: impl Fn(crate::revalidate::BoxFuture) + Send + Sync + 'static,
+    ) -> Self {
+        self.spawner = Some(Arc::new(spawn));
+        self
     }
 
     /// Puts the cache in a namespace (`"billing"`): it is saved in
@@ -417,7 +461,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.namespace(), Some("billing"));
     /// ```
     pub fn namespace(mut self, namespace: impl AsRef<str>) -> Self {
-        self.namespace = Some(Arc::from(namespace.as_ref()));
+        self.cfg.namespace = Some(namespace.as_ref().to_owned());
         self
     }
 
@@ -433,12 +477,12 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// assert_eq!(c.version(), 3);
     /// ```
     pub fn version(mut self, version: u64) -> Self {
-        self.version = version;
+        self.cfg.version = version;
         self
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        if self.namespace.as_deref() == Some("") {
+        if self.cfg.namespace.as_deref() == Some("") {
             return Err(BuildError::EmptyNamespace);
         }
         if let Some(scopes) = &self.scopes {
@@ -517,7 +561,7 @@ where
     /// # Ok::<(), cachelite_runtime::ConfigError>(())
     /// ```
     pub fn config(mut self, config: &CacheConfig) -> Self {
-        self.cfg = *config;
+        self.cfg = config.clone();
         self.deep_weigher = config.max_bytes.map(|_| deep_weigher());
         self
     }
@@ -568,6 +612,8 @@ where
     pub fn try_build(self) -> Result<Cache<K, V, S>, BuildError> {
         self.validate()?;
         let mut cfg = self.cfg;
+        let namespace = cfg.namespace.as_deref().map(Arc::from);
+        let version = cfg.version;
         let shard_count = cap_shards(
             cfg.shards
                 .unwrap_or_else(|| default_shards(cfg.max_items, cfg.max_bytes)),
@@ -597,14 +643,16 @@ where
             shards,
             hasher: self.hasher,
             clock: self.clock.unwrap_or_else(AnyClock::monotonic),
-            config: cfg,
+            config: cfg.clone(),
             weigher: self.weigher.or(self.deep_weigher),
             listeners: self.listeners,
             sweeper: OnceLock::new(),
-            version: AtomicU64::new(self.version),
-            namespace: self.namespace,
+            version: AtomicU64::new(version),
+            namespace,
             scopes: self.scopes,
-            loads: crate::loads::Loads::default(),
+            loads: crate::loads::Loads::new(self.name.as_ref()),
+            name: self.name,
+            spawner: self.spawner,
         });
         if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

@@ -44,6 +44,10 @@ pub(crate) struct Inner<K, V, S> {
     /// Declared scope levels, and the tags each key's scope path gives it.
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     pub(crate) loads: crate::loads::Loads,
+    /// See [`CacheBuilder::name`](crate::CacheBuilder::name).
+    pub(crate) name: Option<Arc<str>>,
+    /// Runs async stale refreshes ([`CacheBuilder::spawner`](crate::CacheBuilder::spawner)).
+    pub(crate) spawner: Option<crate::revalidate::Spawner>,
 }
 
 impl<K, V, S> Inner<K, V, S> {
@@ -283,6 +287,10 @@ where
     }
 }
 
+/// Takes over a stale entry's refresh (its lead and its computation) off
+/// the caller's path; see `revalidate.rs`.
+pub(crate) type Background<K, V, S, C> = fn(&Cache<K, V, S>, Leader<'_, K, V, S>, C);
+
 /// What [`Cache::begin`] found.
 enum Begin<'a, K, V, S> {
     Hit(V),
@@ -291,6 +299,8 @@ enum Begin<'a, K, V, S> {
     Wait(Arc<Flight<V>>, K, u64),
     /// The key is being computed by this very thread (recursion).
     Recursive(K),
+    /// A stale value to serve, and the lead of its refresh.
+    Revalidate(V, Leader<'a, K, V, S>),
 }
 
 impl<K, V, S> Cache<K, V, S>
@@ -325,6 +335,10 @@ where
 
     #[cold]
     fn report_removals(&self, evicted: Evicted<K, V>) {
+        #[cfg(feature = "tracing")]
+        for r in evicted.iter() {
+            self.trace_removal(r.cause);
+        }
         if self.inner.listeners.is_empty() {
             return;
         }
@@ -334,6 +348,22 @@ where
                 value: &r.value,
                 cause: r.cause,
             });
+        }
+    }
+
+    /// A debug event for an eviction or an expiration (other removals are
+    /// the caller's own doing), emitted after the shard lock is released.
+    #[cfg(feature = "tracing")]
+    fn trace_removal(&self, cause: RemovalCause) {
+        let cache = self.inner.name.as_deref().unwrap_or("");
+        match cause {
+            RemovalCause::Size => {
+                tracing::debug!(cache, cause = "size", "cachelite: entry evicted")
+            }
+            RemovalCause::Expired => {
+                tracing::debug!(cache, cause = "expired", "cachelite: entry expired");
+            }
+            RemovalCause::Explicit | RemovalCause::Replaced => {}
         }
     }
 
@@ -602,6 +632,8 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let removed = self.shard(hash).write().remove(hash, key, now)?;
+        #[cfg(feature = "tracing")]
+        self.trace_removal(removed.cause);
         if !self.inner.listeners.is_empty() {
             self.inner.listeners.emit(&Event::Removed {
                 key: &removed.key,
@@ -683,7 +715,7 @@ where
     /// listeners after the lock. `None` leaves the rest (a miss, a stale or
     /// an expired entry) to the exclusive path.
     #[inline(always)]
-    fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    pub(crate) fn hit<Q>(&self, hash: u64, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -711,7 +743,7 @@ where
     /// computation already in flight for it or becomes its leader. `sync`
     /// callers are checked for recursion on a key their own thread is
     /// computing.
-    fn begin(&self, key: K, hash: u64, sync: bool) -> Begin<'_, K, V, S> {
+    fn begin(&self, key: K, hash: u64, sync: bool, revalidate: bool) -> Begin<'_, K, V, S> {
         let listen = !self.inner.listeners.is_empty();
         let mut evicted = Evicted::new();
         let mut hit_event = None;
@@ -719,12 +751,19 @@ where
             let mut g = self.shard(hash).write();
             let now = |d| self.inner.clock.now_near(d);
             let me = sync.then(thread_token);
-            match g.begin(hash, &key, now, me, &mut evicted) {
+            match g.begin(hash, &key, now, me, revalidate, &mut evicted) {
                 Begun::Hit(e) => {
                     if listen {
                         hit_event = Some((e.key.clone(), e.value.clone()));
                     }
                     Begin::Hit(e.value.clone())
+                }
+                Begun::Revalidate(e, id) => {
+                    if listen {
+                        hit_event = Some((e.key.clone(), e.value.clone()));
+                    }
+                    let value = e.value.clone();
+                    Begin::Revalidate(value, Leader::new(self, hash, key, id))
                 }
                 Begun::Wait(flight, id) => Begin::Wait(flight, key, id),
                 Begun::Recursive => Begin::Recursive(key),
@@ -733,7 +772,7 @@ where
         };
         if listen {
             match (&step, &hit_event) {
-                (Begin::Hit(_), Some((k, v))) => {
+                (Begin::Hit(_) | Begin::Revalidate(..), Some((k, v))) => {
                     self.inner.listeners.emit(&Event::Hit { key: k, value: v });
                 }
                 (Begin::Lead(l), _) => {
@@ -816,24 +855,36 @@ where
         let hash = self.hash(&key);
         match self.hit(hash, &key) {
             Some(v) => on_hit(v),
-            None => self.compute_or_join(key, hash, on_hit, compute),
+            None => self.compute_or_join(key, hash, on_hit, compute, None),
         }
     }
 
     /// [`Cache::get_or_compute`] past a shared-lock read that found nothing
     /// fresh: out of line, so that a hit's path stays short.
+    /// `background`, if any, takes over the refresh of a stale entry so
+    /// that this caller returns the stale value at once.
     #[inline(never)]
-    fn compute_or_join<O>(
+    pub(crate) fn compute_or_join<O, C>(
         &self,
         key: K,
         hash: u64,
         on_hit: impl FnOnce(V) -> O,
-        compute: impl FnOnce() -> (O, Option<Insertion<V>>),
-    ) -> O {
+        compute: C,
+        background: Option<Background<K, V, S, C>>,
+    ) -> O
+    where
+        C: FnOnce() -> (O, Option<Insertion<V>>),
+    {
         let mut key = key;
         loop {
-            match self.begin(key, hash, true) {
+            match self.begin(key, hash, true, background.is_some()) {
                 Begin::Hit(v) => return on_hit(v),
+                Begin::Revalidate(v, leader) => {
+                    if let Some(refresh) = background {
+                        refresh(self, leader, compute);
+                    }
+                    return on_hit(v);
+                }
                 Begin::Lead(leader) => {
                     let (out, ins) = {
                         let _leading = Leading::enter(leader.id());
@@ -974,10 +1025,33 @@ where
         if let Some(v) = self.hit(hash, &key) {
             return on_hit(v);
         }
+        self.compute_or_join_async(key, hash, on_hit, compute, None)
+            .await
+    }
+
+    /// [`Cache::get_or_compute_async`] past the shared-lock read;
+    /// `background`, as for [`Cache::compute_or_join`].
+    pub(crate) async fn compute_or_join_async<O, F>(
+        &self,
+        key: K,
+        hash: u64,
+        on_hit: impl FnOnce(V) -> O,
+        compute: F,
+        background: Option<Background<K, V, S, F>>,
+    ) -> O
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)>,
+    {
         let mut key = key;
         loop {
-            match self.begin(key, hash, false) {
+            match self.begin(key, hash, false, background.is_some()) {
                 Begin::Hit(v) => return on_hit(v),
+                Begin::Revalidate(v, leader) => {
+                    if let Some(refresh) = background {
+                        refresh(self, leader, compute);
+                    }
+                    return on_hit(v);
+                }
                 Begin::Lead(leader) => {
                     let (out, ins) =
                         lead_async(leader.id(), self.inner.loads.time_async(compute)).await;
@@ -1195,7 +1269,21 @@ where
             stats += shard.read().stats();
         }
         self.inner.loads.add_to(&mut stats);
+        #[cfg(feature = "metrics")]
+        crate::metrics::export(self.inner.name.as_deref(), &stats);
         stats
+    }
+
+    /// The cache's name, if it has one
+    /// ([`CacheBuilder::name`](crate::CacheBuilder::name)).
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.name(), None);
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
     }
 
     /// Sets every counter of [`Cache::stats`] back to zero (hits, misses,
@@ -1236,7 +1324,7 @@ where
     pub fn info(&self) -> CacheInfo {
         CacheInfo {
             stats: self.stats(),
-            config: self.inner.config,
+            config: self.config(),
         }
     }
 
@@ -1246,12 +1334,20 @@ where
     ///
     /// ```
     /// use cachelite_runtime::{Cache, Policy};
-    /// let c: Cache<u8, u8> = Cache::builder().max_items(10).policy(Policy::Fifo).build();
+    /// let c: Cache<u8, u8> = Cache::builder()
+    ///     .max_items(10)
+    ///     .policy(Policy::Fifo)
+    ///     .namespace("billing")
+    ///     .version(3)
+    ///     .build();
     /// let twin: Cache<u8, u8> = Cache::from_config(&c.config()).unwrap();
     /// assert_eq!(twin.config(), c.config());
+    /// assert_eq!((twin.namespace(), twin.version()), (Some("billing"), 3));
     /// ```
     pub fn config(&self) -> CacheConfig {
-        self.inner.config
+        let mut config = self.inner.config.clone();
+        config.version = self.version();
+        config
     }
 
     /// Runs one active-expiry cycle now, as the background sweeper does:
@@ -1412,7 +1508,13 @@ where
     S: BuildHasher + Send + Sync + 'static,
 {
     fn sweep_once(self: Arc<Self>) -> usize {
-        Cache { inner: self }.sweep_expired()
+        let cache = Cache { inner: self };
+        let removed = cache.sweep_expired();
+        // The sweeper's rounds keep exported metrics fresh without any
+        // work on the callers' path.
+        #[cfg(feature = "metrics")]
+        let _ = cache.stats();
+        removed
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) const DEFAULT_SWEEP_SAMPLES: usize = 20;
 /// assert_eq!(cache.info().config.max_items, Some(10_000));
 /// # Ok::<(), cachelite_runtime::BuildError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -80,6 +80,15 @@ pub struct CacheConfig {
     /// The kind of shard lock, `None` for the machine's default
     /// ([`CacheBuilder::striped_locks`](crate::CacheBuilder::striped_locks)).
     pub striped_locks: Option<bool>,
+    /// The namespace snapshots are tagged with, if any
+    /// ([`CacheBuilder::namespace`](crate::CacheBuilder::namespace)); an
+    /// empty one is refused when the cache is built.
+    pub namespace: Option<String>,
+    /// The version of the cached data, 0 by default
+    /// ([`CacheBuilder::version`](crate::CacheBuilder::version)). A built
+    /// cache reports the version it runs with, after any
+    /// [`Cache::set_version`](crate::Cache::set_version).
+    pub version: u64,
 }
 
 impl Default for CacheConfig {
@@ -102,6 +111,8 @@ impl Default for CacheConfig {
             active_expiry_samples: DEFAULT_SWEEP_SAMPLES,
             shards: None,
             striped_locks: None,
+            namespace: None,
+            version: 0,
         }
     }
 }
@@ -188,6 +199,8 @@ impl CacheConfig {
     /// | `POLICY` | a policy name: `lru`, `lfu`, `fifo`, `random`, `tinylfu` (any case) |
     /// | `SHARDS` | a power of two |
     /// | `STRIPED_LOCKS` | `true`/`false` (or `1`/`0`, `yes`/`no`, `on`/`off`) |
+    /// | `NAMESPACE` | any text (surrounding spaces are trimmed) |
+    /// | `VERSION` | a whole number, 0 or more |
     ///
     /// # Errors
     /// The first variable whose value its option does not accept (or that
@@ -325,6 +338,14 @@ impl CacheConfig {
                 Some(())
             },
         )?;
+        var("NAMESPACE", "any non-empty text (e.g. billing)", &mut |v| {
+            c.namespace = Some(v.to_owned());
+            Some(())
+        })?;
+        var("VERSION", "a whole number, 0 or more (e.g. 3)", &mut |v| {
+            c.version = v.replace('_', "").parse().ok()?;
+            Some(())
+        })?;
         Ok(c)
     }
 }

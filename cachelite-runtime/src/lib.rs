@@ -44,6 +44,12 @@
 //!   value being returned: compute closures, listeners, weighers and the
 //!   `Drop` of removed values all run after it is released.
 //! - Reads of entries without a TTL never read the clock.
+//!
+//! # Observability
+//! | feature | what it adds | cost |
+//! | --- | --- | --- |
+//! | `tracing` | an `INFO` span `cachelite.load` around every load (a read-through's compute, a memoized body), with fields `cache` (its [`CacheBuilder::name`]) and `outcome` (`ok`, `error`, `panic` or `cancelled`); `DEBUG` events for each eviction and expiration (fields `cache`, `cause`), emitted after the shard lock is released | a span per load; nothing on a hit |
+//! | `metrics` | the [`Stats`] counters through the [`metrics`](https://docs.rs/metrics) facade, labelled `cache`: `cachelite_hits_total`, `cachelite_misses_total`, `cachelite_inserts_total`, `cachelite_evictions_total`, `cachelite_expirations_total`, `cachelite_invalidations_total`, `cachelite_load_successes_total`, `cachelite_load_failures_total`, `cachelite_load_nanoseconds_total`, and gauges `cachelite_entries`, `cachelite_bytes` | nothing on a hit or a write: the counters are published (as absolute values) whenever stats are read ([`Cache::stats`], [`Cache::info`], [`registry`]) and after each active-expiry round |
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -58,10 +64,13 @@ mod expiry;
 mod glob;
 mod housekeeping;
 mod loads;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(test)]
 mod model_tests;
 mod policy;
 mod registry;
+mod revalidate;
 mod scope;
 mod shard;
 mod singleflight;
@@ -83,6 +92,7 @@ pub use expiry::{Clock, ManualClock};
 pub use glob::{Glob, GlobError};
 pub use policy::{ParsePolicyError, Policy};
 pub use registry::{CacheInfoSource, register, registry};
+pub use revalidate::{BoxFuture, Spawner};
 pub use scope::{ScopeError, ScopePath, Scoped};
 pub use size::DeepSize;
 #[cfg(feature = "serde")]

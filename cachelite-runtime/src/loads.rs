@@ -2,6 +2,9 @@
 //! memoized calls succeeded or failed, and how long they took. Loads run
 //! outside every lock, so they count in a few atomics of their own rather
 //! than in a shard's counters.
+//!
+//! With the `tracing` feature each load also runs inside a `cachelite.load`
+//! span naming the cache and, once it ends, the outcome.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +18,9 @@ pub(crate) struct Loads {
     successes: AtomicU64,
     failures: AtomicU64,
     nanos: AtomicU64,
+    /// The cache's name, for the load spans.
+    #[cfg(feature = "tracing")]
+    name: Option<std::sync::Arc<str>>,
 }
 
 /// Counts one load when dropped: a failure unless told it succeeded, so a
@@ -23,10 +29,36 @@ struct Timing<'a> {
     loads: &'a Loads,
     start: Instant,
     stored: bool,
+    /// Whether the computation returned (not panicked, not cancelled).
+    #[cfg(feature = "tracing")]
+    finished: bool,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl Timing<'_> {
+    /// The computation returned; `stored` says whether it gave a value.
+    fn end(&mut self, stored: bool) {
+        self.stored = stored;
+        #[cfg(feature = "tracing")]
+        {
+            self.finished = true;
+        }
+    }
 }
 
 impl Drop for Timing<'_> {
     fn drop(&mut self) {
+        #[cfg(feature = "tracing")]
+        self.span.record(
+            "outcome",
+            match (self.stored, self.finished) {
+                (true, _) => "ok",
+                (false, true) => "error",
+                (false, false) if std::thread::panicking() => "panic",
+                (false, false) => "cancelled",
+            },
+        );
         let counter = if self.stored {
             &self.loads.successes
         } else {
@@ -39,11 +71,52 @@ impl Drop for Timing<'_> {
 }
 
 impl Loads {
+    #[cfg_attr(
+        not(feature = "tracing"),
+        allow(unused_variables, reason = "the name serves the spans only")
+    )]
+    pub(crate) fn new(name: Option<&std::sync::Arc<str>>) -> Self {
+        Self {
+            #[cfg(feature = "tracing")]
+            name: name.cloned(),
+            ..Self::default()
+        }
+    }
+
     fn start(&self) -> Timing<'_> {
         Timing {
             loads: self,
             start: Instant::now(),
             stored: false,
+            #[cfg(feature = "tracing")]
+            finished: false,
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                "cachelite.load",
+                cache = self.name.as_deref().unwrap_or(""),
+                outcome = tracing::field::Empty,
+            ),
+        }
+    }
+
+    /// Runs `f` inside the load's span, if there is one.
+    #[inline]
+    fn run<T>(t: &Timing<'_>, f: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        let _entered = t.span.enter();
+        #[cfg(not(feature = "tracing"))]
+        let _ = t;
+        f()
+    }
+
+    /// Awaits `f` inside the load's span, if there is one.
+    async fn run_async<T>(t: &Timing<'_>, f: impl Future<Output = T>) -> T {
+        #[cfg(feature = "tracing")]
+        return tracing::Instrument::instrument(f, t.span.clone()).await;
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = t;
+            f.await
         }
     }
 
@@ -54,8 +127,8 @@ impl Loads {
         compute: impl FnOnce() -> (O, Option<Insertion<V>>),
     ) -> (O, Option<Insertion<V>>) {
         let mut t = self.start();
-        let out = compute();
-        t.stored = out.1.is_some();
+        let out = Self::run(&t, compute);
+        t.end(out.1.is_some());
         out
     }
 
@@ -66,24 +139,24 @@ impl Loads {
         compute: impl Future<Output = (O, Option<Insertion<V>>)>,
     ) -> (O, Option<Insertion<V>>) {
         let mut t = self.start();
-        let out = compute.await;
-        t.stored = out.1.is_some();
+        let out = Self::run_async(&t, compute).await;
+        t.end(out.1.is_some());
         out
     }
 
     /// Counts a batch loader's call: a success unless it panics.
     pub(crate) fn time_batch<T>(&self, load: impl FnOnce() -> T) -> T {
         let mut t = self.start();
-        let out = load();
-        t.stored = true;
+        let out = Self::run(&t, load);
+        t.end(true);
         out
     }
 
     /// [`Self::time_batch`] for a future.
     pub(crate) async fn time_batch_async<T>(&self, load: impl Future<Output = T>) -> T {
         let mut t = self.start();
-        let out = load.await;
-        t.stored = true;
+        let out = Self::run_async(&t, load).await;
+        t.end(true);
         out
     }
 

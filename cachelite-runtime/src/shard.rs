@@ -166,6 +166,11 @@ impl<K, V> Evicted<K, V> {
         self.first.is_none()
     }
 
+    #[cfg(feature = "tracing")]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Removed<K, V>> {
+        self.first.iter().chain(&self.rest)
+    }
+
     pub(crate) fn into_iter(self) -> impl Iterator<Item = Removed<K, V>> {
         self.first.into_iter().chain(self.rest)
     }
@@ -1105,6 +1110,9 @@ pub(crate) enum Begun<'a, K, V> {
     Recursive,
     /// The caller leads a new computation with this id: counted as a miss.
     Lead(u64),
+    /// A stale entry nobody refreshes: served (counted as a hit) while the
+    /// caller starts computation `id` to refresh it off its own path.
+    Revalidate(&'a Entry<K, V>, u64),
 }
 
 /// The operations the cache calls under the exclusive lock, each counting
@@ -1142,14 +1150,16 @@ impl<K: Eq + Hash, V> Shard<K, V> {
     /// [`Self::get`] for the read-through: on a miss, joins the
     /// computation in flight for `key` or registers a new one. A stale
     /// entry is served while another caller refreshes it; otherwise its
-    /// caller refreshes. `me` is a sync caller's thread token, to catch
-    /// recursion on a key its own thread computes.
+    /// caller refreshes (inline, or, with `revalidate`, in the background
+    /// while it gets the stale value). `me` is a sync caller's thread
+    /// token, to catch recursion on a key its own thread computes.
     pub(crate) fn begin(
         &mut self,
         hash: u64,
         key: &K,
         now: impl FnOnce(u64) -> u64,
         me: Option<u64>,
+        revalidate: bool,
         out: &mut Evicted<K, V>,
     ) -> Begun<'_, K, V>
     where
@@ -1164,6 +1174,13 @@ impl<K: Eq + Hash, V> Shard<K, V> {
             Found::Stale(idx) if self.flights.is_running(hash, key) => {
                 self.count_hit();
                 Begun::Hit(self.slab.get(idx))
+            }
+            Found::Stale(idx) if revalidate => {
+                self.count_hit();
+                // No thread token: the refresh runs elsewhere, so a later
+                // call from this thread is no recursion.
+                let id = self.flights.start(hash, key.clone(), None);
+                Begun::Revalidate(self.slab.get(idx), id)
             }
             Found::Stale(_) | Found::Absent => {
                 self.record_miss(hash);

@@ -241,6 +241,13 @@ impl<'a, K, V, S> Leader<'a, K, V, S> {
     pub(crate) fn key(&self) -> Option<&K> {
         self.key.as_ref()
     }
+
+    /// The flight's hash, key and id, for a leader elsewhere to take it
+    /// over; the flight stays open.
+    pub(crate) fn disarm(mut self) -> (u64, K, u64) {
+        let key = self.key.take().expect("a leader is disarmed once");
+        (self.hash, key, self.id)
+    }
 }
 
 impl<K, V, S> Leader<'_, K, V, S>

@@ -151,7 +151,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 /// assert_eq!(info.config.max_items, Some(100));
 /// assert_eq!(info.hit_rate(), 0.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheInfo {
     /// Counters and sizes, as [`Cache::stats`](crate::Cache::stats).

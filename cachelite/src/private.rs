@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::hash::Hash;
+use std::marker::PhantomData;
 
 pub use ::cachelite_macros::__memoize_policy_names as policy_names;
 pub use ::cachelite_runtime;
@@ -350,7 +351,7 @@ impl<K, V> Op<K, V> for Build<K, V> {
         K: Key,
         V: Value,
     {
-        let cache = self.builder.try_build().unwrap_or_else(|error| {
+        let cache = self.builder.name(self.name).try_build().unwrap_or_else(|error| {
             // A value the macro could not check at compile time (a `ttl`
             // or `capacity` computed at run time) is reported once, here;
             // the fn stays correct with a cache that keeps nothing.
@@ -538,6 +539,152 @@ where
     }
     cache
         .read_through_async(key, misses(shared), on_hit, compute)
+        .await
+}
+
+/// A sync memoized fn's read-through with `stale_ttl` and owned
+/// arguments: the stale refresh runs on a thread when the arguments `A`
+/// (a tuple of their types) can be sent to one ([`RevalidateInBackground`]),
+/// inline otherwise ([`RevalidateInline`]). Called as
+/// `(&Revalidate::new(op)).run_revalidating()`, so that method resolution
+/// tries the first before borrowing again for the second. The choice is
+/// made on the argument types, which are known when methods are resolved
+/// (a closure's captures are not yet).
+pub struct Revalidate<K, V, A, T>(::std::cell::Cell<Option<T>>, PhantomData<fn(K, V, A)>);
+
+impl<K, V, A, T> Revalidate<K, V, A, T> {
+    /// Wraps the read-through.
+    #[inline]
+    pub fn new(op: T) -> Self {
+        Self(::std::cell::Cell::new(Some(op)), PhantomData)
+    }
+
+    fn take(&self) -> T {
+        match self.0.take() {
+            Some(op) => op,
+            None => unreachable!("a read-through runs once"),
+        }
+    }
+}
+
+/// See [`Revalidate`]: the refresh runs on a thread.
+pub trait RevalidateInBackground {
+    /// The fn's output.
+    type Output;
+    /// Runs the read-through.
+    fn run_revalidating(&self) -> Self::Output;
+}
+
+/// See [`Revalidate`]: the refresh runs inline.
+pub trait RevalidateInline {
+    /// The fn's output.
+    type Output;
+    /// Runs the read-through.
+    fn run_revalidating(&self) -> Self::Output;
+}
+
+impl<K, V, A, O, T, H, S, P, C> RevalidateInBackground
+    for Revalidate<K, V, A, GetOrCompute<'_, K, V, H, S, P, C>>
+where
+    A: Send,
+    K: Key,
+    V: Value,
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V> + Send + 'static,
+    P: FnOnce(&V) -> bool + Send + 'static,
+    C: FnOnce() -> (O, T) + Send + 'static,
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    type Output = O;
+    #[inline]
+    fn run_revalidating(&self) -> O {
+        let GetOrCompute {
+            cache,
+            shared,
+            refresh,
+            key,
+            on_hit,
+            store,
+            keep,
+            compute,
+        } = self.take();
+        let compute = move || {
+            let (out, tags) = compute();
+            let ins = insertion(store(&out), keep, tags);
+            (out, ins)
+        };
+        if refresh {
+            return cache.refresh_with(key, compute);
+        }
+        if !shared {
+            return cache.read_through(key, misses(shared), on_hit, compute);
+        }
+        cache.get_or_compute_revalidating(key, on_hit, compute)
+    }
+}
+
+impl<K, V, A, O, T, H, S, P, C> RevalidateInline
+    for &Revalidate<K, V, A, GetOrCompute<'_, K, V, H, S, P, C>>
+where
+    K: Key,
+    V: Value,
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V>,
+    P: FnOnce(&V) -> bool,
+    C: FnOnce() -> (O, T),
+    T: IntoIterator,
+    T::Item: AsRef<str>,
+{
+    type Output = O;
+    #[inline]
+    fn run_revalidating(&self) -> O {
+        run::<K, V, _>(self.take())
+    }
+}
+
+/// [`run_async`] for an async memoized fn with `stale_ttl` and `spawn`:
+/// a stale value is returned at once and its refresh handed to the spawner.
+#[inline]
+pub async fn run_async_revalidating<K, V, O, T, H, S, P, C>(
+    op: GetOrCompute<'_, K, V, H, S, P, C>,
+) -> O
+where
+    K: Key,
+    V: Value,
+    H: FnOnce(V) -> O,
+    S: FnOnce(&O) -> Option<&V> + Send + 'static,
+    P: FnOnce(&V) -> bool + Send + 'static,
+    C: Future<Output = (O, T)> + Send + 'static,
+    O: Send,
+    T: IntoIterator + Send,
+    T::Item: AsRef<str>,
+{
+    let GetOrCompute {
+        cache,
+        shared,
+        refresh,
+        key,
+        on_hit,
+        store,
+        keep,
+        compute,
+    } = op;
+    let compute = async move {
+        let (out, tags) = compute.await;
+        let ins = insertion(store(&out), keep, tags);
+        (out, ins)
+    };
+    if refresh {
+        return cache.refresh_with_async(key, compute).await;
+    }
+    if !shared {
+        return cache
+            .read_through_async(key, misses(shared), on_hit, compute)
+            .await;
+    }
+    cache
+        .get_or_compute_async_revalidating(key, on_hit, compute)
         .await
 }
 

@@ -1,0 +1,289 @@
+//! Stale-while-revalidate off the caller's path: between an entry's TTL
+//! and TTL + `stale_ttl`, every caller gets the stale value at once, and
+//! the first of them hands the refresh to a thread (sync) or to the
+//! cache's spawner (async). The refresh is the key's singleflight flight,
+//! so there is at most one per key, and callers that arrive once the
+//! stale window has closed wait for it rather than start another.
+//!
+//! A refresh that stores nothing (an `Err`, a value not kept) or panics
+//! ends its flight and leaves the stale value where it was, to be served
+//! (and refreshed again by the next caller) until TTL + `stale_ttl`. A
+//! panic is caught and counted as a load failure.
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hash};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::cache::{Background, Cache, Insertion};
+use crate::singleflight::{Leader, Leading, lead_async};
+
+/// A refresh handed to a [`Spawner`]: a boxed `Send` future with no output.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Runs a [`BoxFuture`] to completion on some executor; see
+/// [`CacheBuilder::spawner`](crate::CacheBuilder::spawner).
+pub type Spawner = Arc<dyn Fn(BoxFuture) + Send + Sync>;
+
+/// The lead of a refresh running away from the caller: owns a handle on
+/// the cache, and ends the flight (handing the key to a waiter) if dropped
+/// without completing, as when a spawn fails or the refresh panics.
+struct Refresh<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    cache: Cache<K, V, S>,
+    hash: u64,
+    key: Option<K>,
+    id: u64,
+}
+
+impl<K, V, S> Refresh<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    fn new(cache: &Cache<K, V, S>, leader: Leader<'_, K, V, S>) -> Self {
+        let (hash, key, id) = leader.disarm();
+        Self {
+            cache: cache.clone(),
+            hash,
+            key: Some(key),
+            id,
+        }
+    }
+
+    fn complete(mut self, ins: Option<Insertion<V>>) {
+        // Without a value, Drop ends the flight, leaving the stale value.
+        if let Some(ins) = ins
+            && let Some(key) = self.key.take()
+        {
+            self.cache.land_flight(self.hash, self.id, key, ins);
+        }
+    }
+}
+
+impl<K, V, S> Drop for Refresh<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+{
+    fn drop(&mut self) {
+        if self.key.take().is_some() {
+            self.cache.abandon_flight(self.hash, self.id);
+        }
+    }
+}
+
+/// Polls a future, catching a panic as `Err(())`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// [`Cache::get_or_compute`] with stale-while-revalidate off the
+    /// caller's path: within the stale window
+    /// ([`CacheBuilder::stale_ttl`](crate::CacheBuilder::stale_ttl)) every
+    /// caller, a lone one included, gets the stale value at once, and the
+    /// first starts `compute` on a thread of its own to refresh it (its
+    /// output is dropped there). At most one refresh runs per key; a
+    /// caller that finds the key gone past the window waits for it. A
+    /// refresh that stores nothing or panics (caught, counted as a load
+    /// failure) leaves the stale value until the window closes. Outside
+    /// the stale window this is `get_or_compute`.
+    ///
+    /// ```
+    /// use cachelite_runtime::{Cache, Insertion, ManualClock};
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let cache: Cache<u8, String> = Cache::builder()
+    ///     .clock(clock.clone())
+    ///     .default_ttl(Duration::from_secs(10))
+    ///     .stale_ttl(Duration::from_secs(5))
+    ///     .build();
+    /// cache.insert(1, "old".into());
+    /// clock.advance(Duration::from_secs(12)); // stale
+    ///
+    /// let (go, wait) = mpsc::channel::<()>();
+    /// let v = cache.get_or_compute_revalidating(1, |v| v, move || {
+    ///     wait.recv().unwrap(); // the refresh takes its time
+    ///     let v = "new".to_string();
+    ///     (v.clone(), Some(Insertion::new(v)))
+    /// });
+    /// assert_eq!(v, "old"); // at once, while the refresh runs
+    /// go.send(()).unwrap();
+    ///
+    /// // Past the stale window a caller waits for the refresh in flight.
+    /// clock.advance(Duration::from_secs(5));
+    /// let v = cache.get_or_insert_with(1, || unreachable!("joins the refresh"));
+    /// assert_eq!(v, "new");
+    /// ```
+    pub fn get_or_compute_revalidating<O, C>(
+        &self,
+        key: K,
+        on_hit: impl FnOnce(V) -> O,
+        compute: C,
+    ) -> O
+    where
+        C: FnOnce() -> (O, Option<Insertion<V>>) + Send + 'static,
+    {
+        let hash = self.hash(&key);
+        if let Some(v) = self.hit(hash, &key) {
+            return on_hit(v);
+        }
+        self.compute_or_join(
+            key,
+            hash,
+            on_hit,
+            compute,
+            Some(Self::refresh_on_thread::<O, C>),
+        )
+    }
+
+    /// [`Cache::get_or_insert_with`] with stale-while-revalidate off the
+    /// caller's path, as [`Cache::get_or_compute_revalidating`].
+    ///
+    /// ```
+    /// let c: cachelite_runtime::Cache<u8, u8> = cachelite_runtime::Cache::new(10);
+    /// assert_eq!(c.get_or_insert_with_revalidating(1, || 2), 2);
+    /// ```
+    pub fn get_or_insert_with_revalidating(
+        &self,
+        key: K,
+        init: impl FnOnce() -> V + Send + 'static,
+    ) -> V {
+        self.get_or_compute_revalidating(
+            key,
+            |v| v,
+            move || {
+                let v = init();
+                (v.clone(), Some(Insertion::new(v)))
+            },
+        )
+    }
+
+    /// The async form of [`Cache::get_or_compute_revalidating`]: within the
+    /// stale window the first caller hands `compute` to the cache's
+    /// [`spawner`](crate::CacheBuilder::spawner) and returns the stale
+    /// value; without a spawner it refreshes inline, as
+    /// [`Cache::get_or_compute_async`] does.
+    ///
+    /// ```
+    /// use cachelite_runtime::{BoxFuture, Cache, Insertion, ManualClock};
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let queue: Arc<Mutex<Vec<BoxFuture>>> = Arc::default();
+    /// let q = queue.clone();
+    /// let clock = ManualClock::new();
+    /// let cache: Cache<u8, u8> = Cache::builder()
+    ///     .clock(clock.clone())
+    ///     .default_ttl(Duration::from_secs(10))
+    ///     .stale_ttl(Duration::from_secs(5))
+    ///     .spawner(move |f| q.lock().unwrap().push(f))
+    ///     .build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(12));
+    /// let load = async { (2, Some(Insertion::new(2))) };
+    /// let v = futures::executor::block_on(cache.get_or_compute_async_revalidating(1, |v| v, load));
+    /// assert_eq!(v, 1); // stale, at once
+    /// let refresh = queue.lock().unwrap().pop().unwrap();
+    /// futures::executor::block_on(refresh);
+    /// assert_eq!(cache.get(&1), Some(2));
+    /// ```
+    pub async fn get_or_compute_async_revalidating<O, F>(
+        &self,
+        key: K,
+        on_hit: impl FnOnce(V) -> O,
+        compute: F,
+    ) -> O
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)> + Send + 'static,
+    {
+        let hash = self.hash(&key);
+        if let Some(v) = self.hit(hash, &key) {
+            return on_hit(v);
+        }
+        let background = self
+            .inner
+            .spawner
+            .is_some()
+            .then_some(Self::refresh_on_spawner::<O, F> as Background<K, V, S, F>);
+        self.compute_or_join_async(key, hash, on_hit, compute, background)
+            .await
+    }
+
+    fn refresh_on_thread<O, C>(&self, leader: Leader<'_, K, V, S>, compute: C)
+    where
+        C: FnOnce() -> (O, Option<Insertion<V>>) + Send + 'static,
+    {
+        let refresh = Refresh::new(self, leader);
+        let job = move || {
+            let _leading = Leading::enter(refresh.id);
+            let loads = &refresh.cache.inner.loads;
+            match catch_unwind(AssertUnwindSafe(|| loads.time(compute))) {
+                Ok((out, ins)) => {
+                    drop(out);
+                    refresh.complete(ins);
+                }
+                // Counted as a load failure; the flight ends as `refresh`
+                // drops, and the stale value stays.
+                Err(_) => drop(refresh),
+            }
+        };
+        // If no thread can be had, the job is dropped unrun and its flight
+        // ends: the stale value stays, and the next caller tries again.
+        let _ = std::thread::Builder::new()
+            .name("cachelite-refresh".into())
+            .spawn(job);
+    }
+
+    fn refresh_on_spawner<O, F>(&self, leader: Leader<'_, K, V, S>, compute: F)
+    where
+        F: Future<Output = (O, Option<Insertion<V>>)> + Send + 'static,
+    {
+        let Some(spawn) = self.inner.spawner.clone() else {
+            return; // Not chosen without a spawner; the flight ends.
+        };
+        let refresh = Refresh::new(self, leader);
+        let id = refresh.id;
+        let task = async move {
+            let timed = {
+                let loads = &refresh.cache.inner.loads;
+                CatchUnwind(Box::pin(lead_async(id, loads.time_async(compute)))).await
+            };
+            match timed {
+                Ok((out, ins)) => {
+                    drop(out);
+                    refresh.complete(ins);
+                }
+                Err(()) => drop(refresh),
+            }
+        };
+        // The spawner is user code: called with no lock held.
+        spawn(Box::pin(task));
+    }
+}
