@@ -658,6 +658,10 @@ where
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;
             let _ = inner.sweeper.set(spawn_sweeper(weak, interval));
         }
+        #[cfg(feature = "metrics")]
+        crate::metrics::watch(
+            Arc::downgrade(&inner) as Weak<Inner<K, V, S>> as Weak<dyn crate::metrics::Publish>
+        );
         Ok(Cache { inner })
     }
 }

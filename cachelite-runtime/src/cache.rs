@@ -1501,6 +1501,18 @@ impl<K, V, S> Cache<K, V, S> {
     }
 }
 
+#[cfg(feature = "metrics")]
+impl<K, V, S> crate::metrics::Publish for Inner<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn publish(self: Arc<Self>) {
+        let _ = Cache { inner: self }.stats();
+    }
+}
+
 impl<K, V, S> Sweep for Inner<K, V, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,

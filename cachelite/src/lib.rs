@@ -9,7 +9,7 @@
 //! | `redis-tls` | off | `redis` plus `rediss://` (TLS) URLs, through rustls with its `ring` provider |
 //! | `tracing` | off | a `cachelite.load` span (fields `cache`, `outcome`) around every load, memoized body or read-through, and `DEBUG` events for evictions and expirations (see *Tracing and metrics* above) |
 //! | `tokio` | off | [`tokio_spawner`]: async stale refreshes (`CacheBuilder::spawner`, `#[memoize(spawn = ...)]`) run as tokio tasks |
-//! | `metrics` | off | the stats counters through the `metrics` facade, labelled `cache`, published on every stats read and active-expiry round; nothing on the hit path |
+//! | `metrics` | off | the stats counters through the `metrics` facade, labelled `cache`, published once a second by one thread per process and on every stats read; nothing on the hit path |
 //!
 //! Items that need a feature are marked with it in these docs as built on
 //! docs.rs, with every feature on.
