@@ -6,46 +6,24 @@
 //! never how long it took.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::thread::{self, JoinHandle};
+use std::net::TcpStream;
+use std::thread;
 use std::time::Duration;
 
-use cachelite_cli::server::{ServeError, ServerConfig, serve};
+use cachelite_cli::server::ServerConfig;
 use serde_json::{Value, json};
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<Result<(), ServeError>>>,
+mod support;
+use support::TestServer;
+
+/// Raw-socket requests to the server under test.
+trait Raw {
+    fn connect(&self) -> TcpStream;
+    fn request(&self, raw: &str) -> (u16, String);
+    fn metric(&self, name: &str) -> u64;
 }
 
-impl TestServer {
-    fn start(config: ServerConfig) -> Self {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                    serve(listener, config, async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                })
-        });
-        let addr = addr_rx.recv().unwrap();
-        Self {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
+impl Raw for TestServer {
     fn connect(&self) -> TcpStream {
         let s = TcpStream::connect(self.addr).unwrap();
         // A generous bound on every read: a test that would otherwise hang
@@ -69,17 +47,6 @@ impl TestServer {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

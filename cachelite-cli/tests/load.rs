@@ -9,15 +9,18 @@
 //! --nocapture`; docs/bench/server-load.md has a run).
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cachelite_cli::server::{ServerConfig, serve};
+use cachelite_cli::server::ServerConfig;
 use serde_json::{Value, json};
 use ureq::Agent;
+
+mod support;
+use support::TestServer;
 
 const CLIENTS: usize = 64;
 const IDLE: usize = 200;
@@ -136,24 +139,8 @@ fn sixty_four_clients_and_two_hundred_idle_connections() {
         max_items: Some(max_items),
         ..ServerConfig::default()
     };
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = thread::spawn(move || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                serve(listener, config, async move {
-                    let _ = stopped.await;
-                })
-                .await
-            })
-    });
-    let addr = addr_rx.recv().unwrap();
+    let server = TestServer::start(config);
+    let addr = server.addr;
     let base = format!("http://{addr}");
 
     // Connections that open and send nothing, held for the whole run.
@@ -237,6 +224,5 @@ fn sixty_four_clients_and_two_hundred_idle_connections() {
         println!("load: peak resident memory of the test process ({peak})");
     }
     drop(idle);
-    let _ = stop.send(());
-    server.join().unwrap().unwrap();
+    server.stop().unwrap();
 }

@@ -1,8 +1,7 @@
 //! The HTTP server, started in-process on an ephemeral loopback port and
 //! driven by a real HTTP client.
 
-use std::net::SocketAddr;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use cachelite_cli::JsonCache;
@@ -11,67 +10,8 @@ use serde_json::{Value, json};
 use ureq::Agent;
 use ureq::http::Response;
 
-/// A server on its own runtime thread; stopped (gracefully) on drop.
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<Result<(), ServeError>>>,
-}
-
-impl TestServer {
-    fn start(config: ServerConfig) -> Self {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = thread::spawn(move || {
-            runtime().block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind loopback");
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                serve(listener, config, async move {
-                    let _ = stopped.await;
-                })
-                .await
-            })
-        });
-        let addr = addr_rx.recv().expect("listener address");
-        Self {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Graceful shutdown; returns what `serve` returned.
-    fn stop(mut self) -> Result<(), ServeError> {
-        self.shutdown().expect("server was running")
-    }
-
-    fn shutdown(&mut self) -> Option<Result<(), ServeError>> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.thread.take().map(|t| t.join().expect("server thread"))
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
+mod support;
+use support::{TestServer, runtime};
 
 /// Runs `serve` with a configuration it must refuse, and returns the error.
 fn serve_error(config: ServerConfig) -> ServeError {
