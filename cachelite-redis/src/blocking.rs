@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use crate::{Error, RedisStore, Store};
 use crate::tiered::{
     Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredKey, TieredStats,
 };
@@ -32,12 +32,12 @@ use crate::tiered::{
 /// assert_eq!(cache.get("2024-q1").as_deref(), Some("expensive"));
 /// # Ok::<(), cachelite_redis::Error>(())
 /// ```
-pub struct BlockingTieredCache<K: ?Sized + ToOwned, V> {
-    pub(crate) cache: TieredCache<K, V>,
+pub struct BlockingTieredCache<K: ?Sized + ToOwned, V, S = RedisStore> {
+    pub(crate) cache: TieredCache<K, V, S>,
     pub(crate) runtime: Arc<OwnedRuntime>,
 }
 
-impl<K: ?Sized + ToOwned, V> Clone for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S> Clone for BlockingTieredCache<K, V, S> {
     fn clone(&self) -> Self {
         Self {
             cache: self.cache.clone(),
@@ -46,7 +46,9 @@ impl<K: ?Sized + ToOwned, V> Clone for BlockingTieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized + ToOwned, V> std::fmt::Debug for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S: std::fmt::Debug> std::fmt::Debug
+    for BlockingTieredCache<K, V, S>
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("BlockingTieredCache")
             .field(&self.cache)
@@ -114,10 +116,11 @@ pub(crate) fn park_on<F: Future>(f: F) -> F::Output {
     }
 }
 
-impl<K, V> BlockingTieredCache<K, V>
+impl<K, V, S> BlockingTieredCache<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     /// Starts a runtime and builds the cache on it.
     ///
@@ -131,13 +134,13 @@ where
     /// let cache: BlockingTieredCache<u32, u32> = BlockingTieredCache::new(TieredCache::builder(store))?;
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```
-    pub fn new(builder: TieredCacheBuilder<K, V>) -> Result<Self, Error> {
+    pub fn new(builder: TieredCacheBuilder<K, V, S>) -> Result<Self, Error> {
         Self::on_runtime(builder, Arc::new(OwnedRuntime::start()?))
     }
 
     /// Builds the cache on a runtime that may be shared with other caches.
     pub(crate) fn on_runtime(
-        builder: TieredCacheBuilder<K, V>,
+        builder: TieredCacheBuilder<K, V, S>,
         runtime: Arc<OwnedRuntime>,
     ) -> Result<Self, Error> {
         let cache = {
@@ -163,7 +166,7 @@ where
     /// # }
     /// ```
     #[must_use]
-    pub fn as_async(&self) -> &TieredCache<K, V> {
+    pub fn as_async(&self) -> &TieredCache<K, V, S> {
         &self.cache
     }
 
