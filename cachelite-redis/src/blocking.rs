@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Error, RedisStore, Store};
 use crate::tiered::{
     Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredKey, TieredStats,
 };
+use crate::{Error, RedisStore, Store};
 
 /// A [`TieredCache`] for sync code. It owns a one-worker tokio runtime that
 /// drives the Redis connections and the subscriber; each call blocks the
@@ -46,9 +46,7 @@ impl<K: ?Sized + ToOwned, V, S> Clone for BlockingTieredCache<K, V, S> {
     }
 }
 
-impl<K: ?Sized + ToOwned, V, S: std::fmt::Debug> std::fmt::Debug
-    for BlockingTieredCache<K, V, S>
-{
+impl<K: ?Sized + ToOwned, V, S: std::fmt::Debug> std::fmt::Debug for BlockingTieredCache<K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("BlockingTieredCache")
             .field(&self.cache)
@@ -243,6 +241,45 @@ where
     /// ```
     pub fn insert_entry(&self, key: &K, ins: Insertion<V>) -> Result<(), Error> {
         self.block_on(self.cache.insert_entry(key, ins))
+    }
+
+    /// See [`TieredCache::get_many`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) {
+    /// let [a, b] = cache.get_many(&["a", "b"]).try_into().unwrap();
+    /// # let _ = (a, b); }
+    /// ```
+    pub fn get_many(&self, keys: &[&K]) -> Vec<Option<V>> {
+        self.block_on(self.cache.get_many(keys))
+    }
+
+    /// See [`TieredCache::incr`].
+    ///
+    /// # Errors
+    /// As [`TieredCache::incr`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let hits = cache.incr("hits:home", 1)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn incr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        self.block_on(self.cache.incr(key, delta))
+    }
+
+    /// See [`TieredCache::decr`].
+    ///
+    /// # Errors
+    /// As [`TieredCache::decr`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let left = cache.decr("quota:7", 1)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn decr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        self.block_on(self.cache.decr(key, delta))
     }
 
     /// See [`TieredCache::remove`].

@@ -81,9 +81,9 @@ mod tiered;
 mod tls;
 
 pub use blocking::BlockingTieredCache;
+pub use channel::{Message, Op};
 pub use codec::Codec;
 pub use error::Error;
-pub use channel::{Message, Op};
 pub use remote::{Event, Feed, Outcome, Put, Store};
 pub use store::{RedisFeed, RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

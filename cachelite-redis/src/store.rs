@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::StreamExt;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Pipeline};
-use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
+use redis::{Cmd, FromRedisValue, Pipeline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -664,7 +664,6 @@ impl RedisStore {
 
     // ---- crate-internal operations, by rendered key and with an origin ----
 
-
     /// The server's time now (ms since the Unix epoch), as this process
     /// estimates it. Measured with `TIME` on first use; afterwards one
     /// caller at a time refreshes an estimate older than a minute while the
@@ -776,11 +775,7 @@ impl RedisStore {
         Ok(n > 0)
     }
 
-    async fn invalidate_tags_from(
-        &self,
-        tags: &[String],
-        origin: u64,
-    ) -> Result<usize, Error> {
+    async fn invalidate_tags_from(&self, tags: &[String], origin: u64) -> Result<usize, Error> {
         let mut deleted = 0;
         let mut outcome = Ok(());
         for tag in tags {
@@ -821,11 +816,7 @@ impl RedisStore {
         Ok(deleted)
     }
 
-    async fn invalidate_glob_from(
-        &self,
-        pattern: &str,
-        origin: u64,
-    ) -> Result<usize, Error> {
+    async fn invalidate_glob_from(&self, pattern: &str, origin: u64) -> Result<usize, Error> {
         let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
         let keys = &self.inner.keys;
         let outcome = self
@@ -895,11 +886,7 @@ impl RedisStore {
 
     /// Tries to take the lease on `rendered` for `ttl`; `Some(token)` if
     /// taken.
-    async fn try_lease_raw(
-        &self,
-        rendered: &str,
-        ttl: Duration,
-    ) -> Result<Option<String>, Error> {
+    async fn try_lease_raw(&self, rendered: &str, ttl: Duration) -> Result<Option<String>, Error> {
         let token = format!("{:032x}", fastrand::u128(..));
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.inner.keys.lock(rendered))

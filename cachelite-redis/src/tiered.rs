@@ -1019,6 +1019,98 @@ where
         }
     }
 
+    /// The values for `keys`, in order: local hits first, then one batched
+    /// read of the store for the rest (kept locally as [`TieredCache::get`]
+    /// keeps them). Errors read as misses.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) {
+    /// let found = cache.get_many(&["a", "b", "c"]).await;
+    /// assert_eq!(found.len(), 3);
+    /// # }
+    /// ```
+    pub async fn get_many(&self, keys: &[&K]) -> Vec<Option<V>> {
+        let s = &*self.shared;
+        let mut out: Vec<Option<V>> = keys.iter().map(|k| self.get_local(k)).collect();
+        let mut wanted = Vec::new();
+        let mut rendered = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            match s.render(key) {
+                Ok(r) => {
+                    wanted.push((i, s.generation(&r)));
+                    rendered.push(r);
+                }
+                Err(_) => bump(&s.counters.misses),
+            }
+        }
+        if rendered.is_empty() {
+            return out;
+        }
+        let raws = async {
+            s.store.now_ms().await?;
+            s.store.get_many(&rendered).await
+        };
+        let raws = Box::pin(raws).await.unwrap_or_default();
+        let mut raws = raws.into_iter();
+        for ((i, seen), r) in wanted.into_iter().zip(&rendered) {
+            let raw = raws.next().flatten();
+            match remote::decode_fetched::<S, V>(&s.store, r, raw).await {
+                Some(f) => {
+                    bump(&s.counters.l2_hits);
+                    s.fill(keys[i], r, &f, seen);
+                    out[i] = Some(f.value);
+                }
+                None => bump(&s.counters.misses),
+            }
+        }
+        out
+    }
+
+    /// Adds `delta` to the counter `key` and returns its new value,
+    /// atomically across processes. A counter starts at 0 and, when
+    /// created, expires after the default TTL ([`TieredCacheBuilder::ttl`];
+    /// later calls keep its expiry). Counters are never held locally, and
+    /// are not values: [`TieredCache::get`] does not see them;
+    /// [`TieredCache::remove`] and [`TieredCache::clear`] delete them.
+    ///
+    /// # Errors
+    /// When the store cannot be reached, the key cannot be encoded, or the
+    /// counter would overflow.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let n = cache.incr("hits:home", 1).await?;
+    /// assert!(n >= 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn incr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        let s = &*self.shared;
+        let rendered = s.render(key)?;
+        s.store.incr(&rendered, delta, s.ttl).await
+    }
+
+    /// Subtracts `delta` from the counter `key`: [`TieredCache::incr`] of
+    /// `-delta`.
+    ///
+    /// # Errors
+    /// As [`TieredCache::incr`]; [`Error::Encode`] for `i64::MIN`, which
+    /// has no negation.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let left = cache.decr("quota:7", 1).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn decr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        let negated = delta
+            .checked_neg()
+            .ok_or_else(|| Error::Encode(format!("cannot subtract {delta}")))?;
+        self.incr(key, negated).await
+    }
+
     /// Writes `value` with the default TTL. Redis is written and the write
     /// published; the local copy is dropped (the next read refills it).
     ///
@@ -1085,7 +1177,8 @@ where
         let rendered = s.render(key)?;
         let ttl = s.resolve_ttl(ins.ttl);
         let mode = Put::Announce { origin: s.origin };
-        let written = remote::put_value(&s.store, &rendered, &ins.value, ttl, &ins.tags, mode).await;
+        let written =
+            remote::put_value(&s.store, &rendered, &ins.value, ttl, &ins.tags, mode).await;
         s.forget(key, &rendered);
         written.map(drop)
     }
