@@ -9,6 +9,10 @@
 //!   channel and every process drops its local copy; without a live
 //!   subscription the local tier is off. Reads fail open.
 //! - [`BlockingTieredCache`]: the same for sync code.
+//! - [`Store`]: what the two-tier cache needs from its remote tier
+//!   ([`remote`] says what a store must guarantee). [`RedisStore`]
+//!   implements it; `TieredCache<K, V, S>` and `BlockingTieredCache<K, V, S>`
+//!   take any store `S` (`RedisStore` by default).
 //!
 //! # Keys in Redis
 //!
