@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
-use crate::codec::{self, Codec, Decoded, Expiry};
+use crate::codec::{Codec, Decoded, Expiry};
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::layers::{Compression, Keyring, Layers};
 use crate::tls::{self, TlsSettings};
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
@@ -159,6 +160,8 @@ pub struct RedisStoreBuilder {
     failure_threshold: u32,
     cooldown: Duration,
     tls: TlsSettings,
+    compression: Compression,
+    keyring: Option<Keyring>,
 }
 
 impl RedisStoreBuilder {
@@ -180,6 +183,42 @@ impl RedisStoreBuilder {
     /// their codec, so stores with different codecs read each other.
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Compresses the values written from a size threshold on (default:
+    /// none). Any store reads compressed values, whatever its own setting.
+    ///
+    /// ```
+    /// use cachelite_redis::{Compression, RedisStore};
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Encrypts every value written with the keyring's current key
+    /// (XChaCha20-Poly1305, the full Redis key as associated data), and
+    /// decrypts with any of its keys. A store with keys reads only
+    /// encrypted values: anything else, or a value it cannot decrypt, is a
+    /// miss, counted as an error and deleted.
+    ///
+    /// ```
+    /// use cachelite_redis::{Keyring, RedisStore};
+    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn encryption(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -257,7 +296,9 @@ impl RedisStoreBuilder {
     /// [`Error::Config`] for an invalid namespace, a zero timeout or
     /// threshold, a URL redis-rs does not accept, a `rediss://` URL in a
     /// build without the `tls` feature, or TLS certificates that are not
-    /// PEM or come with a URL other than `rediss://`.
+    /// PEM or come with a URL other than `rediss://`, zstd compression in a
+    /// build without the `zstd` feature or with a level outside 1 to 22, a
+    /// key id given twice.
     pub fn build(self) -> Result<RedisStore, Error> {
         check_namespace(&self.namespace)?;
         if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
@@ -269,6 +310,7 @@ impl RedisStoreBuilder {
             ));
         }
         let client = tls::client(&self.url, &self.tls)?;
+        let layers = Layers::new(self.compression, self.keyring)?;
         Ok(RedisStore {
             inner: Arc::new(StoreInner {
                 client,
@@ -278,6 +320,7 @@ impl RedisStoreBuilder {
                 namespace: self.namespace,
                 version: self.version,
                 codec: self.codec,
+                layers,
                 connect_timeout: self.connect_timeout,
                 response_timeout: self.response_timeout,
                 breaker: Breaker::new(self.failure_threshold, self.cooldown),
@@ -327,6 +370,7 @@ struct StoreInner {
     namespace: String,
     version: u32,
     codec: Codec,
+    layers: Layers,
     connect_timeout: Duration,
     response_timeout: Duration,
     breaker: Breaker,
@@ -383,6 +427,8 @@ impl RedisStore {
             failure_threshold: 3,
             cooldown: Duration::from_secs(1),
             tls: TlsSettings::default(),
+            compression: Compression::None,
+            keyring: None,
         }
     }
 
@@ -434,6 +480,30 @@ impl RedisStore {
     #[must_use]
     pub fn codec(&self) -> Codec {
         self.inner.codec
+    }
+
+    /// The compression of values written.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn compression(&self) -> Compression {
+        self.inner.layers.compression()
+    }
+
+    /// The keys values are encrypted with, if any.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert!(store.keyring().is_none());
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.inner.layers.keyring()
     }
 
     /// The pub/sub channel invalidations are published on.
@@ -721,7 +791,7 @@ impl RedisStore {
             bump(&c.misses);
             return None;
         };
-        match codec::decode::<V>(&raw) {
+        match self.inner.layers.decode::<V>(&raw, key.as_bytes()) {
             Decoded::Entry(e) => {
                 bump(&c.hits);
                 let ttl = e.expiry.map(|x| self.time_left(x));
@@ -812,9 +882,10 @@ impl RedisStore {
             }),
             None => None,
         };
-        let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
+        let bytes =
+            (self.inner.layers).encode(self.inner.codec, value, expiry, tags, key.as_bytes())?;
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
