@@ -32,6 +32,36 @@
 //! deleted and counted as an error. One in the envelope of earlier versions
 //! (without the end) is a miss too, deleted and replaced by the next write.
 //!
+//! # Compression and encryption
+//!
+//! Layers on the envelope's bytes, in a fixed order: [`Compression`] (lz4,
+//! or zstd with the `zstd` feature, above a size threshold and only when it
+//! makes the value smaller), then encryption with a [`Keyring`]
+//! (XChaCha20-Poly1305, a random 24-byte nonce per write, the full Redis
+//! key as associated data). Both are set on [`RedisStoreBuilder`].
+//!
+//! - A compressed value is marked with its algorithm, so every store reads
+//!   it, whatever it writes.
+//! - An encrypted value carries its key's id in the clear: the current key
+//!   encrypts, older keys still decrypt, so keys rotate without a flush.
+//! - A value copied to another key, altered, cut short, or encrypted with a
+//!   key the store does not hold is a miss, counted as an error and deleted,
+//!   as any value that does not decode. A store with a keyring reads only
+//!   encrypted values; a store without one reads none.
+//! - Keys come as 32 bytes, or from a variable or a file in hex or base64
+//!   ([`Keyring::key_from_env`], [`Keyring::key_from_file`]); `Debug` shows
+//!   key ids only.
+//!
+//! ```
+//! use cachelite_redis::{Compression, Keyring, RedisStore};
+//! let store = RedisStore::builder("redis://127.0.0.1/")
+//!     .compression(Compression::lz4())
+//!     .encryption(Keyring::new(1, [42u8; 32]).with_old(0, [7u8; 32]))
+//!     .build()?;
+//! assert_eq!(store.keyring().map(Keyring::current_id), Some(1));
+//! # Ok::<(), cachelite_redis::Error>(())
+//! ```
+//!
 //! # The local tier
 //!
 //! Keyed by the keys themselves ([`TieredKey`]), so a local hit renders
@@ -79,6 +109,7 @@ mod channel;
 mod codec;
 mod error;
 mod key;
+mod layers;
 pub mod remote;
 mod store;
 mod tiered;
@@ -88,6 +119,7 @@ pub use blocking::BlockingTieredCache;
 pub use channel::{Message, Op};
 pub use codec::Codec;
 pub use error::Error;
+pub use layers::{Compression, Keyring};
 pub use remote::{Event, Feed, Outcome, Put, Store};
 pub use store::{RedisFeed, RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

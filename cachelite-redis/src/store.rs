@@ -1,5 +1,6 @@
 //! The remote tier: one namespace of one Redis server.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::layers::{Compression, Keyring, Layers};
 use crate::remote::{self, Event, Feed, Outcome, Put, Store, px};
 use crate::tls::{self, TlsSettings};
 
@@ -175,6 +177,8 @@ pub struct RedisStoreBuilder {
     failure_threshold: u32,
     cooldown: Duration,
     tls: TlsSettings,
+    compression: Compression,
+    keyring: Option<Keyring>,
 }
 
 impl RedisStoreBuilder {
@@ -196,6 +200,42 @@ impl RedisStoreBuilder {
     /// their codec, so stores with different codecs read each other.
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Compresses the values written from a size threshold on (default:
+    /// none). Any store reads compressed values, whatever its own setting.
+    ///
+    /// ```
+    /// use cachelite_redis::{Compression, RedisStore};
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Encrypts every value written with the keyring's current key
+    /// (XChaCha20-Poly1305, the full Redis key as associated data), and
+    /// decrypts with any of its keys. A store with keys reads only
+    /// encrypted values: anything else, or a value it cannot decrypt, is a
+    /// miss, counted as an error and deleted.
+    ///
+    /// ```
+    /// use cachelite_redis::{Keyring, RedisStore};
+    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn encryption(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -273,7 +313,9 @@ impl RedisStoreBuilder {
     /// [`Error::Config`] for an invalid namespace, a zero timeout or
     /// threshold, a URL redis-rs does not accept, a `rediss://` URL in a
     /// build without the `tls` feature, or TLS certificates that are not
-    /// PEM or come with a URL other than `rediss://`.
+    /// PEM or come with a URL other than `rediss://`, zstd compression in a
+    /// build without the `zstd` feature or with a level outside 1 to 22, a
+    /// key id given twice.
     pub fn build(self) -> Result<RedisStore, Error> {
         check_namespace(&self.namespace)?;
         if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
@@ -285,6 +327,7 @@ impl RedisStoreBuilder {
             ));
         }
         let client = tls::client(&self.url, &self.tls)?;
+        let layers = Layers::new(self.compression, self.keyring)?;
         Ok(RedisStore {
             inner: Arc::new(StoreInner {
                 client,
@@ -294,6 +337,7 @@ impl RedisStoreBuilder {
                 namespace: self.namespace,
                 version: self.version,
                 codec: self.codec,
+                layers,
                 connect_timeout: self.connect_timeout,
                 response_timeout: self.response_timeout,
                 breaker: Breaker::new(self.failure_threshold, self.cooldown),
@@ -343,6 +387,7 @@ struct StoreInner {
     namespace: String,
     version: u32,
     codec: Codec,
+    layers: Layers,
     connect_timeout: Duration,
     response_timeout: Duration,
     breaker: Breaker,
@@ -381,6 +426,8 @@ impl RedisStore {
             failure_threshold: 3,
             cooldown: Duration::from_secs(1),
             tls: TlsSettings::default(),
+            compression: Compression::None,
+            keyring: None,
         }
     }
 
@@ -432,6 +479,30 @@ impl RedisStore {
     #[must_use]
     pub fn codec(&self) -> Codec {
         self.inner.codec
+    }
+
+    /// The compression of values written.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn compression(&self) -> Compression {
+        self.inner.layers.compression()
+    }
+
+    /// The keys values are encrypted with, if any.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert!(store.keyring().is_none());
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.inner.layers.keyring()
     }
 
     /// The pub/sub channel invalidations are published on.
@@ -1061,6 +1132,22 @@ impl Store for RedisStore {
 
     fn codec(&self) -> Codec {
         self.inner.codec
+    }
+
+    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.seal(entry, &[]);
+        }
+        layers.seal(entry, self.inner.keys.entry(key).as_bytes())
+    }
+
+    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.open(stored, &[]);
+        }
+        layers.open(stored, self.inner.keys.entry(key).as_bytes())
     }
 
     fn now_ms(&self) -> impl Future<Output = Result<u64, Error>> + Send {
