@@ -1,6 +1,13 @@
-//! The invalidation messages published on a namespace's channel.
+//! The invalidation messages published on a namespace's channel, and
+//! where a subscriber listens for them.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{PubSubSink, PubSubStream};
 use serde::{Deserialize, Serialize};
+
+use crate::sentinel::{Addr, Sentinels};
 
 /// One write or invalidation, as every subscriber of the namespace sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +39,112 @@ impl Message {
 
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         rmp_serde::from_slice(bytes).ok()
+    }
+}
+
+/// Where a subscriber listens: the server; one node of a cluster at a
+/// time (a `PUBLISH` on any node reaches the subscribers of every node),
+/// the next one listed when it fails; or the master the sentinels name.
+pub(crate) struct Subscription {
+    source: Source,
+}
+
+enum Source {
+    Single(Box<redis::Client>),
+    Cluster {
+        nodes: Vec<redis::Client>,
+        next: usize,
+    },
+    Sentinel {
+        sentinels: Arc<Sentinels>,
+        on: Option<Addr>,
+    },
+}
+
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+    timeout: Duration,
+) -> Option<(PubSubSink, PubSubStream)> {
+    let ps = tokio::time::timeout(timeout, client.get_async_pubsub())
+        .await
+        .ok()?
+        .ok()?;
+    let (mut sink, stream) = ps.split();
+    tokio::time::timeout(timeout, sink.subscribe(channel))
+        .await
+        .ok()?
+        .ok()?;
+    Some((sink, stream))
+}
+
+impl Subscription {
+    pub(crate) fn single(client: redis::Client) -> Self {
+        Self {
+            source: Source::Single(Box::new(client)),
+        }
+    }
+
+    /// Over the cluster's `nodes`, starting at a random one so that the
+    /// processes of a service spread over the nodes.
+    pub(crate) fn cluster(nodes: Vec<redis::Client>) -> Self {
+        let next = fastrand::usize(..nodes.len().max(1));
+        Self {
+            source: Source::Cluster { nodes, next },
+        }
+    }
+
+    pub(crate) fn sentinel(sentinels: Arc<Sentinels>) -> Self {
+        Self {
+            source: Source::Sentinel {
+                sentinels,
+                on: None,
+            },
+        }
+    }
+
+    /// A connection subscribed to `channel`, each step within `timeout`;
+    /// in a cluster, the first node that accepts, from where the last
+    /// connection was.
+    pub(crate) async fn connect(
+        &mut self,
+        channel: &str,
+        timeout: Duration,
+    ) -> Option<(PubSubSink, PubSubStream)> {
+        match &mut self.source {
+            Source::Single(client) => subscribe(client, channel, timeout).await,
+            Source::Cluster { nodes, next } => {
+                for _ in 0..nodes.len() {
+                    let at = *next % nodes.len();
+                    if let Some(s) = subscribe(&nodes[at], channel, timeout).await {
+                        return Some(s);
+                    }
+                    *next = at + 1;
+                }
+                None
+            }
+            Source::Sentinel { sentinels, on } => {
+                let addr = sentinels.resolve(timeout).await.ok()?;
+                let client = sentinels.client_for(&addr).ok()?;
+                let s = subscribe(&client, channel, timeout).await?;
+                *on = Some(addr);
+                Some(s)
+            }
+        }
+    }
+
+    /// Whether the connection still goes where writes are published:
+    /// through sentinels, to the master they name now (asked with each
+    /// heartbeat). When no sentinel answers, the heartbeat's ping alone
+    /// decides.
+    pub(crate) async fn is_current(&self, timeout: Duration) -> bool {
+        match &self.source {
+            Source::Sentinel { sentinels, on } => match sentinels.resolve(timeout).await {
+                Ok(addr) => on.as_ref() == Some(&addr),
+                Err(_) => true,
+            },
+            Source::Single(_) | Source::Cluster { .. } => true,
+        }
     }
 }
 

@@ -5,17 +5,22 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_routing::RoutingInfo;
 use redis::{Cmd, FromRedisValue, Pipeline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::breaker::Breaker;
-use crate::channel::{Message, Op};
+use crate::channel::{Message, Op, Subscription};
 use crate::codec::{self, Codec, Decoded, Expiry};
+use crate::conn::{self, Cluster, Conn, Held, Timeouts, Topology};
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::sentinel::Sentinels;
 use crate::tls::{self, TlsSettings};
+
+mod split;
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
@@ -151,6 +156,7 @@ impl ServerClock {
 #[must_use]
 pub struct RedisStoreBuilder {
     url: String,
+    kind: Kind,
     namespace: String,
     version: u32,
     codec: Codec,
@@ -159,6 +165,18 @@ pub struct RedisStoreBuilder {
     failure_threshold: u32,
     cooldown: Duration,
     tls: TlsSettings,
+}
+
+/// What a builder connects to.
+#[derive(Debug, Clone)]
+enum Kind {
+    Single,
+    Cluster(Vec<String>),
+    Sentinel {
+        sentinels: Vec<String>,
+        service: String,
+        master: Option<String>,
+    },
 }
 
 impl RedisStoreBuilder {
@@ -250,6 +268,25 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Through sentinels: the database, username and password the master
+    /// is connected with, given as a URL whose host is ignored (the
+    /// sentinels name the master), e.g. `redis://:secret@master/2`. By
+    /// default: database 0, no credentials.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_sentinel(["redis://127.0.0.1:26379/"], "mymaster")
+    ///     .sentinel_master_settings("redis://:secret@master/2")
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn sentinel_master_settings(mut self, url: impl Into<String>) -> Self {
+        if let Kind::Sentinel { master, .. } = &mut self.kind {
+            *master = Some(url.into());
+        }
+        self
+    }
+
     /// Checks the settings and parses the URL. No connection is made here:
     /// the first call connects, from inside a tokio runtime.
     ///
@@ -257,7 +294,9 @@ impl RedisStoreBuilder {
     /// [`Error::Config`] for an invalid namespace, a zero timeout or
     /// threshold, a URL redis-rs does not accept, a `rediss://` URL in a
     /// build without the `tls` feature, or TLS certificates that are not
-    /// PEM or come with a URL other than `rediss://`.
+    /// PEM or come with a URL other than `rediss://`; for a cluster or
+    /// sentinels, an empty list of URLs, an empty service name, or custom
+    /// TLS certificates (only the system's roots are used there).
     pub fn build(self) -> Result<RedisStore, Error> {
         check_namespace(&self.namespace)?;
         if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
@@ -268,10 +307,11 @@ impl RedisStoreBuilder {
                 "the circuit breaker needs a threshold of at least one failure".into(),
             ));
         }
-        let client = tls::client(&self.url, &self.tls)?;
+        let (client, topology) = self.topology()?;
         Ok(RedisStore {
             inner: Arc::new(StoreInner {
                 client,
+                topology,
                 conn: Mutex::new(None),
                 connected: AtomicBool::new(false),
                 keys: Keyspace::new(&self.namespace, self.version),
@@ -286,6 +326,70 @@ impl RedisStoreBuilder {
                 clock: ServerClock::default(),
             }),
         })
+    }
+
+    /// The client of the first URL, and where commands go.
+    fn topology(&self) -> Result<(redis::Client, Topology), Error> {
+        let urls = match &self.kind {
+            Kind::Single => return Ok((tls::client(&self.url, &self.tls)?, Topology::Single)),
+            Kind::Cluster(urls) | Kind::Sentinel { sentinels: urls, .. } => urls,
+        };
+        if urls.is_empty() {
+            return Err(Error::Config(
+                "a cluster or a set of sentinels needs at least one URL".into(),
+            ));
+        }
+        if self.tls.is_custom() {
+            return Err(Error::Config(
+                "custom TLS certificates are for a single server; a cluster or sentinels \
+                 use the system's root certificates"
+                    .into(),
+            ));
+        }
+        let clients = urls
+            .iter()
+            .map(|u| tls::client(u, &self.tls))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = clients[0].clone();
+        let topology = match &self.kind {
+            Kind::Single => Topology::Single,
+            Kind::Cluster(urls) => {
+                let connect_ms = u64::try_from(self.connect_timeout.as_millis()).unwrap_or(u64::MAX);
+                let client = ClusterClient::builder(urls.iter().map(String::as_str))
+                    .connection_timeout(self.connect_timeout)
+                    .response_timeout(self.response_timeout)
+                    .overall_response_timeout(None)
+                    .retries(3)
+                    .min_retry_wait(5)
+                    .max_retry_wait(connect_ms.max(5))
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot use the cluster's URLs: {e}")))?;
+                Topology::Cluster(Box::new(Cluster {
+                    client,
+                    nodes: clients,
+                }))
+            }
+            Kind::Sentinel {
+                service, master, ..
+            } => {
+                if service.is_empty() {
+                    return Err(Error::Config("the sentinel service name is empty".into()));
+                }
+                let settings = match master {
+                    Some(url) => tls::client(url, &TlsSettings::default())?
+                        .get_connection_info()
+                        .redis_settings()
+                        .clone(),
+                    None => redis::RedisConnectionInfo::default(),
+                };
+                Topology::Sentinel(Arc::new(Sentinels::new(
+                    clients,
+                    service.clone(),
+                    settings,
+                )))
+            }
+        };
+        Ok((first, topology))
     }
 }
 
@@ -317,9 +421,13 @@ pub struct RedisStore {
 #[derive(Debug)]
 struct StoreInner {
     client: redis::Client,
+    /// One server, a cluster, or the master sentinels name.
+    topology: Topology,
     /// Made on first use, inside the caller's runtime; dropped when the
-    /// breaker opens, so a wedged manager is replaced by the next probe.
-    conn: Mutex<Option<ConnectionManager>>,
+    /// breaker opens, so a wedged manager is replaced by the next probe,
+    /// and through sentinels when the master it is to is no longer the
+    /// one they name, or it refuses a write (`READONLY`).
+    conn: Mutex<Option<Held>>,
     /// The current connection manager has answered at least once: calls
     /// then get one response timeout, not a connect timeout on top.
     connected: AtomicBool,
@@ -364,6 +472,25 @@ fn is_transport(e: &redis::RedisError) -> bool {
 enum Req<'a> {
     Cmd(&'a Cmd),
     Pipe(&'a Pipeline),
+    /// In a cluster, to the node `RoutingInfo` names (a scan of one
+    /// master); elsewhere, a plain command.
+    At(&'a Cmd, &'a RoutingInfo),
+}
+
+/// A new builder with the default settings.
+fn new_builder(url: String, kind: Kind) -> RedisStoreBuilder {
+    RedisStoreBuilder {
+        url,
+        kind,
+        namespace: "default".into(),
+        version: 1,
+        codec: Codec::default(),
+        connect_timeout: Duration::from_millis(50),
+        response_timeout: Duration::from_millis(20),
+        failure_threshold: 3,
+        cooldown: Duration::from_secs(1),
+        tls: TlsSettings::default(),
+    }
 }
 
 impl RedisStore {
@@ -373,17 +500,69 @@ impl RedisStore {
     /// `cachelite` crate); `rediss://host:port/#insecure` skips verifying
     /// the server's certificate.
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: url.into(),
-            namespace: "default".into(),
-            version: 1,
-            codec: Codec::default(),
-            connect_timeout: Duration::from_millis(50),
-            response_timeout: Duration::from_millis(20),
-            failure_threshold: 3,
-            cooldown: Duration::from_secs(1),
-            tls: TlsSettings::default(),
-        }
+        new_builder(url.into(), Kind::Single)
+    }
+
+    /// A builder for a store over a Redis Cluster, given the URLs of some
+    /// of its nodes (the rest are found from them). The same cache as on
+    /// one server: entries spread over the masters by hash slot, no command
+    /// names keys of two slots, globs and clears scan every master, and
+    /// the subscriber of a two-tier cache listens on one node at a time
+    /// (a message published on any node reaches every node), moving to the
+    /// next URL listed when that node fails. List several.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_cluster([
+    ///     "redis://10.0.0.1:7000",
+    ///     "redis://10.0.0.2:7000",
+    ///     "redis://10.0.0.3:7000",
+    /// ])
+    /// .namespace("users")
+    /// .build()?;
+    /// assert_eq!(store.namespace(), "users");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn builder_cluster<I, S>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let first = nodes.first().cloned().unwrap_or_default();
+        new_builder(first, Kind::Cluster(nodes))
+    }
+
+    /// A builder for a store on the master of `service`, found through
+    /// Redis Sentinel at the URLs given. After a failover the store
+    /// follows the new master (a connection to a master the sentinels no
+    /// longer name, or one that refuses a write with `READONLY`, is
+    /// replaced), and a two-tier cache's local tier is cleared and off
+    /// until its subscriber has subscribed on the new master.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_sentinel(
+    ///     ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379"],
+    ///     "mymaster",
+    /// )
+    /// .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn builder_sentinel<I, S>(sentinels: I, service: impl Into<String>) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let sentinels: Vec<String> = sentinels.into_iter().map(Into::into).collect();
+        let first = sentinels.first().cloned().unwrap_or_default();
+        new_builder(
+            first,
+            Kind::Sentinel {
+                sentinels,
+                service: service.into(),
+                master: None,
+            },
+        )
     }
 
     /// A store at `url` in `namespace`, with the default settings.
@@ -689,7 +868,11 @@ impl RedisStore {
                     .is_ok();
             if ours {
                 let sent = unix_us();
-                match self.run::<(i64, i64)>(Req::Cmd(&redis::cmd("TIME"))).await {
+                // In a cluster, every process reads the clock of one node:
+                // the one serving the namespace's channel name.
+                let node = conn::to_key(self.inner.keys.channel().as_bytes());
+                let time = redis::cmd("TIME");
+                match self.run::<(i64, i64)>(Req::At(&time, &node)).await {
                     Ok(time) => clock.record(sent, unix_us(), time),
                     Err(e) if first => return Err(e),
                     Err(_) => {}
@@ -815,6 +998,11 @@ impl RedisStore {
         let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
+        if self.inner.topology.is_cluster() {
+            return self
+                .put_split(rendered, &key, bytes, ttl, tags, origin)
+                .await;
+        }
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
@@ -853,6 +1041,9 @@ impl RedisStore {
     }
 
     pub(crate) async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
+        if self.inner.topology.is_cluster() {
+            return self.remove_split(rendered, origin).await;
+        }
         let msg = Message {
             origin,
             op: Op::Keys(vec![rendered.to_owned()]),
@@ -947,6 +1138,25 @@ impl RedisStore {
         pattern: &str,
         keep: impl Fn(&[u8]) -> bool,
     ) -> Result<usize, Error> {
+        if self.inner.topology.is_cluster() {
+            // Each master holds its own keys: scan them all.
+            let mut deleted = 0;
+            for node in self.masters().await? {
+                deleted += self.unlink_scanned_at(pattern, &keep, &node).await?;
+            }
+            return Ok(deleted);
+        }
+        let everywhere = RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
+        self.unlink_scanned_at(pattern, &keep, &everywhere).await
+    }
+
+    /// Scans one node (the only one, or one master of a cluster).
+    async fn unlink_scanned_at(
+        &self,
+        pattern: &str,
+        keep: &impl Fn(&[u8]) -> bool,
+        node: &RoutingInfo,
+    ) -> Result<usize, Error> {
         let mut cursor = 0u64;
         let mut deleted = 0;
         loop {
@@ -957,7 +1167,7 @@ impl RedisStore {
                 .arg("COUNT")
                 .arg(BATCH);
             // Keys as bytes: a binary key elsewhere must not break the scan.
-            let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::Cmd(&scan)).await?;
+            let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::At(&scan, node)).await?;
             let found: Vec<Vec<u8>> = found.into_iter().filter(|k| keep(k)).collect();
             deleted += self.unlink(&found).await?;
             cursor = next;
@@ -968,6 +1178,9 @@ impl RedisStore {
     }
 
     async fn unlink(&self, keys: &[Vec<u8>]) -> Result<usize, Error> {
+        if self.inner.topology.is_cluster() {
+            return self.unlink_by_slot(keys).await;
+        }
         let mut deleted = 0;
         for chunk in keys.chunks(BATCH) {
             let mut cmd = redis::cmd("UNLINK");
@@ -1023,12 +1236,16 @@ impl RedisStore {
         self.server_now_ms().await?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET")
-            .arg(&key)
-            .cmd("EXISTS")
-            .arg(keys.lock(rendered));
-        let (raw, held): (Option<Vec<u8>>, bool) = self.run(Req::Pipe(&pipe)).await?;
+        let (raw, held): (Option<Vec<u8>>, bool) = if self.inner.topology.is_cluster() {
+            self.poll_split(&key, &keys.lock(rendered)).await?
+        } else {
+            let mut pipe = redis::pipe();
+            pipe.cmd("GET")
+                .arg(&key)
+                .cmd("EXISTS")
+                .arg(keys.lock(rendered));
+            self.run(Req::Pipe(&pipe)).await?
+        };
         if raw.is_none() {
             // Not a miss of the cache: the leader is still computing.
             return Ok((None, held));
@@ -1038,63 +1255,93 @@ impl RedisStore {
 
     // ---- the guarded call ----
 
-    fn connection(&self) -> Result<ConnectionManager, Error> {
-        let mut slot = self.inner.conn.lock();
-        if let Some(c) = &*slot {
-            return Ok(c.clone());
+    /// Where a two-tier cache's subscriber listens.
+    pub(crate) fn subscription(&self) -> Subscription {
+        match &self.inner.topology {
+            Topology::Single => Subscription::single(self.inner.client.clone()),
+            Topology::Cluster(c) => Subscription::cluster(c.nodes.clone()),
+            Topology::Sentinel(s) => Subscription::sentinel(s.clone()),
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
+    }
+
+    fn timeouts_for_connect(&self) -> Timeouts {
+        Timeouts {
+            connect: self.inner.connect_timeout,
+            response: self.inner.response_timeout,
         }
-        // No response timeout of the manager's own: `run` bounds every
-        // call, and one timer per call is enough.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.inner.connect_timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(5))
-            .set_max_delay(self.inner.connect_timeout);
-        let c = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)?;
+    }
+
+    /// The held connection, or a new one. Through sentinels, a connection
+    /// to a master they no longer name is replaced.
+    async fn connection(&self) -> Result<Conn, Error> {
+        let inner = &self.inner;
+        {
+            let mut slot = inner.conn.lock();
+            match &*slot {
+                Some(held) if inner.topology.is_current(held) => return Ok(held.conn.clone()),
+                Some(_) => *slot = None,
+                None => {}
+            }
+        }
+        // Boxed: rare, and large enough (asking sentinels) to weigh on
+        // every call's future.
+        let made = Box::pin(
+            inner
+                .topology
+                .connect(&inner.client, self.timeouts_for_connect()),
+        )
+        .await?;
+        let mut slot = inner.conn.lock();
+        if let Some(held) = &*slot
+            && inner.topology.is_current(held)
+        {
+            // Another call connected meanwhile: share its connection.
+            return Ok(held.conn.clone());
+        }
+        inner.connected.store(false, Ordering::Release);
+        *slot = Some(made.clone());
+        Ok(made.conn)
+    }
+
+    /// Drops the held connection: the next call makes a new one.
+    fn disconnect(&self) {
+        self.inner.conn.lock().take();
         self.inner.connected.store(false, Ordering::Release);
-        *slot = Some(c.clone());
-        Ok(c)
     }
 
     fn failed(&self) {
         self.inner.breaker.failure();
-        if self.inner.breaker.is_open() {
-            // The next probe starts from a fresh connection manager.
-            self.inner.conn.lock().take();
-            self.inner.connected.store(false, Ordering::Release);
+        // The next probe starts from a fresh connection. Through sentinels
+        // every failure does: the master may have moved.
+        if self.inner.breaker.is_open() || matches!(self.inner.topology, Topology::Sentinel(_)) {
+            self.disconnect();
         }
     }
 
     /// Runs one command or pipeline under the breaker and a deadline: one
     /// response timeout once the connection has answered, one connect plus
-    /// one response timeout before.
+    /// one response timeout before (through sentinels, twice that: asking
+    /// them comes first).
     async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, Error> {
         let c = &self.inner.counters;
         if !self.inner.breaker.allow() {
             bump(&c.skipped);
             return Err(Error::Unavailable);
         }
-        let mut conn = match self.connection() {
-            Ok(conn) => conn,
-            Err(e) => {
-                bump(&c.errors);
-                return Err(e);
-            }
-        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            bump(&c.errors);
+            return Err(Error::NoRuntime);
+        }
         let deadline = if self.inner.connected.load(Ordering::Acquire) {
             self.inner.response_timeout
+        } else if matches!(self.inner.topology, Topology::Sentinel(_)) {
+            (self.inner.connect_timeout + self.inner.response_timeout) * 2
         } else {
             self.inner.connect_timeout + self.inner.response_timeout
         };
         let call = async {
-            match req {
-                Req::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
-                Req::Pipe(pipe) => pipe.query_async::<T>(&mut conn).await,
-            }
+            let conn = self.connection().await?;
+            query::<T>(conn, req).await.map_err(Error::Redis)
         };
         match tokio::time::timeout(deadline, call).await {
             Ok(Ok(v)) => {
@@ -1104,21 +1351,61 @@ impl RedisStore {
                 }
                 Ok(v)
             }
-            Ok(Err(e)) => {
+            Ok(Err(Error::Redis(e))) => {
                 bump(&c.errors);
                 if is_transport(&e) {
                     self.failed();
                 } else {
                     // Redis answered: it is alive, whatever it said.
                     self.inner.breaker.success();
+                    if e.code() == Some("READONLY")
+                        && matches!(self.inner.topology, Topology::Sentinel(_))
+                    {
+                        // A master turned replica: ask the sentinels again.
+                        self.disconnect();
+                    }
                 }
                 Err(Error::Redis(e))
+            }
+            Ok(Err(e)) => {
+                // No connection could be made (the sentinels did not say
+                // where the master is).
+                bump(&c.errors);
+                self.failed();
+                Err(e)
             }
             Err(_) => {
                 bump(&c.errors);
                 self.failed();
                 Err(Error::Timeout)
             }
+        }
+    }
+}
+
+/// One command or pipeline on a connection of any kind.
+async fn query<T: FromRedisValue>(conn: Conn, req: Req<'_>) -> redis::RedisResult<T> {
+    match conn {
+        Conn::Manager(mut m) => match req {
+            Req::Cmd(cmd) | Req::At(cmd, _) => cmd.query_async(&mut m).await,
+            Req::Pipe(pipe) => pipe.query_async(&mut m).await,
+        },
+        // Boxed, so that a single server's calls do not carry the size of
+        // the cluster's futures.
+        Conn::Cluster(cl) => Box::pin(query_cluster(cl, req)).await,
+    }
+}
+
+async fn query_cluster<T: FromRedisValue>(
+    mut cl: redis::cluster_async::ClusterConnection,
+    req: Req<'_>,
+) -> redis::RedisResult<T> {
+    match req {
+        Req::Cmd(cmd) => cmd.query_async(&mut cl).await,
+        Req::Pipe(pipe) => pipe.query_async(&mut cl).await,
+        Req::At(cmd, route) => {
+            let v = cl.route_command(cmd.clone(), route.clone()).await?;
+            Ok(T::from_redis_value(v)?)
         }
     }
 }

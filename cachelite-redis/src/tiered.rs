@@ -41,7 +41,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::channel::{Message, Op};
+use crate::channel::{Message, Op, Subscription};
 use crate::key::{parse_rendered, render_key_short};
 use crate::store::{Fetched, RedisStore};
 
@@ -355,7 +355,7 @@ where
         });
         let sub = Subscriber {
             shared: Arc::downgrade(&shared),
-            client: shared.store.client().clone(),
+            source: shared.store.subscription(),
             channel: shared.store.channel(),
             timeout: shared.store.timeouts().0.max(Duration::from_secs(1)),
             heartbeat: self.heartbeat,
@@ -1312,7 +1312,7 @@ impl Drop for DarkOnDrop {
 /// namespace's channel and applies what arrives.
 struct Subscriber<K: ?Sized + ToOwned, V> {
     shared: Weak<Shared<K, V>>,
-    client: redis::Client,
+    source: Subscription,
     channel: String,
     timeout: Duration,
     heartbeat: Duration,
@@ -1327,7 +1327,7 @@ where
     async fn run(self) {
         let Subscriber {
             shared,
-            client,
+            mut source,
             channel,
             timeout,
             heartbeat,
@@ -1346,18 +1346,7 @@ where
         })));
         let mut backoff = Duration::from_millis(10);
         loop {
-            let connect = async {
-                let ps = tokio::time::timeout(timeout, client.get_async_pubsub())
-                    .await
-                    .ok()?
-                    .ok()?;
-                let (mut sink, stream) = ps.split();
-                tokio::time::timeout(timeout, sink.subscribe(&channel))
-                    .await
-                    .ok()?
-                    .ok()?;
-                Some((sink, stream))
-            };
+            let connect = source.connect(&channel, timeout);
             let connected = tokio::select! {
                 c = connect => c,
                 _ = stopped.changed() => return,
@@ -1385,7 +1374,9 @@ where
                                 sink.ping::<redis::Value>(),
                             )
                             .await;
-                            if !matches!(pong, Ok(Ok(_))) {
+                            // Through sentinels, also whether the master
+                            // it listens on is still the master.
+                            if !matches!(pong, Ok(Ok(_))) || !source.is_current(timeout).await {
                                 break;
                             }
                         }

@@ -1,0 +1,169 @@
+//! Finding the master through Redis Sentinel.
+//!
+//! The sentinels are asked in turn (`SENTINEL get-master-addr-by-name`),
+//! starting with the one that answered last. Every answer is remembered, so
+//! the store's connection and the subscriber's notice a failover whichever
+//! of them asked: a connection made to another master than the one named
+//! last is replaced before its next command.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use redis::IntoConnectionInfo;
+
+use crate::Error;
+
+/// A master's address, as the sentinels name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Addr {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The sentinels of one service, and the master they named last.
+pub(crate) struct Sentinels {
+    sentinels: Vec<redis::Client>,
+    service: String,
+    /// Database, credentials and protocol for the master: those of the
+    /// `master` URL given to the builder (its host is ignored).
+    master_settings: redis::RedisConnectionInfo,
+    /// The master named by the last answer.
+    master: Mutex<Option<Addr>>,
+    /// The sentinel that answered last: asked first next time.
+    preferred: AtomicUsize,
+}
+
+impl fmt::Debug for Sentinels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sentinels")
+            .field("sentinels", &self.sentinels.len())
+            .field("service", &self.service)
+            .field("master", &*self.master.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reply to `SENTINEL get-master-addr-by-name`: `[host, port]`, or nil
+/// for a service the sentinel does not monitor.
+fn parse_master(reply: Option<(String, String)>) -> Option<Addr> {
+    let (host, port) = reply?;
+    Some(Addr {
+        host,
+        port: port.parse().ok()?,
+    })
+}
+
+impl Sentinels {
+    pub(crate) fn new(
+        sentinels: Vec<redis::Client>,
+        service: String,
+        master_settings: redis::RedisConnectionInfo,
+    ) -> Self {
+        Self {
+            sentinels,
+            service,
+            master_settings,
+            master: Mutex::new(None),
+            preferred: AtomicUsize::new(0),
+        }
+    }
+
+    /// The master named last, if any sentinel has answered yet.
+    pub(crate) fn current(&self) -> Option<Addr> {
+        self.master.lock().clone()
+    }
+
+    /// Asks the sentinels for the master, each within `timeout`; the first
+    /// that knows the service answers.
+    pub(crate) async fn resolve(&self, timeout: Duration) -> Result<Addr, Error> {
+        let n = self.sentinels.len();
+        let first = self.preferred.load(Ordering::Relaxed);
+        let mut last_error = None;
+        for i in 0..n {
+            let at = (first + i) % n;
+            let ask = async {
+                let mut conn = self.sentinels[at]
+                    .get_multiplexed_async_connection()
+                    .await?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&self.service)
+                    .query_async::<Option<(String, String)>>(&mut conn)
+                    .await
+            };
+            match tokio::time::timeout(timeout, ask).await {
+                Ok(Ok(reply)) => match parse_master(reply) {
+                    Some(addr) => {
+                        self.preferred.store(at, Ordering::Relaxed);
+                        *self.master.lock() = Some(addr.clone());
+                        return Ok(addr);
+                    }
+                    None => {
+                        last_error = Some(Error::Config(format!(
+                            "no sentinel knows a master named {:?}",
+                            self.service
+                        )));
+                    }
+                },
+                Ok(Err(e)) => last_error = Some(Error::Redis(e)),
+                Err(_) => last_error = Some(Error::Timeout),
+            }
+        }
+        Err(last_error.unwrap_or(Error::Timeout))
+    }
+
+    /// A client for the master at `addr`, with the master's settings.
+    pub(crate) fn client_for(&self, addr: &Addr) -> Result<redis::Client, Error> {
+        let info = redis::ConnectionAddr::Tcp(addr.host.clone(), addr.port)
+            .into_connection_info()?
+            .set_redis_settings(self.master_settings.clone());
+        Ok(redis::Client::open(info)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_replies_are_read_and_nil_or_junk_is_none() {
+        assert_eq!(
+            parse_master(Some(("10.0.0.7".into(), "6380".into()))),
+            Some(Addr {
+                host: "10.0.0.7".into(),
+                port: 6380
+            })
+        );
+        assert_eq!(parse_master(None), None);
+        assert_eq!(parse_master(Some(("h".into(), "port".into()))), None);
+        let v6 = Addr {
+            host: "::1".into(),
+            port: 7,
+        };
+        assert_eq!(v6.to_string(), "[::1]:7");
+    }
+
+    #[tokio::test]
+    async fn unreachable_sentinels_are_an_error_not_a_hang() {
+        let s = Sentinels::new(
+            vec![redis::Client::open("redis://127.0.0.1:1/").unwrap()],
+            "mymaster".into(),
+            redis::RedisConnectionInfo::default(),
+        );
+        let r = s.resolve(Duration::from_millis(200)).await;
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(s.current(), None);
+    }
+}
