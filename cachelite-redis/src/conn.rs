@@ -129,9 +129,14 @@ impl Topology {
 
     /// Whether a held connection still goes where it should: through
     /// sentinels, to the master they named last.
-    pub(crate) fn is_current(&self, held: &Held) -> bool {
+    /// Through sentinels, a stale answer is refreshed in the background
+    /// (within `timeout`), and seen by a later call.
+    pub(crate) fn is_current(&self, held: &Held, timeout: Duration) -> bool {
         match self {
-            Topology::Sentinel(s) => s.current() == held.master,
+            Topology::Sentinel(s) => {
+                s.recheck_if_stale(timeout);
+                s.current() == held.master
+            }
             _ => true,
         }
     }

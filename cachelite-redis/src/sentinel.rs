@@ -4,16 +4,24 @@
 //! starting with the one that answered last. Every answer is remembered, so
 //! the store's connection and the subscriber's notice a failover whichever
 //! of them asked: a connection made to another master than the one named
-//! last is replaced before its next command.
+//! last is replaced before its next command. A store also asks again in
+//! the background when the last answer is older than [`RECHECK`], so that
+//! one without a subscriber learns of a failover before the old master,
+//! still accepting writes until the sentinels turn it into a replica,
+//! swallows many of them.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::IntoConnectionInfo;
 
 use crate::Error;
+
+/// How old the last answer may get before a store asks again.
+pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 /// A master's address, as the sentinels name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +51,9 @@ pub(crate) struct Sentinels {
     master: Mutex<Option<Addr>>,
     /// The sentinel that answered last: asked first next time.
     preferred: AtomicUsize,
+    /// When the last answer came, in ms after `epoch`.
+    answered_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl fmt::Debug for Sentinels {
@@ -77,7 +88,34 @@ impl Sentinels {
             master_settings,
             master: Mutex::new(None),
             preferred: AtomicUsize::new(0),
+            answered_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Asks the sentinels again on a task of its own if the last answer is
+    /// older than [`RECHECK`]: the caller goes on meanwhile. One asks at a
+    /// time. Must run inside a tokio runtime.
+    pub(crate) fn recheck_if_stale(self: &Arc<Self>, timeout: Duration) {
+        let last = self.answered_ms.load(Ordering::Acquire);
+        let now = self.now_ms();
+        let every = u64::try_from(RECHECK.as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) < every
+            || self
+                .answered_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        let s = self.clone();
+        tokio::spawn(async move {
+            let _ = s.resolve(timeout).await;
+        });
     }
 
     /// The master named last, if any sentinel has answered yet.
@@ -108,6 +146,7 @@ impl Sentinels {
                     Some(addr) => {
                         self.preferred.store(at, Ordering::Relaxed);
                         *self.master.lock() = Some(addr.clone());
+                        self.answered_ms.store(self.now_ms(), Ordering::Release);
                         return Ok(addr);
                     }
                     None => {

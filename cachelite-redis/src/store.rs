@@ -332,7 +332,10 @@ impl RedisStoreBuilder {
     fn topology(&self) -> Result<(redis::Client, Topology), Error> {
         let urls = match &self.kind {
             Kind::Single => return Ok((tls::client(&self.url, &self.tls)?, Topology::Single)),
-            Kind::Cluster(urls) | Kind::Sentinel { sentinels: urls, .. } => urls,
+            Kind::Cluster(urls)
+            | Kind::Sentinel {
+                sentinels: urls, ..
+            } => urls,
         };
         if urls.is_empty() {
             return Err(Error::Config(
@@ -354,7 +357,8 @@ impl RedisStoreBuilder {
         let topology = match &self.kind {
             Kind::Single => Topology::Single,
             Kind::Cluster(urls) => {
-                let connect_ms = u64::try_from(self.connect_timeout.as_millis()).unwrap_or(u64::MAX);
+                let connect_ms =
+                    u64::try_from(self.connect_timeout.as_millis()).unwrap_or(u64::MAX);
                 let client = ClusterClient::builder(urls.iter().map(String::as_str))
                     .connection_timeout(self.connect_timeout)
                     .response_timeout(self.response_timeout)
@@ -382,11 +386,7 @@ impl RedisStoreBuilder {
                         .clone(),
                     None => redis::RedisConnectionInfo::default(),
                 };
-                Topology::Sentinel(Arc::new(Sentinels::new(
-                    clients,
-                    service.clone(),
-                    settings,
-                )))
+                Topology::Sentinel(Arc::new(Sentinels::new(clients, service.clone(), settings)))
             }
         };
         Ok((first, topology))
@@ -1146,7 +1146,8 @@ impl RedisStore {
             }
             return Ok(deleted);
         }
-        let everywhere = RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
+        let everywhere =
+            RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
         self.unlink_scanned_at(pattern, &keep, &everywhere).await
     }
 
@@ -1275,10 +1276,11 @@ impl RedisStore {
     /// to a master they no longer name is replaced.
     async fn connection(&self) -> Result<Conn, Error> {
         let inner = &self.inner;
+        let ask = inner.connect_timeout + inner.response_timeout;
         {
             let mut slot = inner.conn.lock();
             match &*slot {
-                Some(held) if inner.topology.is_current(held) => return Ok(held.conn.clone()),
+                Some(held) if inner.topology.is_current(held, ask) => return Ok(held.conn.clone()),
                 Some(_) => *slot = None,
                 None => {}
             }
@@ -1293,7 +1295,7 @@ impl RedisStore {
         .await?;
         let mut slot = inner.conn.lock();
         if let Some(held) = &*slot
-            && inner.topology.is_current(held)
+            && inner.topology.is_current(held, ask)
         {
             // Another call connected meanwhile: share its connection.
             return Ok(held.conn.clone());

@@ -1,0 +1,128 @@
+//! The Redis tier through Redis Sentinel: a master, a replica and a
+//! sentinel started here, and a failover forced mid-test.
+
+mod support;
+
+use std::time::Duration;
+
+use cachelite_redis::{RedisStore, TieredCache};
+use support::topology::{SERVICE, SentinelSet, node};
+use support::{namespace, until};
+
+const PATIENT: Duration = Duration::from_secs(3);
+
+fn store(set: &SentinelSet, ns: &str) -> RedisStore {
+    RedisStore::builder_sentinel([set.sentinel_url()], SERVICE)
+        .namespace(ns)
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failover_is_followed_and_clears_the_local_tier() {
+    let Some(set) = SentinelSet::start() else {
+        return;
+    };
+    let ns = namespace("sentinel");
+    let c: TieredCache<str, u32> = TieredCache::builder(store(&set, &ns))
+        .local_ttl(Duration::from_secs(60))
+        .heartbeat(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    until(20, "the subscriber is connected", async || {
+        c.is_local_active()
+    })
+    .await;
+    // Another process's store, with no subscriber to learn of the switch.
+    let other = store(&set, &ns);
+
+    c.insert("before", 1).await.unwrap();
+    other.set(&"written-by-other", &2u32, None).await.unwrap();
+    until(10, "the key is held locally", async || {
+        c.get("before").await.is_some() && c.local().contains_key("before")
+    })
+    .await;
+    let key = c.store().redis_key("before").unwrap();
+    let mut replica = node(set.replica_port());
+    until(10, "the replica has the value", async || {
+        redis::cmd("EXISTS")
+            .arg(&key)
+            .query::<bool>(&mut replica)
+            .unwrap_or(false)
+    })
+    .await;
+    assert_eq!(set.named_master(), Some(set.master_port()));
+    let disconnects = c.stats().disconnects;
+
+    tokio::task::block_in_place(|| set.failover());
+
+    until(20, "the switch is noticed", async || {
+        c.stats().disconnects > disconnects
+    })
+    .await;
+    assert!(
+        !c.local().contains_key("before"),
+        "the local tier was cleared across the switch"
+    );
+    until(
+        20,
+        "the subscriber is back, on the new master",
+        async || c.is_local_active(),
+    )
+    .await;
+
+    // What was written before is read after, from the new master.
+    let l2 = c.stats().l2_hits;
+    assert_eq!(c.get("before").await, Some(1));
+    assert_eq!(c.stats().l2_hits, l2 + 1, "from Redis, not a stale copy");
+    // New writes go to the new master.
+    c.insert("after", 3).await.unwrap();
+    let mut new_master = node(set.replica_port());
+    let after = c.store().redis_key("after").unwrap();
+    assert!(
+        redis::cmd("EXISTS")
+            .arg(&after)
+            .query::<bool>(&mut new_master)
+            .unwrap()
+    );
+    // A store that did not see the switch follows at its first write: the
+    // old master, a replica now, refuses it (READONLY) or has dropped the
+    // connection, and the store asks the sentinels again.
+    tokio::task::block_in_place(|| set.wait_until_old_master_follows());
+    let mut wrote = false;
+    for _ in 0..3 {
+        if other.set(&"later", &4u32, None).await.is_ok() {
+            wrote = true;
+            break;
+        }
+    }
+    assert!(wrote, "{:?}", other.stats());
+    assert_eq!(
+        other.get::<_, u32>(&"written-by-other").await.unwrap(),
+        Some(2)
+    );
+    let later = other.redis_key(&"later").unwrap();
+    assert!(
+        redis::cmd("EXISTS")
+            .arg(&later)
+            .query::<bool>(&mut new_master)
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_service_is_an_error_not_a_hang() {
+    let Some(set) = SentinelSet::start() else {
+        return;
+    };
+    let store = RedisStore::builder_sentinel([set.sentinel_url()], "nosuchservice")
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+        .build()
+        .unwrap();
+    let r = store.ping().await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(store.stats().errors, 1);
+}
