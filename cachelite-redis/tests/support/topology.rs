@@ -272,6 +272,12 @@ impl SentinelSet {
                 &port.to_string(),
                 "--bind",
                 "127.0.0.1",
+                // A replica's full sync writes an RDB file: here, not in
+                // the working directory.
+                "--dir",
+                &dir.0.display().to_string(),
+                "--dbfilename",
+                &format!("dump-{port}.rdb"),
                 "--save",
                 "",
                 "--appendonly",
