@@ -675,7 +675,9 @@ impl RedisStore {
         self.inner.breaker.is_open()
     }
 
-    /// The redis-rs client, for commands this type does not offer.
+    /// The redis-rs client, for commands this type does not offer: of the
+    /// server; for a cluster, of the first node listed; through sentinels,
+    /// of the first sentinel listed.
     ///
     /// ```
     /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1:6380/", "n")?;
@@ -1485,6 +1487,58 @@ mod tests {
                 "{tls:?}"
             );
         }
+    }
+
+    #[test]
+    fn clusters_and_sentinels_need_urls_and_a_service() {
+        let none: [&str; 0] = [];
+        assert!(matches!(
+            RedisStore::builder_cluster(none).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(none, "mymaster").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(["redis://127.0.0.1:26379"], "").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_cluster(["redis://127.0.0.1:7000", "http://nope"]).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(["redis://127.0.0.1:26379"], "m")
+                .sentinel_master_settings("nonsense")
+                .build(),
+            Err(Error::Config(_))
+        ));
+        let cluster =
+            RedisStore::builder_cluster(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+                .build()
+                .unwrap();
+        assert!(cluster.inner.topology.is_cluster());
+        assert_eq!(
+            cluster.client().get_connection_info().addr().to_string(),
+            "127.0.0.1:7000"
+        );
+        #[cfg(feature = "tls")]
+        assert!(matches!(
+            RedisStore::builder_cluster(["rediss://127.0.0.1:7000"])
+                .tls_root_certificate(b"pem".to_vec())
+                .build(),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unreachable_sentinels_fail_the_call_and_count() {
+        let store = RedisStore::builder_sentinel(["redis://127.0.0.1:1"], "mymaster")
+            .build()
+            .unwrap();
+        assert!(store.ping().await.is_err());
+        assert_eq!(store.stats().errors, 1);
     }
 
     #[test]
