@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachelite_redis::{RedisStore, TieredCache};
+use cachelite_redis::{Insertion, RedisStore, TieredCache};
 use redis::cluster_routing::Slot;
 use support::topology::RedisCluster;
 use support::{namespace, until};
@@ -63,6 +63,7 @@ async fn two_caches_over_a_cluster_share_values_and_stay_coherent() {
     let a: TieredCache<str, String> = tiered(store(&cluster, &ns)).await;
     let b: TieredCache<str, String> = tiered(store(&cluster, &ns)).await;
     support::two_clients_share_a_value(&a, &b).await;
+    assert!(a.ping().await.is_ok());
 
     // By key.
     a.insert("plain", "1".into()).await.unwrap();
@@ -104,6 +105,21 @@ async fn two_caches_over_a_cluster_share_values_and_stay_coherent() {
         0,
         "the other tag's set named only deleted keys"
     );
+
+    // Tags on a computed value (stored with `SET NX`, unpublished).
+    let computed = a
+        .get_or_compute("computed", |v| v, async {
+            let v = "c".to_string();
+            (v.clone(), Some(Insertion::new(v).with_tags(["computed"])))
+        })
+        .await;
+    assert_eq!(computed, "c");
+    held_locally(&b, "computed").await;
+    assert_eq!(a.invalidate_tags(&["computed"]).await.unwrap(), 1);
+    until(10, "b's computed copy is gone", async || {
+        b.get("computed").await.is_none()
+    })
+    .await;
 
     // By glob, matched on every master.
     for i in 0..12 {

@@ -113,6 +113,42 @@ async fn a_failover_is_followed_and_clears_the_local_tier() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscriber_moves_when_the_sentinels_name_another_master() {
+    let Some(set) = SentinelSet::start() else {
+        return;
+    };
+    let ns = namespace("sentinel-rename");
+    let c: TieredCache<str, u32> = TieredCache::builder(store(&set, &ns))
+        .heartbeat(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    until(20, "the subscriber is connected", async || {
+        c.is_local_active()
+    })
+    .await;
+    assert!(SentinelSet::has_subscriber(set.master_port()));
+    c.insert("k", 1).await.unwrap();
+    until(10, "the key is held locally", async || {
+        c.get("k").await.is_some() && c.local().contains_key("k")
+    })
+    .await;
+
+    // The old master keeps running and keeps the connection: only the
+    // heartbeat's question to the sentinels can notice.
+    set.renamed_to_replica();
+    until(10, "the change is noticed", async || {
+        c.stats().disconnects == 1
+    })
+    .await;
+    assert!(c.local().is_empty(), "the local tier was cleared");
+    until(20, "the subscriber is back", async || c.is_local_active()).await;
+    assert!(SentinelSet::has_subscriber(set.replica_port()));
+    assert!(!SentinelSet::has_subscriber(set.master_port()));
+    // Reads now go to the server the sentinels name (the replica has k).
+    assert_eq!(c.get("k").await, Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_service_is_an_error_not_a_hang() {
     let Some(set) = SentinelSet::start() else {
         return;

@@ -258,8 +258,7 @@ pub const SERVICE: &str = "mymaster";
 
 impl SentinelSet {
     /// Starts the three, or `None` (after a message) when redis-server is
-    /// missing. Returns once the sentinel knows the replica, so that a
-    /// failover can be forced.
+    /// missing. Returns once the sentinel names the master.
     pub fn start() -> Option<SentinelSet> {
         if !have_redis_server() {
             skip("redis-server is not installed");
@@ -324,6 +323,15 @@ impl SentinelSet {
             sentinel,
             _dir: dir,
         };
+        wait(30, "the sentinel names the master", || {
+            s.named_master() == Some(s.master.port)
+        });
+        Some(s)
+    }
+
+    /// Waits until the sentinel knows the replica, which a failover needs.
+    fn wait_until_replica_known(&self) {
+        let s = self;
         wait(30, "the sentinel knows the replica", || {
             redis::cmd("SENTINEL")
                 .arg("REPLICAS")
@@ -336,7 +344,6 @@ impl SentinelSet {
                     })
                 })
         });
-        Some(s)
     }
 
     pub fn sentinel_url(&self) -> String {
@@ -362,6 +369,36 @@ impl SentinelSet {
             .map(|(_, p)| p)
     }
 
+    /// Makes the sentinel name the replica as the master, with no failover:
+    /// the old master stays a master and keeps its clients.
+    pub fn renamed_to_replica(&self) {
+        let mut s = node(self.sentinel.port);
+        let _: () = redis::cmd("SENTINEL")
+            .arg("REMOVE")
+            .arg(SERVICE)
+            .query(&mut s)
+            .expect("SENTINEL REMOVE");
+        let _: () = redis::cmd("SENTINEL")
+            .arg("MONITOR")
+            .arg(SERVICE)
+            .arg("127.0.0.1")
+            .arg(self.replica.port)
+            .arg(1)
+            .query(&mut s)
+            .expect("SENTINEL MONITOR");
+        assert_eq!(self.named_master(), Some(self.replica.port));
+    }
+
+    /// Whether the server on `port` holds a pub/sub client.
+    pub fn has_subscriber(port: u16) -> bool {
+        redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query::<String>(&mut node(port))
+            .is_ok_and(|l| !l.trim().is_empty())
+    }
+
     /// Waits until the first master has been turned into a replica of the
     /// new one (the sentinel does so after the switch).
     pub fn wait_until_old_master_follows(&self) {
@@ -376,6 +413,7 @@ impl SentinelSet {
 
     /// Forces a failover and waits until the sentinel names the replica.
     pub fn failover(&self) {
+        self.wait_until_replica_known();
         let deadline = Instant::now() + Duration::from_secs(30);
         // Refused while the sentinel is still settling in: retry.
         loop {
