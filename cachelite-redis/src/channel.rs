@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis::ConnectionAddr;
 use redis::aio::{PubSubSink, PubSubStream};
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,53 @@ async fn subscribe(
     Some((sink, stream))
 }
 
+/// The most nodes a cluster subscriber remembers.
+const MAX_NODES: usize = 64;
+
+/// Adds the nodes that `nodes[at]` knows of to `nodes`, so that a
+/// subscriber given one node can move to another when that one fails.
+/// Their settings (credentials, TLS) are those of `nodes[at]`.
+async fn learn_nodes(nodes: &mut Vec<redis::Client>, at: usize, timeout: Duration) {
+    let ask = async {
+        let mut c = nodes[at].get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async::<String>(&mut c)
+            .await
+            .ok()
+    };
+    let Ok(Some(text)) = tokio::time::timeout(timeout, ask).await else {
+        return;
+    };
+    let template = nodes[at].get_connection_info().clone();
+    for (host, port) in crate::conn::node_addrs(&text) {
+        let addr = match template.addr() {
+            ConnectionAddr::Tcp(..) => ConnectionAddr::Tcp(host, port),
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => return,
+        };
+        if nodes.len() >= MAX_NODES
+            || nodes
+                .iter()
+                .any(|n| n.get_connection_info().addr() == &addr)
+        {
+            continue;
+        }
+        if let Ok(client) = redis::Client::open(template.clone().set_addr(addr)) {
+            nodes.push(client);
+        }
+    }
+}
+
 impl Subscription {
     pub(crate) fn single(client: redis::Client) -> Self {
         Self {
@@ -117,6 +165,8 @@ impl Subscription {
                 for _ in 0..nodes.len() {
                     let at = *next % nodes.len();
                     if let Some(s) = subscribe(&nodes[at], channel, timeout).await {
+                        *next = at;
+                        learn_nodes(nodes, at, timeout).await;
                         return Some(s);
                     }
                     *next = at + 1;

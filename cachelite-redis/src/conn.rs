@@ -200,6 +200,32 @@ pub(crate) fn master_slots(nodes: &str) -> Vec<u16> {
     slots
 }
 
+/// The addresses of the nodes a `CLUSTER NODES` reply lists, masters and
+/// replicas, leaving out those marked failing, without an address, or
+/// still joining.
+pub(crate) fn node_addrs(nodes: &str) -> Vec<(String, u16)> {
+    let mut addrs = Vec::new();
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 3
+            || fields[2]
+                .split(',')
+                .any(|f| f.starts_with("fail") || f == "noaddr" || f == "handshake")
+        {
+            continue;
+        }
+        // ip:port@cport[,hostname]
+        let ip_port = fields[1].split('@').next().unwrap_or_default();
+        let Some((host, port)) = ip_port.rsplit_once(':') else {
+            continue;
+        };
+        if let (false, Ok(port)) = (host.is_empty(), port.parse::<u16>()) {
+            addrs.push((host.to_owned(), port));
+        }
+    }
+    addrs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +242,25 @@ e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected [0->-292f] 0-5460
 ";
         assert_eq!(master_slots(nodes), [5461, 10923, 0, 16000]);
         assert!(master_slots("garbage\n\n").is_empty());
+    }
+
+    #[test]
+    fn node_addresses_skip_failing_and_unknown_nodes() {
+        let nodes = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002,cache-2 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003 master,fail - 0 1426238318243 3 disconnected 10923-16383
+6ec2 :0@0 master,noaddr - 0 1426238316232 5 disconnected
+e7d1 ::1:30001@40001 myself,master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            node_addrs(nodes),
+            [
+                ("127.0.0.1".to_string(), 30004),
+                ("127.0.0.1".to_string(), 30002),
+                ("::1".to_string(), 30001),
+            ]
+        );
     }
 
     #[test]

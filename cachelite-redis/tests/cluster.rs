@@ -260,3 +260,32 @@ async fn the_subscriber_moves_to_another_node_when_its_node_fails() {
     .await;
     assert_eq!(c.get(&key).await, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscriber_given_one_node_learns_the_others() {
+    let Some(mut cluster) = RedisCluster::start() else {
+        return;
+    };
+    let ns = namespace("cluster-learn");
+    let one = RedisStore::builder_cluster([cluster.urls()[0].clone()])
+        .namespace(&ns)
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+        .build()
+        .unwrap();
+    let c: TieredCache<str, u32> = tiered(one).await;
+    assert_eq!(cluster.nodes_with_subscribers(), [0]);
+    cluster.kill(0);
+    until(10, "the drop is noticed", async || {
+        c.stats().disconnects == 1
+    })
+    .await;
+    until(
+        20,
+        "the subscriber is back on a node it learned of",
+        async || c.is_local_active(),
+    )
+    .await;
+    let on = cluster.nodes_with_subscribers();
+    assert!(on.len() == 1 && on[0] != 0, "{on:?}");
+}
