@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::ConnectionAddr;
 use redis::aio::{PubSubSink, PubSubStream};
 use serde::{Deserialize, Serialize};
 
@@ -99,19 +98,8 @@ async fn learn_nodes(nodes: &mut Vec<redis::Client>, at: usize, timeout: Duratio
     };
     let template = nodes[at].get_connection_info().clone();
     for (host, port) in crate::conn::node_addrs(&text) {
-        let addr = match template.addr() {
-            ConnectionAddr::Tcp(..) => ConnectionAddr::Tcp(host, port),
-            ConnectionAddr::TcpTls {
-                insecure,
-                tls_params,
-                ..
-            } => ConnectionAddr::TcpTls {
-                host,
-                port,
-                insecure: *insecure,
-                tls_params: tls_params.clone(),
-            },
-            _ => return,
+        let Some(addr) = crate::conn::addr_like(template.addr(), host, port) else {
+            return;
         };
         if nodes.len() >= MAX_NODES
             || nodes

@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis::ConnectionAddr;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
@@ -198,6 +199,25 @@ pub(crate) fn master_slots(nodes: &str) -> Vec<u16> {
         }
     }
     slots
+}
+
+/// `host:port` reached the way `like` is: over TCP, or over TLS with the
+/// same verification settings; `None` for a Unix socket.
+pub(crate) fn addr_like(like: &ConnectionAddr, host: String, port: u16) -> Option<ConnectionAddr> {
+    match like {
+        ConnectionAddr::Tcp(..) => Some(ConnectionAddr::Tcp(host, port)),
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => Some(ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// The addresses of the nodes a `CLUSTER NODES` reply lists, masters and

@@ -57,8 +57,9 @@
 //!   tag running meanwhile sees the entry or comes before it); members of a
 //!   tag and keys found by a scan are unlinked in groups of one slot; globs
 //!   and clears scan every master. A `PUBLISH` reaches every node, so the
-//!   subscriber listens on one node and moves to the next listed when that
-//!   node fails, with the local tier off in between.
+//!   subscriber listens on one node and moves to another (listed, or
+//!   learned from `CLUSTER NODES`) when that node fails, with the local
+//!   tier off in between.
 //! - Through sentinels, the store asks for the master on connecting, after a
 //!   failed call or a `READONLY` reply, and in the background once a second;
 //!   a connection to a master they no longer name is replaced. The

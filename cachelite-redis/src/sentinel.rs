@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use redis::IntoConnectionInfo;
 
 use crate::Error;
 
@@ -44,9 +43,10 @@ impl fmt::Display for Addr {
 pub(crate) struct Sentinels {
     sentinels: Vec<redis::Client>,
     service: String,
-    /// Database, credentials and protocol for the master: those of the
-    /// `master` URL given to the builder (its host is ignored).
-    master_settings: redis::RedisConnectionInfo,
+    /// How the master is reached: the scheme (TLS or not), database,
+    /// credentials and protocol of the URL given to the builder (its host
+    /// is ignored).
+    master_template: redis::ConnectionInfo,
     /// The master named by the last answer.
     master: Mutex<Option<Addr>>,
     /// The sentinel that answered last: asked first next time.
@@ -80,12 +80,12 @@ impl Sentinels {
     pub(crate) fn new(
         sentinels: Vec<redis::Client>,
         service: String,
-        master_settings: redis::RedisConnectionInfo,
+        master_template: redis::ConnectionInfo,
     ) -> Self {
         Self {
             sentinels,
             service,
-            master_settings,
+            master_template,
             master: Mutex::new(None),
             preferred: AtomicUsize::new(0),
             answered_ms: AtomicU64::new(0),
@@ -165,16 +165,21 @@ impl Sentinels {
 
     /// A client for the master at `addr`, with the master's settings.
     pub(crate) fn client_for(&self, addr: &Addr) -> Result<redis::Client, Error> {
-        let info = redis::ConnectionAddr::Tcp(addr.host.clone(), addr.port)
-            .into_connection_info()?
-            .set_redis_settings(self.master_settings.clone());
-        Ok(redis::Client::open(info)?)
+        let t = &self.master_template;
+        let at =
+            crate::conn::addr_like(t.addr(), addr.host.clone(), addr.port).ok_or_else(|| {
+                Error::Config(
+                    "the sentinel master settings must be a redis:// or rediss:// URL".into(),
+                )
+            })?;
+        Ok(redis::Client::open(t.clone().set_addr(at))?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redis::IntoConnectionInfo;
 
     #[test]
     fn master_replies_are_read_and_nil_or_junk_is_none() {
@@ -199,7 +204,7 @@ mod tests {
         let s = Sentinels::new(
             vec![redis::Client::open("redis://127.0.0.1:1/").unwrap()],
             "mymaster".into(),
-            redis::RedisConnectionInfo::default(),
+            "redis://127.0.0.1/".into_connection_info().unwrap(),
         );
         let r = s.resolve(Duration::from_millis(200)).await;
         assert!(r.is_err(), "{r:?}");

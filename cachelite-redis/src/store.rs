@@ -268,10 +268,11 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Through sentinels: the database, username and password the master
-    /// is connected with, given as a URL whose host is ignored (the
-    /// sentinels name the master), e.g. `redis://:secret@master/2`. By
-    /// default: database 0, no credentials.
+    /// Through sentinels: how the master is connected to, as a URL whose
+    /// host is ignored (the sentinels name the master): its scheme
+    /// (`rediss://` for TLS, with the `tls` feature), database, username
+    /// and password, e.g. `redis://:secret@master/2`. By default: plain
+    /// TCP, database 0, no credentials.
     ///
     /// ```
     /// let store = cachelite_redis::RedisStore::builder_sentinel(["redis://127.0.0.1:26379/"], "mymaster")
@@ -379,14 +380,19 @@ impl RedisStoreBuilder {
                 if service.is_empty() {
                     return Err(Error::Config("the sentinel service name is empty".into()));
                 }
-                let settings = match master {
-                    Some(url) => tls::client(url, &TlsSettings::default())?
-                        .get_connection_info()
-                        .redis_settings()
-                        .clone(),
-                    None => redis::RedisConnectionInfo::default(),
-                };
-                Topology::Sentinel(Arc::new(Sentinels::new(clients, service.clone(), settings)))
+                let master = master.as_deref().unwrap_or("redis://127.0.0.1/");
+                let template = tls::client(master, &TlsSettings::default())?
+                    .get_connection_info()
+                    .clone();
+                if !matches!(
+                    template.addr(),
+                    redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::TcpTls { .. }
+                ) {
+                    return Err(Error::Config(
+                        "the sentinel master settings must be a redis:// or rediss:// URL".into(),
+                    ));
+                }
+                Topology::Sentinel(Arc::new(Sentinels::new(clients, service.clone(), template)))
             }
         };
         Ok((first, topology))
@@ -508,8 +514,9 @@ impl RedisStore {
     /// one server: entries spread over the masters by hash slot, no command
     /// names keys of two slots, globs and clears scan every master, and
     /// the subscriber of a two-tier cache listens on one node at a time
-    /// (a message published on any node reaches every node), moving to the
-    /// next URL listed when that node fails. List several.
+    /// (a message published on any node reaches every node), moving to
+    /// another when that node fails (those listed, and those the node it
+    /// listened on knew of). List several, for the first connection.
     ///
     /// ```
     /// let store = cachelite_redis::RedisStore::builder_cluster([
