@@ -1155,9 +1155,9 @@ impl RedisStore {
             }
             return Ok(deleted);
         }
-        let everywhere =
-            RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
-        self.unlink_scanned_at(pattern, &keep, &everywhere).await
+        // One server: there is no node to choose.
+        let only = RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
+        self.unlink_scanned_at(pattern, &keep, &only).await
     }
 
     /// Scans one node (the only one, or one master of a cluster).
