@@ -199,6 +199,29 @@ mod tests {
         assert_eq!(v6.to_string(), "[::1]:7");
     }
 
+    #[test]
+    fn the_master_is_reached_with_the_settings_given() {
+        let template = "redis://user:secret@ignored:1/3"
+            .into_connection_info()
+            .unwrap();
+        let s = Sentinels::new(Vec::new(), "m".into(), template);
+        let client = s
+            .client_for(&Addr {
+                host: "10.0.0.9".into(),
+                port: 6390,
+            })
+            .unwrap();
+        let info = client.get_connection_info();
+        assert_eq!(info.addr().to_string(), "10.0.0.9:6390");
+        let r = info.redis_settings();
+        assert_eq!(
+            (r.db(), r.username(), r.password()),
+            (3, Some("user"), Some("secret"))
+        );
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
     #[tokio::test]
     async fn unreachable_sentinels_are_an_error_not_a_hang() {
         let s = Sentinels::new(
