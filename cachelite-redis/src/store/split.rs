@@ -13,7 +13,9 @@
 //!   it (second add), so no entry written before an invalidation outlives
 //!   it; at worst a tag set names a key that holds no value of that tag,
 //!   and its invalidation deletes one entry too many;
-//! - a tag's members, and scanned keys, are unlinked in groups of one slot;
+//! - a tag's members, and scanned keys, are unlinked in groups of one slot,
+//!   and several keys are read with one `MGET` per slot (a lease's waiter
+//!   reads the entry and the lease that way);
 //! - globs and clears scan every master (`SCAN` per node);
 //! - the invalidation message is its own `PUBLISH`, which any node spreads
 //!   to the whole cluster.
@@ -105,20 +107,49 @@ impl RedisStore {
         Ok(n > 0)
     }
 
-    /// A waiter's poll in a cluster: the entry and the lease, side by side.
+    /// A waiter's poll in a cluster: the entry, and whether the lease (a
+    /// key that holds its taker's token) is still held.
     pub(super) async fn poll_split(
         &self,
         key: &str,
         lock: &str,
     ) -> Result<(Option<Vec<u8>>, bool), Error> {
-        let mut get = redis::cmd("GET");
-        get.arg(key);
-        let mut exists = redis::cmd("EXISTS");
-        exists.arg(lock);
-        futures::try_join!(
-            self.run::<Option<Vec<u8>>>(Req::Cmd(&get)),
-            self.run::<bool>(Req::Cmd(&exists)),
-        )
+        let mut found = self.get_many_split(&[key, lock]).await?.into_iter();
+        let raw = found.next().flatten();
+        Ok((raw, found.next().flatten().is_some()))
+    }
+
+    /// The values of `keys` (Redis keys), in order: one `MGET` per hash
+    /// slot, a few slots at a time.
+    pub(super) async fn get_many_split<K: AsRef<str>>(
+        &self,
+        keys: &[K],
+    ) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut commands = Vec::new();
+        let by_slot = conn::group_by_slot(&keys.iter().map(|k| k.as_ref()).collect::<Vec<_>>());
+        for group in by_slot {
+            for chunk in group.chunks(BATCH) {
+                let mut cmd = redis::cmd("MGET");
+                for &i in chunk {
+                    cmd.arg(keys[i].as_ref());
+                }
+                commands.push((chunk.to_vec(), cmd));
+            }
+        }
+        let mut out = vec![None; keys.len()];
+        // Each read owns its command: a future borrowing from the list
+        // would not be `Send` for every lifetime.
+        let mut reads = futures::stream::iter(commands.into_iter().map(|(at, cmd)| async move {
+            let values: Vec<Option<Vec<u8>>> = self.run(Req::Cmd(&cmd)).await?;
+            Ok::<_, Error>((at, values))
+        }))
+        .buffer_unordered(PARALLEL);
+        while let Some((at, values)) = reads.try_next().await? {
+            for (&i, v) in at.iter().zip(values) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
     }
 
     /// Unlinks `keys`, one command per hash slot, a few slots at a time.
@@ -126,8 +157,8 @@ impl RedisStore {
         let groups = conn::group_by_slot(keys);
         let unlinks = groups.iter().flat_map(|g| g.chunks(BATCH)).map(|chunk| {
             let mut cmd = redis::cmd("UNLINK");
-            for k in chunk {
-                cmd.arg(*k);
+            for &i in chunk {
+                cmd.arg(keys[i].as_slice());
             }
             async move { self.run::<usize>(Req::Cmd(&cmd)).await }
         });
