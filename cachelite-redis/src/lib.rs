@@ -55,8 +55,9 @@
 //!   a tagged write updates each tag set and the entry with one command per
 //!   key (tag sets, entry, tag sets again, so that an invalidation of the
 //!   tag running meanwhile sees the entry or comes before it); members of a
-//!   tag and keys found by a scan are unlinked in groups of one slot; globs
-//!   and clears scan every master. A `PUBLISH` reaches every node, so the
+//!   tag and keys found by a scan are unlinked in groups of one slot, and
+//!   several keys are read with one `MGET` per slot; globs and clears scan
+//!   every master. A `PUBLISH` reaches every node, so the
 //!   subscriber listens on one node and moves to another (listed, or
 //!   learned from `CLUSTER NODES`) when that node fails, with the local
 //!   tier off in between.
