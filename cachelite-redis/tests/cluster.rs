@@ -60,8 +60,20 @@ async fn two_caches_over_a_cluster_share_values_and_stay_coherent() {
         return;
     };
     let ns = namespace("cluster");
-    let a: TieredCache<str, String> = tiered(store(&cluster, &ns)).await;
-    let b: TieredCache<str, String> = tiered(store(&cluster, &ns)).await;
+    // Each given one node, so that their subscribers listen on different
+    // nodes: every message crosses the cluster bus.
+    let urls = cluster.urls();
+    let on = |i: usize| {
+        RedisStore::builder_cluster([urls[i].clone()])
+            .namespace(&ns)
+            .connect_timeout(PATIENT)
+            .response_timeout(PATIENT)
+            .build()
+            .unwrap()
+    };
+    let a: TieredCache<str, String> = tiered(on(0)).await;
+    let b: TieredCache<str, String> = tiered(on(1)).await;
+    assert_eq!(cluster.nodes_with_subscribers(), [0, 1]);
     support::two_clients_share_a_value(&a, &b).await;
     assert!(a.ping().await.is_ok());
 
