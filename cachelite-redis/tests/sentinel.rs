@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use cachelite_redis::{RedisStore, TieredCache};
+use cachelite_redis::{Error, RedisStore, TieredCache};
 use support::topology::{SERVICE, SentinelSet, node};
 use support::{namespace, until};
 
@@ -146,6 +146,34 @@ async fn the_subscriber_moves_when_the_sentinels_name_another_master() {
     assert!(!SentinelSet::has_subscriber(set.master_port()));
     // Reads now go to the server the sentinels name (the replica has k).
     assert_eq!(c.get("k").await, Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_refused_as_readonly_asks_the_sentinels_again() {
+    let Some(set) = SentinelSet::start() else {
+        return;
+    };
+    let store = store(&set, &namespace("sentinel-readonly"));
+    store.set(&"k", &1u32, None).await.unwrap();
+    // The store's connection stays on the old master, now a replica: the
+    // next writes, made before the store's own once-a-second check, meet
+    // READONLY once and then go to the new master.
+    tokio::task::block_in_place(|| set.swap_roles());
+    let first = store.set(&"k", &2u32, None).await;
+    if let Err(e) = &first {
+        assert!(
+            matches!(e, Error::Redis(r) if r.code() == Some("READONLY")),
+            "{e}"
+        );
+        store.set(&"k", &2u32, None).await.unwrap();
+    }
+    let key = store.redis_key(&"k").unwrap();
+    let on_new: Vec<u8> = redis::cmd("GET")
+        .arg(&key)
+        .query(&mut node(set.replica_port()))
+        .unwrap();
+    assert!(!on_new.is_empty());
+    assert_eq!(store.get::<_, u32>(&"k").await.unwrap(), Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -389,6 +389,23 @@ impl SentinelSet {
         assert_eq!(self.named_master(), Some(self.replica.port));
     }
 
+    /// Makes the replica the master and the master its replica by hand,
+    /// without a failover (so no client is disconnected), then has the
+    /// sentinel name the new master.
+    pub fn swap_roles(&self) {
+        let _: () = redis::cmd("REPLICAOF")
+            .arg("NO")
+            .arg("ONE")
+            .query(&mut node(self.replica.port))
+            .expect("promote the replica");
+        let _: () = redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(self.replica.port)
+            .query(&mut node(self.master.port))
+            .expect("demote the master");
+        self.renamed_to_replica();
+    }
+
     /// Whether the server on `port` holds a pub/sub client.
     pub fn has_subscriber(port: u16) -> bool {
         redis::cmd("CLIENT")
