@@ -32,11 +32,15 @@ use std::sync::Arc;
 use base64::Engine as _;
 use chacha20poly1305::aead::AeadInPlace as _;
 use chacha20poly1305::{Key, KeyInit as _, Tag, XChaCha20Poly1305, XNonce};
+#[cfg(test)]
 use serde::Serialize;
+#[cfg(test)]
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::codec::{self, Codec, Decoded, Expiry, MAGIC};
+use crate::codec::MAGIC;
+#[cfg(test)]
+use crate::codec::{self, Codec, Decoded, Expiry};
 
 const COMPRESSED: u8 = 0x20;
 const ENCRYPTED: u8 = 0x30;

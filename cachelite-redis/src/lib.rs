@@ -78,6 +78,30 @@
 //! end of the URL skips the check. Without it, such a URL is an
 //! [`Error::Config`] that names the feature.
 //!
+//! # Redis Cluster and Sentinel
+//!
+//! [`RedisStore::builder_cluster`] takes some of a cluster's nodes;
+//! [`RedisStore::builder_sentinel`] takes sentinels and the service name
+//! they watch. The store and the two-tier cache behave the same on each:
+//!
+//! - In a cluster, keys carry no hash tag, so a namespace spreads over
+//!   every master, and no command names keys of two slots (`CROSSSLOT`):
+//!   a tagged write updates each tag set and the entry with one command per
+//!   key (tag sets, entry, tag sets again, so that an invalidation of the
+//!   tag running meanwhile sees the entry or comes before it); members of a
+//!   tag and keys found by a scan are unlinked in groups of one slot, and
+//!   several keys are read with one `MGET` per slot; globs and clears scan
+//!   every master. A `PUBLISH` reaches every node, so the
+//!   subscriber listens on one node and moves to another (listed, or
+//!   learned from `CLUSTER NODES`) when that node fails, with the local
+//!   tier off in between.
+//! - Through sentinels, the store asks for the master on connecting, after a
+//!   failed call or a `READONLY` reply, and in the background once a second;
+//!   a connection to a master they no longer name is replaced. The
+//!   subscriber checks the master with each heartbeat: after a failover it
+//!   drops its connection (clearing the local tier) and subscribes on the
+//!   new master.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -107,10 +131,12 @@ mod blocking;
 mod breaker;
 mod channel;
 mod codec;
+mod conn;
 mod error;
 mod key;
 mod layers;
 pub mod remote;
+mod sentinel;
 mod store;
 mod tiered;
 mod tls;
