@@ -77,6 +77,7 @@ mod blocking;
 mod breaker;
 mod channel;
 mod codec;
+mod env;
 mod error;
 mod key;
 pub mod remote;
