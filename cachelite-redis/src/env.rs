@@ -165,8 +165,10 @@ impl RedisStoreBuilder {
     /// assert_eq!(store.redis_key("k")?, "cachelite:billing:v3:k");
     /// assert_eq!(store.codec(), Codec::Json);
     ///
-    /// let err = RedisStoreBuilder::from_vars(|n| {
-    ///     (n == "CACHELITE_REDIS_CODEC").then(|| "xml".to_string())
+    /// let err = RedisStoreBuilder::from_vars(|n| match n {
+    ///     "CACHELITE_REDIS_URL" => Some("redis://127.0.0.1/".to_string()),
+    ///     "CACHELITE_REDIS_CODEC" => Some("xml".to_string()),
+    ///     _ => None,
     /// })
     /// .unwrap_err();
     /// assert!(err.to_string().contains("CACHELITE_REDIS_CODEC"), "{err}");
