@@ -40,6 +40,7 @@ pub mod demo;
 mod format;
 mod limits;
 pub mod server;
+pub mod shared;
 pub mod store;
 
 use std::time::Duration;
