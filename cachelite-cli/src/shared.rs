@@ -115,6 +115,11 @@ pub(crate) async fn exists(cache: &SharedCache, key: &str) -> bool {
     matches!(Store::get(cache.store(), &r).await, Ok(Some(_)))
 }
 
+/// How long connecting for a listing, or one `SCAN` step, may take: an
+/// admin's listing may walk a large namespace, but no step of it waits on
+/// a Redis that does not answer.
+const LIST_STEP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The keys Redis holds in this namespace that match `glob`, by `SCAN`
 /// (never `KEYS`), within `budget`.
 pub(crate) async fn keys(
@@ -125,8 +130,11 @@ pub(crate) async fn keys(
     let prefix = cache.store().redis_key("").map_err(|e| e.to_string())?;
     let scan = async {
         let client = cache.store().client();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(LIST_STEP_TIMEOUT))
+            .set_response_timeout(Some(LIST_STEP_TIMEOUT));
         let mut conn = client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| format!("Redis error: {e}"))?;
         // The namespace holds no glob metacharacter, so the prefix is
