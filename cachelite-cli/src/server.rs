@@ -19,8 +19,9 @@
 //! the same parser as the command line's `--ttl`; anything else is a 400.
 //! Every error is a 4xx with a JSON body
 //! `{"error": "..."}`, including axum's own rejections (malformed JSON 400,
-//! wrong types 422, missing content type 415, body too large 413); the one
-//! 5xx is a `POST /snapshot` whose save failed (500). With a
+//! wrong types 422, missing content type 415, body too large 413); the
+//! 5xx are a `POST /snapshot` whose save failed (500) and, with Redis, a
+//! write or invalidation Redis did not take (503). With a
 //! token, every request other than `GET`/`HEAD` needs
 //! `Authorization: Bearer <token>`; the token is compared in constant time.
 //!
@@ -33,6 +34,11 @@
 //! is answered 408, and a kept-alive connection silent for
 //! [`ServerConfig::idle_timeout`] is closed. Each is counted in `/metrics`
 //! (`cachelite_server_*`) and under `"server"` in `/stats`.
+//!
+//! With [`ServerConfig::redis`] (`cachelite serve --redis URL`), several
+//! servers share one cache through Redis, each with a local tier kept
+//! coherent by the namespace's invalidation channel: see
+//! [`crate::shared`].
 //!
 //! Start it in-process on an ephemeral port:
 //!
