@@ -131,7 +131,7 @@ pub struct ServeArgs {
     /// Sweep expired entries in the background at this interval.
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub active_expiry: Option<Duration>,
-    /// Snapshot file (.json or .msgpack): restored at start, saved periodically, on POST /snapshot and at shutdown.
+    /// Snapshot file (.json or .msgpack): restored at start, saved periodically, on POST /snapshot and at shutdown. Not with --redis.
     #[arg(long, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
     /// Seconds between snapshot saves.

@@ -484,3 +484,34 @@ fn a_server_configured_by_the_environment_shares_with_one_configured_by_flags() 
     b.put("from-b", &json!({"value": [1, 2]}));
     assert_eq!(a.get("from-b").1["value"], json!([1, 2]));
 }
+
+#[test]
+fn a_server_whose_redis_never_answers_still_serves() {
+    // Nothing listens on port 1: every Redis call is refused at once.
+    let s = Server::start(&["--redis", "redis://127.0.0.1:1/", "--namespace", "down"]);
+    let started = Instant::now();
+    assert_eq!(s.get("k").0, 404, "a miss");
+    let (status, body) = s.put("k", &json!({"value": 1}));
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("the value was not stored"),
+        "{body}"
+    );
+    assert_eq!(s.get("k").0, 404, "nothing was kept locally");
+    let (status, body) = s.call("POST", "/snapshot", None);
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Redis"), "{body}");
+    assert_eq!(s.call("GET", "/health", None).0, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let tiers = s.tiers();
+    assert_eq!(tiers["local_active"], json!(false), "{tiers}");
+    assert!(tiers["errors"].as_u64().unwrap() + tiers["skipped"].as_u64().unwrap() > 0);
+    assert_eq!(s.metric("cachelite_tier_local_active"), 0);
+}
