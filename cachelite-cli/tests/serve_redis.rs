@@ -395,7 +395,8 @@ fn with_redis_down_the_servers_answer_and_count_errors_then_share_again() {
     a.wait_local_active();
     b.wait_local_active();
     poll("a write through a to be taken", || {
-        a.put("k", &json!({"value": "after"})).0 == 201
+        // 200 if an attempt that timed out had reached Redis after all.
+        matches!(a.put("k", &json!({"value": "after"})).0, 200 | 201)
     });
     poll("b to read it", || b.get("k").1["value"] == json!("after"));
     hold_locally(&b, "k", &json!("after"));
