@@ -516,3 +516,34 @@ fn a_server_whose_redis_never_answers_still_serves() {
     assert!(tiers["errors"].as_u64().unwrap() + tiers["skipped"].as_u64().unwrap() > 0);
     assert_eq!(s.metric("cachelite_tier_local_active"), 0);
 }
+
+#[test]
+fn the_library_refuses_a_snapshot_with_redis() {
+    use cachelite_cli::server::{ServeError, ServerConfig, serve};
+    use cachelite_cli::shared::RedisConfig;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = ServerConfig {
+            snapshot: Some("s.json".into()),
+            redis: Some(RedisConfig::new(cachelite_redis::RedisStore::builder(
+                "redis://127.0.0.1:1/",
+            ))),
+            ..ServerConfig::default()
+        };
+        let run = serve(listener, config, std::future::pending());
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("serve must refuse at once")
+            .unwrap_err()
+    });
+    assert!(matches!(err, ServeError::SnapshotWithRedis), "{err}");
+    assert!(
+        err.to_string()
+            .contains("--snapshot cannot be used with --redis")
+    );
+}
