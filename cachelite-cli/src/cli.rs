@@ -19,8 +19,10 @@ use crate::format::{cell, human_bytes, human_ttl, percent, plain_value, table};
 use crate::server::{
     DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_ITEMS, DEFAULT_MAX_KEY_LEN, ServerConfig,
 };
+use crate::shared::RedisConfig;
 use crate::store::{Access, DEFAULT_STORE, Session, Store};
 use crate::{parse_bytes, parse_duration, parse_value, secs};
+use cachelite_redis::{RedisStore, RedisStoreBuilder};
 
 /// A file-backed cache on the command line, and a cache server.
 #[derive(Debug, Parser)]
@@ -129,7 +131,7 @@ pub struct ServeArgs {
     /// Sweep expired entries in the background at this interval.
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub active_expiry: Option<Duration>,
-    /// Snapshot file (.json or .msgpack): restored at start, saved periodically, on POST /snapshot and at shutdown.
+    /// Snapshot file (.json or .msgpack): restored at start, saved periodically, on POST /snapshot and at shutdown. Not with --redis.
     #[arg(long, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
     /// Seconds between snapshot saves.
@@ -156,6 +158,15 @@ pub struct ServeArgs {
     /// Largest request head (request line and headers); a larger one is answered 431.
     #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "16KiB")]
     pub max_header_size: u64,
+    /// Share the cache through Redis with every server started on the same URL and namespace: each keeps a local copy, dropped at once when any of them writes. Without a URL, CACHELITE_REDIS_URL. The other CACHELITE_REDIS_* variables (codec, version, timeouts) apply too.
+    #[arg(long, value_name = "URL", num_args = 0..=1)]
+    pub redis: Option<Option<String>>,
+    /// The Redis namespace the servers share (default: CACHELITE_REDIS_NAMESPACE, else `default`).
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    pub namespace: Option<String>,
+    /// The longest a server keeps a local copy of a Redis entry (default: as long as the entry lives).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, requires = "redis")]
+    pub local_ttl: Option<Duration>,
 }
 
 fn parse_policy(s: &str) -> Result<Policy, String> {
@@ -523,7 +534,12 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, Failure> {
             p.clone(),
         )));
     }
+    let redis = redis_config(args, |name| std::env::var(name).ok(), env_names())?;
+    if redis.is_some() && args.snapshot.is_some() {
+        return Err(Failure::error(crate::server::ServeError::SnapshotWithRedis));
+    }
     Ok(ServerConfig {
+        redis,
         max_items: Some(usize::try_from(args.max_items).unwrap_or(usize::MAX)),
         max_bytes: Some(args.max_bytes),
         policy: args.policy,
@@ -541,6 +557,60 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, Failure> {
         max_header_bytes: usize::try_from(args.max_header_size).unwrap_or(usize::MAX),
         ..ServerConfig::default()
     })
+}
+
+/// The names of the process's environment variables.
+fn env_names() -> Vec<String> {
+    std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The shared tier's settings: `--redis`, `--namespace` and `--local-ttl`
+/// over the `CACHELITE_REDIS_*` variables `env` and `names` give.
+fn redis_config(
+    args: &ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+    names: Vec<String>,
+) -> Result<Option<RedisConfig>, Failure> {
+    const URL: &str = "CACHELITE_REDIS_URL";
+    let Some(url) = &args.redis else {
+        return Ok(None);
+    };
+    let url = match url {
+        Some(u) => {
+            // Checked here so that a bad URL is blamed on the flag.
+            RedisStore::builder(u.as_str())
+                .build()
+                .map_err(|e| Failure::error(format!("--redis: {e}")))?;
+            u.clone()
+        }
+        None => env(URL).filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+            Failure::error(format!(
+                "--redis needs a URL: give one (--redis redis://127.0.0.1:6379/) or set {URL}"
+            ))
+        })?,
+    };
+    RedisStoreBuilder::check_env_names(names.iter().map(String::as_str)).map_err(Failure::error)?;
+    let mut store = RedisStoreBuilder::from_vars(|name| {
+        if name == URL {
+            Some(url.clone())
+        } else {
+            env(name)
+        }
+    })
+    .map_err(Failure::error)?;
+    if let Some(ns) = &args.namespace {
+        store = store.namespace(ns.as_str());
+        // Checked now, so that a bad name stops the server before it listens.
+        store
+            .clone()
+            .build()
+            .map_err(|e| Failure::error(format!("--namespace: {e}")))?;
+    }
+    let mut config = RedisConfig::new(store);
+    config.local_ttl = args.local_ttl;
+    Ok(Some(config))
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.
@@ -623,6 +693,123 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_secs(60));
         assert_eq!(c.max_header_bytes, 4096);
         assert!(Cli::try_parse_from(["cachelite", "serve", "--max-connections=0"]).is_err());
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["cachelite", "serve"].iter().chain(args)).unwrap();
+        let Command::Serve(a) = cli.command else {
+            unreachable!()
+        };
+        a
+    }
+
+    /// `redis_config` over the given variables instead of the process's.
+    fn redis_with(args: &[&str], vars: &[(&str, &str)]) -> Result<Option<RedisConfig>, String> {
+        let vars: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let names = vars.keys().cloned().collect();
+        redis_config(&serve_args(args), |n| vars.get(n).cloned(), names).map_err(|f| f.message)
+    }
+
+    fn store_of(c: Option<RedisConfig>) -> RedisStore {
+        c.expect("a Redis configuration").store.build().unwrap()
+    }
+
+    #[test]
+    fn without_redis_the_server_keeps_its_own_cache() {
+        let vars = [("CACHELITE_REDIS_URL", "redis://127.0.0.1:6390/")];
+        assert!(redis_with(&[], &vars).unwrap().is_none());
+        assert!(serve_config(&[]).redis.is_none());
+    }
+
+    #[test]
+    fn redis_flags_configure_the_shared_tier() {
+        let c = redis_with(
+            &[
+                "--redis",
+                "redis://127.0.0.1:6390/",
+                "--namespace",
+                "team",
+                "--local-ttl",
+                "2s",
+            ],
+            &[
+                ("CACHELITE_REDIS_CODEC", "json"),
+                ("CACHELITE_REDIS_NAMESPACE", "other"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.as_ref().unwrap().local_ttl, Some(Duration::from_secs(2)));
+        let store = store_of(c);
+        assert_eq!(store.namespace(), "team", "the flag wins over the variable");
+        assert_eq!(store.codec(), cachelite_redis::Codec::Json);
+        let addr = store.client().get_connection_info().addr().to_string();
+        assert_eq!(addr, "127.0.0.1:6390");
+    }
+
+    #[test]
+    fn redis_without_a_url_reads_the_environment() {
+        let vars = [
+            ("CACHELITE_REDIS_URL", "redis://127.0.0.1:6391/"),
+            ("CACHELITE_REDIS_NAMESPACE", "fromenv"),
+        ];
+        let store = store_of(redis_with(&["--redis"], &vars).unwrap());
+        assert_eq!(store.namespace(), "fromenv");
+        let addr = store.client().get_connection_info().addr().to_string();
+        assert_eq!(addr, "127.0.0.1:6391");
+        let flag = redis_with(&["--redis", "redis://127.0.0.1:6392/"], &vars).unwrap();
+        let addr = store_of(flag)
+            .client()
+            .get_connection_info()
+            .addr()
+            .to_string();
+        assert_eq!(addr, "127.0.0.1:6392", "the flag wins over the variable");
+        let m = redis_with(&["--redis"], &[]).unwrap_err();
+        assert!(
+            m.contains("--redis needs a URL") && m.contains("CACHELITE_REDIS_URL"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn redis_mistakes_are_named() {
+        let url = "redis://127.0.0.1:6390/";
+        let m = redis_with(&["--redis", "http://x/"], &[]).unwrap_err();
+        assert!(m.starts_with("--redis:"), "{m}");
+        let m = redis_with(&["--redis", url, "--namespace", "no spaces"], &[]).unwrap_err();
+        assert!(m.starts_with("--namespace:"), "{m}");
+        let m = redis_with(&["--redis", url], &[("CACHELITE_REDIS_NAMESPAC", "x")]).unwrap_err();
+        assert!(
+            m.contains("unknown variable CACHELITE_REDIS_NAMESPAC"),
+            "{m}"
+        );
+        let m = redis_with(&["--redis", url], &[("CACHELITE_REDIS_CODEC", "xml")]).unwrap_err();
+        assert!(m.contains("CACHELITE_REDIS_CODEC=\"xml\""), "{m}");
+        for flag in ["--namespace=a", "--local-ttl=1s"] {
+            let err = Cli::try_parse_from(["cachelite", "serve", flag]).unwrap_err();
+            assert!(err.to_string().contains("--redis"), "{err}");
+        }
+        assert!(Cli::try_parse_from(["cachelite", "serve", "--redis", "--local-ttl=0"]).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_is_refused_with_redis() {
+        let cli = Cli::try_parse_from([
+            "cachelite",
+            "serve",
+            "--redis",
+            "redis://127.0.0.1:6390/",
+            "--snapshot",
+            "s.json",
+        ])
+        .unwrap();
+        let Command::Serve(a) = &cli.command else {
+            unreachable!()
+        };
+        let m = server_config(a).unwrap_err().message;
+        assert!(m.contains("--snapshot cannot be used with --redis"), "{m}");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - **An HTTP server.** `cachelite serve` puts one cache behind a small
 //!   JSON API (`GET`/`PUT`/`DELETE /cache/{key}`, `/keys`, `/invalidate`,
 //!   `/flush`, `/snapshot`, `/stats`, `/metrics`, `/health`), optionally
-//!   saved to a snapshot file. See [`server`]; [`server::router`] and
+//!   saved to a snapshot file, or shared by several servers through Redis
+//!   (`--redis`, see [`shared`]). See [`server`]; [`server::router`] and
 //!   [`server::serve`] embed it in another program or a test.
 //!
 //! `cachelite demo` shows the engine at work without touching any file.
@@ -40,6 +41,7 @@ pub mod demo;
 mod format;
 mod limits;
 pub mod server;
+pub mod shared;
 pub mod store;
 
 use std::time::Duration;

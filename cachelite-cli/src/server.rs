@@ -19,8 +19,9 @@
 //! the same parser as the command line's `--ttl`; anything else is a 400.
 //! Every error is a 4xx with a JSON body
 //! `{"error": "..."}`, including axum's own rejections (malformed JSON 400,
-//! wrong types 422, missing content type 415, body too large 413); the one
-//! 5xx is a `POST /snapshot` whose save failed (500). With a
+//! wrong types 422, missing content type 415, body too large 413); the
+//! 5xx are a `POST /snapshot` whose save failed (500) and, with Redis, a
+//! write or invalidation Redis did not take (503). With a
 //! token, every request other than `GET`/`HEAD` needs
 //! `Authorization: Bearer <token>`; the token is compared in constant time.
 //!
@@ -33,6 +34,11 @@
 //! is answered 408, and a kept-alive connection silent for
 //! [`ServerConfig::idle_timeout`] is closed. Each is counted in `/metrics`
 //! (`cachelite_server_*`) and under `"server"` in `/stats`.
+//!
+//! With [`ServerConfig::redis`] (`cachelite serve --redis URL`), several
+//! servers share one cache through Redis, each with a local tier kept
+//! coherent by the namespace's invalidation channel: see
+//! [`crate::shared`].
 //!
 //! Start it in-process on an ephemeral port:
 //!
@@ -78,6 +84,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::limits::{ConnLimits, ServerCounters};
+use crate::shared::{RedisConfig, SharedCache};
 use crate::{JsonCache, parse_duration, secs, secs_to_duration};
 
 /// The largest request body accepted by default: 1 MiB.
@@ -153,6 +160,10 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers), in bytes; a larger
     /// one is answered 431.
     pub max_header_bytes: usize,
+    /// Share the cache through Redis with every server started on the same
+    /// namespace: the bounds above then bound each server's local tier
+    /// (see [`crate::shared`]). Cannot be combined with a snapshot.
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for ServerConfig {
@@ -174,6 +185,7 @@ impl Default for ServerConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            redis: None,
         }
     }
 }
@@ -218,12 +230,15 @@ pub struct AppState {
 }
 
 struct StateInner {
+    /// The cache itself, or with `--redis` the shared cache's local tier.
     cache: JsonCache,
+    shared: Option<SharedCache>,
     token: Option<Vec<u8>>,
     max_body: usize,
     max_key_len: usize,
     snapshot: Option<PathBuf>,
     request_timeout: Duration,
+    default_ttl: Option<Duration>,
     counters: Arc<ServerCounters>,
 }
 
@@ -231,9 +246,33 @@ impl AppState {
     /// State serving `cache` with the limits and token of `config`.
     #[must_use]
     pub fn new(cache: JsonCache, config: &ServerConfig) -> Self {
+        Self::build(cache, None, config)
+    }
+
+    /// State serving a cache shared through Redis (see [`crate::shared`]),
+    /// with the limits and token of `config`.
+    ///
+    /// ```no_run
+    /// use cachelite_cli::server::{AppState, ServerConfig, router};
+    /// use cachelite_redis::{RedisStore, TieredCache};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::open("redis://127.0.0.1/", "api")?;
+    /// let shared = TieredCache::builder(store).build()?;
+    /// let app = router(AppState::shared(shared, &ServerConfig::default()));
+    /// # let _ = app; Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn shared(cache: SharedCache, config: &ServerConfig) -> Self {
+        Self::build(cache.local().clone(), Some(cache), config)
+    }
+
+    fn build(cache: JsonCache, shared: Option<SharedCache>, config: &ServerConfig) -> Self {
         Self {
             inner: Arc::new(StateInner {
                 cache,
+                shared,
                 token: config
                     .token
                     .as_ref()
@@ -243,15 +282,22 @@ impl AppState {
                 max_key_len: config.max_key_len,
                 snapshot: config.snapshot.clone(),
                 request_timeout: config.request_timeout,
+                default_ttl: config.default_ttl,
                 counters: Arc::default(),
             }),
         }
     }
 
-    /// The cache being served.
+    /// The cache being served; with Redis, the local tier.
     #[must_use]
     pub fn cache(&self) -> &JsonCache {
         &self.inner.cache
+    }
+
+    /// The two-tier cache, when the server shares its cache through Redis.
+    #[must_use]
+    pub fn shared_cache(&self) -> Option<&SharedCache> {
+        self.inner.shared.as_ref()
     }
 }
 
@@ -259,6 +305,7 @@ impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppState")
             .field("cache", &self.inner.cache)
+            .field("shared", &self.inner.shared)
             .field("auth", &self.inner.token.is_some())
             .field("max_body", &self.inner.max_body)
             .field("max_key_len", &self.inner.max_key_len)
@@ -338,6 +385,10 @@ pub enum ServeError {
     Io(io::Error),
     /// A connection limit is out of range.
     Limit(&'static str),
+    /// The Redis settings are invalid.
+    Redis(cachelite_redis::Error),
+    /// A snapshot file was given together with Redis.
+    SnapshotWithRedis,
 }
 
 impl fmt::Display for ServeError {
@@ -352,6 +403,11 @@ impl fmt::Display for ServeError {
             ServeError::Save(p, e) => format!("cannot save snapshot {}: {e}", p.display()),
             ServeError::Io(e) => format!("server error: {e}"),
             ServeError::Limit(why) => format!("invalid server limit: {why}"),
+            ServeError::Redis(e) => format!("cannot share the cache through Redis: {e}"),
+            ServeError::SnapshotWithRedis => "--snapshot cannot be used with --redis: Redis holds \
+                 the shared copy, and a snapshot of one server's local tier would bring back \
+                 entries the others have since changed or removed"
+                .to_owned(),
         };
         f.write_str(&crate::store::one_line(&line))
     }
@@ -385,7 +441,14 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let cache = config.build_cache()?;
+    let shared = match &config.redis {
+        Some(redis) => Some(build_shared(&config, redis)?),
+        None => None,
+    };
+    let cache = match &shared {
+        Some(s) => s.local().clone(),
+        None => config.build_cache()?,
+    };
     if let Some(path) = &config.snapshot {
         if SnapshotFormat::from_path(path).is_none() {
             return Err(ServeError::SnapshotPath(path.clone()));
@@ -404,7 +467,7 @@ where
     if config.max_header_bytes == 0 {
         return Err(ServeError::Limit("max_header_bytes must be at least 1"));
     }
-    let state = AppState::new(cache.clone(), &config);
+    let state = AppState::build(cache.clone(), shared, &config);
     let counters = state.inner.counters.clone();
     let saver = match (&config.snapshot, config.snapshot_interval) {
         (Some(path), Some(every)) => {
@@ -445,6 +508,31 @@ where
             .map_err(|e| ServeError::Save(path.clone(), e))?;
     }
     Ok(())
+}
+
+/// The two-tier cache of `--redis`: the local tier bounded as the cache
+/// would be, Redis entries with the default TTL.
+fn build_shared(config: &ServerConfig, redis: &RedisConfig) -> Result<SharedCache, ServeError> {
+    if config.snapshot.is_some() {
+        return Err(ServeError::SnapshotWithRedis);
+    }
+    // The default TTL is the Redis entries' (local copies never outlive
+    // them); the local tier's bounds are the server's.
+    let local = ServerConfig {
+        default_ttl: None,
+        redis: None,
+        ..config.clone()
+    }
+    .build_cache()?;
+    let store = redis.store.clone().build().map_err(ServeError::Redis)?;
+    let mut b = cachelite_redis::TieredCache::builder(store).local(local);
+    if let Some(d) = config.default_ttl {
+        b = b.ttl(d);
+    }
+    if let Some(d) = redis.local_ttl {
+        b = b.local_ttl(d);
+    }
+    b.build().map_err(ServeError::Redis)
 }
 
 fn restore_if_present(cache: &JsonCache, path: &FsPath) -> Result<usize, SnapshotError> {
@@ -507,6 +595,20 @@ impl ApiError {
 
     fn not_found(key: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, format!("key not found: {key}"))
+    }
+
+    /// A write or invalidation Redis did not take: 503, and why. Nothing
+    /// is kept locally instead, so the servers never disagree.
+    fn shared(e: &cachelite_redis::Error, what: &str) -> Self {
+        match e {
+            cachelite_redis::Error::Glob(_) => Self::new(StatusCode::BAD_REQUEST, e.to_string()),
+            _ => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::store::one_line(&format!(
+                    "the shared store is unavailable, {what}: {e}; retry when Redis is back"
+                )),
+            ),
+        }
     }
 }
 
@@ -689,9 +791,14 @@ fn ttl_json(cache: &JsonCache, key: &str) -> Value {
 
 async fn get_entry(State(state): State<AppState>, Key(key): Key) -> Result<Doc, ApiError> {
     let cache = state.cache();
-    let value = cache
-        .get(key.as_str())
-        .ok_or_else(|| ApiError::not_found(&key))?;
+    let value = match state.shared_cache() {
+        // Redis unreachable reads as a miss (fail open).
+        Some(shared) => shared.get(key.as_str()).await,
+        None => cache.get(key.as_str()),
+    }
+    .ok_or_else(|| ApiError::not_found(&key))?;
+    // With Redis, the TTL of the local copy a read leaves behind: the
+    // entry's, unless --local-ttl is shorter.
     let ttl = ttl_json(cache, &key);
     Ok(Doc(json!({ "key": key, "value": value, "ttl": ttl })))
 }
@@ -713,9 +820,18 @@ async fn put_entry(
     Key(key): Key,
     ApiJson(body): ApiJson<PutBody>,
 ) -> Result<Response, ApiError> {
+    let ttl = body
+        .ttl
+        .as_ref()
+        .map(ttl_from_json)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    if let Some(shared) = state.shared_cache() {
+        let default_ttl = state.inner.default_ttl;
+        return put_shared(shared, key, body.value, ttl, body.tags, default_ttl).await;
+    }
     let mut ins = Insertion::new(body.value);
-    if let Some(t) = &body.ttl {
-        let d = ttl_from_json(t).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    if let Some(d) = ttl {
         ins = ins.with_ttl(d);
     }
     if let Some(tags) = body.tags {
@@ -741,6 +857,38 @@ async fn put_entry(
     Ok((status, Doc(body)).into_response())
 }
 
+/// `PUT` with Redis: written there and announced, or 503.
+async fn put_shared(
+    shared: &SharedCache,
+    key: String,
+    value: Value,
+    ttl: Option<Duration>,
+    tags: Option<Vec<String>>,
+    default_ttl: Option<Duration>,
+) -> Result<Response, ApiError> {
+    // As without Redis, a writer racing this one may also answer 201.
+    let existed = crate::shared::exists(shared, &key).await;
+    let mut ins = cachelite_redis::Insertion::new(value);
+    if let Some(d) = ttl {
+        ins = ins.with_ttl(d);
+    }
+    if let Some(tags) = tags {
+        ins = ins.with_tags(tags);
+    }
+    shared
+        .insert_entry(key.as_str(), ins)
+        .await
+        .map_err(|e| ApiError::shared(&e, "the value was not stored"))?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let ttl = ttl.or(default_ttl).map_or(Value::Null, |d| json!(secs(d)));
+    let body = json!({ "key": key, "created": !existed, "ttl": ttl });
+    Ok((status, Doc(body)).into_response())
+}
+
 /// A `ttl` from a request body: a number of seconds, or a string that
 /// [`parse_duration`] reads as the command line's `--ttl` does.
 fn ttl_from_json(ttl: &Value) -> Result<Duration, String> {
@@ -761,9 +909,17 @@ async fn delete_entry(
     State(state): State<AppState>,
     Key(key): Key,
 ) -> Result<StatusCode, ApiError> {
-    match state.cache().remove(key.as_str()) {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(ApiError::not_found(&key)),
+    let removed = match state.shared_cache() {
+        Some(shared) => shared
+            .remove(key.as_str())
+            .await
+            .map_err(|e| ApiError::shared(&e, "the key may still be stored"))?,
+        None => state.cache().remove(key.as_str()).is_some(),
+    };
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(&key))
     }
 }
 
@@ -781,6 +937,22 @@ async fn list_keys(
     ApiQuery(q): ApiQuery<KeysQuery>,
 ) -> Result<Doc, ApiError> {
     let cache = state.cache();
+    if let Some(shared) = state.shared_cache() {
+        let glob = match q.pattern.as_deref() {
+            None | Some("*") => None,
+            Some(p) => Some(compile_glob(p)?),
+        };
+        let mut keys = crate::shared::keys(shared, glob.as_ref(), state.inner.request_timeout)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the shared store is unavailable, no keys listed: {e}"),
+                )
+            })?;
+        keys.sort_unstable();
+        return Ok(Doc(json!({ "count": keys.len(), "keys": keys })));
+    }
     let mut keys = match q.pattern.as_deref() {
         None | Some("*") => cache.keys(),
         Some(p) => {
@@ -808,24 +980,46 @@ async fn invalidate(
     ApiJson(body): ApiJson<InvalidateBody>,
 ) -> Result<Doc, ApiError> {
     let cache = state.cache();
+    if let Some(shared) = state.shared_cache() {
+        let removed = match (body.pattern, body.tags) {
+            (Some(p), None) => {
+                compile_glob(&p)?;
+                shared.invalidate_glob(&p).await
+            }
+            (None, Some(tags)) => shared.invalidate_tags(&tags).await,
+            _ => return Err(invalidate_shape()),
+        }
+        .map_err(|e| ApiError::shared(&e, "entries may still be stored"))?;
+        return Ok(Doc(json!({ "removed": removed })));
+    }
     let removed = match (body.pattern, body.tags) {
         (Some(p), None) => cache.invalidate_matching(&compile_glob(&p)?),
         (None, Some(tags)) => cache.invalidate_tags(&tags),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                r#"give exactly one of {"pattern": "<glob>"} or {"tags": ["<tag>", ...]}"#,
-            ));
-        }
+        _ => return Err(invalidate_shape()),
     };
     Ok(Doc(json!({ "removed": removed })))
 }
 
-async fn flush(State(state): State<AppState>) -> Doc {
+fn invalidate_shape() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        r#"give exactly one of {"pattern": "<glob>"} or {"tags": ["<tag>", ...]}"#,
+    )
+}
+
+async fn flush(State(state): State<AppState>) -> Result<Doc, ApiError> {
+    if let Some(shared) = state.shared_cache() {
+        // The Redis keys of the namespace: entries, tag sets and counters.
+        let removed = shared
+            .clear()
+            .await
+            .map_err(|e| ApiError::shared(&e, "entries may still be stored"))?;
+        return Ok(Doc(json!({ "removed": removed })));
+    }
     let cache = state.cache();
     let before = cache.len();
     cache.clear();
-    Doc(json!({ "removed": before }))
+    Ok(Doc(json!({ "removed": before })))
 }
 
 /// `POST /snapshot`: saves the snapshot file now, under the store's lock,
@@ -833,6 +1027,13 @@ async fn flush(State(state): State<AppState>) -> Doc {
 /// rather than those of the last periodic save.
 async fn save_now(State(state): State<AppState>) -> Result<Doc, ApiError> {
     let Some(path) = &state.inner.snapshot else {
+        if state.shared_cache().is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this server shares its cache through Redis, which holds the durable copy: \
+                 it has no snapshot file",
+            ));
+        }
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "this server has no snapshot file: start it with --snapshot PATH",
@@ -897,11 +1098,15 @@ async fn stats(State(state): State<AppState>) -> Doc {
         .iter()
         .map(|(name, info)| (*name, info_json(info)))
         .collect();
-    Doc(json!({
+    let mut doc = json!({
         "cache": cache_stats_json(state.cache()),
         "server": server_stats_json(&state.inner.counters),
         "memoized": memoized,
-    }))
+    });
+    if let Some(shared) = state.shared_cache() {
+        doc["tiers"] = crate::shared::tiers_json(shared);
+    }
+    Doc(doc)
 }
 
 /// The server's connection and request counters, as JSON.
@@ -994,6 +1199,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             state.cache(),
             &cachelite::registry(),
             Some(&state.inner.counters),
+            state.shared_cache().map(SharedCache::stats).as_ref(),
         ),
     )
 }
@@ -1094,11 +1300,12 @@ const FAMILIES: [Family; 13] = [
 
 /// The Prometheus text exposition of the served cache (label
 /// `cache="server"`) and of every memoized function (labelled by name),
-/// then the server's own counters.
+/// then the server's own counters, then with Redis the tiers' counters.
 fn render_metrics(
     cache: &JsonCache,
     memoized: &[(&'static str, CacheInfo)],
     server: Option<&ServerCounters>,
+    tiers: Option<&cachelite_redis::TieredStats>,
 ) -> String {
     let mut rows = vec![MetricRow {
         label: SERVER_CACHE.to_owned(),
@@ -1144,6 +1351,13 @@ fn render_metrics(
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {}", read(c));
+        }
+    }
+    if let Some(t) = tiers {
+        for (name, kind, help, read) in crate::shared::TIER_FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name}{{cache=\"{SERVER_CACHE}\"}} {}", read(t));
         }
     }
     out
@@ -1194,7 +1408,7 @@ mod tests {
         let cache = ServerConfig::default().build_cache().unwrap();
         cache.insert("a".into(), json!(1));
         cache.get("a");
-        let text = render_metrics(&cache, &[], Some(&ServerCounters::default()));
+        let text = render_metrics(&cache, &[], Some(&ServerCounters::default()), None);
         assert!(text.contains("# HELP cachelite_hits_total "));
         assert!(text.contains("# TYPE cachelite_hits_total counter\n"));
         assert!(text.contains("cachelite_hits_total{cache=\"server\"} 1\n"));
@@ -1209,7 +1423,7 @@ mod tests {
         let cache = ServerConfig::default().build_cache().unwrap();
         cache.get_or_insert_with("a".into(), || json!(1));
         let _ = cache.try_get_or_insert_with("b".into(), || Err::<serde_json::Value, _>("down"));
-        let text = render_metrics(&cache, &[], None);
+        let text = render_metrics(&cache, &[], None, None);
         assert!(text.contains("# TYPE cachelite_load_successes_total counter\n"));
         assert!(text.contains("cachelite_load_successes_total{cache=\"server\"} 1\n"));
         assert!(text.contains("cachelite_load_failures_total{cache=\"server\"} 1\n"));

@@ -132,6 +132,7 @@ mod breaker;
 mod channel;
 mod codec;
 mod conn;
+mod env;
 mod error;
 mod key;
 mod layers;
