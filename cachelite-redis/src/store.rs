@@ -120,7 +120,12 @@ fn unix_us() -> i64 {
 impl ServerClock {
     /// The server's time now, in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64 {
-        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        self.ms_at(unix_us())
+    }
+
+    /// The server's time at local Unix time `local_us`, in milliseconds.
+    fn ms_at(&self, local_us: i64) -> u64 {
+        let us = local_us.saturating_add(self.offset_us.load(Ordering::Acquire));
         u64::try_from(us / 1000).unwrap_or(0)
     }
 
@@ -694,9 +699,11 @@ impl RedisStore {
                     Err(e) if first => return Err(e),
                     Err(_) => {}
                 }
+                return Ok(clock.now_ms());
             }
         }
-        Ok(clock.now_ms())
+        // The steady state: the clock read once, for the check and the answer.
+        Ok(clock.ms_at(now))
     }
 
     pub(crate) async fn fetch<V: DeserializeOwned>(
