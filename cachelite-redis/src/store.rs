@@ -822,6 +822,18 @@ impl RedisStore {
         let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
+        if tags.is_empty() && origin.is_none() {
+            // One command: sent as such, without a pipeline's framing.
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(bytes);
+            if let Some(ttl) = ttl {
+                set.arg("PX").arg(px(ttl));
+            }
+            set.arg("NX");
+            // `OK` when stored; nil when `NX` found the key.
+            let stored: redis::Value = self.run(Req::Cmd(&set)).await?;
+            return Ok(!matches!(stored, redis::Value::Nil));
+        }
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
