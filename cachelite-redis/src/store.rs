@@ -351,6 +351,14 @@ pub(crate) struct Fetched<V> {
     pub(crate) ttl: Option<Duration>,
 }
 
+/// What is left of an entry's life at server time `now_ms`: until its end
+/// on the server's clock, never more than the TTL it was written with
+/// (which bounds the harm of a wrong clock estimate, here or at the
+/// writer).
+fn time_left(expiry: Expiry, now_ms: u64) -> Duration {
+    Duration::from_millis(expiry.at_ms.saturating_sub(now_ms).min(expiry.ttl_ms))
+}
+
 /// Milliseconds for `PX`: rounded up, at least 1.
 fn px(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
@@ -710,18 +718,30 @@ impl RedisStore {
         &self,
         rendered: &str,
     ) -> Result<Option<Fetched<V>>, Error> {
-        self.server_now_ms().await?;
+        if self.inner.clock.measured_us.load(Ordering::Acquire) == 0 {
+            // The first read measures the server's clock before it reads
+            // an entry's end on it.
+            self.server_now_ms().await?;
+        }
         let key = self.inner.keys.entry(rendered);
         let mut get = redis::cmd("GET");
         get.arg(&key);
         let raw: Option<Vec<u8>> = self.run(Req::Cmd(&get)).await?;
-        Ok(self.decode_fetched(&key, raw).await)
+        // The clock read once, after the reply: the time left is measured
+        // from then, and the resync check uses the same reading.
+        let now_ms = match raw {
+            Some(_) => self.server_now_ms().await?,
+            None => 0,
+        };
+        Ok(self.decode_fetched(&key, raw, now_ms).await)
     }
 
+    /// `now_ms`: the server's time, read after the reply.
     async fn decode_fetched<V: DeserializeOwned>(
         &self,
         key: &str,
         raw: Option<Vec<u8>>,
+        now_ms: u64,
     ) -> Option<Fetched<V>> {
         let c = &self.inner.counters;
         let Some(raw) = raw else {
@@ -731,7 +751,7 @@ impl RedisStore {
         match codec::decode::<V>(&raw) {
             Decoded::Entry(e) => {
                 bump(&c.hits);
-                let ttl = e.expiry.map(|x| self.time_left(x));
+                let ttl = e.expiry.map(|x| time_left(x, now_ms));
                 Some(Fetched {
                     value: e.value,
                     tags: e.tags,
@@ -753,17 +773,6 @@ impl RedisStore {
                 None
             }
         }
-    }
-
-    /// What is left of an entry's life: until its end on the server's
-    /// clock, never more than the TTL it was written with (which bounds
-    /// the harm of a wrong clock estimate, here or at the writer).
-    fn time_left(&self, expiry: Expiry) -> Duration {
-        let left = expiry
-            .at_ms
-            .saturating_sub(self.inner.clock.now_ms())
-            .min(expiry.ttl_ms);
-        Duration::from_millis(left)
     }
 
     /// Writes and publishes; the TTL is sent as `PX` milliseconds.
@@ -1039,7 +1048,9 @@ impl RedisStore {
         &self,
         rendered: &str,
     ) -> Result<(Option<Fetched<V>>, bool), Error> {
-        self.server_now_ms().await?;
+        if self.inner.clock.measured_us.load(Ordering::Acquire) == 0 {
+            self.server_now_ms().await?;
+        }
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
         let mut pipe = redis::pipe();
@@ -1052,7 +1063,8 @@ impl RedisStore {
             // Not a miss of the cache: the leader is still computing.
             return Ok((None, held));
         }
-        Ok((self.decode_fetched(&key, raw).await, held))
+        let now_ms = self.server_now_ms().await?;
+        Ok((self.decode_fetched(&key, raw, now_ms).await, held))
     }
 
     // ---- the guarded call ----
@@ -1172,7 +1184,7 @@ mod tests {
     fn time_left_comes_from_the_envelope_and_never_exceeds_the_ttl() {
         let store = RedisStore::open("redis://127.0.0.1:1/", "a").unwrap();
         let now = store.inner.clock.now_ms();
-        let left = |at_ms, ttl_ms| store.time_left(Expiry { at_ms, ttl_ms });
+        let left = |at_ms, ttl_ms| time_left(Expiry { at_ms, ttl_ms }, store.inner.clock.now_ms());
         let l = left(now + 1_500, 1_500);
         assert!(
             l <= Duration::from_millis(1_500) && l >= Duration::from_millis(1_400),
