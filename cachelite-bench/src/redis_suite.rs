@@ -186,7 +186,7 @@ fn targets() -> [(&'static str, &'static str); 3] {
 fn measure(url: &str, opts: &Options, report: &mut Report) {
     let keys: u64 = if opts.quick { 200 } else { 1_000 };
     let runs = if opts.quick { 2 } else { 15 };
-    let per_task: u64 = if opts.quick { 50 } else { 400 };
+    let per_task: u64 = if opts.quick { 50 } else { 1_600 };
     let value = "v".repeat(VALUE_BYTES);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
