@@ -29,7 +29,7 @@ fn redis_measures_every_row_against_one_server() {
     assert!(ns["cachelite_l1_hit"].as_f64() < ns["raw_get"].as_f64());
     assert!(ns["cachelite_l1_hit_blocking"].as_f64() < ns["raw_get"].as_f64());
     let ops = r.data["ops_per_sec"].as_object().unwrap();
-    assert_eq!(ops.len(), 7);
+    assert_eq!(ops.len(), 9);
     assert_eq!(r.checks.len(), 3);
     assert!(
         r.checks

@@ -175,11 +175,20 @@ where
     /// let v = cache.get("k");
     /// # }
     /// ```
+    #[inline]
     pub fn get(&self, key: &K) -> Option<V> {
         // A local hit needs no runtime: answer it on this thread directly.
         if let Some(v) = self.cache.get_local(key) {
             return Some(v);
         }
+        self.get_remote(key)
+    }
+
+    /// The rest of [`BlockingTieredCache::get`], out of line: the Redis
+    /// read's future and the runtime's guard would otherwise give every
+    /// local hit their stack frame to set up and tear down.
+    #[inline(never)]
+    fn get_remote(&self, key: &K) -> Option<V> {
         self.block_on(self.cache.get(key))
     }
 

@@ -171,6 +171,16 @@ pub(crate) fn check_namespace(ns: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The parts joined in one allocation of the exact size: on the path of
+/// every read and write, where `format!` costs several times as much.
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 /// The names a store uses inside Redis.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyspace {
@@ -188,15 +198,15 @@ impl Keyspace {
     }
 
     pub(crate) fn entry(&self, rendered: &str) -> String {
-        format!("{}{rendered}", self.entries)
+        concat(&[&self.entries, rendered])
     }
 
     pub(crate) fn tag(&self, tag: &str) -> String {
-        format!("{}#tag:{tag}", self.base)
+        concat(&[&self.base, "#tag:", tag])
     }
 
     pub(crate) fn lock(&self, rendered: &str) -> String {
-        format!("{}#lock:{rendered}", self.base)
+        concat(&[&self.base, "#lock:", rendered])
     }
 
     pub(crate) fn counter(&self, rendered: &str) -> String {
@@ -204,7 +214,7 @@ impl Keyspace {
     }
 
     pub(crate) fn channel(&self) -> String {
-        format!("{}#events", self.base)
+        concat(&[&self.base, "#events"])
     }
 
     /// A `SCAN MATCH` pattern for every key of this namespace and version:

@@ -346,13 +346,13 @@ pub(crate) async fn fetch<S: Store, V: DeserializeOwned>(
     store: &S,
     rendered: &str,
 ) -> Result<Option<Fetched<V>>, Error> {
-    store.now_ms().await?;
     let raw = store.get(rendered).await?;
     Ok(decode_fetched(store, rendered, raw).await)
 }
 
 /// Decodes what a read found: a value that does not decode is deleted
-/// (unless replaced meanwhile) and read as a miss.
+/// (unless replaced meanwhile) and read as a miss. The store's clock is
+/// read once, after the reply: the time left is measured from then.
 pub(crate) async fn decode_fetched<S: Store, V: DeserializeOwned>(
     store: &S,
     rendered: &str,
@@ -370,7 +370,9 @@ pub(crate) async fn decode_fetched<S: Store, V: DeserializeOwned>(
         Decoded::Entry(e) => {
             store.count(Outcome::Hit);
             let ttl = match e.expiry {
-                Some(x) => Some(time_left(store.now_ms().await.unwrap_or(0), x)),
+                // A clock that cannot be read leaves no time: the entry is
+                // served, not kept locally.
+                Some(x) => Some(time_left(store.now_ms().await.unwrap_or(u64::MAX), x)),
                 None => None,
             };
             Some(Fetched {
@@ -419,7 +421,6 @@ pub(crate) async fn poll_leased<S: Store, V: DeserializeOwned>(
     store: &S,
     rendered: &str,
 ) -> Result<(Option<Fetched<V>>, bool), Error> {
-    store.now_ms().await?;
     let (raw, held) = store.poll_lease(rendered).await?;
     if raw.is_none() {
         // Not a miss of the cache: the leader is still computing.

@@ -143,7 +143,12 @@ fn unix_us() -> i64 {
 impl ServerClock {
     /// The server's time now, in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64 {
-        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        self.ms_at(unix_us())
+    }
+
+    /// The server's time at local Unix time `local_us`, in milliseconds.
+    fn ms_at(&self, local_us: i64) -> u64 {
+        let us = local_us.saturating_add(self.offset_us.load(Ordering::Acquire));
         u64::try_from(us / 1000).unwrap_or(0)
     }
 
@@ -951,9 +956,11 @@ impl RedisStore {
                     Err(e) if first => return Err(e),
                     Err(_) => {}
                 }
+                return Ok(clock.now_ms());
             }
         }
-        Ok(clock.now_ms())
+        // The steady state: the clock read once, for the check and the answer.
+        Ok(clock.ms_at(now))
     }
 
     /// Writes an encoded entry: `SET` and `PUBLISH` from the origin in one
@@ -987,6 +994,18 @@ impl RedisStore {
             return self
                 .put_split(rendered, &key, bytes, ttl, tags, origin)
                 .await;
+        }
+        if tags.is_empty() && origin.is_none() {
+            // One command: sent as such, without a pipeline's framing.
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(bytes);
+            if let Some(ttl) = ttl {
+                set.arg("PX").arg(px(ttl));
+            }
+            set.arg("NX");
+            // `OK` when stored; nil when `NX` found the key.
+            let stored: redis::Value = self.run(Req::Cmd(&set)).await?;
+            return Ok(!matches!(stored, redis::Value::Nil));
         }
         let mut pipe = redis::pipe();
         if tags.is_empty() {

@@ -723,17 +723,20 @@ where
     where
         F: Future<Output = Result<(O, Option<Insertion<V>>), E>>,
     {
-        let Ok(rendered) = self.render(key) else {
+        let Ok(rendered) = render_key_short(key).inspect_err(|_| self.store.count(Outcome::Error))
+        else {
             // No key in Redis, no cache: fail open (singleflight still).
             let r = self.timed_load(compute).await.map(|(o, _)| o);
             return (Served::Computed(r), None);
         };
-        let lease = match self.lead_start(key, &rendered).await {
+        // Kept on the stack: a miss allocates no rendering.
+        let rendered = rendered.as_str();
+        let lease = match self.lead_start(key, rendered).await {
             Start::Found(v, local) => return (Served::Remote(v), local),
             Start::Compute(lease) => lease,
         };
         let result = self.timed_load(compute).await;
-        self.lead_finish(key, &rendered, result, lease).await
+        self.lead_finish(key, rendered, result, lease).await
     }
 
     /// After a read-through that this caller led: if a tag, glob, clear or
@@ -1004,12 +1007,16 @@ where
 
     async fn get_remote(&self, key: &K) -> Option<V> {
         let s = &*self.shared;
-        let rendered = s.render(key).ok()?;
-        let seen = s.generation(&rendered);
-        match remote::fetch::<S, V>(&s.store, &rendered).await {
+        // Kept on the stack: a read allocates no rendering.
+        let rendered = render_key_short(key)
+            .inspect_err(|_| s.store.count(Outcome::Error))
+            .ok()?;
+        let rendered = rendered.as_str();
+        let seen = s.generation(rendered);
+        match remote::fetch::<S, V>(&s.store, rendered).await {
             Ok(Some(f)) => {
                 bump(&s.counters.l2_hits);
-                s.fill(key, &rendered, &f, seen);
+                s.fill(key, rendered, &f, seen);
                 Some(f.value)
             }
             _ => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachelite_redis::{Insertion, RedisStore, TieredCache};
+use cachelite_redis::{Insertion, RedisStore, Store, TieredCache};
 use redis::cluster_routing::Slot;
 use support::topology::RedisCluster;
 use support::{namespace, until};
@@ -254,11 +254,14 @@ async fn the_subscriber_moves_to_another_node_when_its_node_fails() {
     assert_ne!(now_on[0], on[0]);
 
     // Messages still arrive: a key served by a surviving master, held
-    // locally, leaves the local tier when the writer removes it.
+    // locally, leaves the local tier when the writer removes it. (Its
+    // counter, which a removal also deletes, lives in another slot: that
+    // one must be served too.)
     let mut key = None;
     for i in 0..64 {
         let k = format!("k{i}");
-        if writer.set(&k, &1u32, None).await.is_ok() {
+        let counter_served = Store::incr(&writer, &k, 0, None).await.is_ok();
+        if counter_served && writer.set(&k, &1u32, None).await.is_ok() {
             key = Some(k);
             break;
         }

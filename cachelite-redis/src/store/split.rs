@@ -105,9 +105,14 @@ impl RedisStore {
             keys.entry(rendered).into_bytes(),
             keys.counter(rendered).into_bytes(),
         ];
-        let n = self.unlink_by_slot(&both).await?;
-        self.publish(Op::Keys(vec![rendered.to_owned()]), origin)
-            .await?;
+        // Announced even when an unlink failed: a node that is down may
+        // still have taken part of it.
+        let unlinked = self.unlink_by_slot(&both).await;
+        let published = self
+            .publish(Op::Keys(vec![rendered.to_owned()]), origin)
+            .await;
+        let n = unlinked?;
+        published?;
         Ok(n > 0)
     }
 
