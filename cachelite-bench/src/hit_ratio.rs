@@ -1005,3 +1005,76 @@ pub fn chart_from_json(report: &serde_json::Value) -> Result<Chart, String> {
         )
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks of 72 keys, each requested twice: the second request of a
+    /// key comes 72 requests after the first, so a batch boundary (a
+    /// barrier) separates them, and (72 being 2 batches and 1 run) another
+    /// thread replays it. However the threads are scheduled, the first has
+    /// been replayed (and inserted) before the second starts: exactly half
+    /// the requests hit, as with one thread.
+    #[test]
+    fn the_shared_replay_never_lets_a_request_overtake_a_batch() {
+        const BLOCK: u64 = 72;
+        assert_eq!(
+            BLOCK as usize % (SHARED_THREADS * SHARED_CHUNK),
+            SHARED_CHUNK
+        );
+        let keys: Vec<u64> = (0..2000u64)
+            .flat_map(|b| (0..2).flat_map(move |_| (0..BLOCK).map(move |k| b * BLOCK + k)))
+            .collect();
+        let w = Workload {
+            name: "twice-64-apart".into(),
+            keys: std::sync::Arc::new(keys),
+            capacity: 1000,
+            irm: None,
+        };
+        for threads in [1, 2, SHARED_THREADS] {
+            for _ in 0..3 {
+                let r = shared_hit_ratio(Policy::Lru, &w, threads);
+                assert!((r - 0.5).abs() < 1e-12, "{threads} threads: {r}");
+            }
+        }
+    }
+
+    /// The plot leads with one bar per cache for its mean shortfall from
+    /// OPT over the rows every cache has, then one row per workload with
+    /// the axis cut where a bar runs far past the others.
+    #[test]
+    fn the_plot_summarises_the_mean_shortfall_first() {
+        let labels = vec!["a@1".to_owned(), "b@1".to_owned()];
+        let chart = chart(&labels, |name| match name {
+            "OPT" => Some(vec![Some(0.9), Some(0.8)]),
+            "quick_cache" => Some(vec![Some(0.8), Some(0.7)]),
+            "moka" => Some(vec![Some(0.7), None]),
+            "cachelite adaptive" => Some(vec![Some(0.85), Some(0.75)]),
+            n if n == format!("cachelite {}", Policy::default()) => {
+                Some(vec![Some(0.0), Some(0.8)])
+            }
+            _ => None,
+        });
+        let Chart::Stacked(panels) = chart else {
+            panic!("two panels expected");
+        };
+        let [summary, rows] = &panels[..] else {
+            panic!("two panels expected, got {}", panels.len());
+        };
+        assert_eq!(summary.groups, vec!["mean over 1 workloads".to_owned()]);
+        let means: Vec<(String, f64)> = summary
+            .series
+            .iter()
+            .map(|s| (s.name.clone(), s.values[0].unwrap()))
+            .collect();
+        // Only row a@1 has every cache (moka has no b@1).
+        let want = [90.0, 5.0, 10.0, 20.0];
+        assert_eq!(means.len(), 4, "{means:?}");
+        for ((name, got), want) in means.iter().zip(want) {
+            assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}");
+        }
+        assert_eq!(rows.groups, labels);
+        assert_eq!(rows.y_max, Some(ROWS_AXIS), "90 points runs past the axis");
+    }
+}
