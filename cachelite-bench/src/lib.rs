@@ -191,9 +191,7 @@ pub fn run_suite(suite: Suite, opts: &Options) -> Report {
 pub fn replot(dir: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     type Redraw = fn(&serde_json::Value) -> Result<plot::Chart, String>;
     let suites: [(&str, Redraw); 6] = [
-        ("hit_ratio", |v| {
-            hit_ratio::chart_from_json(v).map(Into::into)
-        }),
+        ("hit_ratio", hit_ratio::chart_from_json),
         ("throughput", |v| {
             throughput::chart_from_json(v).map(Into::into)
         }),

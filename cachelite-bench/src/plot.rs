@@ -337,15 +337,15 @@ impl BarChart {
                 ))
             }))?;
         }
-        // Values are printed at the bar ends when there are few series,
-        // and always where a bar runs past the axis (drawn cut, with `›`).
+        // Values are printed at the bar ends when there are few series or
+        // a single group, and always where a bar runs past the axis (drawn cut, with `›`).
         let value_style =
             TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         for (si, s) in self.series.iter().enumerate() {
             for (gi, v) in s.values.iter().enumerate() {
                 let Some(v) = *v else { continue };
                 let cut = v > x_top;
-                if self.series.len() > 3 && !cut {
+                if self.series.len() > 3 && self.groups.len() > 1 && !cut {
                     continue;
                 }
                 let y = band(gi) + 1.0 - pad - (si as f64 + 0.42) * slot;
