@@ -982,7 +982,7 @@ mod tests {
                 "CACHELITE_REDIS_KEY_ID=\"-1\" is not valid",
             ),
             (
-                vec![(KEY, HEX_KEY.into()), (OLD_KEYS, format!("{B64_KEY}"))],
+                vec![(KEY, HEX_KEY.into()), (OLD_KEYS, B64_KEY.into())],
                 "CACHELITE_REDIS_OLD_KEYS is not valid: entry 1 is not id:key",
             ),
             (
