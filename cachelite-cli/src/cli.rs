@@ -158,7 +158,7 @@ pub struct ServeArgs {
     /// Largest request head (request line and headers); a larger one is answered 431.
     #[arg(long, value_name = "SIZE", value_parser = parse_bytes, default_value = "16KiB")]
     pub max_header_size: u64,
-    /// Share the cache through Redis with every server started on the same URL and namespace: each keeps a local copy, dropped at once when any of them writes. Without a URL, CACHELITE_REDIS_URL. The other CACHELITE_REDIS_* variables (codec, version, timeouts) apply too.
+    /// Share the cache through Redis with every server started on the same URL and namespace: each keeps a local copy, dropped at once when any of them writes. Without a URL, CACHELITE_REDIS_URL, or a cluster (CACHELITE_REDIS_CLUSTER) or sentinels (CACHELITE_REDIS_SENTINELS). The other CACHELITE_REDIS_* variables (codec, version, compression, encryption key, timeouts) apply too.
     #[arg(long, value_name = "URL", num_args = 0..=1)]
     pub redis: Option<Option<String>>,
     /// The Redis namespace the servers share (default: CACHELITE_REDIS_NAMESPACE, else `default`).
@@ -574,30 +574,39 @@ fn redis_config(
     names: Vec<String>,
 ) -> Result<Option<RedisConfig>, Failure> {
     const URL: &str = "CACHELITE_REDIS_URL";
+    /// The variables that put the store elsewhere than at one URL.
+    const TOPOLOGY: [&str; 2] = ["CACHELITE_REDIS_CLUSTER", "CACHELITE_REDIS_SENTINELS"];
     let Some(url) = &args.redis else {
         return Ok(None);
     };
+    let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
     let url = match url {
         Some(u) => {
             // Checked here so that a bad URL is blamed on the flag.
             RedisStore::builder(u.as_str())
                 .build()
                 .map_err(|e| Failure::error(format!("--redis: {e}")))?;
-            u.clone()
+            if let Some(other) = TOPOLOGY.iter().find(|n| set(n)) {
+                return Err(Failure::error(format!(
+                    "--redis URL names one server, but {other} is set: give --redis without \
+                     a URL to use {other}, or unset it"
+                )));
+            }
+            Some(u.clone())
         }
-        None => env(URL).filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            Failure::error(format!(
-                "--redis needs a URL: give one (--redis redis://127.0.0.1:6379/) or set {URL}"
-            ))
-        })?,
+        None if !set(URL) && !TOPOLOGY.iter().any(|n| set(n)) => {
+            return Err(Failure::error(format!(
+                "--redis needs a URL: give one (--redis redis://127.0.0.1:6379/) or set {URL} \
+                 (or {} for a cluster, or {} with CACHELITE_REDIS_SENTINEL_SERVICE)",
+                TOPOLOGY[0], TOPOLOGY[1]
+            )));
+        }
+        None => None,
     };
     RedisStoreBuilder::check_env_names(names.iter().map(String::as_str)).map_err(Failure::error)?;
-    let mut store = RedisStoreBuilder::from_vars(|name| {
-        if name == URL {
-            Some(url.clone())
-        } else {
-            env(name)
-        }
+    let mut store = RedisStoreBuilder::from_vars(|name| match &url {
+        Some(u) if name == URL => Some(u.clone()),
+        _ => env(name),
     })
     .map_err(Failure::error)?;
     if let Some(ns) = &args.namespace {
@@ -771,6 +780,53 @@ mod tests {
             m.contains("--redis needs a URL") && m.contains("CACHELITE_REDIS_URL"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn redis_without_a_url_reads_a_cluster_sentinels_and_keys() {
+        let key = "5e".repeat(32);
+        let vars = [
+            ("CACHELITE_REDIS_CLUSTER", "127.0.0.1:7000,127.0.0.1:7001"),
+            ("CACHELITE_REDIS_COMPRESSION", "lz4:512"),
+            ("CACHELITE_REDIS_KEY", key.as_str()),
+            ("CACHELITE_REDIS_KEY_ID", "3"),
+        ];
+        let c = redis_with(&["--redis", "--namespace", "team"], &vars).unwrap();
+        let builder = format!("{:?}", c.as_ref().unwrap().store);
+        assert!(
+            builder.contains(r#"Cluster(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])"#),
+            "{builder}"
+        );
+        let store = store_of(c);
+        assert_eq!(store.namespace(), "team");
+        assert_eq!(
+            store.compression(),
+            cachelite_redis::Compression::Lz4 { min_bytes: 512 }
+        );
+        assert_eq!(store.keyring().map(|k| k.current_id()), Some(3));
+        let sentinels = [
+            ("CACHELITE_REDIS_SENTINELS", "127.0.0.1:26379"),
+            ("CACHELITE_REDIS_SENTINEL_SERVICE", "mymaster"),
+        ];
+        let c = redis_with(&["--redis"], &sentinels).unwrap();
+        let builder = format!("{:?}", c.unwrap().store);
+        assert!(builder.contains(r#"service: "mymaster""#), "{builder}");
+        for topology in [&vars[..1], &sentinels[..]] {
+            let m = redis_with(&["--redis", "redis://127.0.0.1:6390/"], topology).unwrap_err();
+            assert!(
+                m.contains("--redis URL names one server, but CACHELITE_REDIS_"),
+                "{m}"
+            );
+        }
+        let m = redis_with(&["--redis"], &[("CACHELITE_REDIS_KEY", "hunter2")]).unwrap_err();
+        assert!(m.contains("--redis needs a URL"), "{m}");
+        let m = redis_with(
+            &["--redis", "redis://127.0.0.1:6390/"],
+            &[("CACHELITE_REDIS_KEY", "hunter2")],
+        )
+        .unwrap_err();
+        assert!(m.contains("CACHELITE_REDIS_KEY is not valid"), "{m}");
+        assert!(!m.contains("hunter2"), "the key leaked: {m}");
     }
 
     #[test]
