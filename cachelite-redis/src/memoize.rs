@@ -1,7 +1,13 @@
 //! What `#[memoize(store = ..)]` expansions name, through the facade, as
 //! `::cachelite::__private::redis::...`. Not public API.
 //!
-//! A memoized fn over Redis keeps a [`Memo`]: a [`BlockingTieredCache`]
+//! The store's type comes from the `store = ..` expression's type
+//! ([`StoreSource::Store`]): the expansion keeps the expression in a
+//! closure that only [`Build`] calls, once, and hands that closure to
+//! [`typed`] as well, whose signature reads the store type off it without
+//! calling it. Accessors return the caches as `impl Store`.
+//!
+//! A memoized fn over a store keeps a [`Memo`]: a [`BlockingTieredCache`]
 //! on a runtime shared by every such fn of the process (one worker thread
 //! for the connections and subscribers), never on the caller's runtime. A
 //! cache in a `static` outlives runtimes (each `#[tokio::test]` has its
@@ -21,8 +27,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::blocking::OwnedRuntime;
-pub use crate::{BlockingTieredCache, Error, TieredCache, TieredStats};
-use crate::{Insertion, RedisStore, RedisStoreBuilder, TieredKey};
+pub use crate::{BlockingTieredCache, Error, Store, TieredCache, TieredStats};
+use crate::{Insertion, MemoryStore, RedisStore, RedisStoreBuilder, TieredKey};
 
 /// What the key of a memoized fn over Redis must be.
 #[diagnostic::on_unimplemented(
@@ -44,34 +50,69 @@ pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue for T {}
 
+/// A store `#[memoize(store = ..)]` can put a fn on.
+pub trait MemoStore: Store {
+    /// A store that keeps nothing and reaches nothing, for a fn whose
+    /// `store = ..` failed at run time: the fn still answers, computing
+    /// every time.
+    fn inert() -> Self;
+}
+
+impl MemoStore for RedisStore {
+    fn inert() -> Self {
+        RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
+            .expect("a fixed, valid URL and namespace")
+    }
+}
+
+impl MemoStore for MemoryStore {
+    fn inert() -> Self {
+        // Never needed: a memory store cannot fail to open.
+        MemoryStore::new()
+    }
+}
+
 /// What `store = ...` accepts: something that gives the store.
 #[diagnostic::on_unimplemented(
-    message = "`store = ...` must give a Redis store, and `{Self}` does not",
-    label = "expected a `RedisStore` or a `RedisStoreBuilder` (or a `static` holding one)",
-    note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, or `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`"
+    message = "`store = ...` must give a store, and `{Self}` does not",
+    label = "expected a store (a `RedisStore`, a `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",
+    note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`, or `store = MEMORY` with `static MEMORY: LazyLock<MemoryStore> = LazyLock::new(MemoryStore::new)`"
 )]
 pub trait StoreSource {
+    /// The store the fn's cache is over.
+    type Store: MemoStore;
+
     /// The store (a clone sharing the connection for a store).
     ///
     /// # Errors
     /// The builder's errors.
-    fn redis_store(&self) -> Result<RedisStore, Error>;
+    fn memo_store(&self) -> Result<Self::Store, Error>;
 }
 
 impl StoreSource for RedisStore {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl StoreSource for MemoryStore {
+    type Store = MemoryStore;
+    fn memo_store(&self) -> Result<MemoryStore, Error> {
         Ok(self.clone())
     }
 }
 
 impl StoreSource for RedisStoreBuilder {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, Error> {
         self.clone().build()
     }
 }
 
-impl StoreSource for Result<RedisStore, Error> {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
+impl<S: MemoStore> StoreSource for Result<S, Error> {
+    type Store = S;
+    fn memo_store(&self) -> Result<S, Error> {
         match self {
             Ok(s) => Ok(s.clone()),
             Err(Error::Config(m)) => Err(Error::Config(m.clone())),
@@ -81,14 +122,16 @@ impl StoreSource for Result<RedisStore, Error> {
 }
 
 impl<T: StoreSource + ?Sized> StoreSource for &T {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
-        (**self).redis_store()
+    type Store = T::Store;
+    fn memo_store(&self) -> Result<T::Store, Error> {
+        (**self).memo_store()
     }
 }
 
 impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
-        LazyLock::force(self).redis_store()
+    type Store = T::Store;
+    fn memo_store(&self) -> Result<T::Store, Error> {
+        LazyLock::force(self).memo_store()
     }
 }
 
@@ -96,8 +139,15 @@ impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
 ///
 /// # Errors
 /// The builder's errors.
-pub fn store<S: StoreSource + ?Sized>(source: &S) -> Result<RedisStore, Error> {
-    source.redis_store()
+///
+/// The store's type is a parameter of its own, not `T::Store`: when `T` is
+/// no source, the error is reported here once, and the type stays unknown
+/// rather than a projection that every later use reports again.
+pub fn store<T, S>(source: &T) -> Result<S, Error>
+where
+    T: StoreSource<Store = S> + ?Sized,
+{
+    source.memo_store()
 }
 
 /// The runtime of every memoized fn's Redis tier.
@@ -110,24 +160,24 @@ fn shared_runtime() -> Result<Arc<OwnedRuntime>, Error> {
     RUNTIME.clone().map_err(Error::Config)
 }
 
-/// One memoized fn's cache over Redis, with the settings the cache itself
-/// does not keep.
-pub struct Memo<K: Clone, V> {
-    cache: BlockingTieredCache<K, V>,
+/// One memoized fn's cache over its store, with the settings the cache
+/// itself does not keep.
+pub struct Memo<K: Clone, V, S = RedisStore> {
+    cache: BlockingTieredCache<K, V, S>,
     ttl: Option<Duration>,
     jitter: Option<Duration>,
 }
 
-impl<K: Clone, V> Memo<K, V> {
+impl<K: Clone, V, S> Memo<K, V, S> {
     /// For sync fns and their accessors.
     #[must_use]
-    pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V> {
+    pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V, S> {
         &self.cache
     }
 
     /// For async fns and their accessors.
     #[must_use]
-    pub fn tiered(&'static self) -> &'static TieredCache<K, V> {
+    pub fn tiered(&'static self) -> &'static TieredCache<K, V, S> {
         &self.cache.cache
     }
 
@@ -182,10 +232,19 @@ async fn with_callers_runtime<F: Future>(
 /// What a memoized fn's `static` holds: its [`Memo`], its type erased.
 pub type Erased = &'static (dyn std::any::Any + Send + Sync);
 
-/// The [`Memo`] that [`Build`] made, typed again.
+/// The [`Memo`] that [`Build`] made, typed again. `build` is the closure
+/// that made the [`Build`] (or would have): only its type is used, for the
+/// store's.
 #[inline]
 #[must_use]
-pub fn typed<K: Clone + 'static, V: 'static>(memo: Erased) -> &'static Memo<K, V> {
+pub fn typed<K, V, S, B>(memo: Erased, build: &B) -> &'static Memo<K, V, S>
+where
+    K: Clone + 'static,
+    V: 'static,
+    S: Store,
+    B: FnOnce() -> Build<K, V, S>,
+{
+    let _ = build;
     match memo.downcast_ref() {
         Some(memo) => memo,
         // The accessor that built it names the same types.
@@ -210,10 +269,10 @@ pub fn run<K: RedisKey, V: RedisValue, O: Op<K, V>>(op: O) -> O::Output {
     op.run()
 }
 
-/// Builds a memoized fn's cache over Redis.
-pub struct Build<K, V> {
+/// Builds a memoized fn's cache over its store.
+pub struct Build<K, V, S> {
     /// The `store = ...` expression's store.
-    pub store: Result<RedisStore, Error>,
+    pub store: Result<S, Error>,
     /// `ttl`: the TTL in Redis.
     pub ttl: Option<Duration>,
     /// `jitter`: a random extra TTL per entry, up to this.
@@ -228,15 +287,16 @@ pub struct Build<K, V> {
     pub types: std::marker::PhantomData<fn(K) -> V>,
 }
 
-impl<K, V> Op<K, V> for Build<K, V> {
+impl<K, V, S: MemoStore> Op<K, V> for Build<K, V, S> {
     type Output = Erased;
-    fn run(self) -> Erased
+    fn run(mut self) -> Erased
     where
         K: RedisKey,
         V: RedisValue,
     {
         let name = self.name;
-        let memo = self.store.redis_store().and_then(|store| self.memo(store));
+        let store = std::mem::replace(&mut self.store, Err(Error::Unavailable));
+        let memo = store.and_then(|store| self.memo(store));
         let memo = memo.unwrap_or_else(|error| {
             // A setting only known at run time (a URL from the
             // environment, a computed capacity) is reported once, here;
@@ -245,8 +305,7 @@ impl<K, V> Op<K, V> for Build<K, V> {
             eprintln!(
                 "cachelite: #[memoize] cache `{name}` over Redis is misconfigured, so it caches nothing: {error}"
             );
-            let store = RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
-                .expect("a fixed, valid URL and namespace");
+            let store = S::inert();
             Build {
                 local_capacity: None,
                 local_ttl: None,
@@ -259,8 +318,8 @@ impl<K, V> Op<K, V> for Build<K, V> {
     }
 }
 
-impl<K: RedisKey, V: RedisValue> Build<K, V> {
-    fn memo(&self, store: RedisStore) -> Result<Memo<K, V>, Error> {
+impl<K: RedisKey, V: RedisValue, S: MemoStore> Build<K, V, S> {
+    fn memo(&self, store: S) -> Result<Memo<K, V, S>, Error> {
         let mut b = TieredCache::builder(store);
         if let Some(ttl) = self.ttl {
             b = b.ttl(ttl);
@@ -282,9 +341,9 @@ impl<K: RedisKey, V: RedisValue> Build<K, V> {
 
 /// The read-through of a memoized fn over Redis: the fields of the local
 /// form, so that the expansion is the same (`shared` is always on here).
-pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C> {
+pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C, R: 'static = RedisStore> {
     /// The fn's cache.
-    pub cache: &'static Memo<K, V>,
+    pub cache: &'static Memo<K, V, R>,
     /// Singleflight: always, per process.
     pub shared: bool,
     /// The key of this call.
@@ -299,9 +358,10 @@ pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C> {
     pub compute: C,
 }
 
-impl<K, V, O, T, H, S, P, C> Op<K, V> for GetOrCompute<K, V, H, S, P, C>
+impl<K, V, O, T, H, S, P, C, R> Op<K, V> for GetOrCompute<K, V, H, S, P, C, R>
 where
     K: Clone,
+    R: Store,
     H: FnOnce(V) -> O,
     S: FnOnce(&O) -> Option<&V>,
     P: FnOnce(&V) -> bool,
@@ -333,7 +393,10 @@ where
 }
 
 /// The read-through of an async memoized fn over Redis.
-pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<K, V, H, S, P, C>) -> O
+///
+/// The store's type is an `impl Store`, so that the expansion names the
+/// same eight types as for a local cache.
+pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<K, V, H, S, P, C, impl Store>) -> O
 where
     K: RedisKey,
     V: RedisValue,
@@ -365,8 +428,8 @@ where
     Box::pin(memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))).await
 }
 
-fn insertion<K: Clone, V: Clone, T>(
-    memo: &Memo<K, V>,
+fn insertion<K: Clone, V: Clone, R, T>(
+    memo: &Memo<K, V, R>,
     value: Option<&V>,
     keep: impl FnOnce(&V) -> bool,
     tags: T,
@@ -383,9 +446,11 @@ where
 
 /// `<fn>_cache_clear()` of a sync fn: empties the namespace, in Redis and
 /// in every process's local tier.
-pub struct Clear<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Clear<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+);
 
-impl<K: Clone, V> Op<K, V> for Clear<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Clear<K, V, R> {
     type Output = Result<usize, Error>;
     fn run(self) -> Result<usize, Error>
     where
@@ -397,16 +462,18 @@ impl<K: Clone, V> Op<K, V> for Clear<K, V> {
 }
 
 /// `<fn>_cache_clear()` of an async fn.
-pub async fn clear_async<K: RedisKey, V: RedisValue>(
-    memo: &'static Memo<K, V>,
+pub async fn clear_async<K: RedisKey, V: RedisValue, R: Store>(
+    memo: &'static Memo<K, V, R>,
 ) -> Result<usize, Error> {
     Box::pin(memo.enter(memo.tiered().clear())).await
 }
 
 /// `<fn>_cache_info()`: the counters of both tiers.
-pub struct Info<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Info<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+);
 
-impl<K: Clone, V> Op<K, V> for Info<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Info<K, V, R> {
     type Output = TieredStats;
     fn run(self) -> TieredStats
     where
@@ -418,9 +485,12 @@ impl<K: Clone, V> Op<K, V> for Info<K, V> {
 }
 
 /// `<fn>_cache_invalidate(..)` of a sync fn: whether Redis held an entry.
-pub struct Invalidate<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>, pub K);
+pub struct Invalidate<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+    pub K,
+);
 
-impl<K: Clone, V> Op<K, V> for Invalidate<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Invalidate<K, V, R> {
     type Output = Result<bool, Error>;
     fn run(self) -> Result<bool, Error>
     where
@@ -432,8 +502,8 @@ impl<K: Clone, V> Op<K, V> for Invalidate<K, V> {
 }
 
 /// `<fn>_cache_invalidate(..)` of an async fn.
-pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
-    memo: &'static Memo<K, V>,
+pub async fn invalidate_async<K: RedisKey, V: RedisValue, R: Store>(
+    memo: &'static Memo<K, V, R>,
     key: K,
 ) -> Result<bool, Error> {
     Box::pin(memo.enter(memo.tiered().remove(&key))).await
