@@ -167,16 +167,16 @@ fn accessors(
     let out_span = func.output.span();
 
     let cache_doc = format!(
-        " The two-tier cache behind `{shown}` (a local tier in front of Redis): read, insert, \
+        " The two-tier cache behind `{shown}` (a local tier in front of its store): read, insert, \
          invalidate (by key, tag or glob) or inspect its entries."
     );
     let clear_doc = format!(
-        " Empties the cache of `{shown}`: its namespace in Redis and every process's local tier."
+        " Empties the cache of `{shown}`: its namespace in the store and every local tier."
     );
     let info_doc = format!(" The counters of both tiers of the cache of `{shown}`.");
     let invalidate_doc = format!(
-        " Removes the cached result of `{shown}` for these arguments, in Redis and in every \
-         process's local tier; returns whether Redis held one."
+        " Removes the cached result of `{shown}` for these arguments, in the store and in every \
+         local tier; returns whether the store held one."
     );
     let info_fn = quote! {
         #[doc = #info_doc]

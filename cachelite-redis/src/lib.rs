@@ -10,9 +10,30 @@
 //!   subscription the local tier is off. Reads fail open.
 //! - [`BlockingTieredCache`]: the same for sync code.
 //! - [`Store`]: what the two-tier cache needs from its remote tier
-//!   ([`remote`] says what a store must guarantee). [`RedisStore`]
-//!   implements it; `TieredCache<K, V, S>` and `BlockingTieredCache<K, V, S>`
-//!   take any store `S` (`RedisStore` by default).
+//!   ([`remote`] says what a store must guarantee). `TieredCache<K, V, S>`
+//!   and `BlockingTieredCache<K, V, S>` take any store `S` (`RedisStore` by
+//!   default), and so does `#[memoize(store = ..)]`, whose cache's store
+//!   type is the `store` expression's.
+//!
+//! # Stores
+//!
+//! | Store | Shared by | For |
+//! |---|---|---|
+//! | [`RedisStore`] | every process using the server | services with several replicas |
+//! | [`MemoryStore`] | the handles of one [`MemoryStore::new`], in one process | tests, and single-process programs that want the two-tier API; no server |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cachelite_redis::Error> {
+//! use cachelite_redis::{MemoryStore, TieredCache};
+//! // Two caches over one backing: coherent like two processes over Redis.
+//! let store = MemoryStore::new().with_namespace("profiles");
+//! let a: TieredCache<u64, String, MemoryStore> = TieredCache::builder(store.clone()).build()?;
+//! let b: TieredCache<u64, String, MemoryStore> = TieredCache::builder(store).build()?;
+//! a.insert(&1, "Ada".into()).await?;
+//! assert_eq!(b.get(&1).await.as_deref(), Some("Ada"));
+//! # Ok(()) }
+//! ```
 //!
 //! # Keys in Redis
 //!
