@@ -30,20 +30,20 @@ use crate::blocking::OwnedRuntime;
 pub use crate::{BlockingTieredCache, Error, Store, TieredCache, TieredStats};
 use crate::{Insertion, MemoryStore, RedisStore, RedisStoreBuilder, TieredKey};
 
-/// What the key of a memoized fn over Redis must be.
+/// What the key of a memoized fn over a store must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the key of a `#[memoize]` cache over Redis: it must be `Serialize + DeserializeOwned`",
-    label = "keys are sent to Redis in their serde form, the same in every process, and read back from invalidation messages",
+    message = "`{Self}` cannot be the key of a `#[memoize(store = ..)]` cache: it must be `Serialize + DeserializeOwned`",
+    label = "keys are sent to the store in their serde form, the same in every process, and read back from invalidation messages",
     note = "derive it with `#[derive(serde::Serialize, serde::Deserialize)]`, or key the cache by a serializable form of the arguments with `key = ...`"
 )]
 pub trait RedisKey: TieredKey + Clone + Send + Sync {}
 
 impl<T: TieredKey + Clone + Send + Sync> RedisKey for T {}
 
-/// What the value of a memoized fn over Redis must be.
+/// What the value of a memoized fn over a store must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be cached in Redis by `#[memoize]`: it must be `Serialize + DeserializeOwned + Clone + Send + Sync + 'static`",
-    label = "values are written to Redis in their serde form and read back by every process",
+    message = "`{Self}` cannot be cached in a store by `#[memoize(store = ..)]`: it must be `Serialize + DeserializeOwned + Clone + Send + Sync + 'static`",
+    label = "values are written to the store in their serde form and read back by every process",
     note = "derive what is missing: `#[derive(Clone, serde::Serialize, serde::Deserialize)]`"
 )]
 pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
@@ -534,6 +534,16 @@ mod tests {
             LazyLock::new(|| RedisStore::open("redis://127.0.0.1:1/", "lazy").unwrap());
         assert_eq!(store(&lazy).unwrap().namespace(), "lazy");
         assert_eq!(store(&&*lazy).unwrap().namespace(), "lazy");
+        let memory: LazyLock<MemoryStore> =
+            LazyLock::new(|| MemoryStore::new().with_namespace("m"));
+        let from_static: MemoryStore = store(&memory).unwrap();
+        assert!(
+            from_static.shares_backing(&memory),
+            "a clone, not a new store"
+        );
+        assert_eq!(from_static.namespace(), "m");
+        let owned: MemoryStore = store(&memory.with_namespace("o")).unwrap();
+        assert!(owned.shares_backing(&memory));
         let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
         let e = store(&bad).unwrap_err().to_string();
         assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
