@@ -50,29 +50,11 @@ pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue for T {}
 
-/// A store `#[memoize(store = ..)]` can put a fn on.
-pub trait MemoStore: Store {
-    /// A store that keeps nothing and reaches nothing, for a fn whose
-    /// `store = ..` failed at run time: the fn still answers, computing
-    /// every time.
-    fn inert() -> Self;
-}
-
-impl MemoStore for RedisStore {
-    fn inert() -> Self {
-        RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
-            .expect("a fixed, valid URL and namespace")
-    }
-}
-
-impl MemoStore for MemoryStore {
-    fn inert() -> Self {
-        // Never needed: a memory store cannot fail to open.
-        MemoryStore::new()
-    }
-}
-
 /// What `store = ...` accepts: something that gives the store.
+///
+/// The stores of this crate by value (a clone sharing its connections or
+/// backing), a `LazyLock` of a source, a [`RedisStoreBuilder`], the
+/// `Result` of [`RedisStore::open`], and references to any of these.
 #[diagnostic::on_unimplemented(
     message = "`store = ...` must give a store, and `{Self}` does not",
     label = "expected a store (a `RedisStore`, a `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",
@@ -80,70 +62,81 @@ impl MemoStore for MemoryStore {
 )]
 pub trait StoreSource {
     /// The store the fn's cache is over.
-    type Store: MemoStore;
+    type Store: Store;
 
     /// The store (a clone sharing the connection for a store).
     ///
     /// # Errors
-    /// The builder's errors.
-    fn memo_store(&self) -> Result<Self::Store, Error>;
+    /// Why the source gave no store, with a store that reaches nothing.
+    fn memo_store(&self) -> Result<Self::Store, (Error, Self::Store)>;
 }
 
+/// A Redis store that reaches no server: what a fn whose Redis store could
+/// not be built is left with.
+fn unreachable_redis() -> RedisStore {
+    RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
+        .expect("a fixed, valid URL and namespace")
+}
+
+// The stores of this crate, by value (a clone). Not a blanket impl for
+// every store: one would overlap the impl for references, and would be the
+// only candidate for any type, so that a type that is no store would be
+// reported several times over.
 impl StoreSource for RedisStore {
     type Store = RedisStore;
-    fn memo_store(&self) -> Result<RedisStore, Error> {
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
         Ok(self.clone())
     }
 }
 
 impl StoreSource for MemoryStore {
     type Store = MemoryStore;
-    fn memo_store(&self) -> Result<MemoryStore, Error> {
+    fn memo_store(&self) -> Result<MemoryStore, (Error, MemoryStore)> {
         Ok(self.clone())
     }
 }
 
 impl StoreSource for RedisStoreBuilder {
     type Store = RedisStore;
-    fn memo_store(&self) -> Result<RedisStore, Error> {
-        self.clone().build()
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
+        self.clone().build().map_err(|e| (e, unreachable_redis()))
     }
 }
 
-impl<S: MemoStore> StoreSource for Result<S, Error> {
-    type Store = S;
-    fn memo_store(&self) -> Result<S, Error> {
+impl StoreSource for Result<RedisStore, Error> {
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
         match self {
             Ok(s) => Ok(s.clone()),
-            Err(Error::Config(m)) => Err(Error::Config(m.clone())),
-            Err(e) => Err(Error::Config(e.to_string())),
+            Err(Error::Config(m)) => Err((Error::Config(m.clone()), unreachable_redis())),
+            Err(e) => Err((Error::Config(e.to_string()), unreachable_redis())),
         }
-    }
-}
-
-impl<T: StoreSource + ?Sized> StoreSource for &T {
-    type Store = T::Store;
-    fn memo_store(&self) -> Result<T::Store, Error> {
-        (**self).memo_store()
     }
 }
 
 impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
     type Store = T::Store;
-    fn memo_store(&self) -> Result<T::Store, Error> {
+    fn memo_store(&self) -> Result<T::Store, (Error, T::Store)> {
         LazyLock::force(self).memo_store()
+    }
+}
+
+impl<T: StoreSource + ?Sized> StoreSource for &T {
+    type Store = T::Store;
+    fn memo_store(&self) -> Result<T::Store, (Error, T::Store)> {
+        (**self).memo_store()
     }
 }
 
 /// The store of a `store = ...` expression.
 ///
 /// # Errors
-/// The builder's errors.
+/// Why the source gave no store, with a store that reaches nothing.
 ///
 /// The store's type is a parameter of its own, not `T::Store`: when `T` is
 /// no source, the error is reported here once, and the type stays unknown
 /// rather than a projection that every later use reports again.
-pub fn store<T, S>(source: &T) -> Result<S, Error>
+pub fn store<T, S>(source: &T) -> Result<S, (Error, S)>
 where
     T: StoreSource<Store = S> + ?Sized,
 {
@@ -166,6 +159,8 @@ pub struct Memo<K: Clone, V, S = RedisStore> {
     cache: BlockingTieredCache<K, V, S>,
     ttl: Option<Duration>,
     jitter: Option<Duration>,
+    /// Misconfigured: every call computes, and nothing is stored.
+    disabled: bool,
 }
 
 impl<K: Clone, V, S> Memo<K, V, S> {
@@ -272,8 +267,8 @@ pub fn run<K: RedisKey, V: RedisValue, O: Op<K, V>>(op: O) -> O::Output {
 /// Builds a memoized fn's cache over its store.
 pub struct Build<K, V, S> {
     /// The `store = ...` expression's store.
-    pub store: Result<S, Error>,
-    /// `ttl`: the TTL in Redis.
+    pub store: Result<S, (Error, S)>,
+    /// `ttl`: the TTL in the store.
     pub ttl: Option<Duration>,
     /// `jitter`: a random extra TTL per entry, up to this.
     pub jitter: Option<Duration>,
@@ -287,56 +282,68 @@ pub struct Build<K, V, S> {
     pub types: std::marker::PhantomData<fn(K) -> V>,
 }
 
-impl<K, V, S: MemoStore> Op<K, V> for Build<K, V, S> {
+impl<K, V, S: Store> Op<K, V> for Build<K, V, S> {
     type Output = Erased;
-    fn run(mut self) -> Erased
+    fn run(self) -> Erased
     where
         K: RedisKey,
         V: RedisValue,
     {
-        let name = self.name;
-        let store = std::mem::replace(&mut self.store, Err(Error::Unavailable));
-        let memo = store.and_then(|store| self.memo(store));
-        let memo = memo.unwrap_or_else(|error| {
-            // A setting only known at run time (a URL from the
-            // environment, a computed capacity) is reported once, here;
-            // the fn stays correct with a cache that reaches no server
-            // and so keeps nothing.
-            eprintln!(
-                "cachelite: #[memoize] cache `{name}` over Redis is misconfigured, so it caches nothing: {error}"
-            );
-            let store = S::inert();
-            Build {
-                local_capacity: None,
-                local_ttl: None,
-                ..self
+        let Build {
+            store,
+            ttl,
+            jitter,
+            local_capacity,
+            local_ttl,
+            name,
+            ..
+        } = self;
+        let (error, store) = match store {
+            Ok(store) => {
+                match memo::<K, V, S>(store.clone(), ttl, jitter, local_capacity, local_ttl) {
+                    Ok(memo) => return Box::leak(Box::new(memo)),
+                    Err(e) => (e, store),
+                }
             }
-            .memo(store)
-            .expect("the fallback's settings are valid")
-        });
+            Err(failed) => failed,
+        };
+        // A setting only known at run time (a URL from the environment, a
+        // computed capacity) is reported once, here; the fn stays correct,
+        // computing every call.
+        eprintln!(
+            "cachelite: #[memoize] cache `{name}` is misconfigured, so it caches nothing: {error}"
+        );
+        let mut memo = memo::<K, V, S>(store, None, None, None, None)
+            .expect("the fallback's settings are valid");
+        memo.disabled = true;
         Box::leak(Box::new(memo))
     }
 }
 
-impl<K: RedisKey, V: RedisValue, S: MemoStore> Build<K, V, S> {
-    fn memo(&self, store: S) -> Result<Memo<K, V, S>, Error> {
-        let mut b = TieredCache::builder(store);
-        if let Some(ttl) = self.ttl {
-            b = b.ttl(ttl);
-        }
-        if let Some(n) = self.local_capacity {
-            b = b.local_capacity(n);
-        }
-        if let Some(ttl) = self.local_ttl {
-            b = b.local_ttl(ttl);
-        }
-        let cache = BlockingTieredCache::on_runtime(b, shared_runtime()?)?;
-        Ok(Memo {
-            cache,
-            ttl: self.ttl,
-            jitter: self.jitter,
-        })
+fn memo<K: RedisKey, V: RedisValue, S: Store>(
+    store: S,
+    ttl: Option<Duration>,
+    jitter: Option<Duration>,
+    local_capacity: Option<usize>,
+    local_ttl: Option<Duration>,
+) -> Result<Memo<K, V, S>, Error> {
+    let mut b = TieredCache::builder(store);
+    if let Some(ttl) = ttl {
+        b = b.ttl(ttl);
     }
+    if let Some(n) = local_capacity {
+        b = b.local_capacity(n);
+    }
+    if let Some(ttl) = local_ttl {
+        b = b.local_ttl(ttl);
+    }
+    let cache = BlockingTieredCache::on_runtime(b, shared_runtime()?)?;
+    Ok(Memo {
+        cache,
+        ttl,
+        jitter,
+        disabled: false,
+    })
 }
 
 /// The read-through of a memoized fn over Redis: the fields of the local
@@ -384,6 +391,9 @@ where
             compute,
             ..
         } = self;
+        if memo.disabled {
+            return compute().0;
+        }
         memo.cache.get_or_compute(&key, on_hit, move || {
             let (out, tags) = compute();
             let ins = insertion(memo, store(&out), keep, tags);
@@ -416,6 +426,9 @@ where
         compute,
         ..
     } = op;
+    if memo.disabled {
+        return compute.await.0;
+    }
     let caller = tokio::runtime::Handle::try_current().ok();
     let compute = async move {
         let (out, tags) = with_callers_runtime(caller, compute).await;
@@ -511,6 +524,8 @@ pub async fn invalidate_async<K: RedisKey, V: RedisValue, R: Store>(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
 
     #[test]
@@ -524,6 +539,64 @@ mod tests {
         assert!(seen.iter().any(|t| *t != seen[0]), "the extra varies");
         assert_eq!(jittered(Some(ttl), None), None);
         assert_eq!(jittered(None, Some(jitter)), None);
+    }
+
+    fn same(v: &u64) -> Option<&u64> {
+        Some(v)
+    }
+
+    fn keep(_: &u64) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_misconfigured_cache_computes_every_call_and_stores_nothing() {
+        let memory = MemoryStore::new();
+        let built = run::<u64, u64, _>(Build {
+            store: Ok(memory.clone()),
+            ttl: None,
+            jitter: None,
+            local_capacity: Some(0),
+            local_ttl: None,
+            name: "zero",
+            types: std::marker::PhantomData,
+        });
+        let memo: &'static Memo<u64, u64, MemoryStore> = typed(built, &|| Build {
+            store: Ok(memory.clone()),
+            ttl: None,
+            jitter: None,
+            local_capacity: None,
+            local_ttl: None,
+            name: "zero",
+            types: std::marker::PhantomData,
+        });
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let out = run::<u64, u64, _>(GetOrCompute {
+                cache: memo,
+                shared: true,
+                key: 1,
+                on_hit: |v| v,
+                store: same,
+                keep,
+                compute: || {
+                    (
+                        calls.fetch_add(1, Ordering::SeqCst) as u64,
+                        Vec::<String>::new(),
+                    )
+                },
+            });
+            assert!(out < 3);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "every call computes");
+        assert!(memo.blocking().stats().l2_hits == 0);
+        let nothing = crate::remote::Store::get(&memory, "#1");
+        let nothing = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(nothing)
+            .unwrap();
+        assert_eq!(nothing, None, "nothing stored");
     }
 
     #[test]
@@ -545,7 +618,7 @@ mod tests {
         let owned: MemoryStore = store(&memory.with_namespace("o")).unwrap();
         assert!(owned.shares_backing(&memory));
         let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
-        let e = store(&bad).unwrap_err().to_string();
+        let e = store(&bad).unwrap_err().0.to_string();
         assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
     }
 }
