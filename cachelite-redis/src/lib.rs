@@ -12,8 +12,8 @@
 //! - [`Store`]: what the two-tier cache needs from its remote tier
 //!   ([`remote`] says what a store must guarantee). `TieredCache<K, V, S>`
 //!   and `BlockingTieredCache<K, V, S>` take any store `S` (`RedisStore` by
-//!   default), and so does `#[memoize(store = ..)]`, whose cache's store
-//!   type is the `store` expression's.
+//!   default). `#[memoize(store = ..)]` takes the stores of this crate;
+//!   its cache's store type is the `store` expression's.
 //!
 //! # Stores
 //!
