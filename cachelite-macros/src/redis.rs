@@ -1,5 +1,6 @@
 //! Code generation for `#[memoize(store = ..)]`: the fn over a two-tier
-//! cache (a local tier in front of Redis) and its accessors.
+//! cache (a local tier in front of a shared store: Redis, a
+//! `MemoryStore`, any store) and its accessors.
 //!
 //! The fn's body is wrapped as for a local cache (see `expand.rs`), with
 //! the Redis tier's entry points; the cache is a `Memo` built on first use
@@ -9,7 +10,8 @@
 //!
 //! ```text
 //! fn user(id: u64) -> User { run(GetOrCompute { cache: MEMO, .. }) }
-//! fn user_cache() -> &'static BlockingTieredCache<u64, User>      // async fns: &TieredCache
+//! fn user_cache() -> &'static BlockingTieredCache<u64, User, impl Store>  // async: &TieredCache
+//!                                               // (the store's type is the `store` expression's)
 //! fn user_cache_clear() -> Result<usize, Error>                   // async fns: async
 //! fn user_cache_info() -> TieredStats
 //! fn user_cache_invalidate(id: u64) -> Result<bool, Error>        // async fns: async
@@ -72,34 +74,45 @@ fn cache_expr(plan: &Plan, names: &Names, value: &ValuePlan) -> TokenStream {
             .and_then(|l| l.ttl.as_ref())
             .map(|t| expand::duration(&t.value)),
     );
-    let store = match &args.store {
+    let (store, store_span) = match &args.store {
         Some(s) => {
             let e = &s.value;
-            quote_spanned!(e.span()=> #p::redis::store(&(#e)))
+            (quote_spanned!(e.span()=> #p::redis::store(&(#e))), e.span())
         }
-        None => quote!(#p::core::unreachable!()),
+        None => (
+            quote!(#p::core::unreachable!()),
+            proc_macro2::Span::call_site(),
+        ),
     };
     let name = expand::registry_name(plan, &names.fn_name);
     let id = expand::site_id(plan);
     let cache = Ident::new("__CACHELITE_MEMOIZE_CACHE", proc_macro2::Span::mixed_site());
+    let build = local("build");
     let out_span = plan.func.output.span();
     let cache_ty = quote_spanned! {out_span=> #p::OnceLock<#p::Erased> };
+    // Spanned at the expression: a type that is no store is reported
+    // there, and only there.
+    let build_closure = quote_spanned! {store_span=> || #p::redis::Build {
+        store: #store,
+        ttl: #ttl,
+        jitter: #jitter,
+        local_capacity: #local_capacity,
+        local_ttl: #local_ttl,
+        name: #name,
+        types: #p::core::marker::PhantomData,
+    } };
+    // `build` is called once, by whichever of the fn and its accessors
+    // comes first; `typed` reads the store's type off the closure's.
     quote! {
         {
             static #cache: #cache_ty = #p::OnceLock::new();
-            #p::redis::typed::<#k, #v>(*#cache.get_or_init(|| {
-                *#p::site(#id).get_or_init(|| {
-                    #p::redis::run::<#k, #v, _>(#p::redis::Build {
-                        store: #store,
-                        ttl: #ttl,
-                        jitter: #jitter,
-                        local_capacity: #local_capacity,
-                        local_ttl: #local_ttl,
-                        name: #name,
-                        types: #p::core::marker::PhantomData,
-                    })
-                })
-            }))
+            let #build = #build_closure;
+            #p::redis::typed::<#k, #v, _, _>(
+                *#cache.get_or_init(|| {
+                    *#p::site(#id).get_or_init(|| #p::redis::run::<#k, #v, _>(#build()))
+                }),
+                &#build,
+            )
         }
     }
 }
@@ -154,16 +167,16 @@ fn accessors(
     let out_span = func.output.span();
 
     let cache_doc = format!(
-        " The two-tier cache behind `{shown}` (a local tier in front of Redis): read, insert, \
+        " The two-tier cache behind `{shown}` (a local tier in front of its store): read, insert, \
          invalidate (by key, tag or glob) or inspect its entries."
     );
     let clear_doc = format!(
-        " Empties the cache of `{shown}`: its namespace in Redis and every process's local tier."
+        " Empties the cache of `{shown}`: its namespace in the store and every local tier."
     );
     let info_doc = format!(" The counters of both tiers of the cache of `{shown}`.");
     let invalidate_doc = format!(
-        " Removes the cached result of `{shown}` for these arguments, in Redis and in every \
-         process's local tier; returns whether Redis held one."
+        " Removes the cached result of `{shown}` for these arguments, in the store and in every \
+         local tier; returns whether the store held one."
     );
     let info_fn = quote! {
         #[doc = #info_doc]
@@ -174,7 +187,7 @@ fn accessors(
         }
     };
     if func.kind == Kind::Sync {
-        let cache_ty = quote_spanned! {out_span=> &'static #p::redis::BlockingTieredCache<#k, #v> };
+        let cache_ty = quote_spanned! {out_span=> &'static #p::redis::BlockingTieredCache<#k, #v, impl #p::redis::Store> };
         quote! {
             #[doc = #cache_doc]
             #common
@@ -200,7 +213,7 @@ fn accessors(
             }
         }
     } else {
-        let cache_ty = quote_spanned! {out_span=> &'static #p::redis::TieredCache<#k, #v> };
+        let cache_ty = quote_spanned! {out_span=> &'static #p::redis::TieredCache<#k, #v, impl #p::redis::Store> };
         quote! {
             #[doc = #cache_doc]
             #common
@@ -212,7 +225,7 @@ fn accessors(
             #[doc = #clear_doc]
             #common
             #vis async fn #clear() -> #p::core::result::Result<usize, #p::redis::Error> {
-                #p::redis::clear_async::<#k, #v>(#cache_call).await
+                #p::redis::clear_async::<#k, #v, _>(#cache_call).await
             }
 
             #info_fn
@@ -222,7 +235,7 @@ fn accessors(
             #[allow(unused_variables, clippy::needless_pass_by_value, clippy::trivially_copy_pass_by_ref)]
             #vis async fn #invalidate #generics (#receiver #(#params),*) -> #p::core::result::Result<bool, #p::redis::Error> #where_clause {
                 let #key = #key_expr;
-                #p::redis::invalidate_async::<#k, #v>(#cache_call, #key).await
+                #p::redis::invalidate_async::<#k, #v, _>(#cache_call, #key).await
             }
         }
     }

@@ -10,9 +10,30 @@
 //!   subscription the local tier is off. Reads fail open.
 //! - [`BlockingTieredCache`]: the same for sync code.
 //! - [`Store`]: what the two-tier cache needs from its remote tier
-//!   ([`remote`] says what a store must guarantee). [`RedisStore`]
-//!   implements it; `TieredCache<K, V, S>` and `BlockingTieredCache<K, V, S>`
-//!   take any store `S` (`RedisStore` by default).
+//!   ([`remote`] says what a store must guarantee). `TieredCache<K, V, S>`
+//!   and `BlockingTieredCache<K, V, S>` take any store `S` (`RedisStore` by
+//!   default). `#[memoize(store = ..)]` takes the stores of this crate;
+//!   its cache's store type is the `store` expression's.
+//!
+//! # Stores
+//!
+//! | Store | Shared by | For |
+//! |---|---|---|
+//! | [`RedisStore`] | every process using the server | services with several replicas |
+//! | [`MemoryStore`] | the handles of one [`MemoryStore::new`], in one process | tests, and single-process programs that want the two-tier API; no server |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cachelite_redis::Error> {
+//! use cachelite_redis::{MemoryStore, TieredCache};
+//! // Two caches over one backing: coherent like two processes over Redis.
+//! let store = MemoryStore::new().with_namespace("profiles");
+//! let a: TieredCache<u64, String, MemoryStore> = TieredCache::builder(store.clone()).build()?;
+//! let b: TieredCache<u64, String, MemoryStore> = TieredCache::builder(store).build()?;
+//! a.insert(&1, "Ada".into()).await?;
+//! assert_eq!(b.get(&1).await.as_deref(), Some("Ada"));
+//! # Ok(()) }
+//! ```
 //!
 //! # Keys in Redis
 //!
@@ -136,6 +157,7 @@ mod env;
 mod error;
 mod key;
 mod layers;
+mod memory;
 pub mod remote;
 mod sentinel;
 mod store;
@@ -147,6 +169,7 @@ pub use channel::{Message, Op};
 pub use codec::Codec;
 pub use error::Error;
 pub use layers::{Compression, Keyring};
+pub use memory::{MemoryFeed, MemoryStore};
 pub use remote::{Event, Feed, Outcome, Put, Store};
 pub use store::{RedisFeed, RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

@@ -1,7 +1,13 @@
 //! What `#[memoize(store = ..)]` expansions name, through the facade, as
 //! `::cachelite::__private::redis::...`. Not public API.
 //!
-//! A memoized fn over Redis keeps a [`Memo`]: a [`BlockingTieredCache`]
+//! The store's type comes from the `store = ..` expression's type
+//! ([`StoreSource::Store`]): the expansion keeps the expression in a
+//! closure that only [`Build`] calls, once, and hands that closure to
+//! [`typed`] as well, whose signature reads the store type off it without
+//! calling it. Accessors return the caches as `impl Store`.
+//!
+//! A memoized fn over a store keeps a [`Memo`]: a [`BlockingTieredCache`]
 //! on a runtime shared by every such fn of the process (one worker thread
 //! for the connections and subscribers), never on the caller's runtime. A
 //! cache in a `static` outlives runtimes (each `#[tokio::test]` has its
@@ -21,23 +27,23 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::blocking::OwnedRuntime;
-pub use crate::{BlockingTieredCache, Error, TieredCache, TieredStats};
-use crate::{Insertion, RedisStore, RedisStoreBuilder, TieredKey};
+pub use crate::{BlockingTieredCache, Error, Store, TieredCache, TieredStats};
+use crate::{Insertion, MemoryStore, RedisStore, RedisStoreBuilder, TieredKey};
 
-/// What the key of a memoized fn over Redis must be.
+/// What the key of a memoized fn over a store must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the key of a `#[memoize]` cache over Redis: it must be `Serialize + DeserializeOwned`",
-    label = "keys are sent to Redis in their serde form, the same in every process, and read back from invalidation messages",
+    message = "`{Self}` cannot be the key of a `#[memoize(store = ..)]` cache: it must be `Serialize + DeserializeOwned`",
+    label = "keys are sent to the store in their serde form, the same in every process, and read back from invalidation messages",
     note = "derive it with `#[derive(serde::Serialize, serde::Deserialize)]`, or key the cache by a serializable form of the arguments with `key = ...`"
 )]
 pub trait RedisKey: TieredKey + Clone + Send + Sync {}
 
 impl<T: TieredKey + Clone + Send + Sync> RedisKey for T {}
 
-/// What the value of a memoized fn over Redis must be.
+/// What the value of a memoized fn over a store must be.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be cached in Redis by `#[memoize]`: it must be `Serialize + DeserializeOwned + Clone + Send + Sync + 'static`",
-    label = "values are written to Redis in their serde form and read back by every process",
+    message = "`{Self}` cannot be cached in a store by `#[memoize(store = ..)]`: it must be `Serialize + DeserializeOwned + Clone + Send + Sync + 'static`",
+    label = "values are written to the store in their serde form and read back by every process",
     note = "derive what is missing: `#[derive(Clone, serde::Serialize, serde::Deserialize)]`"
 )]
 pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
@@ -45,59 +51,96 @@ pub trait RedisValue: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue for T {}
 
 /// What `store = ...` accepts: something that gives the store.
+///
+/// The stores of this crate by value (a clone sharing its connections or
+/// backing), a `LazyLock` of a source, a [`RedisStoreBuilder`], the
+/// `Result` of [`RedisStore::open`], and references to any of these.
 #[diagnostic::on_unimplemented(
-    message = "`store = ...` must give a Redis store, and `{Self}` does not",
-    label = "expected a `RedisStore` or a `RedisStoreBuilder` (or a `static` holding one)",
-    note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, or `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`"
+    message = "`store = ...` must give a store, and `{Self}` does not",
+    label = "expected a store (a `RedisStore`, a `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",
+    note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`, or `store = MEMORY` with `static MEMORY: LazyLock<MemoryStore> = LazyLock::new(MemoryStore::new)`"
 )]
 pub trait StoreSource {
+    /// The store the fn's cache is over.
+    type Store: Store;
+
     /// The store (a clone sharing the connection for a store).
     ///
     /// # Errors
-    /// The builder's errors.
-    fn redis_store(&self) -> Result<RedisStore, Error>;
+    /// Why the source gave no store, with a store that reaches nothing.
+    fn memo_store(&self) -> Result<Self::Store, (Error, Self::Store)>;
 }
 
+/// A Redis store that reaches no server: what a fn whose Redis store could
+/// not be built is left with.
+fn unreachable_redis() -> RedisStore {
+    RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
+        .expect("a fixed, valid URL and namespace")
+}
+
+// The stores of this crate, by value (a clone). Not a blanket impl for
+// every store: one would overlap the impl for references, and would be the
+// only candidate for any type, so that a type that is no store would be
+// reported several times over.
 impl StoreSource for RedisStore {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
+        Ok(self.clone())
+    }
+}
+
+impl StoreSource for MemoryStore {
+    type Store = MemoryStore;
+    fn memo_store(&self) -> Result<MemoryStore, (Error, MemoryStore)> {
         Ok(self.clone())
     }
 }
 
 impl StoreSource for RedisStoreBuilder {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
-        self.clone().build()
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
+        self.clone().build().map_err(|e| (e, unreachable_redis()))
     }
 }
 
 impl StoreSource for Result<RedisStore, Error> {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
+    type Store = RedisStore;
+    fn memo_store(&self) -> Result<RedisStore, (Error, RedisStore)> {
         match self {
             Ok(s) => Ok(s.clone()),
-            Err(Error::Config(m)) => Err(Error::Config(m.clone())),
-            Err(e) => Err(Error::Config(e.to_string())),
+            Err(Error::Config(m)) => Err((Error::Config(m.clone()), unreachable_redis())),
+            Err(e) => Err((Error::Config(e.to_string()), unreachable_redis())),
         }
     }
 }
 
-impl<T: StoreSource + ?Sized> StoreSource for &T {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
-        (**self).redis_store()
+impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
+    type Store = T::Store;
+    fn memo_store(&self) -> Result<T::Store, (Error, T::Store)> {
+        LazyLock::force(self).memo_store()
     }
 }
 
-impl<T: StoreSource, F: FnOnce() -> T> StoreSource for LazyLock<T, F> {
-    fn redis_store(&self) -> Result<RedisStore, Error> {
-        LazyLock::force(self).redis_store()
+impl<T: StoreSource + ?Sized> StoreSource for &T {
+    type Store = T::Store;
+    fn memo_store(&self) -> Result<T::Store, (Error, T::Store)> {
+        (**self).memo_store()
     }
 }
 
 /// The store of a `store = ...` expression.
 ///
 /// # Errors
-/// The builder's errors.
-pub fn store<S: StoreSource + ?Sized>(source: &S) -> Result<RedisStore, Error> {
-    source.redis_store()
+/// Why the source gave no store, with a store that reaches nothing.
+///
+/// The store's type is a parameter of its own, not `T::Store`: when `T` is
+/// no source, the error is reported here once, and the type stays unknown
+/// rather than a projection that every later use reports again.
+pub fn store<T, S>(source: &T) -> Result<S, (Error, S)>
+where
+    T: StoreSource<Store = S> + ?Sized,
+{
+    source.memo_store()
 }
 
 /// The runtime of every memoized fn's Redis tier.
@@ -110,24 +153,26 @@ fn shared_runtime() -> Result<Arc<OwnedRuntime>, Error> {
     RUNTIME.clone().map_err(Error::Config)
 }
 
-/// One memoized fn's cache over Redis, with the settings the cache itself
-/// does not keep.
-pub struct Memo<K: Clone, V> {
-    cache: BlockingTieredCache<K, V>,
+/// One memoized fn's cache over its store, with the settings the cache
+/// itself does not keep.
+pub struct Memo<K: Clone, V, S = RedisStore> {
+    cache: BlockingTieredCache<K, V, S>,
     ttl: Option<Duration>,
     jitter: Option<Duration>,
+    /// Misconfigured: every call computes, and nothing is stored.
+    disabled: bool,
 }
 
-impl<K: Clone, V> Memo<K, V> {
+impl<K: Clone, V, S> Memo<K, V, S> {
     /// For sync fns and their accessors.
     #[must_use]
-    pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V> {
+    pub fn blocking(&'static self) -> &'static BlockingTieredCache<K, V, S> {
         &self.cache
     }
 
     /// For async fns and their accessors.
     #[must_use]
-    pub fn tiered(&'static self) -> &'static TieredCache<K, V> {
+    pub fn tiered(&'static self) -> &'static TieredCache<K, V, S> {
         &self.cache.cache
     }
 
@@ -182,10 +227,19 @@ async fn with_callers_runtime<F: Future>(
 /// What a memoized fn's `static` holds: its [`Memo`], its type erased.
 pub type Erased = &'static (dyn std::any::Any + Send + Sync);
 
-/// The [`Memo`] that [`Build`] made, typed again.
+/// The [`Memo`] that [`Build`] made, typed again. `build` is the closure
+/// that made the [`Build`] (or would have): only its type is used, for the
+/// store's.
 #[inline]
 #[must_use]
-pub fn typed<K: Clone + 'static, V: 'static>(memo: Erased) -> &'static Memo<K, V> {
+pub fn typed<K, V, S, B>(memo: Erased, build: &B) -> &'static Memo<K, V, S>
+where
+    K: Clone + 'static,
+    V: 'static,
+    S: Store,
+    B: FnOnce() -> Build<K, V, S>,
+{
+    let _ = build;
     match memo.downcast_ref() {
         Some(memo) => memo,
         // The accessor that built it names the same types.
@@ -210,11 +264,11 @@ pub fn run<K: RedisKey, V: RedisValue, O: Op<K, V>>(op: O) -> O::Output {
     op.run()
 }
 
-/// Builds a memoized fn's cache over Redis.
-pub struct Build<K, V> {
+/// Builds a memoized fn's cache over its store.
+pub struct Build<K, V, S> {
     /// The `store = ...` expression's store.
-    pub store: Result<RedisStore, Error>,
-    /// `ttl`: the TTL in Redis.
+    pub store: Result<S, (Error, S)>,
+    /// `ttl`: the TTL in the store.
     pub ttl: Option<Duration>,
     /// `jitter`: a random extra TTL per entry, up to this.
     pub jitter: Option<Duration>,
@@ -228,63 +282,75 @@ pub struct Build<K, V> {
     pub types: std::marker::PhantomData<fn(K) -> V>,
 }
 
-impl<K, V> Op<K, V> for Build<K, V> {
+impl<K, V, S: Store> Op<K, V> for Build<K, V, S> {
     type Output = Erased;
     fn run(self) -> Erased
     where
         K: RedisKey,
         V: RedisValue,
     {
-        let name = self.name;
-        let memo = self.store.redis_store().and_then(|store| self.memo(store));
-        let memo = memo.unwrap_or_else(|error| {
-            // A setting only known at run time (a URL from the
-            // environment, a computed capacity) is reported once, here;
-            // the fn stays correct with a cache that reaches no server
-            // and so keeps nothing.
-            eprintln!(
-                "cachelite: #[memoize] cache `{name}` over Redis is misconfigured, so it caches nothing: {error}"
-            );
-            let store = RedisStore::open("redis://127.0.0.1:1/", "misconfigured")
-                .expect("a fixed, valid URL and namespace");
-            Build {
-                local_capacity: None,
-                local_ttl: None,
-                ..self
+        let Build {
+            store,
+            ttl,
+            jitter,
+            local_capacity,
+            local_ttl,
+            name,
+            ..
+        } = self;
+        let (error, store) = match store {
+            Ok(store) => {
+                match memo::<K, V, S>(store.clone(), ttl, jitter, local_capacity, local_ttl) {
+                    Ok(memo) => return Box::leak(Box::new(memo)),
+                    Err(e) => (e, store),
+                }
             }
-            .memo(store)
-            .expect("the fallback's settings are valid")
-        });
+            Err(failed) => failed,
+        };
+        // A setting only known at run time (a URL from the environment, a
+        // computed capacity) is reported once, here; the fn stays correct,
+        // computing every call.
+        eprintln!(
+            "cachelite: #[memoize] cache `{name}` is misconfigured, so it caches nothing: {error}"
+        );
+        let mut memo = memo::<K, V, S>(store, None, None, None, None)
+            .expect("the fallback's settings are valid");
+        memo.disabled = true;
         Box::leak(Box::new(memo))
     }
 }
 
-impl<K: RedisKey, V: RedisValue> Build<K, V> {
-    fn memo(&self, store: RedisStore) -> Result<Memo<K, V>, Error> {
-        let mut b = TieredCache::builder(store);
-        if let Some(ttl) = self.ttl {
-            b = b.ttl(ttl);
-        }
-        if let Some(n) = self.local_capacity {
-            b = b.local_capacity(n);
-        }
-        if let Some(ttl) = self.local_ttl {
-            b = b.local_ttl(ttl);
-        }
-        let cache = BlockingTieredCache::on_runtime(b, shared_runtime()?)?;
-        Ok(Memo {
-            cache,
-            ttl: self.ttl,
-            jitter: self.jitter,
-        })
+fn memo<K: RedisKey, V: RedisValue, S: Store>(
+    store: S,
+    ttl: Option<Duration>,
+    jitter: Option<Duration>,
+    local_capacity: Option<usize>,
+    local_ttl: Option<Duration>,
+) -> Result<Memo<K, V, S>, Error> {
+    let mut b = TieredCache::builder(store);
+    if let Some(ttl) = ttl {
+        b = b.ttl(ttl);
     }
+    if let Some(n) = local_capacity {
+        b = b.local_capacity(n);
+    }
+    if let Some(ttl) = local_ttl {
+        b = b.local_ttl(ttl);
+    }
+    let cache = BlockingTieredCache::on_runtime(b, shared_runtime()?)?;
+    Ok(Memo {
+        cache,
+        ttl,
+        jitter,
+        disabled: false,
+    })
 }
 
 /// The read-through of a memoized fn over Redis: the fields of the local
 /// form, so that the expansion is the same (`shared` is always on here).
-pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C> {
+pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C, R: 'static = RedisStore> {
     /// The fn's cache.
-    pub cache: &'static Memo<K, V>,
+    pub cache: &'static Memo<K, V, R>,
     /// Singleflight: always, per process.
     pub shared: bool,
     /// The key of this call.
@@ -299,9 +365,10 @@ pub struct GetOrCompute<K: Clone + 'static, V: 'static, H, S, P, C> {
     pub compute: C,
 }
 
-impl<K, V, O, T, H, S, P, C> Op<K, V> for GetOrCompute<K, V, H, S, P, C>
+impl<K, V, O, T, H, S, P, C, R> Op<K, V> for GetOrCompute<K, V, H, S, P, C, R>
 where
     K: Clone,
+    R: Store,
     H: FnOnce(V) -> O,
     S: FnOnce(&O) -> Option<&V>,
     P: FnOnce(&V) -> bool,
@@ -324,6 +391,9 @@ where
             compute,
             ..
         } = self;
+        if memo.disabled {
+            return compute().0;
+        }
         memo.cache.get_or_compute(&key, on_hit, move || {
             let (out, tags) = compute();
             let ins = insertion(memo, store(&out), keep, tags);
@@ -333,7 +403,10 @@ where
 }
 
 /// The read-through of an async memoized fn over Redis.
-pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<K, V, H, S, P, C>) -> O
+///
+/// The store's type is an `impl Store`, so that the expansion names the
+/// same eight types as for a local cache.
+pub async fn run_async<K, V, O, T, H, S, P, C>(op: GetOrCompute<K, V, H, S, P, C, impl Store>) -> O
 where
     K: RedisKey,
     V: RedisValue,
@@ -353,6 +426,9 @@ where
         compute,
         ..
     } = op;
+    if memo.disabled {
+        return compute.await.0;
+    }
     let caller = tokio::runtime::Handle::try_current().ok();
     let compute = async move {
         let (out, tags) = with_callers_runtime(caller, compute).await;
@@ -365,8 +441,8 @@ where
     Box::pin(memo.enter(memo.tiered().get_or_compute(&key, on_hit, compute))).await
 }
 
-fn insertion<K: Clone, V: Clone, T>(
-    memo: &Memo<K, V>,
+fn insertion<K: Clone, V: Clone, R, T>(
+    memo: &Memo<K, V, R>,
     value: Option<&V>,
     keep: impl FnOnce(&V) -> bool,
     tags: T,
@@ -383,9 +459,11 @@ where
 
 /// `<fn>_cache_clear()` of a sync fn: empties the namespace, in Redis and
 /// in every process's local tier.
-pub struct Clear<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Clear<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+);
 
-impl<K: Clone, V> Op<K, V> for Clear<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Clear<K, V, R> {
     type Output = Result<usize, Error>;
     fn run(self) -> Result<usize, Error>
     where
@@ -397,16 +475,18 @@ impl<K: Clone, V> Op<K, V> for Clear<K, V> {
 }
 
 /// `<fn>_cache_clear()` of an async fn.
-pub async fn clear_async<K: RedisKey, V: RedisValue>(
-    memo: &'static Memo<K, V>,
+pub async fn clear_async<K: RedisKey, V: RedisValue, R: Store>(
+    memo: &'static Memo<K, V, R>,
 ) -> Result<usize, Error> {
     Box::pin(memo.enter(memo.tiered().clear())).await
 }
 
 /// `<fn>_cache_info()`: the counters of both tiers.
-pub struct Info<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>);
+pub struct Info<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+);
 
-impl<K: Clone, V> Op<K, V> for Info<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Info<K, V, R> {
     type Output = TieredStats;
     fn run(self) -> TieredStats
     where
@@ -418,9 +498,12 @@ impl<K: Clone, V> Op<K, V> for Info<K, V> {
 }
 
 /// `<fn>_cache_invalidate(..)` of a sync fn: whether Redis held an entry.
-pub struct Invalidate<K: Clone + 'static, V: 'static>(pub &'static Memo<K, V>, pub K);
+pub struct Invalidate<K: Clone + 'static, V: 'static, R: 'static = RedisStore>(
+    pub &'static Memo<K, V, R>,
+    pub K,
+);
 
-impl<K: Clone, V> Op<K, V> for Invalidate<K, V> {
+impl<K: Clone, V, R: Store> Op<K, V> for Invalidate<K, V, R> {
     type Output = Result<bool, Error>;
     fn run(self) -> Result<bool, Error>
     where
@@ -432,8 +515,8 @@ impl<K: Clone, V> Op<K, V> for Invalidate<K, V> {
 }
 
 /// `<fn>_cache_invalidate(..)` of an async fn.
-pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
-    memo: &'static Memo<K, V>,
+pub async fn invalidate_async<K: RedisKey, V: RedisValue, R: Store>(
+    memo: &'static Memo<K, V, R>,
     key: K,
 ) -> Result<bool, Error> {
     Box::pin(memo.enter(memo.tiered().remove(&key))).await
@@ -441,6 +524,8 @@ pub async fn invalidate_async<K: RedisKey, V: RedisValue>(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
 
     #[test]
@@ -456,6 +541,64 @@ mod tests {
         assert_eq!(jittered(None, Some(jitter)), None);
     }
 
+    fn same(v: &u64) -> Option<&u64> {
+        Some(v)
+    }
+
+    fn keep(_: &u64) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_misconfigured_cache_computes_every_call_and_stores_nothing() {
+        let memory = MemoryStore::new();
+        let built = run::<u64, u64, _>(Build {
+            store: Ok(memory.clone()),
+            ttl: None,
+            jitter: None,
+            local_capacity: Some(0),
+            local_ttl: None,
+            name: "zero",
+            types: std::marker::PhantomData,
+        });
+        let memo: &'static Memo<u64, u64, MemoryStore> = typed(built, &|| Build {
+            store: Ok(memory.clone()),
+            ttl: None,
+            jitter: None,
+            local_capacity: None,
+            local_ttl: None,
+            name: "zero",
+            types: std::marker::PhantomData,
+        });
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let out = run::<u64, u64, _>(GetOrCompute {
+                cache: memo,
+                shared: true,
+                key: 1,
+                on_hit: |v| v,
+                store: same,
+                keep,
+                compute: || {
+                    (
+                        calls.fetch_add(1, Ordering::SeqCst) as u64,
+                        Vec::<String>::new(),
+                    )
+                },
+            });
+            assert!(out < 3);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "every call computes");
+        assert!(memo.blocking().stats().l2_hits == 0);
+        let nothing = crate::remote::Store::get(&memory, "#1");
+        let nothing = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(nothing)
+            .unwrap();
+        assert_eq!(nothing, None, "nothing stored");
+    }
+
     #[test]
     fn store_sources_give_the_store_or_the_reason() {
         let builder = RedisStore::builder("redis://127.0.0.1:1/").namespace("n");
@@ -464,8 +607,18 @@ mod tests {
             LazyLock::new(|| RedisStore::open("redis://127.0.0.1:1/", "lazy").unwrap());
         assert_eq!(store(&lazy).unwrap().namespace(), "lazy");
         assert_eq!(store(&&*lazy).unwrap().namespace(), "lazy");
+        let memory: LazyLock<MemoryStore> =
+            LazyLock::new(|| MemoryStore::new().with_namespace("m"));
+        let from_static: MemoryStore = store(&memory).unwrap();
+        assert!(
+            from_static.shares_backing(&memory),
+            "a clone, not a new store"
+        );
+        assert_eq!(from_static.namespace(), "m");
+        let owned: MemoryStore = store(&memory.with_namespace("o")).unwrap();
+        assert!(owned.shares_backing(&memory));
         let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
-        let e = store(&bad).unwrap_err().to_string();
+        let e = store(&bad).unwrap_err().0.to_string();
         assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
     }
 }

@@ -1,5 +1,5 @@
 //! The store conformance suite (tests/support/suite.rs), run for
-//! `RedisStore`.
+//! `RedisStore` and for `MemoryStore`.
 
 mod support;
 
@@ -59,4 +59,52 @@ async fn get_many() {
 async fn counters() {
     let Some(t) = target() else { return };
     suite::counters(async |ns: &str| store(&t.url, ns)).await;
+}
+
+/// The suite for `MemoryStore`: each test's stores are handles of one
+/// backing, so its two caches stand for two processes over one server.
+mod memory {
+    use cachelite_redis::MemoryStore;
+
+    use super::support::suite;
+
+    fn backing() -> impl AsyncFn(&str) -> MemoryStore {
+        let backing = MemoryStore::new();
+        async move |ns: &str| backing.with_namespace(ns)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_values() {
+        suite::shared_values(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invalidations_reach_the_other_local_tier() {
+        suite::invalidations_reach_the_other_local_tier(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn namespaces_are_isolated() {
+        suite::namespaces_are_isolated(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sub_second_ttls() {
+        suite::sub_second_ttls(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrupt_values_are_misses() {
+        suite::corrupt_values_are_misses(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn get_many() {
+        suite::get_many(backing()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counters() {
+        suite::counters(backing()).await;
+    }
 }

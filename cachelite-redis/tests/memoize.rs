@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cachelite::memoize;
-use cachelite::redis::{RedisStore, RedisStoreBuilder};
+use cachelite::redis::{RedisStore, RedisStoreBuilder, Store};
 use support::{Server, namespace, target};
 
 const PATIENT: Duration = Duration::from_secs(3);
@@ -187,11 +187,14 @@ fn options_results_and_conditions_decide_what_reaches_redis() {
     assert_eq!(profile(5).map(|p| p.name).as_deref(), Some("user 5"));
     assert_eq!(profile(5).map(|p| p.id), Some(5));
     assert_eq!(calls(), 3);
-    let redis_key = profile_cache()
-        .as_async()
-        .store()
-        .redis_key(&5_u64)
-        .unwrap();
+    // The accessor gives the store as an `impl Store`: the key in Redis
+    // comes from a store of the same settings.
+    let same = STORE.get().unwrap().clone().build().unwrap();
+    assert_eq!(
+        profile_cache().as_async().store().namespace(),
+        same.namespace()
+    );
+    let redis_key = same.redis_key(&5_u64).unwrap();
     assert!(redis_key.ends_with(":#5"), "{redis_key}");
 
     assert!(parse("x").is_err());
@@ -294,5 +297,163 @@ pub mod strict {
     #[memoize(store = RedisStore::builder("redis://127.0.0.1:1/").namespace("strict-async"), key = text.to_string())]
     pub async fn parse(text: &str) -> Result<u64, String> {
         text.parse().map_err(|e| format!("{e}"))
+    }
+}
+
+/// `#[memoize(store = ..)]` over a `MemoryStore`: no server needed. Two fns
+/// over handles of one backing stand for two processes, as above.
+mod memory {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use cachelite::memoize;
+    use cachelite::redis::{MemoryStore, Store};
+
+    use super::eventually;
+
+    #[test]
+    fn sync_memoized_fns_share_values_and_invalidations() {
+        static MEMORY: LazyLock<MemoryStore> =
+            LazyLock::new(|| MemoryStore::new().with_namespace("memo-sync"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[memoize(ttl = 60, store = MEMORY, local(capacity = 100), tags = [format!("n:{n}")])]
+        fn square_here(n: u64) -> u64 {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            n * n
+        }
+        #[memoize(ttl = 60, store = MEMORY, local(capacity = 100))]
+        fn square_there(n: u64) -> u64 {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            n * n + 1000
+        }
+
+        assert_eq!(square_here(7), 49);
+        assert_eq!(square_there(7), 49, "read from the store, not computed");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(square_there_cache_info().l2_hits, 1);
+        assert_eq!(
+            square_there_cache().as_async().store().namespace(),
+            "memo-sync"
+        );
+        eventually(10, "the other side keeps a local copy", || {
+            square_there(7) == 49 && square_there_cache().as_async().local().len() == 1
+        });
+        let l1 = square_there_cache_info().l1_hits;
+        assert_eq!(square_there(7), 49);
+        assert_eq!(square_there_cache_info().l1_hits, l1 + 1);
+
+        // By key, through the invalidate accessor.
+        assert!(square_here_cache_invalidate(7).unwrap());
+        eventually(10, "the other side recomputes 7", || {
+            square_there(7) == 1049
+        });
+
+        // By tag, through the cache accessor.
+        assert_eq!(square_here(3), 9);
+        assert_eq!(square_there(3), 9);
+        assert_eq!(square_here_cache().invalidate_tags(&["n:3"]).unwrap(), 1);
+        eventually(10, "the other side recomputes 3", || {
+            square_there(3) == 1009
+        });
+
+        // Clear: the whole namespace, everywhere.
+        assert_eq!(square_here(4), 16);
+        assert!(square_here_cache_clear().unwrap() >= 1);
+        eventually(10, "the other side recomputes 4", || {
+            square_there(4) == 1016
+        });
+        assert_eq!(
+            square_here(4),
+            1016,
+            "the other side's value, from the store"
+        );
+    }
+
+    #[test]
+    fn without_a_live_feed_there_is_no_local_tier() {
+        static MEMORY: LazyLock<MemoryStore> =
+            LazyLock::new(|| MemoryStore::new().with_namespace("memo-feed"));
+
+        #[memoize(store = MEMORY, local(capacity = 100))]
+        fn here(n: u64) -> u64 {
+            n
+        }
+        #[memoize(store = MEMORY, local(capacity = 100))]
+        fn there(n: u64) -> u64 {
+            n + 1000
+        }
+
+        assert_eq!(here(1), 1);
+        eventually(10, "the other side keeps a local copy", || {
+            there(1) == 1 && there_cache().as_async().local().len() == 1
+        });
+        MEMORY.disconnect_feeds();
+        eventually(10, "the local tiers are off", || {
+            !here_cache().as_async().is_local_active()
+                && !there_cache().as_async().is_local_active()
+        });
+        assert!(
+            there_cache().as_async().local().is_empty(),
+            "copies dropped"
+        );
+        // Unannounced to anyone, yet seen at once: every read goes to the
+        // store.
+        assert!(here_cache_invalidate(1).unwrap());
+        assert_eq!(there(1), 1001);
+        assert_eq!(here(1), 1001);
+        MEMORY.reconnect_feeds();
+        eventually(10, "the local tiers are back", || {
+            there_cache().as_async().is_local_active() && here_cache().as_async().is_local_active()
+        });
+        eventually(10, "the other side keeps a local copy again", || {
+            there(1) == 1001 && there_cache().as_async().local().len() == 1
+        });
+        here_cache_clear().unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_memoized_fns_share_values_and_invalidations() {
+        static MEMORY: LazyLock<MemoryStore> =
+            LazyLock::new(|| MemoryStore::new().with_namespace("memo-async"));
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        #[memoize(ttl = 60, store = MEMORY, local(capacity = 100))]
+        async fn cube_here(n: u64) -> u64 {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            n * n * n
+        }
+        #[memoize(ttl = 60, store = MEMORY, local(capacity = 100))]
+        async fn cube_there(n: u64) -> u64 {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            n * n * n + 1000
+        }
+
+        assert_eq!(cube_here(3).await, 27);
+        assert_eq!(cube_there(3).await, 27, "read from the store, not computed");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(cube_there_cache_info().l2_hits, 1);
+        assert!(cube_here_cache().get(&3).await.is_some());
+
+        assert!(cube_here_cache_invalidate(3).await.unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cube_there(3).await != 1027 {
+            assert!(Instant::now() < deadline, "the other side never recomputed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(cube_here(3).await, 1027, "the other side's value");
+        assert!(cube_here_cache_clear().await.unwrap() >= 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cube_there_cache().get(&3).await.is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the clear never reached the other side"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(cube_there(3).await, 1027, "computed again");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 3);
     }
 }

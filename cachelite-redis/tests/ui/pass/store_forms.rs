@@ -52,13 +52,13 @@ impl Repo {
 
 #[allow(dead_code)]
 async fn accessors() -> Result<(), cachelite::redis::Error> {
-    let _: &BlockingTieredCache<u64, User> = user_cache();
+    let _: &BlockingTieredCache<u64, User, _> = user_cache();
     let _: usize = user_cache_clear()?;
     let _: TieredStats = user_cache_info();
     let _: bool = user_cache_invalidate(1)?;
     let _ = user(1);
 
-    let _: &TieredCache<u64, Option<String>> = name_cache();
+    let _: &TieredCache<u64, Option<String>, _> = name_cache();
     let _: usize = name_cache_clear().await?;
     let _: bool = name_cache_invalidate(1).await?;
     let _ = name(1).await;
