@@ -75,6 +75,12 @@ mod channel;
 mod codec;
 mod error;
 mod key;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod sql;
 mod store;
 mod tiered;
 mod tls;
@@ -82,5 +88,11 @@ mod tls;
 pub use blocking::BlockingTieredCache;
 pub use codec::Codec;
 pub use error::Error;
+#[cfg(feature = "mysql")]
+pub use mysql::{MySqlFeed, MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresFeed, PostgresStore, PostgresStoreBuilder};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use sql::SqlEvent;
 pub use store::{RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

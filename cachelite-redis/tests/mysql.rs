@@ -1,0 +1,529 @@
+//! The MySQL/MariaDB store against a real server (`CACHELITE_MYSQL_URL`).
+#![cfg(feature = "mysql")]
+
+#[path = "support/sql.rs"]
+mod sql;
+
+use std::time::Duration;
+
+use cachelite_redis::{Error, MySqlStore, SqlEvent};
+
+fn origin_of(m: &impl std::fmt::Debug) -> u64 {
+    let d = format!("{m:?}");
+    let rest = &d[d.find("origin: ").unwrap() + 8..];
+    rest[..rest.find(',').unwrap()].parse().unwrap()
+}
+use mysql_async::prelude::Queryable;
+use sql::{PATIENT, namespace, until, with_cleanup};
+
+fn builder(url: &str, ns: &str) -> cachelite_redis::MySqlStoreBuilder {
+    MySqlStore::builder(url)
+        .namespace(ns)
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+}
+
+/// A raw connection, to look at the tables and break connections.
+async fn raw(url: &str) -> mysql_async::Conn {
+    mysql_async::Conn::from_url(url)
+        .await
+        .expect("a raw connection")
+}
+
+/// Runs `body` with a store in a fresh namespace, then drops its tables.
+/// Skips (or fails, when required) without a reachable server.
+async fn with_store<F, Fut>(
+    test: &str,
+    configure: fn(cachelite_redis::MySqlStoreBuilder) -> cachelite_redis::MySqlStoreBuilder,
+    body: F,
+) where
+    F: FnOnce(String, MySqlStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+        return;
+    };
+    let store = configure(builder(&url, &namespace(test))).build().unwrap();
+    if let Err(e) = store.ping().await {
+        sql::unreachable("MySQL", &e);
+        return;
+    }
+    let cleanup = store.clone();
+    with_cleanup(body(url, store), async move {
+        cleanup.drop_tables().await.expect("drop the test's tables");
+    })
+    .await;
+}
+
+fn same(b: cachelite_redis::MySqlStoreBuilder) -> cachelite_redis::MySqlStoreBuilder {
+    b
+}
+
+async fn count_rows(url: &str, table: &str) -> i64 {
+    let mut c = raw(url).await;
+    let n: Option<i64> = c
+        .query_first(format!("SELECT count(*) FROM {table}"))
+        .await
+        .unwrap();
+    n.unwrap()
+}
+
+#[tokio::test]
+async fn entries_round_trip_and_expire() {
+    with_store("roundtrip", same, async |url, s| {
+        assert_eq!(s.get("a").await.unwrap(), None);
+        assert!(
+            s.put("a", b"one".to_vec(), None, &[], Some(1))
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
+        assert!(
+            s.put("a", b"two".to_vec(), None, &[], Some(1))
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"two"[..]));
+        // Any text is a key, and binary values stay as they are.
+        let odd = "ü'; DROP TABLE x; --%_\\";
+        let bytes: Vec<u8> = (0..=255).collect();
+        s.put(odd, bytes.clone(), None, &[], Some(1)).await.unwrap();
+        assert_eq!(s.get(odd).await.unwrap(), Some(bytes));
+        // An expired row reads as absent and is deleted by the read.
+        s.put(
+            "short",
+            b"x".to_vec(),
+            Some(Duration::from_millis(30)),
+            &[],
+            Some(1),
+        )
+        .await
+        .unwrap();
+        until(5, "the entry expired", async || {
+            s.get("short").await.unwrap().is_none()
+        })
+        .await;
+        let left: Option<i64> = raw(&url)
+            .await
+            .query_first(format!(
+                "SELECT count(*) FROM {} WHERE k = 'short'",
+                s.table()
+            ))
+            .await
+            .unwrap();
+        let left = left.unwrap();
+        assert_eq!(left, 0, "an expired row is deleted when read");
+        let many = s
+            .get_many(&["a".into(), "missing".into(), odd.into()])
+            .await
+            .unwrap();
+        assert_eq!(many[0].as_deref(), Some(&b"two"[..]));
+        assert_eq!(many[1], None);
+        assert!(many[2].is_some());
+        assert!(s.remove("a", None).await.unwrap());
+        assert!(!s.remove("a", None).await.unwrap());
+        assert_eq!(s.get("a").await.unwrap(), None);
+        // Keys over the limit are errors on writes, misses on reads.
+        let long = "k".repeat(3000);
+        assert!(matches!(
+            s.put(&long, vec![1], None, &[], Some(1)).await,
+            Err(Error::Key(_))
+        ));
+        assert_eq!(s.get(&long).await.unwrap(), None);
+        let now = s.now_ms().await.unwrap();
+        let local = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(now.abs_diff(local) < 60_000, "{now} vs {local}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn put_if_absent_stores_over_nothing_or_an_expired_row_only() {
+    with_store("ifabsent", same, async |_url, s| {
+        assert!(
+            s.put("k", b"first".to_vec(), None, &["t1".into()], None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.put("k", b"second".to_vec(), None, &[], None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"first"[..]));
+        s.put(
+            "e",
+            b"old".to_vec(),
+            Some(Duration::from_millis(20)),
+            &["old".into()],
+            Some(1),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(
+            s.put("e", b"new".to_vec(), None, &["new".into()], None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("e").await.unwrap().as_deref(), Some(&b"new"[..]));
+        // The expired row's tags went with it.
+        assert_eq!(s.invalidate_tags(&["old".into()], None).await.unwrap(), 0);
+        assert_eq!(s.get("e").await.unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(s.invalidate_tags(&["new".into()], None).await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tags_globs_and_clear_stay_inside_the_namespace() {
+    let other_ns = namespace("other");
+    with_store("tags", same, async |url, s| {
+        let other = builder(&url, &other_ns).build().unwrap();
+        let guard = other.clone();
+        with_cleanup(
+            async {
+                let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+                s.put("p:1", vec![1], None, &t(&["u:7", "posts"]), Some(1))
+                    .await
+                    .unwrap();
+                s.put("p:2", vec![2], None, &t(&["u:8"]), Some(1))
+                    .await
+                    .unwrap();
+                s.put("p:3", vec![3], None, &[], Some(1)).await.unwrap();
+                other
+                    .put("p:1", vec![9], None, &t(&["u:7"]), Some(1))
+                    .await
+                    .unwrap();
+                // An overwrite replaces the tags.
+                s.put("p:2", vec![2], None, &t(&["u:9"]), Some(1))
+                    .await
+                    .unwrap();
+                assert_eq!(s.invalidate_tags(&t(&["u:8"]), None).await.unwrap(), 0);
+                assert_eq!(
+                    s.invalidate_tags(&t(&["u:7", "u:9"]), None).await.unwrap(),
+                    2
+                );
+                assert_eq!(s.get("p:1").await.unwrap(), None);
+                assert_eq!(s.get("p:2").await.unwrap(), None);
+                assert!(s.get("p:3").await.unwrap().is_some());
+                assert!(
+                    other.get("p:1").await.unwrap().is_some(),
+                    "another namespace"
+                );
+                assert_eq!(count_rows(&url, &format!("{}_tags", s.table())).await, 0);
+
+                for k in ["user:1", "user:2", "user%1", "user_1", "users", "post:1"] {
+                    s.put(k, vec![0], None, &[], Some(1)).await.unwrap();
+                }
+                other
+                    .put("user:1", vec![0], None, &[], Some(1))
+                    .await
+                    .unwrap();
+                assert_eq!(s.invalidate_glob("user:*", None).await.unwrap(), 2);
+                assert_eq!(s.invalidate_glob("user%*", None).await.unwrap(), 1);
+                assert_eq!(s.invalidate_glob("user?1", None).await.unwrap(), 1);
+                assert!(s.get("users").await.unwrap().is_some());
+                assert!(s.get("post:1").await.unwrap().is_some());
+                assert!(
+                    other.get("user:1").await.unwrap().is_some(),
+                    "another namespace"
+                );
+
+                s.incr("n", 1, None).await.unwrap();
+                let cleared = s.clear(None).await.unwrap();
+                assert_eq!(cleared, 4, "users, post:1, p:3 and the counter");
+                assert_eq!(s.get("post:1").await.unwrap(), None);
+                assert_eq!(s.incr("n", 1, None).await.unwrap(), 1);
+                assert!(
+                    other.get("user:1").await.unwrap().is_some(),
+                    "another namespace"
+                );
+            },
+            async move {
+                guard.drop_tables().await.unwrap();
+            },
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn counters_add_atomically_and_expire_from_creation() {
+    with_store("incr", same, async |_url, s| {
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..25 {
+                    s.incr("hits", 1, Some(Duration::from_secs(60)))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(s.incr("hits", 0, None).await.unwrap(), 200);
+        assert_eq!(s.incr("hits", -50, None).await.unwrap(), 150);
+        // The TTL is set on creation only: later calls keep it.
+        assert_eq!(
+            s.incr("c", 5, Some(Duration::from_millis(150)))
+                .await
+                .unwrap(),
+            5
+        );
+        assert_eq!(
+            s.incr("c", 1, Some(Duration::from_secs(60))).await.unwrap(),
+            6
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            s.incr("c", 1, None).await.unwrap(),
+            1,
+            "expired: started again"
+        );
+        // Counters are not entries.
+        assert_eq!(s.get("c").await.unwrap(), None);
+        s.incr("big", i64::MAX, None).await.unwrap();
+        assert!(matches!(s.incr("big", 1, None).await, Err(Error::MySql(_))));
+        assert!(s.remove("c", None).await.is_ok());
+        assert_eq!(
+            s.incr("c", 2, None).await.unwrap(),
+            2,
+            "remove deleted the counter"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expired_rows_are_swept_in_the_background() {
+    fn fast(b: cachelite_redis::MySqlStoreBuilder) -> cachelite_redis::MySqlStoreBuilder {
+        b.sweep_interval(Duration::from_millis(50))
+    }
+    with_store("sweep", fast, async |url, s| {
+        for i in 0..20 {
+            s.put(
+                &format!("k{i}"),
+                vec![0],
+                Some(Duration::from_millis(20)),
+                &["t".into()],
+                Some(1),
+            )
+            .await
+            .unwrap();
+        }
+        s.put("forever", vec![0], None, &[], Some(1)).await.unwrap();
+        s.incr("n", 1, Some(Duration::from_millis(20)))
+            .await
+            .unwrap();
+        let table = s.table().to_owned();
+        until(10, "the sweep deleted the expired rows", async || {
+            count_rows(&url, &table).await == 1
+                && count_rows(&url, &format!("{table}_counters")).await == 0
+        })
+        .await;
+        assert_eq!(count_rows(&url, &format!("{table}_tags")).await, 0);
+        assert!(s.get("forever").await.unwrap().is_some());
+        assert_eq!(s.sweep().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leases_are_exclusive_until_released_or_expired() {
+    with_store("leases", same, async |_url, s| {
+        let t = s
+            .try_lease("k", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.try_lease("k", Duration::from_secs(60)).await.unwrap(),
+            None
+        );
+        assert_eq!(s.poll_lease("k").await.unwrap(), (None, true));
+        s.put("k", b"v".to_vec(), None, &[], None).await.unwrap();
+        s.release_lease("k", "not the token").await.unwrap();
+        assert_eq!(
+            s.poll_lease("k").await.unwrap(),
+            (Some(b"v".to_vec()), true)
+        );
+        s.release_lease("k", &t).await.unwrap();
+        assert!(!s.poll_lease("k").await.unwrap().1);
+        assert!(
+            s.try_lease("k", Duration::from_millis(20))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(
+            s.try_lease("k", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .is_some(),
+            "expired"
+        );
+    })
+    .await;
+}
+
+async fn next_message(feed: &mut cachelite_redis::MySqlFeed) -> SqlEvent {
+    tokio::time::timeout(PATIENT, feed.next())
+        .await
+        .expect("an event in time")
+}
+
+#[tokio::test]
+async fn announcements_reach_pollers_and_a_gap_is_a_disconnection() {
+    with_store("notify", same, async |url, s| {
+        let writer = MySqlStore::builder(&url)
+            .namespace(s.namespace())
+            .connect_timeout(PATIENT)
+            .response_timeout(PATIENT)
+            .build()
+            .unwrap();
+        let mut feed = s.subscribe(Duration::from_millis(50));
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
+        writer.put("a", vec![1], None, &[], Some(42)).await.unwrap();
+        let m = next_message(&mut feed).await;
+        assert_eq!(origin_of(&m), 42);
+        // Unannounced: a store-if-absent. The next event is the removal.
+        writer.put("b", vec![1], None, &[], None).await.unwrap();
+        writer.remove("a", Some(43)).await.unwrap();
+        let m = next_message(&mut feed).await;
+        assert_eq!(origin_of(&m), 43);
+        // Many tags: split across payloads, every tag announced.
+        let tags: Vec<String> = (0..2000).map(|i| format!("tag:{i:04}")).collect();
+        writer.invalidate_tags(&tags, Some(44)).await.unwrap();
+        let mut seen = 0;
+        while seen < tags.len() {
+            let m = next_message(&mut feed).await;
+            assert_eq!(origin_of(&m), 44);
+            let dbg = format!("{m:?}");
+            seen += dbg.matches("tag:").count();
+        }
+        assert_eq!(seen, tags.len());
+        writer.invalidate_glob("x*", Some(45)).await.unwrap();
+        assert_eq!(origin_of(&next_message(&mut feed).await), 45);
+        writer.clear(Some(46)).await.unwrap();
+        assert_eq!(origin_of(&next_message(&mut feed).await), 46);
+
+        // The log trimmed past what the feed has seen: a gap, so the feed
+        // reports a disconnection (the local tier is cleared), then resumes.
+        let trimmer = MySqlStore::builder(&url)
+            .namespace(s.namespace())
+            .connect_timeout(PATIENT)
+            .response_timeout(PATIENT)
+            .changes_retention(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        writer.remove("y", Some(48)).await.unwrap();
+        writer.remove("y", Some(49)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(trimmer.sweep().await.unwrap() >= 2);
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Disconnected);
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
+        writer.remove("z", Some(47)).await.unwrap();
+        assert_eq!(origin_of(&next_message(&mut feed).await), 47);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_fast_and_opens_the_breaker() {
+    let s = MySqlStore::builder("mysql://root@127.0.0.1:1/test")
+        .connect_timeout(Duration::from_millis(200))
+        .circuit_breaker(2, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    assert!(s.get("k").await.is_err());
+    assert!(s.get("k").await.is_err());
+    assert!(matches!(s.get("k").await, Err(Error::Unavailable)));
+    assert!(s.is_breaker_open());
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(s.stats().skipped, 1);
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let cut = base
+        .rfind('/')
+        .filter(|&i| i > "mysql://".len())
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..cut]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
+    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+        return;
+    };
+    // A database of its own, so that this test's connections are told
+    // apart from other tests' ones by the process list.
+    let db = format!(
+        "cachelite_kill_{}_{}",
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let mut admin = match mysql_async::Conn::from_url(url.as_str()).await {
+        Ok(c) => c,
+        Err(e) => {
+            sql::unreachable("MySQL", &e);
+            return;
+        }
+    };
+    admin
+        .query_drop(format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let own_url = with_database(&url, &db);
+    let body = async {
+        let s = builder(&own_url, &namespace("kill")).build().unwrap();
+        let mut feed = s.subscribe(Duration::from_millis(50));
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
+        let ids: Vec<u64> = raw(&url)
+            .await
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                (db.as_str(),),
+            )
+            .await
+            .unwrap();
+        assert!(!ids.is_empty());
+        let mut killer = raw(&url).await;
+        for id in ids {
+            killer
+                .query_drop(format!("KILL CONNECTION {id}"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Disconnected);
+        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
+        s.remove("k", Some(50)).await.unwrap();
+        assert_eq!(origin_of(&next_message(&mut feed).await), 50);
+    };
+    with_cleanup(body, async {
+        admin
+            .query_drop(format!("DROP DATABASE {db}"))
+            .await
+            .unwrap();
+    })
+    .await;
+}
