@@ -27,15 +27,7 @@ pub enum Error {
     Glob(String),
     /// Redis answered with an error, or the connection failed.
     Redis(redis::RedisError),
-    /// PostgreSQL answered with an error, or the connection failed
-    /// (feature `postgres`).
-    #[cfg(feature = "postgres")]
-    Postgres(tokio_postgres::Error),
-    /// MySQL or MariaDB answered with an error, or the connection failed
-    /// (feature `mysql`).
-    #[cfg(feature = "mysql")]
-    MySql(mysql_async::Error),
-    /// The store did not answer within the configured timeout.
+    /// Redis did not answer within the configured timeout.
     Timeout,
     /// The circuit breaker is open after repeated failures: the call was not
     /// attempted.
@@ -52,10 +44,6 @@ impl fmt::Display for Error {
             Error::Encode(m) => write!(f, "cannot encode the value: {m}"),
             Error::Glob(m) => write!(f, "invalid glob pattern: {m}"),
             Error::Redis(e) => write!(f, "Redis error: {e}"),
-            #[cfg(feature = "postgres")]
-            Error::Postgres(e) => write!(f, "PostgreSQL error: {e}"),
-            #[cfg(feature = "mysql")]
-            Error::MySql(e) => write!(f, "MySQL error: {e}"),
             Error::Timeout => f.write_str("Redis did not answer in time"),
             Error::Unavailable => {
                 f.write_str("Redis is unavailable (circuit breaker open after repeated failures)")
@@ -71,10 +59,6 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Redis(e) => Some(e),
-            #[cfg(feature = "postgres")]
-            Error::Postgres(e) => Some(e),
-            #[cfg(feature = "mysql")]
-            Error::MySql(e) => Some(e),
             _ => None,
         }
     }
@@ -83,19 +67,5 @@ impl std::error::Error for Error {
 impl From<redis::RedisError> for Error {
     fn from(e: redis::RedisError) -> Self {
         Error::Redis(e)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl From<tokio_postgres::Error> for Error {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Error::Postgres(e)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl From<mysql_async::Error> for Error {
-    fn from(e: mysql_async::Error) -> Self {
-        Error::MySql(e)
     }
 }
