@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::tiered::{
     Insertion, Served, Start, TieredCache, TieredCacheBuilder, TieredKey, TieredStats,
 };
+use crate::{Error, RedisStore, Store};
 
 /// A [`TieredCache`] for sync code. It owns a one-worker tokio runtime that
 /// drives the Redis connections and the subscriber; each call blocks the
@@ -32,12 +32,12 @@ use crate::tiered::{
 /// assert_eq!(cache.get("2024-q1").as_deref(), Some("expensive"));
 /// # Ok::<(), cachelite_redis::Error>(())
 /// ```
-pub struct BlockingTieredCache<K: ?Sized + ToOwned, V> {
-    pub(crate) cache: TieredCache<K, V>,
+pub struct BlockingTieredCache<K: ?Sized + ToOwned, V, S = RedisStore> {
+    pub(crate) cache: TieredCache<K, V, S>,
     pub(crate) runtime: Arc<OwnedRuntime>,
 }
 
-impl<K: ?Sized + ToOwned, V> Clone for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S> Clone for BlockingTieredCache<K, V, S> {
     fn clone(&self) -> Self {
         Self {
             cache: self.cache.clone(),
@@ -46,7 +46,7 @@ impl<K: ?Sized + ToOwned, V> Clone for BlockingTieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized + ToOwned, V> std::fmt::Debug for BlockingTieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S: std::fmt::Debug> std::fmt::Debug for BlockingTieredCache<K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("BlockingTieredCache")
             .field(&self.cache)
@@ -114,10 +114,11 @@ pub(crate) fn park_on<F: Future>(f: F) -> F::Output {
     }
 }
 
-impl<K, V> BlockingTieredCache<K, V>
+impl<K, V, S> BlockingTieredCache<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     /// Starts a runtime and builds the cache on it.
     ///
@@ -131,13 +132,13 @@ where
     /// let cache: BlockingTieredCache<u32, u32> = BlockingTieredCache::new(TieredCache::builder(store))?;
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```
-    pub fn new(builder: TieredCacheBuilder<K, V>) -> Result<Self, Error> {
+    pub fn new(builder: TieredCacheBuilder<K, V, S>) -> Result<Self, Error> {
         Self::on_runtime(builder, Arc::new(OwnedRuntime::start()?))
     }
 
     /// Builds the cache on a runtime that may be shared with other caches.
     pub(crate) fn on_runtime(
-        builder: TieredCacheBuilder<K, V>,
+        builder: TieredCacheBuilder<K, V, S>,
         runtime: Arc<OwnedRuntime>,
     ) -> Result<Self, Error> {
         let cache = {
@@ -163,7 +164,7 @@ where
     /// # }
     /// ```
     #[must_use]
-    pub fn as_async(&self) -> &TieredCache<K, V> {
+    pub fn as_async(&self) -> &TieredCache<K, V, S> {
         &self.cache
     }
 
@@ -240,6 +241,45 @@ where
     /// ```
     pub fn insert_entry(&self, key: &K, ins: Insertion<V>) -> Result<(), Error> {
         self.block_on(self.cache.insert_entry(key, ins))
+    }
+
+    /// See [`TieredCache::get_many`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) {
+    /// let [a, b] = cache.get_many(&["a", "b"]).try_into().unwrap();
+    /// # let _ = (a, b); }
+    /// ```
+    pub fn get_many(&self, keys: &[&K]) -> Vec<Option<V>> {
+        self.block_on(self.cache.get_many(keys))
+    }
+
+    /// See [`TieredCache::incr`].
+    ///
+    /// # Errors
+    /// As [`TieredCache::incr`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let hits = cache.incr("hits:home", 1)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn incr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        self.block_on(self.cache.incr(key, delta))
+    }
+
+    /// See [`TieredCache::decr`].
+    ///
+    /// # Errors
+    /// As [`TieredCache::decr`].
+    ///
+    /// ```no_run
+    /// # fn demo(cache: cachelite_redis::BlockingTieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let left = cache.decr("quota:7", 1)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn decr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        self.block_on(self.cache.decr(key, delta))
     }
 
     /// See [`TieredCache::remove`].

@@ -34,6 +34,9 @@ pub enum Error {
     Unavailable,
     /// No tokio runtime is running on this thread.
     NoRuntime,
+    /// A store other than Redis answered with an error, or its connection
+    /// failed.
+    Store(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl fmt::Display for Error {
@@ -48,6 +51,7 @@ impl fmt::Display for Error {
             Error::Unavailable => {
                 f.write_str("Redis is unavailable (circuit breaker open after repeated failures)")
             }
+            Error::Store(e) => write!(f, "store error: {e}"),
             Error::NoRuntime => f.write_str(
                 "no tokio runtime: call this from inside a tokio runtime, or use BlockingTieredCache",
             ),
@@ -59,6 +63,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Redis(e) => Some(e),
+            Error::Store(e) => Some(&**e),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 //! | an entry      | `cachelite:{ns}:v{version}:{rendered key}`      |
 //! | a tag's set   | `cachelite:{ns}:v{version}#tag:{tag}`           |
 //! | a lease lock  | `cachelite:{ns}:v{version}#lock:{rendered key}` |
+//! | a counter     | `cachelite:{ns}:v{version}#counter:{rendered key}` |
 //! | the channel   | `cachelite:{ns}:v{version}#events` (pub/sub)    |
 //!
 //! The namespace is restricted to `[A-Za-z0-9_.-]`, so the prefix holds no
@@ -196,6 +197,10 @@ impl Keyspace {
 
     pub(crate) fn lock(&self, rendered: &str) -> String {
         format!("{}#lock:{rendered}", self.base)
+    }
+
+    pub(crate) fn counter(&self, rendered: &str) -> String {
+        format!("{}#counter:{rendered}", self.base)
     }
 
     pub(crate) fn channel(&self) -> String {

@@ -9,6 +9,10 @@
 //!   channel and every process drops its local copy; without a live
 //!   subscription the local tier is off. Reads fail open.
 //! - [`BlockingTieredCache`]: the same for sync code.
+//! - [`Store`]: what the two-tier cache needs from its remote tier
+//!   ([`remote`] says what a store must guarantee). [`RedisStore`]
+//!   implements it; `TieredCache<K, V, S>` and `BlockingTieredCache<K, V, S>`
+//!   take any store `S` (`RedisStore` by default).
 //!
 //! # Keys in Redis
 //!
@@ -79,6 +83,7 @@ mod key;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod remote;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod sql;
 mod store;
@@ -86,13 +91,13 @@ mod tiered;
 mod tls;
 
 pub use blocking::BlockingTieredCache;
+pub use channel::{Message, Op};
 pub use codec::Codec;
 pub use error::Error;
 #[cfg(feature = "mysql")]
 pub use mysql::{MySqlFeed, MySqlStore, MySqlStoreBuilder};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresFeed, PostgresStore, PostgresStoreBuilder};
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub use sql::SqlEvent;
-pub use store::{RedisStore, RedisStoreBuilder, StoreStats};
+pub use remote::{Event, Feed, Outcome, Put, Store};
+pub use store::{RedisFeed, RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

@@ -74,13 +74,17 @@ use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
 use crate::sql::{
-    self, BATCH, Counters, DbClock, SWEEP_BATCH, SqlEvent, Tables, bump, check_key, check_tags,
-    guarded, ttl_ms,
+    self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, check_key, check_tags, guarded,
+    ttl_ms,
 };
 use crate::{Error, StoreStats};
+use crate::{Event, Feed, Outcome, Put, Store};
 
 /// The database's clock in milliseconds since the Unix epoch (sessions
-/// run in UTC, so `UNIX_TIMESTAMP` reads no local time).
+/// run in UTC, so `UNIX_TIMESTAMP` reads no local time). Expiries are set
+/// one millisecond past `NOW + ttl`: `NOW` is truncated to the
+/// millisecond, and a row must not end before the entry's end in its
+/// envelope (computed from a clock estimate before the statement ran).
 const NOW: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 
 /// Settings for a [`MySqlStore`]; made by [`MySqlStore::builder`].
@@ -322,7 +326,9 @@ const ER_LOCK_DEADLOCK: u16 = 1213;
 
 fn is_transport(e: &Error) -> bool {
     match e {
-        Error::MySql(e) => !matches!(e, mysql_async::Error::Server(_)),
+        Error::Store(e) => e
+            .downcast_ref::<mysql_async::Error>()
+            .is_some_and(|e| !matches!(e, mysql_async::Error::Server(_))),
         Error::Timeout => true,
         _ => false,
     }
@@ -599,53 +605,6 @@ impl MySqlStore {
 
     // ---- the store's operations, on rendered keys and entry bytes ----
 
-    /// The database's clock, in milliseconds since the Unix epoch, as this
-    /// process estimates it (measured on first use and every minute).
-    ///
-    /// # Errors
-    /// When the first measurement fails.
-    pub async fn now_ms(&self) -> Result<u64, Error> {
-        let clock = &self.inner.clock;
-        if let Some(first) = clock.claim() {
-            let sent = sql::unix_ms();
-            let r = self
-                .call(|mut c| async move { c.query_first::<i64, _>(format!("SELECT {NOW}")).await })
-                .await;
-            match r {
-                Ok(Some(db)) => clock.record(sent, sql::unix_ms(), db),
-                Err(e) if first => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(clock.now_ms())
-    }
-
-    /// The entry at `key`; an expired row is absent (and deleted).
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        if check_key(key).is_err() {
-            return Ok(None);
-        }
-        let sql = format!(
-            "SELECT v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k = ?",
-            self.inner.tables.entries
-        );
-        let k = bytes(key);
-        let row: Option<(Vec<u8>, bool)> = self
-            .call(|mut c| async move { c.exec_first(sql, (k,)).await })
-            .await?;
-        match row {
-            Some((v, false)) => Ok(Some(v)),
-            Some((_, true)) => {
-                self.purge(key).await;
-                Ok(None)
-            }
-            None => Ok(None),
-        }
-    }
-
     async fn purge(&self, key: &str) {
         let sql = format!(
             "DELETE FROM {} WHERE k = ? AND expires_at <= {NOW}",
@@ -658,261 +617,16 @@ impl MySqlStore {
             .await;
     }
 
-    /// The entries at `keys`, in order, in one statement per 500 keys.
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        let wanted: Vec<&String> = keys.iter().filter(|k| check_key(k).is_ok()).collect();
-        let mut found = std::collections::HashMap::new();
-        let mut expired = Vec::new();
-        for chunk in wanted.chunks(BATCH) {
-            let sql = format!(
-                "SELECT k, v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k IN ({})",
-                self.inner.tables.entries,
-                marks(chunk.len())
-            );
-            let params = positional(chunk.iter().map(|k| bytes(k)));
-            let rows: Vec<(Vec<u8>, Vec<u8>, bool)> = self
-                .call(|mut c| async move { c.exec(sql, params).await })
-                .await?;
-            for (k, v, gone) in rows {
-                let k = String::from_utf8_lossy(&k).into_owned();
-                if gone {
-                    expired.push(k);
-                } else {
-                    found.insert(k, v);
-                }
-            }
-        }
-        for k in expired {
-            self.purge(&k).await;
-        }
-        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
-    }
-
-    /// Appends `op` to the changes log inside `tx`.
-    async fn announce(
-        tables: &Tables,
-        tx: &mut Transaction<'_>,
-        op: Op,
-        origin: u64,
-    ) -> Result<(), mysql_async::Error> {
-        tx.query_drop(format!(
-            "UPDATE {} SET seq = LAST_INSERT_ID(seq + 1) WHERE id = 1",
-            tables.meta
-        ))
-        .await?;
-        tx.exec_drop(
-            format!(
-                "INSERT INTO {} (id, origin, msg, created_ms) VALUES (LAST_INSERT_ID(), ?, ?, {NOW})",
-                tables.changes
-            ),
-            (origin, Message { origin, op }.encode()),
-        )
-        .await
-    }
-
-    fn origin_or_own(&self, origin: Option<u64>) -> u64 {
-        origin.unwrap_or(self.inner.origin)
-    }
-
-    /// Writes `entry` at `key`, expiring `ttl` after the write on the
-    /// database's clock (`None`: never), tagged with `tags`. With an
-    /// `origin`, overwrites and announces the write; without, stores only
-    /// if the key is absent (an expired row counts as absent) and
-    /// announces nothing. Returns whether it was stored.
-    ///
-    /// # Errors
-    /// [`Error::Key`] or [`Error::Encode`] for a key or tag over the limits
-    /// (2048 and 512 bytes); otherwise when the database cannot be reached.
-    pub async fn put(
-        &self,
-        key: &str,
-        entry: Vec<u8>,
-        ttl: Option<Duration>,
-        tags: &[String],
-        origin: Option<u64>,
-    ) -> Result<bool, Error> {
-        check_key(key)?;
-        check_tags(tags)?;
-        let t = self.inner.tables.clone();
-        let k = key.to_owned();
-        let ttl = ttl.map(ttl_ms);
-        let mut tags = tags.to_vec();
-        tags.sort();
-        tags.dedup();
-        self.call(|mut c| async move {
-            retry_deadlocks!(async {
-                let mut tx = c.start_transaction(tx_opts()).await?;
-                let stored = if origin.is_none() {
-                    tx.exec_drop(
-                        format!("DELETE FROM {} WHERE k = ? AND expires_at <= {NOW}", t.entries),
-                        (bytes(&k),),
-                    )
-                    .await?;
-                    tx.exec_drop(
-                        format!(
-                            "INSERT INTO {} (k, v, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + ?)) \
-                             ON DUPLICATE KEY UPDATE k = k",
-                            t.entries
-                        ),
-                        (bytes(&k), entry.clone(), ttl, ttl),
-                    )
-                    .await?;
-                    tx.affected_rows() == 1
-                } else {
-                    tx.exec_drop(
-                        format!(
-                            "INSERT INTO {} (k, v, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + ?)) \
-                             ON DUPLICATE KEY UPDATE v = VALUES(v), expires_at = VALUES(expires_at)",
-                            t.entries
-                        ),
-                        (bytes(&k), entry.clone(), ttl, ttl),
-                    )
-                    .await?;
-                    tx.exec_drop(format!("DELETE FROM {} WHERE k = ?", t.tags), (bytes(&k),))
-                        .await?;
-                    true
-                };
-                if stored && !tags.is_empty() {
-                    let sql = format!(
-                        "INSERT IGNORE INTO {} (tag, k) VALUES {}",
-                        t.tags,
-                        vec!["(?, ?)"; tags.len()].join(", ")
-                    );
-                    let params = positional(tags.iter().flat_map(|tag| [bytes(tag), bytes(&k)]));
-                    tx.exec_drop(sql, params).await?;
-                }
-                if let Some(origin) = origin {
-                    Self::announce(&t, &mut tx, Op::Keys(vec![k.clone()]), origin).await?;
-                }
-                tx.commit().await?;
-                Ok(stored)
-            })
-        })
-        .await
-    }
-
-    /// Deletes `key` only if it still holds `entry`. Not announced.
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    pub async fn delete_if_equal(&self, key: &str, entry: &[u8]) -> Result<bool, Error> {
-        let sql = format!(
-            "DELETE FROM {} WHERE k = ? AND v = ?",
-            self.inner.tables.entries
-        );
-        let (k, v) = (bytes(key), entry.to_vec());
-        self.call(|mut c| async move {
-            c.exec_drop(sql, (k, v)).await?;
-            Ok(c.affected_rows() > 0)
-        })
-        .await
-    }
-
-    /// Deletes `key` and its counter; returns whether a live entry was
-    /// there. Announced from `origin` (`None`: this store's own).
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    pub async fn remove(&self, key: &str, origin: Option<u64>) -> Result<bool, Error> {
-        let t = self.inner.tables.clone();
-        let k = key.to_owned();
-        let origin = self.origin_or_own(origin);
-        self.call(|mut c| async move {
-            retry_deadlocks!(async {
-                let mut tx = c.start_transaction(tx_opts()).await?;
-                tx.exec_drop(
-                    format!(
-                        "DELETE FROM {} WHERE k = ? AND (expires_at IS NULL OR expires_at > {NOW})",
-                        t.entries
-                    ),
-                    (bytes(&k),),
-                )
-                .await?;
-                let live = tx.affected_rows() > 0;
-                for table in [&t.entries, &t.counters] {
-                    tx.exec_drop(format!("DELETE FROM {table} WHERE k = ?"), (bytes(&k),))
-                        .await?;
-                }
-                Self::announce(&t, &mut tx, Op::Keys(vec![k.clone()]), origin).await?;
-                tx.commit().await?;
-                Ok(live)
-            })
-        })
-        .await
-    }
-
-    /// Deletes every entry carrying any of `tags` (their tag rows go with
-    /// them); returns how many went. Announced from `origin` (`None`: this
-    /// store's own).
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    pub async fn invalidate_tags(
-        &self,
-        tags: &[String],
-        origin: Option<u64>,
-    ) -> Result<usize, Error> {
-        let t = self.inner.tables.clone();
-        let tags = tags.to_vec();
-        let origin = self.origin_or_own(origin);
-        self.call(|mut c| async move {
-            retry_deadlocks!(async {
-                let mut tx = c.start_transaction(tx_opts()).await?;
-                let mut deleted = 0;
-                for chunk in tags.chunks(BATCH) {
-                    let sql = format!(
-                        "DELETE FROM {} WHERE k IN (SELECT k FROM {} WHERE tag IN ({}))",
-                        t.entries,
-                        t.tags,
-                        marks(chunk.len())
-                    );
-                    tx.exec_drop(sql, positional(chunk.iter().map(|tag| bytes(tag))))
-                        .await?;
-                    deleted += tx.affected_rows();
-                }
-                Self::announce(&t, &mut tx, Op::Tags(tags.clone()), origin).await?;
-                tx.commit().await?;
-                Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-            })
-        })
-        .await
-    }
-
     async fn announce_alone(&self, op: Op, origin: u64) -> Result<(), Error> {
         let t = self.inner.tables.clone();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
                 let mut tx = c.start_transaction(tx_opts()).await?;
-                Self::announce(&t, &mut tx, op.clone(), origin).await?;
+                announce(&t, &mut tx, op.clone(), origin).await?;
                 tx.commit().await
             })
         })
         .await
-    }
-
-    /// Deletes every entry whose key matches the glob `pattern`; returns
-    /// how many went. Keys are selected by the pattern's literal prefix
-    /// and matched by cachelite's glob matcher, in this namespace's table
-    /// only. Announced from `origin` (`None`: this store's own), even
-    /// after a partial failure.
-    ///
-    /// # Errors
-    /// [`Error::Glob`] for an invalid pattern (nothing announced);
-    /// otherwise when the database cannot be reached.
-    pub async fn invalidate_glob(
-        &self,
-        pattern: &str,
-        origin: Option<u64>,
-    ) -> Result<usize, Error> {
-        let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
-        let outcome = self.delete_matching(&glob).await;
-        let announced = self
-            .announce_alone(Op::Glob(pattern.to_owned()), self.origin_or_own(origin))
-            .await;
-        outcome.and_then(|n| announced.map(|()| n))
     }
 
     async fn delete_matching(&self, glob: &cachelite_runtime::Glob) -> Result<usize, Error> {
@@ -952,15 +666,343 @@ impl MySqlStore {
         }
     }
 
-    /// Deletes every entry, tag, counter and lease of this namespace and
-    /// version, and nothing else; returns how many entries and counters
-    /// went. Announced from `origin` (`None`: this store's own).
+    /// Drops this namespace's tables. The store is not meant to be used
+    /// afterwards; a new one creates them again.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn clear(&self, origin: Option<u64>) -> Result<usize, Error> {
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::MySqlStore) -> Result<(), cachelite_redis::Error> {
+    /// store.drop_tables().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn drop_tables(&self) -> Result<(), Error> {
+        let t = &self.inner.tables;
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}, {}, {}, {}, {}, {}",
+            t.tags, t.entries, t.counters, t.leases, t.changes, t.meta
+        );
+        let opts = self.inner.opts.clone();
+        let run = async move {
+            let mut conn = Conn::new(opts).await?;
+            conn.query_drop(sql).await?;
+            conn.disconnect().await
+        };
+        tokio::time::timeout(self.inner.connect_timeout * 4, run)
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(Error::from)
+    }
+}
+
+impl Store for MySqlStore {
+    type Feed = MySqlFeed;
+
+    fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    fn version(&self) -> u32 {
+        self.inner.version
+    }
+
+    fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.inner.counters.snapshot()
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let c = &self.inner.counters;
+        bump(match outcome {
+            Outcome::Hit => &c.hits,
+            Outcome::Miss => &c.misses,
+            Outcome::Error => &c.errors,
+        });
+    }
+
+    fn is_breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+
+    fn supports_leases(&self) -> bool {
+        true
+    }
+
+    /// The database's clock, in milliseconds since the Unix epoch, as this
+    /// process estimates it (measured on first use and every minute).
+    ///
+    /// # Errors
+    /// When the first measurement fails.
+    async fn now_ms(&self) -> Result<u64, Error> {
+        let clock = &self.inner.clock;
+        if let Some(first) = clock.claim() {
+            // Timed around the query alone, on a connection taken
+            // beforehand: a connect inside the interval would skew it.
+            let r = self
+                .call(|mut c| async move {
+                    let sent = sql::unix_us();
+                    let db: Option<i64> = c
+                        .query_first("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
+                        .await?;
+                    Ok((sent, sql::unix_us(), db))
+                })
+                .await;
+            match r {
+                Ok((sent, received, Some(db))) => clock.record(sent, received, db),
+                Err(e) if first => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(clock.now_ms())
+    }
+
+    /// The entry at `key`; an expired row is absent (and deleted).
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        if check_key(key).is_err() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k = ?",
+            self.inner.tables.entries
+        );
+        let k = bytes(key);
+        let row: Option<(Vec<u8>, bool)> = self
+            .call(|mut c| async move { c.exec_first(sql, (k,)).await })
+            .await?;
+        match row {
+            Some((v, false)) => Ok(Some(v)),
+            Some((_, true)) => {
+                self.purge(key).await;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The entries at `keys`, in order, in one statement per 500 keys.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let wanted: Vec<&String> = keys.iter().filter(|k| check_key(k).is_ok()).collect();
+        let mut found = std::collections::HashMap::new();
+        let mut expired = Vec::new();
+        for chunk in wanted.chunks(BATCH) {
+            let sql = format!(
+                "SELECT k, v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k IN ({})",
+                self.inner.tables.entries,
+                marks(chunk.len())
+            );
+            let params = positional(chunk.iter().map(|k| bytes(k)));
+            let rows: Vec<(Vec<u8>, Vec<u8>, bool)> = self
+                .call(|mut c| async move { c.exec(sql, params).await })
+                .await?;
+            for (k, v, gone) in rows {
+                let k = String::from_utf8_lossy(&k).into_owned();
+                if gone {
+                    expired.push(k);
+                } else {
+                    found.insert(k, v);
+                }
+            }
+        }
+        for k in expired {
+            self.purge(&k).await;
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    /// Writes `entry` at `key`, expiring `ttl` after the write on the
+    /// database's clock (`None`: never), tagged with `tags`. With an
+    /// `origin`, overwrites and announces the write; without, stores only
+    /// if the key is absent (an expired row counts as absent) and
+    /// announces nothing. Returns whether it was stored.
+    ///
+    /// # Errors
+    /// [`Error::Key`] or [`Error::Encode`] for a key or tag over the limits
+    /// (2048 and 512 bytes); otherwise when the database cannot be reached.
+    async fn put(
+        &self,
+        key: &str,
+        entry: Vec<u8>,
+        ttl: Option<Duration>,
+        tags: &[String],
+        mode: Put,
+    ) -> Result<bool, Error> {
+        check_key(key)?;
+        check_tags(tags)?;
         let t = self.inner.tables.clone();
-        let origin = self.origin_or_own(origin);
+        let k = key.to_owned();
+        let ttl = ttl.map(ttl_ms);
+        let mut tags = tags.to_vec();
+        tags.sort();
+        tags.dedup();
+        self.call(|mut c| async move {
+            retry_deadlocks!(async {
+                let mut tx = c.start_transaction(tx_opts()).await?;
+                let stored = if mode == Put::IfAbsent {
+                    tx.exec_drop(
+                        format!("DELETE FROM {} WHERE k = ? AND expires_at <= {NOW}", t.entries),
+                        (bytes(&k),),
+                    )
+                    .await?;
+                    tx.exec_drop(
+                        format!(
+                            "INSERT INTO {} (k, v, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + 1 + ?)) \
+                             ON DUPLICATE KEY UPDATE k = k",
+                            t.entries
+                        ),
+                        (bytes(&k), entry.clone(), ttl, ttl),
+                    )
+                    .await?;
+                    tx.affected_rows() == 1
+                } else {
+                    tx.exec_drop(
+                        format!(
+                            "INSERT INTO {} (k, v, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + 1 + ?)) \
+                             ON DUPLICATE KEY UPDATE v = VALUES(v), expires_at = VALUES(expires_at)",
+                            t.entries
+                        ),
+                        (bytes(&k), entry.clone(), ttl, ttl),
+                    )
+                    .await?;
+                    tx.exec_drop(format!("DELETE FROM {} WHERE k = ?", t.tags), (bytes(&k),))
+                        .await?;
+                    true
+                };
+                if stored && !tags.is_empty() {
+                    let sql = format!(
+                        "INSERT IGNORE INTO {} (tag, k) VALUES {}",
+                        t.tags,
+                        vec!["(?, ?)"; tags.len()].join(", ")
+                    );
+                    let params = positional(tags.iter().flat_map(|tag| [bytes(tag), bytes(&k)]));
+                    tx.exec_drop(sql, params).await?;
+                }
+                if let Put::Announce { origin } = mode {
+                    announce(&t, &mut tx, Op::Keys(vec![k.clone()]), origin).await?;
+                }
+                tx.commit().await?;
+                Ok(stored)
+            })
+        })
+        .await
+    }
+
+    /// Deletes `key` only if it still holds `entry`. Not announced.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn delete_if_equal(&self, key: &str, entry: &[u8]) -> Result<bool, Error> {
+        let sql = format!(
+            "DELETE FROM {} WHERE k = ? AND v = ?",
+            self.inner.tables.entries
+        );
+        let (k, v) = (bytes(key), entry.to_vec());
+        self.call(|mut c| async move {
+            c.exec_drop(sql, (k, v)).await?;
+            Ok(c.affected_rows() > 0)
+        })
+        .await
+    }
+
+    /// Deletes `key` and its counter; returns whether a live entry or
+    /// counter was there. Announced from `origin`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn remove(&self, key: &str, origin: u64) -> Result<bool, Error> {
+        let t = self.inner.tables.clone();
+        let k = key.to_owned();
+        self.call(|mut c| async move {
+            retry_deadlocks!(async {
+                let mut tx = c.start_transaction(tx_opts()).await?;
+                let mut live = false;
+                for table in [&t.entries, &t.counters] {
+                    tx.exec_drop(
+                        format!(
+                            "DELETE FROM {table} WHERE k = ? \
+                             AND (expires_at IS NULL OR expires_at > {NOW})"
+                        ),
+                        (bytes(&k),),
+                    )
+                    .await?;
+                    live |= tx.affected_rows() > 0;
+                    tx.exec_drop(format!("DELETE FROM {table} WHERE k = ?"), (bytes(&k),))
+                        .await?;
+                }
+                announce(&t, &mut tx, Op::Keys(vec![k.clone()]), origin).await?;
+                tx.commit().await?;
+                Ok(live)
+            })
+        })
+        .await
+    }
+
+    /// Deletes every entry carrying any of `tags` (their tag rows go with
+    /// them); returns how many went. Announced from `origin`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn invalidate_tags(&self, tags: &[String], origin: u64) -> Result<usize, Error> {
+        let t = self.inner.tables.clone();
+        let tags = tags.to_vec();
+        self.call(|mut c| async move {
+            retry_deadlocks!(async {
+                let mut tx = c.start_transaction(tx_opts()).await?;
+                let mut deleted = 0;
+                for chunk in tags.chunks(BATCH) {
+                    let sql = format!(
+                        "DELETE FROM {} WHERE k IN (SELECT k FROM {} WHERE tag IN ({}))",
+                        t.entries,
+                        t.tags,
+                        marks(chunk.len())
+                    );
+                    tx.exec_drop(sql, positional(chunk.iter().map(|tag| bytes(tag))))
+                        .await?;
+                    deleted += tx.affected_rows();
+                }
+                announce(&t, &mut tx, Op::Tags(tags.clone()), origin).await?;
+                tx.commit().await?;
+                Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+            })
+        })
+        .await
+    }
+
+    /// Deletes every entry whose key matches the glob `pattern`; returns
+    /// how many went. Keys are selected by the pattern's literal prefix
+    /// and matched by cachelite's glob matcher, in this namespace's table
+    /// only. Announced from `origin`, even
+    /// after a partial failure.
+    ///
+    /// # Errors
+    /// [`Error::Glob`] for an invalid pattern (nothing announced);
+    /// otherwise when the database cannot be reached.
+    async fn invalidate_glob(&self, pattern: &str, origin: u64) -> Result<usize, Error> {
+        let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
+        let outcome = self.delete_matching(&glob).await;
+        let announced = self
+            .announce_alone(Op::Glob(pattern.to_owned()), origin)
+            .await;
+        outcome.and_then(|n| announced.map(|()| n))
+    }
+
+    /// Deletes every entry, tag, counter and lease of this namespace and
+    /// version, and nothing else; returns how many entries and counters
+    /// went. Announced from `origin`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn clear(&self, origin: u64) -> Result<usize, Error> {
+        let t = self.inner.tables.clone();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
                 let mut tx = c.start_transaction(tx_opts()).await?;
@@ -976,7 +1018,7 @@ impl MySqlStore {
                         deleted += tx.affected_rows();
                     }
                 }
-                Self::announce(&t, &mut tx, Op::Clear, origin).await?;
+                announce(&t, &mut tx, Op::Clear, origin).await?;
                 tx.commit().await?;
                 Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
             })
@@ -992,7 +1034,7 @@ impl MySqlStore {
     /// # Errors
     /// [`Error::Key`] for a key over the limit; otherwise when the database
     /// cannot be reached, or the sum overflows 64 bits.
-    pub async fn incr(
+    async fn incr(
         &self,
         key: &str,
         delta: i64,
@@ -1008,7 +1050,7 @@ impl MySqlStore {
                 let mut tx = c.start_transaction(tx_opts()).await?;
                 tx.exec_drop(
                     format!(
-                        "INSERT INTO {c_table} (k, n, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + ?)) \
+                        "INSERT INTO {c_table} (k, n, expires_at) VALUES (?, ?, IF(? IS NULL, NULL, {NOW} + 1 + ?)) \
                          ON DUPLICATE KEY UPDATE n = IF({expired}, VALUES(n), n + VALUES(n)), \
                          expires_at = IF({expired}, VALUES(expires_at), expires_at)"
                     ),
@@ -1030,7 +1072,7 @@ impl MySqlStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn try_lease(&self, key: &str, ttl: Duration) -> Result<Option<String>, Error> {
+    async fn try_lease(&self, key: &str, ttl: Duration) -> Result<Option<String>, Error> {
         check_key(key)?;
         let l = self.inner.tables.leases.clone();
         let token = format!("{:032x}", fastrand::u128(..));
@@ -1060,7 +1102,7 @@ impl MySqlStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn release_lease(&self, key: &str, token: &str) -> Result<(), Error> {
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), Error> {
         let sql = format!(
             "DELETE FROM {} WHERE k = ? AND token = ?",
             self.inner.tables.leases
@@ -1074,7 +1116,7 @@ impl MySqlStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn poll_lease(&self, key: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
+    async fn poll_lease(&self, key: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
         let t = &self.inner.tables;
         let sql = format!(
             "SELECT (SELECT v FROM {} WHERE k = ? AND (expires_at IS NULL OR expires_at > {NOW})), \
@@ -1092,39 +1134,10 @@ impl MySqlStore {
     ///
     /// # Errors
     /// When the database is unreachable or slow, or the breaker is open.
-    pub async fn ping(&self) -> Result<Duration, Error> {
+    async fn ping(&self) -> Result<Duration, Error> {
         let start = Instant::now();
         self.call(|mut c| async move { c.ping().await }).await?;
         Ok(start.elapsed())
-    }
-
-    /// Drops this namespace's tables. The store is not meant to be used
-    /// afterwards; a new one creates them again.
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: cachelite_redis::MySqlStore) -> Result<(), cachelite_redis::Error> {
-    /// store.drop_tables().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn drop_tables(&self) -> Result<(), Error> {
-        let t = &self.inner.tables;
-        let sql = format!(
-            "DROP TABLE IF EXISTS {}, {}, {}, {}, {}, {}",
-            t.tags, t.entries, t.counters, t.leases, t.changes, t.meta
-        );
-        let opts = self.inner.opts.clone();
-        let run = async move {
-            let mut conn = Conn::new(opts).await?;
-            conn.query_drop(sql).await?;
-            conn.disconnect().await
-        };
-        tokio::time::timeout(self.inner.connect_timeout * 4, run)
-            .await
-            .map_err(|_| Error::Timeout)?
-            .map_err(Error::from)
     }
 
     /// The invalidation feed: polls the changes log every `poll_interval`
@@ -1139,8 +1152,7 @@ impl MySqlStore {
     /// }
     /// # }
     /// ```
-    #[must_use]
-    pub fn subscribe(&self, heartbeat: Duration) -> MySqlFeed {
+    fn subscribe(&self, heartbeat: Duration) -> MySqlFeed {
         let _ = heartbeat;
         MySqlFeed {
             store: self.clone(),
@@ -1149,6 +1161,28 @@ impl MySqlStore {
             backoff: Duration::ZERO,
         }
     }
+}
+
+/// Appends `op` to the changes log inside `tx`.
+async fn announce(
+    tables: &Tables,
+    tx: &mut Transaction<'_>,
+    op: Op,
+    origin: u64,
+) -> Result<(), mysql_async::Error> {
+    tx.query_drop(format!(
+        "UPDATE {} SET seq = LAST_INSERT_ID(seq + 1) WHERE id = 1",
+        tables.meta
+    ))
+    .await?;
+    tx.exec_drop(
+        format!(
+            "INSERT INTO {} (id, origin, msg, created_ms) VALUES (LAST_INSERT_ID(), ?, ?, {NOW})",
+            tables.changes
+        ),
+        (origin, Message { origin, op }.encode()),
+    )
+    .await
 }
 
 fn schema_sql(t: &Tables) -> Vec<String> {
@@ -1197,7 +1231,7 @@ fn schema_sql(t: &Tables) -> Vec<String> {
 pub struct MySqlFeed {
     store: MySqlStore,
     live: Option<Polling>,
-    pending: std::collections::VecDeque<SqlEvent>,
+    pending: std::collections::VecDeque<Event>,
     backoff: Duration,
 }
 
@@ -1262,11 +1296,13 @@ impl MySqlFeed {
             Polled::Changes(changes)
         })
     }
+}
 
-    /// The next event: [`SqlEvent::Connected`] once polling (connecting,
+impl Feed for MySqlFeed {
+    /// The next event: [`Event::Connected`] once polling (connecting,
     /// with a backoff, as needed), then announcements, and
-    /// [`SqlEvent::Disconnected`] when a poll fails or finds a gap.
-    pub async fn next(&mut self) -> SqlEvent {
+    /// [`Event::Disconnected`] when a poll fails or finds a gap.
+    async fn next(&mut self) -> Event {
         let inner = Arc::clone(&self.store.inner);
         let deadline = inner.connect_timeout + inner.response_timeout;
         loop {
@@ -1280,7 +1316,7 @@ impl MySqlFeed {
                 if let Ok(Ok(p)) = tokio::time::timeout(deadline, self.start()).await {
                     self.live = Some(p);
                     self.backoff = Duration::ZERO;
-                    return SqlEvent::Connected;
+                    return Event::Connected;
                 }
                 self.backoff =
                     (self.backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
@@ -1293,18 +1329,24 @@ impl MySqlFeed {
                     for (id, _, msg) in changes {
                         live.last = id;
                         self.pending.push_back(match Message::decode(&msg) {
-                            Some(m) => SqlEvent::Message(m),
-                            None => SqlEvent::Unreadable,
+                            Some(m) => Event::Message(m),
+                            None => Event::Unreadable,
                         });
                     }
                 }
                 _ => {
                     // A failed poll, or a gap: what was missed is unknown.
                     self.live = None;
-                    return SqlEvent::Disconnected;
+                    return Event::Disconnected;
                 }
             }
         }
+    }
+}
+
+impl From<mysql_async::Error> for Error {
+    fn from(e: mysql_async::Error) -> Self {
+        Error::Store(Box::new(e))
     }
 }
 

@@ -76,9 +76,10 @@ use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
 use crate::sql::{
-    self, BATCH, Counters, DbClock, SWEEP_BATCH, SqlEvent, Tables, check_key, check_tags, guarded,
+    self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, check_key, check_tags, guarded,
     ttl_ms,
 };
+use crate::{Event, Feed, Outcome, Put, Store};
 
 /// The most bytes of one `NOTIFY` payload (PostgreSQL's limit is 8000).
 const MAX_PAYLOAD: usize = 7900;
@@ -356,8 +357,8 @@ impl Queries {
         };
         let live = format!("(expires_at IS NULL OR expires_at > {NOW})");
         let q = vec![
-            // Now
-            format!("SELECT {NOW}"),
+            // Now, in microseconds
+            "SELECT (floor(extract(epoch from clock_timestamp()) * 1000000))::bigint".to_owned(),
             // Get
             format!("SELECT value, NOT {live} FROM {e} WHERE key = $1"),
             // GetMany
@@ -389,11 +390,12 @@ impl Queries {
             ),
             // DeleteIfEqual
             format!("DELETE FROM {e} WHERE key = $1 AND value = $2"),
-            // Remove: the entry (its tags follow), its counter, announced.
+            // Remove: the entry (its tags follow), its counter, announced;
+            // counts what was live.
             format!(
                 "WITH d AS (DELETE FROM {e} WHERE key = $1 RETURNING {live} AS live), \
-                 c AS (DELETE FROM {c} WHERE key = $1) \
-                 SELECT (SELECT count(*) FROM d WHERE live), {n}",
+                 c AS (DELETE FROM {c} WHERE key = $1 RETURNING {live} AS live) \
+                 SELECT (SELECT count(*) FROM d WHERE live) + (SELECT count(*) FROM c WHERE live), {n}",
                 n = notify_at(2, 3)
             ),
             // InvalidateTags
@@ -487,7 +489,9 @@ fn schema_sql(t: &Tables, unlogged: bool) -> String {
 
 fn is_transport(e: &Error) -> bool {
     match e {
-        Error::Postgres(e) => e.as_db_error().is_none(),
+        Error::Store(e) => e
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(|e| e.as_db_error().is_none()),
         Error::Timeout => true,
         _ => false,
     }
@@ -752,25 +756,145 @@ impl PostgresStore {
 
     // ---- the store's operations, on rendered keys and entry bytes ----
 
+    async fn purge(&self, key: &str) {
+        let k = key.to_owned();
+        // Failures are counted; the sweep deletes it later.
+        let _ = self
+            .call(Q::PurgeKey, |c, s| async move {
+                c.client.execute(&s, &[&k]).await
+            })
+            .await;
+    }
+
+    async fn notify(&self, payloads: Vec<String>) -> Result<(), Error> {
+        let channel = self.inner.channel.clone();
+        self.call(Q::Notify, |c, s| async move {
+            c.client.query_one(&s, &[&channel, &payloads]).await
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn delete_matching(&self, glob: &cachelite_runtime::Glob) -> Result<usize, Error> {
+        let like = sql::like_prefix(glob);
+        let mut after = String::new();
+        let mut deleted = 0;
+        loop {
+            let (l, a) = (like.clone(), after.clone());
+            let rows = self
+                .call(Q::ScanLike, |c, s| async move {
+                    c.client.query(&s, &[&l, &a]).await
+                })
+                .await?;
+            let page = rows.len();
+            let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            if let Some(last) = keys.last() {
+                after.clone_from(last);
+            }
+            let matched: Vec<String> = keys.into_iter().filter(|k| glob.is_match(k)).collect();
+            if !matched.is_empty() {
+                let n = self
+                    .call(Q::DeleteKeys, |c, s| async move {
+                        c.client.query_one(&s, &[&matched]).await
+                    })
+                    .await?;
+                deleted += usize::try_from(n.get::<_, i64>(0)).unwrap_or(0);
+            }
+            if page < BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Drops this namespace's tables (entries, tags, counters, leases).
+    /// The store is not meant to be used afterwards; a new one creates
+    /// them again.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: cachelite_redis::PostgresStore) -> Result<(), cachelite_redis::Error> {
+    /// store.drop_tables().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn drop_tables(&self) -> Result<(), Error> {
+        let t = &self.inner.tables;
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}, {}, {}, {}",
+            t.tags, t.entries, t.counters, t.leases
+        );
+        let r = tokio::time::timeout(self.inner.connect_timeout, self.connect_once(&sql)).await;
+        r.map_err(|_| Error::Timeout)?
+    }
+
+    async fn connect_once(&self, sql: &str) -> Result<(), Error> {
+        let (client, conn) = self.inner.config.connect(NoTls).await?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let r = client.batch_execute(sql).await;
+        drop(client);
+        let _ = driver.await;
+        Ok(r?)
+    }
+}
+
+impl Store for PostgresStore {
+    type Feed = PostgresFeed;
+
+    fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    fn version(&self) -> u32 {
+        self.inner.version
+    }
+
+    fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.inner.counters.snapshot()
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let c = &self.inner.counters;
+        bump(match outcome {
+            Outcome::Hit => &c.hits,
+            Outcome::Miss => &c.misses,
+            Outcome::Error => &c.errors,
+        });
+    }
+
+    fn is_breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+
+    fn supports_leases(&self) -> bool {
+        true
+    }
+
     /// The database's clock, in milliseconds since the Unix epoch, as this
     /// process estimates it (measured on first use and every minute).
     ///
     /// # Errors
     /// When the first measurement fails.
-    pub async fn now_ms(&self) -> Result<u64, Error> {
+    async fn now_ms(&self) -> Result<u64, Error> {
         let clock = &self.inner.clock;
         if let Some(first) = clock.claim() {
-            let sent = sql::unix_ms();
+            // Timed around the query alone, on a connection made
+            // beforehand: a connect inside the interval would skew it.
             let r = self
                 .call(Q::Now, |c, s| async move {
-                    c.client
-                        .query_one(&s, &[])
-                        .await
-                        .map(|r| r.get::<_, i64>(0))
+                    let sent = sql::unix_us();
+                    let db = c.client.query_one(&s, &[]).await?.get::<_, i64>(0);
+                    Ok((sent, sql::unix_us(), db))
                 })
                 .await;
             match r {
-                Ok(db) => clock.record(sent, sql::unix_ms(), db),
+                Ok((sent, received, db)) => clock.record(sent, received, db),
                 Err(e) if first => return Err(e),
                 Err(_) => {}
             }
@@ -782,7 +906,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         if check_key(key).is_err() {
             // Never stored: nothing to read.
             return Ok(None);
@@ -804,21 +928,11 @@ impl PostgresStore {
         }
     }
 
-    async fn purge(&self, key: &str) {
-        let k = key.to_owned();
-        // Failures are counted; the sweep deletes it later.
-        let _ = self
-            .call(Q::PurgeKey, |c, s| async move {
-                c.client.execute(&s, &[&k]).await
-            })
-            .await;
-    }
-
     /// The entries at `keys`, in order, in one statement.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
         let wanted: Vec<String> = keys
             .iter()
             .filter(|k| check_key(k).is_ok())
@@ -856,21 +970,21 @@ impl PostgresStore {
     /// # Errors
     /// [`Error::Key`] or [`Error::Encode`] for a key or tag over the limits
     /// (2048 and 512 bytes); otherwise when the database cannot be reached.
-    pub async fn put(
+    async fn put(
         &self,
         key: &str,
         entry: Vec<u8>,
         ttl: Option<Duration>,
         tags: &[String],
-        origin: Option<u64>,
+        mode: Put,
     ) -> Result<bool, Error> {
         check_key(key)?;
         check_tags(tags)?;
         let k = key.to_owned();
         let ttl = ttl.map(ttl_ms);
         let tags = tags.to_vec();
-        match origin {
-            Some(origin) => {
+        match mode {
+            Put::Announce { origin } => {
                 let channel = self.inner.channel.clone();
                 let payloads = payloads(Op::Keys(vec![key.to_owned()]), origin);
                 self.call(Q::PutAnnounce, |c, s| async move {
@@ -881,7 +995,7 @@ impl PostgresStore {
                 .await?;
                 Ok(true)
             }
-            None => {
+            Put::IfAbsent => {
                 let row = self
                     .call(Q::PutIfAbsent, |c, s| async move {
                         c.client.query_one(&s, &[&k, &entry, &ttl, &tags]).await
@@ -896,7 +1010,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn delete_if_equal(&self, key: &str, entry: &[u8]) -> Result<bool, Error> {
+    async fn delete_if_equal(&self, key: &str, entry: &[u8]) -> Result<bool, Error> {
         let (k, v) = (key.to_owned(), entry.to_vec());
         let n = self
             .call(Q::DeleteIfEqual, |c, s| async move {
@@ -906,17 +1020,13 @@ impl PostgresStore {
         Ok(n > 0)
     }
 
-    fn origin_or_own(&self, origin: Option<u64>) -> u64 {
-        origin.unwrap_or(self.inner.origin)
-    }
-
-    /// Deletes `key` and its counter; returns whether a live entry was
-    /// there. Announced from `origin` (`None`: this store's own).
+    /// Deletes `key` and its counter; returns whether a live entry or
+    /// counter was there. Announced from `origin`.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn remove(&self, key: &str, origin: Option<u64>) -> Result<bool, Error> {
-        let payloads = payloads(Op::Keys(vec![key.to_owned()]), self.origin_or_own(origin));
+    async fn remove(&self, key: &str, origin: u64) -> Result<bool, Error> {
+        let payloads = payloads(Op::Keys(vec![key.to_owned()]), origin);
         if check_key(key).is_err() {
             // Never stored; still announced, as every removal is.
             self.notify(payloads).await?;
@@ -933,19 +1043,14 @@ impl PostgresStore {
     }
 
     /// Deletes every entry carrying any of `tags`, in one statement;
-    /// returns how many went. Announced from `origin` (`None`: this
-    /// store's own).
+    /// returns how many went. Announced from `origin`.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn invalidate_tags(
-        &self,
-        tags: &[String],
-        origin: Option<u64>,
-    ) -> Result<usize, Error> {
+    async fn invalidate_tags(&self, tags: &[String], origin: u64) -> Result<usize, Error> {
         let tags = tags.to_vec();
         let channel = self.inner.channel.clone();
-        let payloads = payloads(Op::Tags(tags.clone()), self.origin_or_own(origin));
+        let payloads = payloads(Op::Tags(tags.clone()), origin);
         let row = self
             .call(Q::InvalidateTags, |c, s| async move {
                 c.client.query_one(&s, &[&tags, &channel, &payloads]).await
@@ -954,80 +1059,33 @@ impl PostgresStore {
         Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
-    async fn notify(&self, payloads: Vec<String>) -> Result<(), Error> {
-        let channel = self.inner.channel.clone();
-        self.call(Q::Notify, |c, s| async move {
-            c.client.query_one(&s, &[&channel, &payloads]).await
-        })
-        .await
-        .map(drop)
-    }
-
     /// Deletes every entry whose key matches the glob `pattern`; returns
     /// how many went. Keys are selected by the pattern's literal prefix
     /// and matched by cachelite's glob matcher, in this namespace's table
-    /// only. Announced from `origin` (`None`: this store's own), even
+    /// only. Announced from `origin`, even
     /// after a partial failure.
     ///
     /// # Errors
     /// [`Error::Glob`] for an invalid pattern (nothing announced);
     /// otherwise when the database cannot be reached.
-    pub async fn invalidate_glob(
-        &self,
-        pattern: &str,
-        origin: Option<u64>,
-    ) -> Result<usize, Error> {
+    async fn invalidate_glob(&self, pattern: &str, origin: u64) -> Result<usize, Error> {
         let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
         let outcome = self.delete_matching(&glob).await;
         let announced = self
-            .notify(payloads(
-                Op::Glob(pattern.to_owned()),
-                self.origin_or_own(origin),
-            ))
+            .notify(payloads(Op::Glob(pattern.to_owned()), origin))
             .await;
         outcome.and_then(|n| announced.map(|()| n))
     }
 
-    async fn delete_matching(&self, glob: &cachelite_runtime::Glob) -> Result<usize, Error> {
-        let like = sql::like_prefix(glob);
-        let mut after = String::new();
-        let mut deleted = 0;
-        loop {
-            let (l, a) = (like.clone(), after.clone());
-            let rows = self
-                .call(Q::ScanLike, |c, s| async move {
-                    c.client.query(&s, &[&l, &a]).await
-                })
-                .await?;
-            let page = rows.len();
-            let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-            if let Some(last) = keys.last() {
-                after.clone_from(last);
-            }
-            let matched: Vec<String> = keys.into_iter().filter(|k| glob.is_match(k)).collect();
-            if !matched.is_empty() {
-                let n = self
-                    .call(Q::DeleteKeys, |c, s| async move {
-                        c.client.query_one(&s, &[&matched]).await
-                    })
-                    .await?;
-                deleted += usize::try_from(n.get::<_, i64>(0)).unwrap_or(0);
-            }
-            if page < BATCH {
-                return Ok(deleted);
-            }
-        }
-    }
-
     /// Deletes every entry, tag, counter and lease of this namespace and
     /// version, and nothing else; returns how many entries and counters
-    /// went. Announced from `origin` (`None`: this store's own).
+    /// went. Announced from `origin`.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn clear(&self, origin: Option<u64>) -> Result<usize, Error> {
+    async fn clear(&self, origin: u64) -> Result<usize, Error> {
         let channel = self.inner.channel.clone();
-        let payloads = payloads(Op::Clear, self.origin_or_own(origin));
+        let payloads = payloads(Op::Clear, origin);
         let row = self
             .call(Q::Clear, |c, s| async move {
                 c.client.query_one(&s, &[&channel, &payloads]).await
@@ -1044,7 +1102,7 @@ impl PostgresStore {
     /// # Errors
     /// [`Error::Key`] for a key over the limit; otherwise when the database
     /// cannot be reached, or the sum overflows 64 bits.
-    pub async fn incr(
+    async fn incr(
         &self,
         key: &str,
         delta: i64,
@@ -1066,7 +1124,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn try_lease(&self, key: &str, ttl: Duration) -> Result<Option<String>, Error> {
+    async fn try_lease(&self, key: &str, ttl: Duration) -> Result<Option<String>, Error> {
         check_key(key)?;
         let token = format!("{:032x}", fastrand::u128(..));
         let (k, t, ms) = (key.to_owned(), token.clone(), ttl_ms(ttl));
@@ -1082,7 +1140,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn release_lease(&self, key: &str, token: &str) -> Result<(), Error> {
+    async fn release_lease(&self, key: &str, token: &str) -> Result<(), Error> {
         let (k, t) = (key.to_owned(), token.to_owned());
         self.call(Q::ReleaseLease, |c, s| async move {
             c.client.execute(&s, &[&k, &t]).await
@@ -1095,7 +1153,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn poll_lease(&self, key: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
+    async fn poll_lease(&self, key: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
         let k = key.to_owned();
         let row = self
             .call(Q::PollLease, |c, s| async move {
@@ -1109,7 +1167,7 @@ impl PostgresStore {
     ///
     /// # Errors
     /// When the database is unreachable or slow, or the breaker is open.
-    pub async fn ping(&self) -> Result<Duration, Error> {
+    async fn ping(&self) -> Result<Duration, Error> {
         let start = Instant::now();
         self.call(
             Q::Now,
@@ -1117,39 +1175,6 @@ impl PostgresStore {
         )
         .await?;
         Ok(start.elapsed())
-    }
-
-    /// Drops this namespace's tables (entries, tags, counters, leases).
-    /// The store is not meant to be used afterwards; a new one creates
-    /// them again.
-    ///
-    /// # Errors
-    /// When the database cannot be reached.
-    ///
-    /// ```no_run
-    /// # async fn demo(store: cachelite_redis::PostgresStore) -> Result<(), cachelite_redis::Error> {
-    /// store.drop_tables().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn drop_tables(&self) -> Result<(), Error> {
-        let t = &self.inner.tables;
-        let sql = format!(
-            "DROP TABLE IF EXISTS {}, {}, {}, {}",
-            t.tags, t.entries, t.counters, t.leases
-        );
-        let r = tokio::time::timeout(self.inner.connect_timeout, self.connect_once(&sql)).await;
-        r.map_err(|_| Error::Timeout)?
-    }
-
-    async fn connect_once(&self, sql: &str) -> Result<(), Error> {
-        let (client, conn) = self.inner.config.connect(NoTls).await?;
-        let driver = tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let r = client.batch_execute(sql).await;
-        drop(client);
-        let _ = driver.await;
-        Ok(r?)
     }
 
     /// The invalidation feed: a connection of its own that `LISTEN`s on
@@ -1164,8 +1189,7 @@ impl PostgresStore {
     /// }
     /// # }
     /// ```
-    #[must_use]
-    pub fn subscribe(&self, heartbeat: Duration) -> PostgresFeed {
+    fn subscribe(&self, heartbeat: Duration) -> PostgresFeed {
         let mut config = self.inner.config.clone();
         config.application_name(format!("cachelite listen {}", self.inner.channel));
         PostgresFeed {
@@ -1238,12 +1262,14 @@ impl PostgresFeed {
             next_check: tokio::time::Instant::now() + self.heartbeat,
         })
     }
+}
 
-    /// The next event: [`SqlEvent::Connected`] once listening (connecting,
+impl Feed for PostgresFeed {
+    /// The next event: [`Event::Connected`] once listening (connecting,
     /// with a backoff, as needed), then announcements, and
-    /// [`SqlEvent::Disconnected`] as soon as the connection is lost or
+    /// [`Event::Disconnected`] as soon as the connection is lost or
     /// stops answering.
-    pub async fn next(&mut self) -> SqlEvent {
+    async fn next(&mut self) -> Event {
         loop {
             let Some(live) = &mut self.live else {
                 if !self.backoff.is_zero() {
@@ -1253,7 +1279,7 @@ impl PostgresFeed {
                     Ok(Ok(l)) => {
                         self.live = Some(l);
                         self.backoff = Duration::ZERO;
-                        return SqlEvent::Connected;
+                        return Event::Connected;
                     }
                     _ => {
                         self.backoff = (self.backoff * 2)
@@ -1266,11 +1292,11 @@ impl PostgresFeed {
                 payload = live.payloads.recv() => {
                     let Some(p) = payload else {
                         self.live = None;
-                        return SqlEvent::Disconnected;
+                        return Event::Disconnected;
                     };
                     return match B64.decode(p.as_bytes()).ok().and_then(|b| Message::decode(&b)) {
-                        Some(m) => SqlEvent::Message(m),
-                        None => SqlEvent::Unreadable,
+                        Some(m) => Event::Message(m),
+                        None => Event::Unreadable,
                     };
                 }
                 () = tokio::time::sleep_until(live.next_check) => {
@@ -1279,11 +1305,17 @@ impl PostgresFeed {
                         live.next_check = tokio::time::Instant::now() + self.heartbeat;
                     } else {
                         self.live = None;
-                        return SqlEvent::Disconnected;
+                        return Event::Disconnected;
                     }
                 }
             }
         }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Error::Store(Box::new(e))
     }
 }
 

@@ -20,21 +20,6 @@ pub(crate) const BATCH: usize = 500;
 /// Rows the periodic sweep deletes per statement.
 pub(crate) const SWEEP_BATCH: i64 = 1000;
 
-/// What a store's feed reports: the shape of the two-tier cache's feed
-/// events.
-#[allow(private_interfaces)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlEvent {
-    /// The feed now receives every announcement made from here on.
-    Connected,
-    /// The feed may have missed announcements.
-    Disconnected,
-    /// An announcement.
-    Message(Message),
-    /// A payload that did not decode: the receiver assumes the worst.
-    Unreadable,
-}
-
 /// The names of one namespace's tables: `cachelite_{ns}_v{version}` and
 /// that with `_tags`, `_counters`, `_leases`, `_changes` and `_meta`.
 ///
@@ -152,38 +137,41 @@ pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
         .max(1)
 }
 
-/// Local Unix time in milliseconds.
-pub(crate) fn unix_ms() -> i64 {
+/// Local Unix time in microseconds.
+pub(crate) fn unix_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-/// How long an estimate of the database's clock is trusted.
-const CLOCK_RESYNC_MS: i64 = 60_000;
+/// How long an estimate of the database's clock is trusted (µs).
+const CLOCK_RESYNC_US: i64 = 60_000_000;
 
-/// This process's estimate of the database's clock.
+/// This process's estimate of the database's clock, to within half a
+/// round trip: entries carry their end on it, so two processes whose
+/// estimates differ by more than a fraction of a millisecond would
+/// disagree on when an entry ends.
 #[derive(Debug, Default)]
 pub(crate) struct DbClock {
-    /// Database time minus local time, in milliseconds.
-    offset_ms: AtomicI64,
-    /// Local time of the last measurement (ms); 0: never.
-    measured_ms: AtomicI64,
+    /// Database time minus local time, in microseconds.
+    offset_us: AtomicI64,
+    /// Local time of the last measurement (µs); 0: never.
+    measured_us: AtomicI64,
 }
 
 impl DbClock {
-    /// Whether the estimate needs measuring now; claims the measurement
-    /// for the caller (the others go on with the old estimate) unless
-    /// there is none yet.
+    /// Whether the estimate needs measuring now: `Some(first)` claims the
+    /// measurement for the caller (the others go on with the old estimate,
+    /// unless there is none yet).
     pub(crate) fn claim(&self) -> Option<bool> {
-        let measured = self.measured_ms.load(Ordering::Acquire);
-        let now = unix_ms();
+        let measured = self.measured_us.load(Ordering::Acquire);
+        let now = unix_us();
         if measured == 0 {
             return Some(true);
         }
-        if now.saturating_sub(measured) > CLOCK_RESYNC_MS || now < measured {
+        if now.saturating_sub(measured) > CLOCK_RESYNC_US || now < measured {
             let ours = self
-                .measured_ms
+                .measured_us
                 .compare_exchange(measured, now.max(1), Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
             return ours.then_some(false);
@@ -191,18 +179,18 @@ impl DbClock {
         None
     }
 
-    /// Records the database's time `db_ms`, read between local `sent` and
-    /// `received` (ms).
-    pub(crate) fn record(&self, sent: i64, received: i64, db_ms: i64) {
+    /// Records the database's time `db_us`, read between local `sent` and
+    /// `received` (µs).
+    pub(crate) fn record(&self, sent: i64, received: i64, db_us: i64) {
         let local = sent + (received - sent) / 2;
-        self.offset_ms.store(db_ms - local, Ordering::Release);
-        self.measured_ms.store(received.max(1), Ordering::Release);
+        self.offset_us.store(db_us - local, Ordering::Release);
+        self.measured_us.store(received.max(1), Ordering::Release);
     }
 
-    /// The database's time now, as estimated.
+    /// The database's time now in milliseconds, as estimated.
     pub(crate) fn now_ms(&self) -> u64 {
-        let ms = unix_ms().saturating_add(self.offset_ms.load(Ordering::Acquire));
-        u64::try_from(ms).unwrap_or(0)
+        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        u64::try_from(us / 1000).unwrap_or(0)
     }
 }
 
@@ -433,11 +421,11 @@ mod tests {
     fn the_clock_estimate_follows_the_database() {
         let clock = DbClock::default();
         assert_eq!(clock.claim(), Some(true));
-        let received = unix_ms();
-        let sent = received - 2;
-        clock.record(sent, received, sent + 1 + 5_000);
+        let received = unix_us();
+        let sent = received - 2_000;
+        clock.record(sent, received, sent + 1_000 + 5_000_000);
         assert_eq!(clock.claim(), None);
-        let ahead = i64::try_from(clock.now_ms()).unwrap() - unix_ms();
+        let ahead = i64::try_from(clock.now_ms()).unwrap() - unix_us() / 1000;
         assert!((4_990..=5_010).contains(&ahead), "{ahead}");
     }
 

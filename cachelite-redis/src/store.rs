@@ -1,11 +1,14 @@
 //! The remote tier: one namespace of one Redis server.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures::StreamExt;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{PubSubSink, PubSubStream};
 use redis::{Cmd, FromRedisValue, Pipeline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,8 +16,9 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
-use crate::codec::{self, Codec, Decoded, Expiry};
+use crate::codec::Codec;
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::remote::{self, Event, Feed, Outcome, Put, Store, px};
 use crate::tls::{self, TlsSettings};
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
@@ -58,6 +62,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+";
+
+/// Adds ARGV[1] to a counter; a counter this call creates expires after
+/// ARGV[2] ms (0: never). Returns the new value.
+const INCR_COUNTER: &str = r"
+local existed = redis.call('EXISTS', KEYS[1])
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if existed == 0 and ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return v
 ";
 
 /// Counters of a [`RedisStore`], shared by its clones.
@@ -335,24 +351,6 @@ struct StoreInner {
     clock: ServerClock,
 }
 
-/// A value read from Redis, with what the local tier needs to hold it.
-#[derive(Debug)]
-pub(crate) struct Fetched<V> {
-    pub(crate) value: V,
-    pub(crate) tags: Vec<String>,
-    /// Time left in Redis, from the expiry in the entry's envelope (never
-    /// more than the TTL it was written with); `None` when the entry does
-    /// not expire.
-    pub(crate) ttl: Option<Duration>,
-}
-
-/// Milliseconds for `PX`: rounded up, at least 1.
-fn px(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
 fn is_transport(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -543,7 +541,7 @@ impl RedisStore {
         V: DeserializeOwned,
     {
         let rendered = render_key(key)?;
-        Ok(self.fetch(&rendered).await?.map(|f| f.value))
+        Ok(remote::fetch(self, &rendered).await?.map(|f| f.value))
     }
 
     /// Stores `value` under `key`, expiring after `ttl` (`None`: never),
@@ -590,8 +588,12 @@ impl RedisStore {
     {
         let rendered = render_key(key)?;
         let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
-        self.write(&rendered, value, ttl, &tags, self.inner.origin)
+        let mode = Put::Announce {
+            origin: self.inner.origin,
+        };
+        remote::put_value(self, &rendered, value, ttl, &tags, mode)
             .await
+            .map(drop)
     }
 
     /// Deletes `key`; returns whether Redis held it. Published.
@@ -662,14 +664,6 @@ impl RedisStore {
 
     // ---- crate-internal operations, by rendered key and with an origin ----
 
-    pub(crate) fn timeouts(&self) -> (Duration, Duration) {
-        (self.inner.connect_timeout, self.inner.response_timeout)
-    }
-
-    pub(crate) fn count_error(&self) {
-        bump(&self.inner.counters.errors);
-    }
-
     /// The server's time now (ms since the Unix epoch), as this process
     /// estimates it. Measured with `TIME` on first use; afterwards one
     /// caller at a time refreshes an estimate older than a minute while the
@@ -699,120 +693,31 @@ impl RedisStore {
         Ok(clock.now_ms())
     }
 
-    pub(crate) async fn fetch<V: DeserializeOwned>(
-        &self,
-        rendered: &str,
-    ) -> Result<Option<Fetched<V>>, Error> {
-        self.server_now_ms().await?;
-        let key = self.inner.keys.entry(rendered);
-        let mut get = redis::cmd("GET");
-        get.arg(&key);
-        let raw: Option<Vec<u8>> = self.run(Req::Cmd(&get)).await?;
-        Ok(self.decode_fetched(&key, raw).await)
-    }
-
-    async fn decode_fetched<V: DeserializeOwned>(
-        &self,
-        key: &str,
-        raw: Option<Vec<u8>>,
-    ) -> Option<Fetched<V>> {
-        let c = &self.inner.counters;
-        let Some(raw) = raw else {
-            bump(&c.misses);
-            return None;
-        };
-        match codec::decode::<V>(&raw) {
-            Decoded::Entry(e) => {
-                bump(&c.hits);
-                let ttl = e.expiry.map(|x| self.time_left(x));
-                Some(Fetched {
-                    value: e.value,
-                    tags: e.tags,
-                    ttl,
-                })
-            }
-            outcome => {
-                bump(&c.misses);
-                // An outdated envelope is no error: the next write of the
-                // key replaces it.
-                if matches!(outcome, Decoded::Corrupt) {
-                    bump(&c.errors);
-                }
-                // Only if nobody has replaced it meanwhile; failure to
-                // delete is already counted by `run`.
-                let mut del = redis::cmd("EVAL");
-                del.arg(DELETE_IF_EQUAL).arg(1).arg(key).arg(&raw);
-                let _ = self.run::<i64>(Req::Cmd(&del)).await;
-                None
-            }
-        }
-    }
-
-    /// What is left of an entry's life: until its end on the server's
-    /// clock, never more than the TTL it was written with (which bounds
-    /// the harm of a wrong clock estimate, here or at the writer).
-    fn time_left(&self, expiry: Expiry) -> Duration {
-        let left = expiry
-            .at_ms
-            .saturating_sub(self.inner.clock.now_ms())
-            .min(expiry.ttl_ms);
-        Duration::from_millis(left)
-    }
-
-    /// Writes and publishes; the TTL is sent as `PX` milliseconds.
-    pub(crate) async fn write<V: Serialize + ?Sized>(
-        &self,
-        rendered: &str,
-        value: &V,
-        ttl: Option<Duration>,
-        tags: &[String],
-        origin: u64,
-    ) -> Result<(), Error> {
-        self.put(rendered, value, ttl, tags, Some(origin))
-            .await
-            .map(drop)
-    }
-
-    /// Stores a computed value only if the key is still absent (`SET NX`),
-    /// unpublished; returns whether it was stored.
+    /// Writes an encoded entry: `SET` and `PUBLISH` from the origin in one
+    /// round trip, or for [`Put::IfAbsent`] `SET NX` alone; returns whether
+    /// the entry was stored. The TTL is sent as `PX` milliseconds.
     ///
-    /// No local tier can hold a copy of an absent key: every copy came
+    /// An [`Put::IfAbsent`] write (a computed value) need not be announced:
+    /// no local tier can hold a copy of an absent key. Every copy came
     /// from Redis or from a write, an entry's local copy ends no later
     /// than the entry, and every removal made through cachelite is
-    /// published. So there is nothing to announce, and a value that lost
-    /// the race to another writer is not stored at all. (A key that Redis
-    /// evicted under memory pressure, or that was deleted outside
-    /// cachelite, may still have copies; the new value is then another
-    /// result of the same computation, and those copies end with their
-    /// TTL.)
-    pub(crate) async fn fill<V: Serialize + ?Sized>(
+    /// published. A value that lost the race to another writer is not
+    /// stored at all. (A key that Redis evicted under memory pressure, or
+    /// that was deleted outside cachelite, may still have copies; the new
+    /// value is then another result of the same computation, and those
+    /// copies end with their TTL.)
+    async fn put_entry(
         &self,
         rendered: &str,
-        value: &V,
+        bytes: Vec<u8>,
         ttl: Option<Duration>,
         tags: &[String],
+        mode: Put,
     ) -> Result<bool, Error> {
-        self.put(rendered, value, ttl, tags, None).await
-    }
-
-    /// `SET` and `PUBLISH` from `origin` in one round trip, or with no
-    /// origin `SET NX` alone; returns whether the value was stored.
-    async fn put<V: Serialize + ?Sized>(
-        &self,
-        rendered: &str,
-        value: &V,
-        ttl: Option<Duration>,
-        tags: &[String],
-        origin: Option<u64>,
-    ) -> Result<bool, Error> {
-        let expiry = match ttl {
-            Some(t) => Some(Expiry {
-                at_ms: self.server_now_ms().await?.saturating_add(px(t)),
-                ttl_ms: px(t),
-            }),
-            None => None,
+        let origin = match mode {
+            Put::Announce { origin } => Some(origin),
+            Put::IfAbsent => None,
         };
-        let bytes = codec::encode(self.inner.codec, value, expiry, tags)?;
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
         let mut pipe = redis::pipe();
@@ -852,7 +757,7 @@ impl RedisStore {
         Ok(!matches!(stored, redis::Value::Nil | redis::Value::Int(0)))
     }
 
-    pub(crate) async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
+    async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
         let msg = Message {
             origin,
             op: Op::Keys(vec![rendered.to_owned()]),
@@ -861,6 +766,7 @@ impl RedisStore {
         let mut pipe = redis::pipe();
         pipe.cmd("UNLINK")
             .arg(self.inner.keys.entry(rendered))
+            .arg(self.inner.keys.counter(rendered))
             .cmd("PUBLISH")
             .arg(self.inner.keys.channel())
             .arg(msg)
@@ -869,11 +775,7 @@ impl RedisStore {
         Ok(n > 0)
     }
 
-    pub(crate) async fn invalidate_tags_from(
-        &self,
-        tags: &[String],
-        origin: u64,
-    ) -> Result<usize, Error> {
+    async fn invalidate_tags_from(&self, tags: &[String], origin: u64) -> Result<usize, Error> {
         let mut deleted = 0;
         let mut outcome = Ok(());
         for tag in tags {
@@ -914,11 +816,7 @@ impl RedisStore {
         Ok(deleted)
     }
 
-    pub(crate) async fn invalidate_glob_from(
-        &self,
-        pattern: &str,
-        origin: u64,
-    ) -> Result<usize, Error> {
+    async fn invalidate_glob_from(&self, pattern: &str, origin: u64) -> Result<usize, Error> {
         let glob = cachelite_runtime::Glob::new(pattern).map_err(|e| Error::Glob(e.to_string()))?;
         let keys = &self.inner.keys;
         let outcome = self
@@ -933,7 +831,7 @@ impl RedisStore {
         outcome.and_then(|n| published.map(|()| n))
     }
 
-    pub(crate) async fn clear_from(&self, origin: u64) -> Result<usize, Error> {
+    async fn clear_from(&self, origin: u64) -> Result<usize, Error> {
         let keys = &self.inner.keys;
         let outcome = self
             .unlink_scanned(&keys.everything(), |k| keys.owns(k))
@@ -988,11 +886,7 @@ impl RedisStore {
 
     /// Tries to take the lease on `rendered` for `ttl`; `Some(token)` if
     /// taken.
-    pub(crate) async fn try_lease(
-        &self,
-        rendered: &str,
-        ttl: Duration,
-    ) -> Result<Option<String>, Error> {
+    async fn try_lease_raw(&self, rendered: &str, ttl: Duration) -> Result<Option<String>, Error> {
         let token = format!("{:032x}", fastrand::u128(..));
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.inner.keys.lock(rendered))
@@ -1005,7 +899,7 @@ impl RedisStore {
     }
 
     /// Releases a lease if it is still ours (compare and delete).
-    pub(crate) async fn release_lease(&self, rendered: &str, token: &str) -> Result<(), Error> {
+    async fn release_lease_raw(&self, rendered: &str, token: &str) -> Result<(), Error> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(DELETE_IF_EQUAL)
             .arg(1)
@@ -1014,26 +908,57 @@ impl RedisStore {
         self.run::<i64>(Req::Cmd(&cmd)).await.map(drop)
     }
 
-    /// One poll of a waiter: the value if it has landed, and whether the
-    /// lease is still held.
-    pub(crate) async fn poll_leased<V: DeserializeOwned>(
-        &self,
-        rendered: &str,
-    ) -> Result<(Option<Fetched<V>>, bool), Error> {
-        self.server_now_ms().await?;
+    /// One poll of a waiter: the entry if it has landed, and whether the
+    /// lease is still held, in one round trip.
+    async fn poll_lease_raw(&self, rendered: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
         let keys = &self.inner.keys;
-        let key = keys.entry(rendered);
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
-            .arg(&key)
+            .arg(keys.entry(rendered))
             .cmd("EXISTS")
             .arg(keys.lock(rendered));
-        let (raw, held): (Option<Vec<u8>>, bool) = self.run(Req::Pipe(&pipe)).await?;
-        if raw.is_none() {
-            // Not a miss of the cache: the leader is still computing.
-            return Ok((None, held));
+        self.run(Req::Pipe(&pipe)).await
+    }
+
+    async fn get_raw(&self, rendered: &str) -> Result<Option<Vec<u8>>, Error> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.inner.keys.entry(rendered));
+        self.run(Req::Cmd(&get)).await
+    }
+
+    async fn get_many_raw(&self, rendered: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        if rendered.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok((self.decode_fetched(&key, raw).await, held))
+        let mut pipe = redis::pipe();
+        for r in rendered {
+            pipe.cmd("GET").arg(self.inner.keys.entry(r));
+        }
+        self.run(Req::Pipe(&pipe)).await
+    }
+
+    async fn delete_if_equal_raw(&self, rendered: &str, entry: &[u8]) -> Result<bool, Error> {
+        let mut del = redis::cmd("EVAL");
+        del.arg(DELETE_IF_EQUAL)
+            .arg(1)
+            .arg(self.inner.keys.entry(rendered))
+            .arg(entry);
+        self.run::<i64>(Req::Cmd(&del)).await.map(|n| n > 0)
+    }
+
+    async fn incr_raw(
+        &self,
+        rendered: &str,
+        delta: i64,
+        ttl_on_create: Option<Duration>,
+    ) -> Result<i64, Error> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(INCR_COUNTER)
+            .arg(1)
+            .arg(self.inner.keys.counter(rendered))
+            .arg(delta)
+            .arg(ttl_on_create.map_or(0, px));
+        self.run(Req::Cmd(&cmd)).await
     }
 
     // ---- the guarded call ----
@@ -1123,17 +1048,250 @@ impl RedisStore {
     }
 }
 
+impl Store for RedisStore {
+    type Feed = RedisFeed;
+
+    fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    fn version(&self) -> u32 {
+        self.inner.version
+    }
+
+    fn codec(&self) -> Codec {
+        self.inner.codec
+    }
+
+    fn now_ms(&self) -> impl Future<Output = Result<u64, Error>> + Send {
+        self.server_now_ms()
+    }
+
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send {
+        self.get_raw(key)
+    }
+
+    fn get_many(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>, Error>> + Send {
+        self.get_many_raw(keys)
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        entry: Vec<u8>,
+        ttl: Option<Duration>,
+        tags: &[String],
+        mode: Put,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        self.put_entry(key, entry, ttl, tags, mode)
+    }
+
+    fn delete_if_equal(
+        &self,
+        key: &str,
+        entry: &[u8],
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        self.delete_if_equal_raw(key, entry)
+    }
+
+    fn remove(&self, key: &str, origin: u64) -> impl Future<Output = Result<bool, Error>> + Send {
+        self.remove_rendered(key, origin)
+    }
+
+    fn invalidate_tags(
+        &self,
+        tags: &[String],
+        origin: u64,
+    ) -> impl Future<Output = Result<usize, Error>> + Send {
+        self.invalidate_tags_from(tags, origin)
+    }
+
+    fn invalidate_glob(
+        &self,
+        pattern: &str,
+        origin: u64,
+    ) -> impl Future<Output = Result<usize, Error>> + Send {
+        self.invalidate_glob_from(pattern, origin)
+    }
+
+    fn clear(&self, origin: u64) -> impl Future<Output = Result<usize, Error>> + Send {
+        self.clear_from(origin)
+    }
+
+    fn supports_leases(&self) -> bool {
+        true
+    }
+
+    fn try_lease(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        self.try_lease_raw(key, ttl)
+    }
+
+    fn release_lease(
+        &self,
+        key: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        self.release_lease_raw(key, token)
+    }
+
+    fn poll_lease(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<(Option<Vec<u8>>, bool), Error>> + Send {
+        self.poll_lease_raw(key)
+    }
+
+    fn incr(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl_on_create: Option<Duration>,
+    ) -> impl Future<Output = Result<i64, Error>> + Send {
+        self.incr_raw(key, delta, ttl_on_create)
+    }
+
+    fn ping(&self) -> impl Future<Output = Result<Duration, Error>> + Send {
+        RedisStore::ping(self)
+    }
+
+    fn stats(&self) -> StoreStats {
+        RedisStore::stats(self)
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let c = &self.inner.counters;
+        bump(match outcome {
+            Outcome::Hit => &c.hits,
+            Outcome::Miss => &c.misses,
+            Outcome::Error => &c.errors,
+        });
+    }
+
+    fn is_breaker_open(&self) -> bool {
+        RedisStore::is_breaker_open(self)
+    }
+
+    fn subscribe(&self, heartbeat: Duration) -> RedisFeed {
+        RedisFeed {
+            client: self.inner.client.clone(),
+            channel: self.inner.keys.channel(),
+            timeout: self.inner.connect_timeout.max(Duration::from_secs(1)),
+            heartbeat,
+            conn: None,
+            backoff: None,
+        }
+    }
+}
+
+/// The invalidation feed of a [`RedisStore`]: one pub/sub connection
+/// subscribed to the namespace's channel, pinged every heartbeat (a
+/// connection that stops answering counts as dropped), reconnected with a
+/// backoff of 10 ms doubling to 500 ms.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), cachelite_redis::Error> {
+/// use cachelite_redis::{Event, Feed, RedisStore, Store};
+/// let store = RedisStore::open("redis://127.0.0.1/", "demo")?;
+/// let mut feed = store.subscribe(std::time::Duration::from_secs(1));
+/// assert_eq!(feed.next().await, Event::Connected);
+/// # Ok(()) }
+/// ```
+pub struct RedisFeed {
+    client: redis::Client,
+    channel: String,
+    timeout: Duration,
+    heartbeat: Duration,
+    conn: Option<(PubSubSink, PubSubStream, tokio::time::Interval)>,
+    /// The pause before the next connection attempt; `None` before the
+    /// first.
+    backoff: Option<Duration>,
+}
+
+impl std::fmt::Debug for RedisFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisFeed")
+            .field("channel", &self.channel)
+            .field("connected", &self.conn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisFeed {
+    async fn connect(&self) -> Option<(PubSubSink, PubSubStream)> {
+        let timeout = self.timeout;
+        let ps = tokio::time::timeout(timeout, self.client.get_async_pubsub())
+            .await
+            .ok()?
+            .ok()?;
+        let (mut sink, stream) = ps.split();
+        tokio::time::timeout(timeout, sink.subscribe(&self.channel))
+            .await
+            .ok()?
+            .ok()?;
+        Some((sink, stream))
+    }
+
+    fn dropped(&mut self) -> Event {
+        self.conn = None;
+        Event::Disconnected
+    }
+}
+
+impl Feed for RedisFeed {
+    async fn next(&mut self) -> Event {
+        loop {
+            let Some((sink, stream, beat)) = &mut self.conn else {
+                if let Some(pause) = self.backoff {
+                    tokio::time::sleep(pause).await;
+                }
+                if let Some((sink, stream)) = self.connect().await {
+                    self.backoff = Some(Duration::from_millis(10));
+                    let beat = tokio::time::interval_at(
+                        tokio::time::Instant::now() + self.heartbeat,
+                        self.heartbeat,
+                    );
+                    self.conn = Some((sink, stream, beat));
+                    return Event::Connected;
+                }
+                self.backoff = Some(match self.backoff {
+                    None => Duration::from_millis(10),
+                    Some(b) => (b * 2).min(Duration::from_millis(500)),
+                });
+                continue;
+            };
+            tokio::select! {
+                msg = stream.next() => {
+                    return match msg {
+                        Some(m) => Message::decode(m.get_payload_bytes())
+                            .map_or(Event::Unreadable, Event::Message),
+                        None => self.dropped(),
+                    };
+                }
+                _ = beat.tick() => {
+                    let pong = tokio::time::timeout(
+                        self.heartbeat.max(self.timeout),
+                        sink.ping::<redis::Value>(),
+                    )
+                    .await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        return self.dropped();
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ttls_round_up_to_whole_milliseconds() {
-        assert_eq!(px(Duration::from_micros(1)), 1);
-        assert_eq!(px(Duration::ZERO), 1);
-        assert_eq!(px(Duration::from_micros(150_001)), 151);
-        assert_eq!(px(Duration::from_millis(150)), 150);
-    }
 
     #[test]
     fn the_server_clock_is_estimated_from_time_replies() {
@@ -1147,24 +1305,6 @@ mod tests {
         let local_ms = u64::try_from(unix_us() / 1000).unwrap();
         let ahead = clock.now_ms() - local_ms;
         assert!((4_999..=5_001).contains(&ahead), "{ahead}");
-    }
-
-    #[test]
-    fn time_left_comes_from_the_envelope_and_never_exceeds_the_ttl() {
-        let store = RedisStore::open("redis://127.0.0.1:1/", "a").unwrap();
-        let now = store.inner.clock.now_ms();
-        let left = |at_ms, ttl_ms| store.time_left(Expiry { at_ms, ttl_ms });
-        let l = left(now + 1_500, 1_500);
-        assert!(
-            l <= Duration::from_millis(1_500) && l >= Duration::from_millis(1_400),
-            "{l:?}"
-        );
-        assert_eq!(left(now - 10, 1_500), Duration::ZERO, "ended");
-        assert_eq!(
-            left(u64::MAX, 1_500),
-            Duration::from_millis(1_500),
-            "capped"
-        );
     }
 
     #[test]

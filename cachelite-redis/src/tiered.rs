@@ -35,15 +35,14 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use cachelite_runtime::{Cache, Glob};
-use futures::StreamExt;
 use futures::future::Either;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::channel::{Message, Op};
 use crate::key::{parse_rendered, render_key_short};
-use crate::store::{Fetched, RedisStore};
+use crate::remote::{self, Event, Feed, Fetched, Outcome, Put, Store};
+use crate::{Error, RedisStore};
 
 /// What a [`TieredCache`] can be keyed by: a serializable key (its serde
 /// form names it in Redis, the same in every process) whose owned form
@@ -244,8 +243,8 @@ pub struct TieredStats {
 /// # Ok(()) }
 /// ```
 #[must_use]
-pub struct TieredCacheBuilder<K: ?Sized + ToOwned, V> {
-    store: RedisStore,
+pub struct TieredCacheBuilder<K: ?Sized + ToOwned, V, S = RedisStore> {
+    store: S,
     local: Option<Cache<K::Owned, V>>,
     local_capacity: usize,
     local_ttl: Option<Duration>,
@@ -261,10 +260,11 @@ struct LeaseConfig {
     wait: Duration,
 }
 
-impl<K, V> TieredCacheBuilder<K, V>
+impl<K, V, S> TieredCacheBuilder<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     /// The local tier's item bound (default 10 000, LRU), when no
     /// [`TieredCacheBuilder::local`] cache is given.
@@ -320,7 +320,7 @@ where
     /// # Errors
     /// [`Error::NoRuntime`] outside a tokio runtime; [`Error::Config`] for a
     /// zero capacity or heartbeat.
-    pub fn build(self) -> Result<TieredCache<K, V>, Error> {
+    pub fn build(self) -> Result<TieredCache<K, V, S>, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         if self.heartbeat.is_zero() {
             return Err(Error::Config(
@@ -355,10 +355,7 @@ where
         });
         let sub = Subscriber {
             shared: Arc::downgrade(&shared),
-            client: shared.store.client().clone(),
-            channel: shared.store.channel(),
-            timeout: shared.store.timeouts().0.max(Duration::from_secs(1)),
-            heartbeat: self.heartbeat,
+            feed: shared.store.subscribe(self.heartbeat),
             stopped,
         };
         handle.spawn(sub.run());
@@ -400,15 +397,15 @@ where
 /// cache.invalidate_glob("#1*").await?; // integer keys render as #12
 /// # Ok(()) }
 /// ```
-pub struct TieredCache<K: ?Sized + ToOwned, V> {
-    pub(crate) shared: Arc<Shared<K, V>>,
+pub struct TieredCache<K: ?Sized + ToOwned, V, S = RedisStore> {
+    pub(crate) shared: Arc<Shared<K, V, S>>,
     /// A handle on `shared.l1`, held here too so that a local hit reaches
     /// the local tier in as few dependent loads as a plain `Cache` hit.
     l1: Cache<K::Owned, V>,
     _key: PhantomData<fn(&K)>,
 }
 
-impl<K: ?Sized + ToOwned, V> Clone for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S> Clone for TieredCache<K, V, S> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
@@ -418,7 +415,7 @@ impl<K: ?Sized + ToOwned, V> Clone for TieredCache<K, V> {
     }
 }
 
-impl<K: ?Sized + ToOwned, V> std::fmt::Debug for TieredCache<K, V> {
+impl<K: ?Sized + ToOwned, V, S: std::fmt::Debug> std::fmt::Debug for TieredCache<K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TieredCache")
             .field("store", &self.shared.store)
@@ -427,9 +424,9 @@ impl<K: ?Sized + ToOwned, V> std::fmt::Debug for TieredCache<K, V> {
     }
 }
 
-pub(crate) struct Shared<K: ?Sized + ToOwned, V> {
+pub(crate) struct Shared<K: ?Sized + ToOwned, V, S> {
     pub(crate) l1: Cache<K::Owned, V>,
-    store: RedisStore,
+    store: S,
     /// This cache's id in published messages.
     origin: u64,
     /// The subscriber is connected: L1 may be read and filled.
@@ -526,10 +523,11 @@ pub(crate) enum Start<V> {
     Compute(Option<String>),
 }
 
-impl<K, V> Shared<K, V>
+impl<K, V, S> Shared<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     fn live(&self) -> bool {
         self.live.load(Ordering::SeqCst)
@@ -546,7 +544,7 @@ where
     pub(crate) fn render(&self, key: &K) -> Result<String, Error> {
         render_key_short(key)
             .map(crate::key::Rendered::into_string)
-            .inspect_err(|_| self.store.count_error())
+            .inspect_err(|_| self.store.count(Outcome::Error))
     }
 
     fn go_live(&self) {
@@ -562,15 +560,24 @@ where
         bump(&self.counters.disconnects);
     }
 
-    /// Applies a message from the channel to L1.
+    /// Applies a message payload from the channel to L1.
+    #[cfg(test)]
     fn apply(&self, payload: &[u8]) {
-        let Some(msg) = Message::decode(payload) else {
-            // Unknown content: assume the worst.
-            self.store.count_error();
-            self.bump_generation();
-            self.l1.clear();
-            return;
-        };
+        match Message::decode(payload) {
+            Some(msg) => self.apply_message(msg),
+            None => self.unreadable(),
+        }
+    }
+
+    /// A payload that did not decode: assume the worst.
+    fn unreadable(&self) {
+        self.store.count(Outcome::Error);
+        self.bump_generation();
+        self.l1.clear();
+    }
+
+    /// Applies an invalidation message to L1.
+    fn apply_message(&self, msg: Message) {
         if msg.origin == self.origin {
             return;
         }
@@ -746,11 +753,12 @@ where
     /// the lease; else the go-ahead, with the lease if one was taken.
     pub(crate) async fn lead_start(&self, key: &K, rendered: &str) -> Start<V> {
         let seen = self.generation(rendered);
-        if let Ok(Some(f)) = self.store.fetch::<V>(rendered).await {
+        if let Ok(Some(f)) = remote::fetch::<S, V>(&self.store, rendered).await {
             return self.remote(key, rendered, f, seen);
         }
         let mut lease = None;
         if let Some(cfg) = self.lease
+            && self.store.supports_leases()
             && !self.store.is_breaker_open()
         {
             match self.store.try_lease(rendered, cfg.ttl).await {
@@ -780,13 +788,18 @@ where
                 let ttl = self.resolve_ttl(ins.ttl);
                 let sent = Instant::now();
                 // Stored only if the key is still absent, and unannounced
-                // (see `RedisStore::fill`): a miss costs what a plain
+                // (see [`Put::IfAbsent`]): a miss costs what a plain
                 // read and write cost.
-                let written = self
-                    .store
-                    .fill(rendered, &ins.value, ttl, &ins.tags)
-                    .await
-                    .unwrap_or(false);
+                let written = remote::put_value(
+                    &self.store,
+                    rendered,
+                    &ins.value,
+                    ttl,
+                    &ins.tags,
+                    Put::IfAbsent,
+                )
+                .await
+                .unwrap_or(false);
                 let left = ttl.map(|t| t.saturating_sub(sent.elapsed()));
                 // A value this process just stored is what Redis holds:
                 // only the subscriber's state matters, not the generation.
@@ -834,11 +847,13 @@ where
                 return None;
             }
             tokio::time::sleep(pause.min(deadline - now)).await;
-            match self.store.poll_leased::<V>(rendered).await {
+            match remote::poll_leased::<S, V>(&self.store, rendered).await {
                 Ok((Some(f), _)) => return Some(f),
                 Ok((None, true)) => {}
                 // The lease is gone: the value may have landed just before.
-                Ok((None, false)) => return self.store.fetch(rendered).await.ok().flatten(),
+                Ok((None, false)) => {
+                    return remote::fetch(&self.store, rendered).await.ok().flatten();
+                }
                 Err(_) => return None,
             }
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -846,10 +861,11 @@ where
     }
 }
 
-impl<K, V> TieredCache<K, V>
+impl<K, V, S> TieredCache<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     /// A builder over `store`.
     ///
@@ -860,7 +876,7 @@ where
     ///     cachelite_redis::TieredCache::builder(store).local_capacity(100).build()?;
     /// # Ok(()) }
     /// ```
-    pub fn builder(store: RedisStore) -> TieredCacheBuilder<K, V> {
+    pub fn builder(store: S) -> TieredCacheBuilder<K, V, S> {
         TieredCacheBuilder {
             store,
             local: None,
@@ -881,7 +897,7 @@ where
     /// # }
     /// ```
     #[must_use]
-    pub fn store(&self) -> &RedisStore {
+    pub fn store(&self) -> &S {
         &self.shared.store
     }
 
@@ -990,7 +1006,7 @@ where
         let s = &*self.shared;
         let rendered = s.render(key).ok()?;
         let seen = s.generation(&rendered);
-        match s.store.fetch::<V>(&rendered).await {
+        match remote::fetch::<S, V>(&s.store, &rendered).await {
             Ok(Some(f)) => {
                 bump(&s.counters.l2_hits);
                 s.fill(key, &rendered, &f, seen);
@@ -1001,6 +1017,98 @@ where
                 None
             }
         }
+    }
+
+    /// The values for `keys`, in order: local hits first, then one batched
+    /// read of the store for the rest (kept locally as [`TieredCache::get`]
+    /// keeps them). Errors read as misses.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) {
+    /// let found = cache.get_many(&["a", "b", "c"]).await;
+    /// assert_eq!(found.len(), 3);
+    /// # }
+    /// ```
+    pub async fn get_many(&self, keys: &[&K]) -> Vec<Option<V>> {
+        let s = &*self.shared;
+        let mut out: Vec<Option<V>> = keys.iter().map(|k| self.get_local(k)).collect();
+        let mut wanted = Vec::new();
+        let mut rendered = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            match s.render(key) {
+                Ok(r) => {
+                    wanted.push((i, s.generation(&r)));
+                    rendered.push(r);
+                }
+                Err(_) => bump(&s.counters.misses),
+            }
+        }
+        if rendered.is_empty() {
+            return out;
+        }
+        let raws = async {
+            s.store.now_ms().await?;
+            s.store.get_many(&rendered).await
+        };
+        let raws = Box::pin(raws).await.unwrap_or_default();
+        let mut raws = raws.into_iter();
+        for ((i, seen), r) in wanted.into_iter().zip(&rendered) {
+            let raw = raws.next().flatten();
+            match remote::decode_fetched::<S, V>(&s.store, r, raw).await {
+                Some(f) => {
+                    bump(&s.counters.l2_hits);
+                    s.fill(keys[i], r, &f, seen);
+                    out[i] = Some(f.value);
+                }
+                None => bump(&s.counters.misses),
+            }
+        }
+        out
+    }
+
+    /// Adds `delta` to the counter `key` and returns its new value,
+    /// atomically across processes. A counter starts at 0 and, when
+    /// created, expires after the default TTL ([`TieredCacheBuilder::ttl`];
+    /// later calls keep its expiry). Counters are never held locally, and
+    /// are not values: [`TieredCache::get`] does not see them;
+    /// [`TieredCache::remove`] and [`TieredCache::clear`] delete them.
+    ///
+    /// # Errors
+    /// When the store cannot be reached, the key cannot be encoded, or the
+    /// counter would overflow.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let n = cache.incr("hits:home", 1).await?;
+    /// assert!(n >= 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn incr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        let s = &*self.shared;
+        let rendered = s.render(key)?;
+        s.store.incr(&rendered, delta, s.ttl).await
+    }
+
+    /// Subtracts `delta` from the counter `key`: [`TieredCache::incr`] of
+    /// `-delta`.
+    ///
+    /// # Errors
+    /// As [`TieredCache::incr`]; [`Error::Encode`] for `i64::MIN`, which
+    /// has no negation.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cachelite_redis::TieredCache<str, u8>) -> Result<(), cachelite_redis::Error> {
+    /// let left = cache.decr("quota:7", 1).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn decr(&self, key: &K, delta: i64) -> Result<i64, Error> {
+        let negated = delta
+            .checked_neg()
+            .ok_or_else(|| Error::Encode(format!("cannot subtract {delta}")))?;
+        self.incr(key, negated).await
     }
 
     /// Writes `value` with the default TTL. Redis is written and the write
@@ -1068,12 +1176,11 @@ where
         let s = &*self.shared;
         let rendered = s.render(key)?;
         let ttl = s.resolve_ttl(ins.ttl);
-        let written = s
-            .store
-            .write(&rendered, &ins.value, ttl, &ins.tags, s.origin)
-            .await;
+        let mode = Put::Announce { origin: s.origin };
+        let written =
+            remote::put_value(&s.store, &rendered, &ins.value, ttl, &ins.tags, mode).await;
         s.forget(key, &rendered);
-        written
+        written.map(drop)
     }
 
     /// Removes `key` from both tiers (published); returns whether Redis
@@ -1090,7 +1197,7 @@ where
     pub async fn remove(&self, key: &K) -> Result<bool, Error> {
         let s = &*self.shared;
         let rendered = s.render(key)?;
-        let removed = s.store.remove_rendered(&rendered, s.origin).await;
+        let removed = s.store.remove(&rendered, s.origin).await;
         s.forget(key, &rendered);
         removed
     }
@@ -1109,7 +1216,7 @@ where
     pub async fn invalidate_tags<T: AsRef<str>>(&self, tags: &[T]) -> Result<usize, Error> {
         let s = &*self.shared;
         let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
-        let n = s.store.invalidate_tags_from(&tags, s.origin).await;
+        let n = s.store.invalidate_tags(&tags, s.origin).await;
         s.bump_generation();
         s.l1.invalidate_tags(&tags);
         n
@@ -1130,7 +1237,7 @@ where
     /// ```
     pub async fn invalidate_glob(&self, pattern: &str) -> Result<usize, Error> {
         let s = &*self.shared;
-        let n = s.store.invalidate_glob_from(pattern, s.origin).await;
+        let n = s.store.invalidate_glob(pattern, s.origin).await;
         if !matches!(n, Err(Error::Glob(_))) {
             s.bump_generation();
             s.invalidate_local_glob(pattern);
@@ -1151,7 +1258,7 @@ where
     /// ```
     pub async fn clear(&self) -> Result<usize, Error> {
         let s = &*self.shared;
-        let n = s.store.clear_from(s.origin).await;
+        let n = s.store.clear(s.origin).await;
         s.bump_generation();
         s.l1.clear();
         n
@@ -1308,29 +1415,24 @@ impl Drop for DarkOnDrop {
     }
 }
 
-/// The subscriber task: keeps one pub/sub connection subscribed to the
-/// namespace's channel and applies what arrives.
-struct Subscriber<K: ?Sized + ToOwned, V> {
-    shared: Weak<Shared<K, V>>,
-    client: redis::Client,
-    channel: String,
-    timeout: Duration,
-    heartbeat: Duration,
+/// The subscriber task: follows the store's invalidation feed and applies
+/// what arrives; the local tier is on only while the feed is connected.
+struct Subscriber<K: ?Sized + ToOwned, V, S: Store> {
+    shared: Weak<Shared<K, V, S>>,
+    feed: S::Feed,
     stopped: tokio::sync::watch::Receiver<()>,
 }
 
-impl<K, V> Subscriber<K, V>
+impl<K, V, S> Subscriber<K, V, S>
 where
     K: TieredKey + ?Sized,
     V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Store,
 {
     async fn run(self) {
         let Subscriber {
             shared,
-            client,
-            channel,
-            timeout,
-            heartbeat,
+            mut feed,
             mut stopped,
         } = self;
         // If this task is dropped unfinished (its runtime shut down while
@@ -1344,64 +1446,27 @@ where
                 }
             }
         })));
-        let mut backoff = Duration::from_millis(10);
+        let mut live = false;
         loop {
-            let connect = async {
-                let ps = tokio::time::timeout(timeout, client.get_async_pubsub())
-                    .await
-                    .ok()?
-                    .ok()?;
-                let (mut sink, stream) = ps.split();
-                tokio::time::timeout(timeout, sink.subscribe(&channel))
-                    .await
-                    .ok()?
-                    .ok()?;
-                Some((sink, stream))
-            };
-            let connected = tokio::select! {
-                c = connect => c,
+            let event = tokio::select! {
+                e = feed.next() => e,
                 _ = stopped.changed() => return,
             };
-            if let Some((mut sink, mut stream)) = connected {
-                backoff = Duration::from_millis(10);
-                match shared.upgrade() {
-                    Some(s) => s.go_live(),
-                    None => return,
+            let Some(s) = shared.upgrade() else { return };
+            match event {
+                Event::Connected => {
+                    live = true;
+                    s.go_live();
                 }
-                let mut beat =
-                    tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-                loop {
-                    tokio::select! {
-                        msg = stream.next() => match msg {
-                            Some(m) => match shared.upgrade() {
-                                Some(s) => s.apply(m.get_payload_bytes()),
-                                None => return,
-                            },
-                            None => break,
-                        },
-                        _ = beat.tick() => {
-                            let pong = tokio::time::timeout(
-                                heartbeat.max(timeout),
-                                sink.ping::<redis::Value>(),
-                            )
-                            .await;
-                            if !matches!(pong, Ok(Ok(_))) {
-                                break;
-                            }
-                        }
-                        _ = stopped.changed() => return,
+                Event::Disconnected => {
+                    if live {
+                        live = false;
+                        s.go_dark();
                     }
                 }
-                match shared.upgrade() {
-                    Some(s) => s.go_dark(),
-                    None => return,
-                }
+                Event::Message(m) => s.apply_message(m),
+                Event::Unreadable => s.unreadable(),
             }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                _ = stopped.changed() => return,
-            }
-            backoff = (backoff * 2).min(Duration::from_millis(500));
         }
     }
 }
@@ -1435,7 +1500,7 @@ mod tests {
         }
     }
 
-    fn foreign(s: &Shared<str, u32>, op: Op) -> Vec<u8> {
+    fn foreign(s: &Shared<str, u32, RedisStore>, op: Op) -> Vec<u8> {
         Message {
             origin: s.origin.wrapping_add(1),
             op,

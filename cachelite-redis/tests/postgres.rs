@@ -3,16 +3,21 @@
 
 #[path = "support/sql.rs"]
 mod sql;
+mod support;
 
 use std::time::Duration;
 
-use cachelite_redis::{Error, PostgresStore, SqlEvent};
+use cachelite_redis::{Error, Event, Feed, PostgresStore, Put, Store};
 
-fn origin_of(m: &impl std::fmt::Debug) -> u64 {
-    let d = format!("{m:?}");
-    let rest = &d[d.find("origin: ").unwrap() + 8..];
-    rest[..rest.find(',').unwrap()].parse().unwrap()
+fn origin_of(ev: &Event) -> u64 {
+    match ev {
+        Event::Message(m) => m.origin,
+        other => panic!("expected a message, got {other:?}"),
+    }
 }
+
+/// Writes announced from this origin.
+const ME: Put = Put::Announce { origin: 1 };
 use sql::{PATIENT, namespace, until, with_cleanup};
 
 fn builder(url: &str, ns: &str) -> cachelite_redis::PostgresStoreBuilder {
@@ -73,22 +78,14 @@ async fn count_rows(url: &str, table: &str) -> i64 {
 async fn entries_round_trip_and_expire() {
     with_store("roundtrip", same, async |url, s| {
         assert_eq!(s.get("a").await.unwrap(), None);
-        assert!(
-            s.put("a", b"one".to_vec(), None, &[], Some(1))
-                .await
-                .unwrap()
-        );
+        assert!(s.put("a", b"one".to_vec(), None, &[], ME).await.unwrap());
         assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
-        assert!(
-            s.put("a", b"two".to_vec(), None, &[], Some(1))
-                .await
-                .unwrap()
-        );
+        assert!(s.put("a", b"two".to_vec(), None, &[], ME).await.unwrap());
         assert_eq!(s.get("a").await.unwrap().as_deref(), Some(&b"two"[..]));
         // Any text is a key, and binary values stay as they are.
         let odd = "ü'; DROP TABLE x; --%_\\";
         let bytes: Vec<u8> = (0..=255).collect();
-        s.put(odd, bytes.clone(), None, &[], Some(1)).await.unwrap();
+        s.put(odd, bytes.clone(), None, &[], ME).await.unwrap();
         assert_eq!(s.get(odd).await.unwrap(), Some(bytes));
         // An expired row reads as absent and is deleted by the read.
         s.put(
@@ -96,7 +93,7 @@ async fn entries_round_trip_and_expire() {
             b"x".to_vec(),
             Some(Duration::from_millis(30)),
             &[],
-            Some(1),
+            ME,
         )
         .await
         .unwrap();
@@ -121,13 +118,13 @@ async fn entries_round_trip_and_expire() {
         assert_eq!(many[0].as_deref(), Some(&b"two"[..]));
         assert_eq!(many[1], None);
         assert!(many[2].is_some());
-        assert!(s.remove("a", None).await.unwrap());
-        assert!(!s.remove("a", None).await.unwrap());
+        assert!(s.remove("a", 1).await.unwrap());
+        assert!(!s.remove("a", 1).await.unwrap());
         assert_eq!(s.get("a").await.unwrap(), None);
         // Keys over the limit are errors on writes, misses on reads.
         let long = "k".repeat(3000);
         assert!(matches!(
-            s.put(&long, vec![1], None, &[], Some(1)).await,
+            s.put(&long, vec![1], None, &[], ME).await,
             Err(Error::Key(_))
         ));
         assert_eq!(s.get(&long).await.unwrap(), None);
@@ -145,12 +142,12 @@ async fn entries_round_trip_and_expire() {
 async fn put_if_absent_stores_over_nothing_or_an_expired_row_only() {
     with_store("ifabsent", same, async |_url, s| {
         assert!(
-            s.put("k", b"first".to_vec(), None, &["t1".into()], None)
+            s.put("k", b"first".to_vec(), None, &["t1".into()], Put::IfAbsent)
                 .await
                 .unwrap()
         );
         assert!(
-            !s.put("k", b"second".to_vec(), None, &[], None)
+            !s.put("k", b"second".to_vec(), None, &[], Put::IfAbsent)
                 .await
                 .unwrap()
         );
@@ -160,21 +157,21 @@ async fn put_if_absent_stores_over_nothing_or_an_expired_row_only() {
             b"old".to_vec(),
             Some(Duration::from_millis(20)),
             &["old".into()],
-            Some(1),
+            ME,
         )
         .await
         .unwrap();
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert!(
-            s.put("e", b"new".to_vec(), None, &["new".into()], None)
+            s.put("e", b"new".to_vec(), None, &["new".into()], Put::IfAbsent)
                 .await
                 .unwrap()
         );
         assert_eq!(s.get("e").await.unwrap().as_deref(), Some(&b"new"[..]));
         // The expired row's tags went with it.
-        assert_eq!(s.invalidate_tags(&["old".into()], None).await.unwrap(), 0);
+        assert_eq!(s.invalidate_tags(&["old".into()], 1).await.unwrap(), 0);
         assert_eq!(s.get("e").await.unwrap().as_deref(), Some(&b"new"[..]));
-        assert_eq!(s.invalidate_tags(&["new".into()], None).await.unwrap(), 1);
+        assert_eq!(s.invalidate_tags(&["new".into()], 1).await.unwrap(), 1);
     })
     .await;
 }
@@ -188,26 +185,19 @@ async fn tags_globs_and_clear_stay_inside_the_namespace() {
         with_cleanup(
             async {
                 let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-                s.put("p:1", vec![1], None, &t(&["u:7", "posts"]), Some(1))
+                s.put("p:1", vec![1], None, &t(&["u:7", "posts"]), ME)
                     .await
                     .unwrap();
-                s.put("p:2", vec![2], None, &t(&["u:8"]), Some(1))
-                    .await
-                    .unwrap();
-                s.put("p:3", vec![3], None, &[], Some(1)).await.unwrap();
+                s.put("p:2", vec![2], None, &t(&["u:8"]), ME).await.unwrap();
+                s.put("p:3", vec![3], None, &[], ME).await.unwrap();
                 other
-                    .put("p:1", vec![9], None, &t(&["u:7"]), Some(1))
+                    .put("p:1", vec![9], None, &t(&["u:7"]), ME)
                     .await
                     .unwrap();
                 // An overwrite replaces the tags.
-                s.put("p:2", vec![2], None, &t(&["u:9"]), Some(1))
-                    .await
-                    .unwrap();
-                assert_eq!(s.invalidate_tags(&t(&["u:8"]), None).await.unwrap(), 0);
-                assert_eq!(
-                    s.invalidate_tags(&t(&["u:7", "u:9"]), None).await.unwrap(),
-                    2
-                );
+                s.put("p:2", vec![2], None, &t(&["u:9"]), ME).await.unwrap();
+                assert_eq!(s.invalidate_tags(&t(&["u:8"]), 1).await.unwrap(), 0);
+                assert_eq!(s.invalidate_tags(&t(&["u:7", "u:9"]), 1).await.unwrap(), 2);
                 assert_eq!(s.get("p:1").await.unwrap(), None);
                 assert_eq!(s.get("p:2").await.unwrap(), None);
                 assert!(s.get("p:3").await.unwrap().is_some());
@@ -218,15 +208,12 @@ async fn tags_globs_and_clear_stay_inside_the_namespace() {
                 assert_eq!(count_rows(&url, &format!("{}_tags", s.table())).await, 0);
 
                 for k in ["user:1", "user:2", "user%1", "user_1", "users", "post:1"] {
-                    s.put(k, vec![0], None, &[], Some(1)).await.unwrap();
+                    s.put(k, vec![0], None, &[], ME).await.unwrap();
                 }
-                other
-                    .put("user:1", vec![0], None, &[], Some(1))
-                    .await
-                    .unwrap();
-                assert_eq!(s.invalidate_glob("user:*", None).await.unwrap(), 2);
-                assert_eq!(s.invalidate_glob("user%*", None).await.unwrap(), 1);
-                assert_eq!(s.invalidate_glob("user?1", None).await.unwrap(), 1);
+                other.put("user:1", vec![0], None, &[], ME).await.unwrap();
+                assert_eq!(s.invalidate_glob("user:*", 1).await.unwrap(), 2);
+                assert_eq!(s.invalidate_glob("user%*", 1).await.unwrap(), 1);
+                assert_eq!(s.invalidate_glob("user?1", 1).await.unwrap(), 1);
                 assert!(s.get("users").await.unwrap().is_some());
                 assert!(s.get("post:1").await.unwrap().is_some());
                 assert!(
@@ -235,7 +222,7 @@ async fn tags_globs_and_clear_stay_inside_the_namespace() {
                 );
 
                 s.incr("n", 1, None).await.unwrap();
-                let cleared = s.clear(None).await.unwrap();
+                let cleared = s.clear(1).await.unwrap();
                 assert_eq!(cleared, 4, "users, post:1, p:3 and the counter");
                 assert_eq!(s.get("post:1").await.unwrap(), None);
                 assert_eq!(s.incr("n", 1, None).await.unwrap(), 1);
@@ -292,11 +279,8 @@ async fn counters_add_atomically_and_expire_from_creation() {
         // Counters are not entries.
         assert_eq!(s.get("c").await.unwrap(), None);
         s.incr("big", i64::MAX, None).await.unwrap();
-        assert!(matches!(
-            s.incr("big", 1, None).await,
-            Err(Error::Postgres(_))
-        ));
-        assert!(s.remove("c", None).await.is_ok());
+        assert!(matches!(s.incr("big", 1, None).await, Err(Error::Store(_))));
+        assert!(s.remove("c", 1).await.is_ok());
         assert_eq!(
             s.incr("c", 2, None).await.unwrap(),
             2,
@@ -318,12 +302,12 @@ async fn expired_rows_are_swept_in_the_background() {
                 vec![0],
                 Some(Duration::from_millis(20)),
                 &["t".into()],
-                Some(1),
+                ME,
             )
             .await
             .unwrap();
         }
-        s.put("forever", vec![0], None, &[], Some(1)).await.unwrap();
+        s.put("forever", vec![0], None, &[], ME).await.unwrap();
         s.incr("n", 1, Some(Duration::from_millis(20)))
             .await
             .unwrap();
@@ -353,7 +337,9 @@ async fn leases_are_exclusive_until_released_or_expired() {
             None
         );
         assert_eq!(s.poll_lease("k").await.unwrap(), (None, true));
-        s.put("k", b"v".to_vec(), None, &[], None).await.unwrap();
+        s.put("k", b"v".to_vec(), None, &[], Put::IfAbsent)
+            .await
+            .unwrap();
         s.release_lease("k", "not the token").await.unwrap();
         assert_eq!(
             s.poll_lease("k").await.unwrap(),
@@ -379,7 +365,7 @@ async fn leases_are_exclusive_until_released_or_expired() {
     .await;
 }
 
-async fn next_message(feed: &mut cachelite_redis::PostgresFeed) -> SqlEvent {
+async fn next_message(feed: &mut cachelite_redis::PostgresFeed) -> Event {
     tokio::time::timeout(PATIENT, feed.next())
         .await
         .expect("an event in time")
@@ -395,18 +381,18 @@ async fn announcements_reach_listeners_and_a_lost_listener_reconnects() {
             .build()
             .unwrap();
         let mut feed = s.subscribe(Duration::from_millis(50));
-        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
-        writer.put("a", vec![1], None, &[], Some(42)).await.unwrap();
+        assert_eq!(next_message(&mut feed).await, Event::Connected);
+        writer.put("a", vec![1], None, &[], Put::Announce { origin: 42 }).await.unwrap();
         let m = next_message(&mut feed).await;
         assert_eq!(origin_of(&m), 42);
         // Unannounced: a store-if-absent. The next event is the removal.
-        writer.put("b", vec![1], None, &[], None).await.unwrap();
-        writer.remove("a", Some(43)).await.unwrap();
+        writer.put("b", vec![1], None, &[], Put::IfAbsent).await.unwrap();
+        writer.remove("a", 43).await.unwrap();
         let m = next_message(&mut feed).await;
         assert_eq!(origin_of(&m), 43);
         // Many tags: split across payloads, every tag announced.
         let tags: Vec<String> = (0..2000).map(|i| format!("tag:{i:04}")).collect();
-        writer.invalidate_tags(&tags, Some(44)).await.unwrap();
+        writer.invalidate_tags(&tags, 44).await.unwrap();
         let mut seen = 0;
         while seen < tags.len() {
             let m = next_message(&mut feed).await;
@@ -415,9 +401,9 @@ async fn announcements_reach_listeners_and_a_lost_listener_reconnects() {
             seen += dbg.matches("tag:").count();
         }
         assert_eq!(seen, tags.len());
-        writer.invalidate_glob("x*", Some(45)).await.unwrap();
+        writer.invalidate_glob("x*", 45).await.unwrap();
         assert_eq!(origin_of(&next_message(&mut feed).await), 45);
-        writer.clear(Some(46)).await.unwrap();
+        writer.clear(46).await.unwrap();
         assert_eq!(origin_of(&next_message(&mut feed).await), 46);
 
         // The listening connection is killed: disconnected, then back.
@@ -431,9 +417,9 @@ async fn announcements_reach_listeners_and_a_lost_listener_reconnects() {
             .unwrap()
             .get(0);
         assert_eq!(killed, 1);
-        assert_eq!(next_message(&mut feed).await, SqlEvent::Disconnected);
-        assert_eq!(next_message(&mut feed).await, SqlEvent::Connected);
-        writer.remove("z", Some(47)).await.unwrap();
+        assert_eq!(next_message(&mut feed).await, Event::Disconnected);
+        assert_eq!(next_message(&mut feed).await, Event::Connected);
+        writer.remove("z", 47).await.unwrap();
         assert_eq!(origin_of(&next_message(&mut feed).await), 47);
     })
     .await;
@@ -453,4 +439,131 @@ async fn an_unreachable_server_fails_fast_and_opens_the_breaker() {
     assert!(s.is_breaker_open());
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(s.stats().skipped, 1);
+}
+
+// ---- the shared conformance suite (tests/support/suite.rs) ----
+
+/// Runs a suite function over stores of this server, then drops the
+/// tables of every namespace it made.
+async fn conformance<F, Fut>(run: F)
+where
+    F: FnOnce(std::sync::Arc<std::sync::Mutex<Vec<PostgresStore>>>, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(url) = sql::url("CACHELITE_POSTGRES_URL") else {
+        return;
+    };
+    if let Err(e) = builder(&url, "probe").build().unwrap().ping().await {
+        sql::unreachable("the database", &e);
+        return;
+    }
+    let made = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let cleanup = std::sync::Arc::clone(&made);
+    with_cleanup(run(made, url), async move {
+        let stores: Vec<PostgresStore> = cleanup.lock().unwrap().drain(..).collect();
+        for s in stores {
+            s.drop_tables().await.expect("drop the test's tables");
+        }
+    })
+    .await;
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            conformance(async |made, url| {
+                support::suite::$name(async |ns: &str| {
+                    let s = builder(&url, ns).build().unwrap();
+                    made.lock().unwrap().push(s.clone());
+                    s
+                })
+                .await;
+            })
+            .await;
+        }
+    )*};
+}
+
+mod suite {
+    use super::*;
+
+    conformance!(
+        shared_values,
+        invalidations_reach_the_other_local_tier,
+        namespaces_are_isolated,
+        sub_second_ttls,
+        corrupt_values_are_misses,
+        get_many,
+        counters,
+    );
+}
+
+// ---- the two-tier cache over this store ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_reaches_the_other_processes_local_tier_in_bounded_time() {
+    with_store("l1", same, async |url, s| {
+        let other = builder(&url, s.namespace()).build().unwrap();
+        let a: cachelite_redis::TieredCache<str, String, PostgresStore> =
+            support::suite::tiered(s.clone(), None).await;
+        let b: cachelite_redis::TieredCache<str, String, PostgresStore> =
+            support::suite::tiered(other, None).await;
+        a.insert("k", "v1".into()).await.unwrap();
+        assert_eq!(b.get("k").await.as_deref(), Some("v1"));
+        until(10, "b holds k locally", async || {
+            b.get("k").await.is_some() && b.local().contains_key("k")
+        })
+        .await;
+        let written = std::time::Instant::now();
+        a.insert("k", "v2".into()).await.unwrap();
+        until(5, "the write reaches b's local tier", async || {
+            !b.local().contains_key("k")
+        })
+        .await;
+        let took = written.elapsed();
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(b.get("k").await.as_deref(), Some("v2"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_listener_clears_and_bypasses_the_local_tier_until_it_is_back() {
+    with_store("tiered-kill", same, async |url, s| {
+        let c: cachelite_redis::TieredCache<str, String, PostgresStore> =
+            support::suite::tiered(s.clone(), None).await;
+        c.insert("k", "v".into()).await.unwrap();
+        until(10, "k is held locally", async || {
+            c.get("k").await.is_some() && c.local().contains_key("k")
+        })
+        .await;
+        let killed: i64 = raw(&url)
+            .await
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+                &[&format!("cachelite listen {}", s.table())],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(killed, 1);
+        // The feed may be back within milliseconds: the count of lost
+        // connections is what shows it went.
+        until(10, "the loss is seen", async || c.stats().disconnects >= 1).await;
+        assert!(!c.local().contains_key("k"), "cleared");
+        // Bypassed: reads go to the store and fill nothing locally.
+        let l2 = c.stats().l2_hits;
+        assert_eq!(c.get("k").await.as_deref(), Some("v"));
+        if !c.is_local_active() {
+            assert!(c.stats().l2_hits > l2);
+        }
+        until(10, "the listener is back", async || c.is_local_active()).await;
+        until(10, "k is held locally again", async || {
+            c.get("k").await.is_some() && c.local().contains_key("k")
+        })
+        .await;
+    })
+    .await;
 }

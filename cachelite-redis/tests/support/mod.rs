@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use cachelite_redis::TieredCache;
 
+pub mod suite;
+
 /// A redis-server process this test started; killed and waited on drop.
 pub struct Server {
     child: Option<Child>,
