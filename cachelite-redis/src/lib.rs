@@ -13,6 +13,11 @@
 //!   ([`remote`] says what a store must guarantee). [`RedisStore`]
 //!   implements it; `TieredCache<K, V, S>` and `BlockingTieredCache<K, V, S>`
 //!   take any store `S` (`RedisStore` by default).
+//! - `PostgresStore` (feature `postgres`, module `postgres`) and
+//!   `MySqlStore` (feature `mysql`, module `mysql`): the remote tier in
+//!   PostgreSQL or in MySQL/MariaDB, one set of tables per namespace, with
+//!   invalidation across processes by `LISTEN`/`NOTIFY` or by polling a
+//!   changes log.
 //!
 //! # Keys in Redis
 //!

@@ -46,15 +46,19 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), cachelite_redis::Error> {
 //! use std::time::Duration;
-//! use cachelite_redis::PostgresStore;
+//! use cachelite_redis::{PostgresStore, TieredCache};
 //!
 //! let store = PostgresStore::builder("postgres://cache@db.internal/app")
 //!     .namespace("profiles")
 //!     .response_timeout(Duration::from_millis(50))
 //!     .build()?;
-//! store.put("user:1", b"entry".to_vec(), Some(Duration::from_secs(60)), &[], None).await?;
-//! assert!(store.get("user:1").await?.is_some());
-//! # Ok(()) }
+//! let profiles: TieredCache<u64, String, PostgresStore> = TieredCache::builder(store)
+//!     .local_ttl(Duration::from_secs(5))
+//!     .ttl(Duration::from_secs(300))
+//!     .build()?;
+//! let name = profiles.get_or_insert_with(&42, || "Ada".to_string()).await;
+//! profiles.invalidate_tags(&["team:7"]).await?;
+//! # let _ = name; Ok(()) }
 //! ```
 
 use std::future::Future;
@@ -252,9 +256,12 @@ impl PostgresStoreBuilder {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), cachelite_redis::Error> {
+/// use cachelite_redis::{Put, Store};
 /// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "demo")?;
-/// store.put("k", b"v".to_vec(), None, &["t".to_string()], None).await?;
-/// assert_eq!(store.invalidate_tags(&["t".to_string()], None).await?, 1);
+/// // The store's own operations work on rendered keys and encoded
+/// // entries: a `TieredCache` over it is the typed interface.
+/// store.put("k", b"v".to_vec(), None, &["t".to_string()], Put::IfAbsent).await?;
+/// assert_eq!(store.invalidate_tags(&["t".to_string()], store.origin()).await?, 1);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -532,7 +539,8 @@ impl PostgresStore {
     /// As [`PostgresStoreBuilder::build`].
     ///
     /// ```
-    /// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "s")?;
+    /// use cachelite_redis::{Put, Store};
+/// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "s")?;
     /// assert_eq!(store.namespace(), "s");
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```
@@ -1183,6 +1191,7 @@ impl Store for PostgresStore {
     ///
     /// ```no_run
     /// # async fn demo(store: cachelite_redis::PostgresStore) {
+    /// use cachelite_redis::{Feed, Store};
     /// let mut feed = store.subscribe(std::time::Duration::from_secs(1));
     /// loop {
     ///     println!("{:?}", feed.next().await);
