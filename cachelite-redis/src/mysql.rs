@@ -388,8 +388,7 @@ impl MySqlStore {
     /// As [`MySqlStoreBuilder::build`].
     ///
     /// ```
-    /// use cachelite_redis::{Put, Store};
-/// let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "s")?;
+    /// let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "s")?;
     /// assert_eq!(store.namespace(), "s");
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```

@@ -539,8 +539,7 @@ impl PostgresStore {
     /// As [`PostgresStoreBuilder::build`].
     ///
     /// ```
-    /// use cachelite_redis::{Put, Store};
-/// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "s")?;
+    /// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "s")?;
     /// assert_eq!(store.namespace(), "s");
     /// # Ok::<(), cachelite_redis::Error>(())
     /// ```
