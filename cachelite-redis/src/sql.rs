@@ -197,6 +197,7 @@ impl DbClock {
 /// Splits an announcement until each piece encodes within `limit` bytes
 /// (as `encoded_len` measures it): lists of keys or tags are halved; a
 /// single key, tag or glob too long becomes a clear.
+#[cfg(feature = "postgres")]
 pub(crate) fn split_message(
     msg: Message,
     limit: usize,
@@ -382,6 +383,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "postgres")]
     fn long_messages_are_split_or_become_a_clear() {
         let len = |m: &Message| m.encode().len();
         let keys: Vec<String> = (0..1000).map(|i| format!("key:{i:05}")).collect();
