@@ -535,7 +535,10 @@ where
     let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
         return;
     };
-    if let Err(e) = builder(&url, "probe").build().unwrap().ping().await {
+    let probe = builder(&url, &namespace("probe")).build().unwrap();
+    let reached = probe.ping().await;
+    let _ = probe.drop_tables().await;
+    if let Err(e) = reached {
         sql::unreachable("the database", &e);
         return;
     }
