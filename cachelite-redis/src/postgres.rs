@@ -79,10 +79,7 @@ use crate::StoreStats;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
-use crate::sql::{
-    self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, check_key, check_tags, guarded,
-    ttl_ms,
-};
+use crate::sql::{self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, guarded, ttl_ms};
 use crate::{Event, Feed, Outcome, Put, Store};
 
 /// The most bytes of one `NOTIFY` payload (PostgreSQL's limit is 8000).
@@ -492,6 +489,28 @@ fn schema_sql(t: &Tables, unlogged: bool) -> String {
          CREATE INDEX IF NOT EXISTS {c}_exp ON {c} (expires_at) WHERE expires_at IS NOT NULL; \
          CREATE {kind}TABLE IF NOT EXISTS {l} (key text COLLATE \"C\" PRIMARY KEY, token text NOT NULL, expires_at bigint NOT NULL);"
     )
+}
+
+/// [`sql::check_key`], and no NUL: PostgreSQL text cannot hold one.
+fn check_key(key: &str) -> Result<(), Error> {
+    sql::check_key(key)?;
+    if key.contains('\0') {
+        return Err(Error::Key(
+            "a key with a NUL character; PostgreSQL text cannot hold one".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// [`sql::check_tags`], and no NUL.
+fn check_tags(tags: &[String]) -> Result<(), Error> {
+    sql::check_tags(tags)?;
+    if tags.iter().any(|t| t.contains('\0')) {
+        return Err(Error::Encode(
+            "a tag with a NUL character; PostgreSQL text cannot hold one".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn is_transport(e: &Error) -> bool {

@@ -128,6 +128,16 @@ async fn entries_round_trip_and_expire() {
             Err(Error::Key(_))
         ));
         assert_eq!(s.get(&long).await.unwrap(), None);
+        // So are keys and tags PostgreSQL text cannot hold.
+        assert!(matches!(
+            s.put("a\0b", vec![1], None, &[], ME).await,
+            Err(Error::Key(_))
+        ));
+        assert_eq!(s.get("a\0b").await.unwrap(), None);
+        assert!(matches!(
+            s.put("k", vec![1], None, &["t\0".into()], ME).await,
+            Err(Error::Encode(_))
+        ));
         let now = s.now_ms().await.unwrap();
         let local = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
