@@ -28,6 +28,34 @@ fn builder(url: &str, ns: &str) -> cachelite_redis::MySqlStoreBuilder {
         .response_timeout(PATIENT)
 }
 
+/// `CACHELITE_MYSQL_URL`, with its database created if it is missing;
+/// `None` (after a message, or a failure when required) when the variable
+/// is unset or the server unreachable.
+async fn mysql_url() -> Option<String> {
+    let url = sql::url("CACHELITE_MYSQL_URL")?;
+    let opts = match mysql_async::Opts::from_url(&url) {
+        Ok(o) => o,
+        Err(e) => panic!("CACHELITE_MYSQL_URL: {e}"),
+    };
+    if let Some(db) = opts.db_name() {
+        let server = mysql_async::OptsBuilder::from_opts(opts.clone()).db_name(None::<String>);
+        let created = async {
+            let mut c = mysql_async::Conn::new(server).await?;
+            c.query_drop(format!(
+                "CREATE DATABASE IF NOT EXISTS `{}`",
+                db.replace('`', "``")
+            ))
+            .await?;
+            c.disconnect().await
+        };
+        if let Err(e) = created.await {
+            sql::unreachable("MySQL", &e);
+            return None;
+        }
+    }
+    Some(url)
+}
+
 /// A raw connection, to look at the tables and break connections.
 async fn raw(url: &str) -> mysql_async::Conn {
     mysql_async::Conn::from_url(url)
@@ -45,7 +73,7 @@ async fn with_store<F, Fut>(
     F: FnOnce(String, MySqlStore) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+    let Some(url) = mysql_url().await else {
         return;
     };
     let store = configure(builder(&url, &namespace(test))).build().unwrap();
@@ -467,7 +495,7 @@ fn with_database(url: &str, db: &str) -> String {
 
 #[tokio::test]
 async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
-    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+    let Some(url) = mysql_url().await else {
         return;
     };
     // A database of its own, so that this test's connections are told
@@ -532,7 +560,7 @@ where
     F: FnOnce(std::sync::Arc<std::sync::Mutex<Vec<MySqlStore>>>, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+    let Some(url) = mysql_url().await else {
         return;
     };
     let probe = builder(&url, &namespace("probe")).build().unwrap();
@@ -615,7 +643,7 @@ async fn a_write_reaches_the_other_processes_local_tier_in_bounded_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
-    let Some(url) = sql::url("CACHELITE_MYSQL_URL") else {
+    let Some(url) = mysql_url().await else {
         return;
     };
     let db = format!(
