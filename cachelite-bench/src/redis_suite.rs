@@ -115,7 +115,10 @@ fn throughput(rt: &tokio::runtime::Runtime, per_task: u64, op: &AsyncOp) -> f64 
 pub fn run(opts: &Options) -> Report {
     let mut report = Report::new("redis", opts.quick);
     match server() {
-        Ok(server) => measure(&server.url, opts, &mut report),
+        Ok(server) => {
+            measure(&server.url, opts, &mut report);
+            measure_layers(&server.url, opts, &mut report);
+        }
         Err(why) => {
             for (name, target) in targets() {
                 report
@@ -658,6 +661,166 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
                 let _: redis::RedisResult<()> =
                     redis::cmd("UNLINK").arg(chunk).query_async(&mut conn).await;
             }
+        }
+    });
+    drop(rt);
+}
+
+/// A JSON document of about `bytes` bytes: rows of a typical API reply,
+/// each with a random token (which does not compress), from a fixed seed.
+fn json_document(bytes: usize) -> serde_json::Value {
+    let mut rng = fastrand::Rng::with_seed(15);
+    let mut rows = Vec::new();
+    let mut len = 2;
+    while len < bytes {
+        let i = rows.len();
+        let row = json!({
+            "id": i,
+            "name": format!("user {i}"),
+            "email": format!("user{i}@example.com"),
+            "team": format!("team-{}", i % 7),
+            "active": i % 3 != 0,
+            "score": f64::from(rng.u32(0..10_000)) / 100.0,
+            "token": format!("{:016x}", rng.u64(..)),
+        });
+        len += row.to_string().len() + 1;
+        rows.push(row);
+    }
+    serde_json::Value::Array(rows)
+}
+
+/// Compression and encryption of the values in Redis: bytes stored and
+/// one caller's get and set latency for a 10 KiB JSON value, with each
+/// compression, with and without encryption. Its own table, and
+/// `data.layers` in the report.
+fn measure_layers(url: &str, opts: &Options, report: &mut Report) {
+    use cachelite::redis::{Codec, Compression, Keyring};
+
+    let runs = if opts.quick { 2 } else { 15 };
+    let batch: u64 = if opts.quick { 20 } else { 200 };
+    let doc = json_document(10 * 1024);
+    let json_bytes = doc.to_string().len();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let ns = format!("bench-layers-{:08x}", fastrand::u32(..));
+    let variants = [
+        ("none", Compression::None),
+        ("lz4", Compression::lz4()),
+        ("zstd (level 3)", Compression::zstd()),
+    ];
+    let mut stores = Vec::new();
+    for (name, compression) in &variants {
+        for encrypted in [false, true] {
+            let mut b = RedisStore::builder(url)
+                .namespace(format!("{ns}-{}-{}", stores.len(), u8::from(encrypted)))
+                .codec(Codec::Json)
+                .compression(*compression)
+                .connect_timeout(Duration::from_secs(2))
+                .response_timeout(Duration::from_secs(2));
+            if encrypted {
+                b = b.encryption(Keyring::new(1, [7; 32]));
+            }
+            stores.push((*name, encrypted, b.build().expect("valid store settings")));
+        }
+    }
+    let ttl = Some(Duration::from_secs(300));
+    let mut conn = redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .expect("a redis-rs connection");
+    let mut sizes = Vec::new();
+    for (_, _, store) in &stores {
+        rt.block_on(store.set("doc", &doc, ttl)).expect("a write");
+        let key = store.redis_key("doc").expect("a key");
+        let strlen: u64 = redis::cmd("STRLEN").arg(&key).query(&mut conn).unwrap_or(0);
+        let usage: Option<u64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .query(&mut conn)
+            .ok()
+            .flatten();
+        sizes.push((strlen, usage));
+    }
+    let mut cases: Vec<Sampler<'_>> = Vec::new();
+    for (_, _, store) in &stores {
+        let rt = &rt;
+        cases.push(Box::new(move || {
+            rt.block_on(async {
+                for _ in 0..batch {
+                    let v: Option<serde_json::Value> = store.get("doc").await.ok().flatten();
+                    black_box(v);
+                }
+            });
+            batch
+        }));
+        let doc = &doc;
+        cases.push(Box::new(move || {
+            rt.block_on(async {
+                for _ in 0..batch {
+                    black_box(store.set("doc", doc, ttl).await.ok());
+                }
+            });
+            batch
+        }));
+    }
+    let lat = min_ns_per_op(runs, &mut cases);
+    drop(cases);
+
+    let us = |ns: f64| f(ns / 1000.0, 1);
+    let mut table = Table::new(
+        format!(
+            "Compression and encryption: a {:.1} KiB JSON value in Redis (bytes stored; µs per op, one caller)",
+            json_bytes as f64 / 1024.0
+        ),
+        &[
+            "compression",
+            "encryption",
+            "bytes (STRLEN)",
+            "MEMORY USAGE",
+            "get µs",
+            "set µs",
+        ],
+    );
+    let mut rows = Vec::new();
+    for (i, (name, encrypted, _)) in stores.iter().enumerate() {
+        let (strlen, usage) = sizes[i];
+        let (get, set) = (lat[2 * i], lat[2 * i + 1]);
+        table.row(vec![
+            (*name).to_string(),
+            if *encrypted {
+                "XChaCha20-Poly1305".into()
+            } else {
+                "—".into()
+            },
+            format!(
+                "{strlen} ({:.0}%)",
+                100.0 * strlen as f64 / sizes[0].0.max(1) as f64
+            ),
+            usage.map_or("—".into(), |u| u.to_string()),
+            us(get),
+            us(set),
+        ]);
+        rows.push(json!({
+            "compression": name, "encrypted": encrypted, "strlen": strlen,
+            "memory_usage": usage, "get_ns": get, "set_ns": set,
+        }));
+    }
+    table.notes.push(format!(
+        "The value: a JSON array of {json_bytes} bytes (rows with ids, names, emails, flags, \
+         scores and a random 16-hex-digit token each), written with the JSON codec through \
+         `RedisStore` alone (no local tier). Compression from 1 KiB on; the percentage is of the \
+         uncompressed, unencrypted entry. get: one GET and decoding; set: SET PX and PUBLISH in \
+         one round trip. Fastest of {runs} samples of {batch} ops."
+    ));
+    report.tables.push(table);
+    if let Some(data) = report.data.as_object_mut() {
+        data.insert("layers".into(), serde_json::Value::Array(rows));
+    }
+    rt.block_on(async {
+        for (_, _, store) in &stores {
+            let _ = store.clear().await;
         }
     });
     drop(rt);

@@ -42,3 +42,34 @@ fn redis_measures_every_row_against_one_server() {
     let files = r.write_files(dir.path()).unwrap();
     assert_eq!(files.len(), 2);
 }
+
+#[test]
+fn compression_shrinks_the_stored_json_and_encryption_adds_a_fixed_overhead() {
+    if !server_at_hand() {
+        eprintln!("skipped: no Redis server (set CACHELITE_REDIS_URL or install redis-server)");
+        return;
+    }
+    let r = run_suite(Suite::Redis, &Options::quick());
+    let rows = r.data["layers"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        6,
+        "none, lz4, zstd; each with and without encryption"
+    );
+    let strlen = |i: usize| rows[i]["strlen"].as_u64().unwrap();
+    let plain = strlen(0);
+    assert!(plain > 10 * 1024, "{plain}");
+    for (i, row) in rows.iter().enumerate() {
+        for t in ["get_ns", "set_ns"] {
+            let v = row[t].as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{row}");
+        }
+        if i >= 2 {
+            assert!(strlen(i) < plain / 2, "{row}");
+        }
+        if i % 2 == 1 {
+            // Header, key id, nonce and tag.
+            assert_eq!(strlen(i), strlen(i - 1) + 4 + 24 + 16, "{row}");
+        }
+    }
+}

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 
-const MAGIC: u8 = 0xC1;
+pub(crate) const MAGIC: u8 = 0xC1;
 const FORMAT: u8 = 2;
 /// The envelope without an expiry, written by earlier versions.
 const FORMAT_V1: u8 = 1;

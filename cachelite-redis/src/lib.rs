@@ -37,6 +37,36 @@
 //! deleted and counted as an error. One in the envelope of earlier versions
 //! (without the end) is a miss too, deleted and replaced by the next write.
 //!
+//! # Compression and encryption
+//!
+//! Layers on the envelope's bytes, in a fixed order: [`Compression`] (lz4,
+//! or zstd with the `zstd` feature, above a size threshold and only when it
+//! makes the value smaller), then encryption with a [`Keyring`]
+//! (XChaCha20-Poly1305, a random 24-byte nonce per write, the full Redis
+//! key as associated data). Both are set on [`RedisStoreBuilder`].
+//!
+//! - A compressed value is marked with its algorithm, so every store reads
+//!   it, whatever it writes.
+//! - An encrypted value carries its key's id in the clear: the current key
+//!   encrypts, older keys still decrypt, so keys rotate without a flush.
+//! - A value copied to another key, altered, cut short, or encrypted with a
+//!   key the store does not hold is a miss, counted as an error and deleted,
+//!   as any value that does not decode. A store with a keyring reads only
+//!   encrypted values; a store without one reads none.
+//! - Keys come as 32 bytes, or from a variable or a file in hex or base64
+//!   ([`Keyring::key_from_env`], [`Keyring::key_from_file`]); `Debug` shows
+//!   key ids only.
+//!
+//! ```
+//! use cachelite_redis::{Compression, Keyring, RedisStore};
+//! let store = RedisStore::builder("redis://127.0.0.1/")
+//!     .compression(Compression::lz4())
+//!     .encryption(Keyring::new(1, [42u8; 32]).with_old(0, [7u8; 32]))
+//!     .build()?;
+//! assert_eq!(store.keyring().map(Keyring::current_id), Some(1));
+//! # Ok::<(), cachelite_redis::Error>(())
+//! ```
+//!
 //! # The local tier
 //!
 //! Keyed by the keys themselves ([`TieredKey`]), so a local hit renders
@@ -52,6 +82,30 @@
 //! [`RedisStoreBuilder`]'s `tls_root_certificate`, and `#insecure` at the
 //! end of the URL skips the check. Without it, such a URL is an
 //! [`Error::Config`] that names the feature.
+//!
+//! # Redis Cluster and Sentinel
+//!
+//! [`RedisStore::builder_cluster`] takes some of a cluster's nodes;
+//! [`RedisStore::builder_sentinel`] takes sentinels and the service name
+//! they watch. The store and the two-tier cache behave the same on each:
+//!
+//! - In a cluster, keys carry no hash tag, so a namespace spreads over
+//!   every master, and no command names keys of two slots (`CROSSSLOT`):
+//!   a tagged write updates each tag set and the entry with one command per
+//!   key (tag sets, entry, tag sets again, so that an invalidation of the
+//!   tag running meanwhile sees the entry or comes before it); members of a
+//!   tag and keys found by a scan are unlinked in groups of one slot, and
+//!   several keys are read with one `MGET` per slot; globs and clears scan
+//!   every master. A `PUBLISH` reaches every node, so the
+//!   subscriber listens on one node and moves to another (listed, or
+//!   learned from `CLUSTER NODES`) when that node fails, with the local
+//!   tier off in between.
+//! - Through sentinels, the store asks for the master on connecting, after a
+//!   failed call or a `READONLY` reply, and in the background once a second;
+//!   a connection to a master they no longer name is replaced. The
+//!   subscriber checks the master with each heartbeat: after a failover it
+//!   drops its connection (clearing the local tier) and subscribes on the
+//!   new master.
 //!
 //! # Example
 //!
@@ -82,13 +136,16 @@ mod blocking;
 mod breaker;
 mod channel;
 mod codec;
+mod conn;
 mod error;
 mod key;
+mod layers;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod remote;
+mod sentinel;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod sql;
 mod store;
@@ -99,6 +156,7 @@ pub use blocking::BlockingTieredCache;
 pub use channel::{Message, Op};
 pub use codec::Codec;
 pub use error::Error;
+pub use layers::{Compression, Keyring};
 #[cfg(feature = "mysql")]
 pub use mysql::{MySqlFeed, MySqlStore, MySqlStoreBuilder};
 #[cfg(feature = "postgres")]

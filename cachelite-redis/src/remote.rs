@@ -51,6 +51,7 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -167,6 +168,22 @@ pub trait Store: Clone + Send + Sync + fmt::Debug + 'static {
     /// The store's clock: milliseconds since the Unix epoch. May measure
     /// it (one round trip) on first use; afterwards it should cost none.
     fn now_ms(&self) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// Seals an encoded entry before it is stored at `key`: the value
+    /// layers (compression, then encryption with the store's full key for
+    /// `key` as associated data). The default stores the entry as it is.
+    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let _ = key;
+        Ok(entry)
+    }
+
+    /// Opens what was stored at `key` back into an encoded entry; `None`
+    /// for bytes that do not open (another key's value, a key id not
+    /// held, altered bytes). The default reads the bytes as they are.
+    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        let _ = key;
+        Some(Cow::Borrowed(stored))
+    }
 
     /// The entry at `key`, if any.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
@@ -345,7 +362,11 @@ pub(crate) async fn decode_fetched<S: Store, V: DeserializeOwned>(
         store.count(Outcome::Miss);
         return None;
     };
-    match codec::decode::<V>(&raw) {
+    let decoded = match store.open(rendered, &raw) {
+        Some(entry) => codec::decode::<V>(&entry),
+        None => Decoded::Corrupt,
+    };
+    match decoded {
         Decoded::Entry(e) => {
             store.count(Outcome::Hit);
             let ttl = match e.expiry {
@@ -388,7 +409,7 @@ pub(crate) async fn put_value<S: Store, V: Serialize + ?Sized>(
         }),
         None => None,
     };
-    let bytes = codec::encode(store.codec(), value, expiry, tags)?;
+    let bytes = store.seal(rendered, codec::encode(store.codec(), value, expiry, tags)?)?;
     store.put(rendered, bytes, ttl, tags, mode).await
 }
 

@@ -1,5 +1,6 @@
 //! The remote tier: one namespace of one Redis server.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -7,19 +8,25 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::aio::{PubSubSink, PubSubStream};
+use redis::cluster::ClusterClient;
+use redis::cluster_routing::RoutingInfo;
 use redis::{Cmd, FromRedisValue, Pipeline};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::breaker::Breaker;
-use crate::channel::{Message, Op};
+use crate::channel::{Message, Op, Subscription};
 use crate::codec::Codec;
+use crate::conn::{self, Cluster, Conn, Held, Timeouts, Topology};
 use crate::key::{Keyspace, check_namespace, render_key};
+use crate::layers::{Compression, Keyring, Layers};
 use crate::remote::{self, Event, Feed, Outcome, Put, Store, px};
+use crate::sentinel::Sentinels;
 use crate::tls::{self, TlsSettings};
+
+mod split;
 
 /// Keys unlinked per command, and the `COUNT` hint of each scan step.
 const BATCH: usize = 500;
@@ -167,6 +174,7 @@ impl ServerClock {
 #[must_use]
 pub struct RedisStoreBuilder {
     url: String,
+    kind: Kind,
     namespace: String,
     version: u32,
     codec: Codec,
@@ -175,6 +183,20 @@ pub struct RedisStoreBuilder {
     failure_threshold: u32,
     cooldown: Duration,
     tls: TlsSettings,
+    compression: Compression,
+    keyring: Option<Keyring>,
+}
+
+/// What a builder connects to.
+#[derive(Debug, Clone)]
+enum Kind {
+    Single,
+    Cluster(Vec<String>),
+    Sentinel {
+        sentinels: Vec<String>,
+        service: String,
+        master: Option<String>,
+    },
 }
 
 impl RedisStoreBuilder {
@@ -196,6 +218,42 @@ impl RedisStoreBuilder {
     /// their codec, so stores with different codecs read each other.
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Compresses the values written from a size threshold on (default:
+    /// none). Any store reads compressed values, whatever its own setting.
+    ///
+    /// ```
+    /// use cachelite_redis::{Compression, RedisStore};
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Encrypts every value written with the keyring's current key
+    /// (XChaCha20-Poly1305, the full Redis key as associated data), and
+    /// decrypts with any of its keys. A store with keys reads only
+    /// encrypted values: anything else, or a value it cannot decrypt, is a
+    /// miss, counted as an error and deleted.
+    ///
+    /// ```
+    /// use cachelite_redis::{Keyring, RedisStore};
+    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
+    /// let store = RedisStore::builder("redis://127.0.0.1/")
+    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn encryption(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -266,6 +324,26 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Through sentinels: how the master is connected to, as a URL whose
+    /// host is ignored (the sentinels name the master): its scheme
+    /// (`rediss://` for TLS, with the `tls` feature), database, username
+    /// and password, e.g. `redis://:secret@master/2`. By default: plain
+    /// TCP, database 0, no credentials.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_sentinel(["redis://127.0.0.1:26379/"], "mymaster")
+    ///     .sentinel_master_settings("redis://:secret@master/2")
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn sentinel_master_settings(mut self, url: impl Into<String>) -> Self {
+        if let Kind::Sentinel { master, .. } = &mut self.kind {
+            *master = Some(url.into());
+        }
+        self
+    }
+
     /// Checks the settings and parses the URL. No connection is made here:
     /// the first call connects, from inside a tokio runtime.
     ///
@@ -273,7 +351,11 @@ impl RedisStoreBuilder {
     /// [`Error::Config`] for an invalid namespace, a zero timeout or
     /// threshold, a URL redis-rs does not accept, a `rediss://` URL in a
     /// build without the `tls` feature, or TLS certificates that are not
-    /// PEM or come with a URL other than `rediss://`.
+    /// PEM or come with a URL other than `rediss://`; for a cluster or
+    /// sentinels, an empty list of URLs, an empty service name, or custom
+    /// TLS certificates (only the system's roots are used there); zstd
+    /// compression in a build without the `zstd` feature or with a level
+    /// outside 1 to 22, a key id given twice.
     pub fn build(self) -> Result<RedisStore, Error> {
         check_namespace(&self.namespace)?;
         if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
@@ -284,16 +366,19 @@ impl RedisStoreBuilder {
                 "the circuit breaker needs a threshold of at least one failure".into(),
             ));
         }
-        let client = tls::client(&self.url, &self.tls)?;
+        let (client, topology) = self.topology()?;
+        let layers = Layers::new(self.compression, self.keyring)?;
         Ok(RedisStore {
             inner: Arc::new(StoreInner {
                 client,
+                topology,
                 conn: Mutex::new(None),
                 connected: AtomicBool::new(false),
                 keys: Keyspace::new(&self.namespace, self.version),
                 namespace: self.namespace,
                 version: self.version,
                 codec: self.codec,
+                layers,
                 connect_timeout: self.connect_timeout,
                 response_timeout: self.response_timeout,
                 breaker: Breaker::new(self.failure_threshold, self.cooldown),
@@ -302,6 +387,75 @@ impl RedisStoreBuilder {
                 clock: ServerClock::default(),
             }),
         })
+    }
+
+    /// The client of the first URL, and where commands go.
+    fn topology(&self) -> Result<(redis::Client, Topology), Error> {
+        let urls = match &self.kind {
+            Kind::Single => return Ok((tls::client(&self.url, &self.tls)?, Topology::Single)),
+            Kind::Cluster(urls)
+            | Kind::Sentinel {
+                sentinels: urls, ..
+            } => urls,
+        };
+        if urls.is_empty() {
+            return Err(Error::Config(
+                "a cluster or a set of sentinels needs at least one URL".into(),
+            ));
+        }
+        if self.tls.is_custom() {
+            return Err(Error::Config(
+                "custom TLS certificates are for a single server; a cluster or sentinels \
+                 use the system's root certificates"
+                    .into(),
+            ));
+        }
+        let clients = urls
+            .iter()
+            .map(|u| tls::client(u, &self.tls))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = clients[0].clone();
+        let topology = match &self.kind {
+            Kind::Single => Topology::Single,
+            Kind::Cluster(urls) => {
+                let connect_ms =
+                    u64::try_from(self.connect_timeout.as_millis()).unwrap_or(u64::MAX);
+                let client = ClusterClient::builder(urls.iter().map(String::as_str))
+                    .connection_timeout(self.connect_timeout)
+                    .response_timeout(self.response_timeout)
+                    .overall_response_timeout(None)
+                    .retries(3)
+                    .min_retry_wait(5)
+                    .max_retry_wait(connect_ms.max(5))
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot use the cluster's URLs: {e}")))?;
+                Topology::Cluster(Box::new(Cluster {
+                    client,
+                    nodes: clients,
+                }))
+            }
+            Kind::Sentinel {
+                service, master, ..
+            } => {
+                if service.is_empty() {
+                    return Err(Error::Config("the sentinel service name is empty".into()));
+                }
+                let master = master.as_deref().unwrap_or("redis://127.0.0.1/");
+                let template = tls::client(master, &TlsSettings::default())?
+                    .get_connection_info()
+                    .clone();
+                if !matches!(
+                    template.addr(),
+                    redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::TcpTls { .. }
+                ) {
+                    return Err(Error::Config(
+                        "the sentinel master settings must be a redis:// or rediss:// URL".into(),
+                    ));
+                }
+                Topology::Sentinel(Arc::new(Sentinels::new(clients, service.clone(), template)))
+            }
+        };
+        Ok((first, topology))
     }
 }
 
@@ -333,9 +487,13 @@ pub struct RedisStore {
 #[derive(Debug)]
 struct StoreInner {
     client: redis::Client,
+    /// One server, a cluster, or the master sentinels name.
+    topology: Topology,
     /// Made on first use, inside the caller's runtime; dropped when the
-    /// breaker opens, so a wedged manager is replaced by the next probe.
-    conn: Mutex<Option<ConnectionManager>>,
+    /// breaker opens, so a wedged manager is replaced by the next probe,
+    /// and through sentinels when the master it is to is no longer the
+    /// one they name, or it refuses a write (`READONLY`).
+    conn: Mutex<Option<Held>>,
     /// The current connection manager has answered at least once: calls
     /// then get one response timeout, not a connect timeout on top.
     connected: AtomicBool,
@@ -343,6 +501,7 @@ struct StoreInner {
     namespace: String,
     version: u32,
     codec: Codec,
+    layers: Layers,
     connect_timeout: Duration,
     response_timeout: Duration,
     breaker: Breaker,
@@ -362,6 +521,27 @@ fn is_transport(e: &redis::RedisError) -> bool {
 enum Req<'a> {
     Cmd(&'a Cmd),
     Pipe(&'a Pipeline),
+    /// In a cluster, to the node `RoutingInfo` names (a scan of one
+    /// master); elsewhere, a plain command.
+    At(&'a Cmd, &'a RoutingInfo),
+}
+
+/// A new builder with the default settings.
+fn new_builder(url: String, kind: Kind) -> RedisStoreBuilder {
+    RedisStoreBuilder {
+        url,
+        kind,
+        namespace: "default".into(),
+        version: 1,
+        codec: Codec::default(),
+        connect_timeout: Duration::from_millis(50),
+        response_timeout: Duration::from_millis(20),
+        failure_threshold: 3,
+        cooldown: Duration::from_secs(1),
+        tls: TlsSettings::default(),
+        compression: Compression::None,
+        keyring: None,
+    }
 }
 
 impl RedisStore {
@@ -371,17 +551,70 @@ impl RedisStore {
     /// `cachelite` crate); `rediss://host:port/#insecure` skips verifying
     /// the server's certificate.
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: url.into(),
-            namespace: "default".into(),
-            version: 1,
-            codec: Codec::default(),
-            connect_timeout: Duration::from_millis(50),
-            response_timeout: Duration::from_millis(20),
-            failure_threshold: 3,
-            cooldown: Duration::from_secs(1),
-            tls: TlsSettings::default(),
-        }
+        new_builder(url.into(), Kind::Single)
+    }
+
+    /// A builder for a store over a Redis Cluster, given the URLs of some
+    /// of its nodes (the rest are found from them). The same cache as on
+    /// one server: entries spread over the masters by hash slot, no command
+    /// names keys of two slots, globs and clears scan every master, and
+    /// the subscriber of a two-tier cache listens on one node at a time
+    /// (a message published on any node reaches every node), moving to
+    /// another when that node fails (those listed, and those the node it
+    /// listened on knew of). List several, for the first connection.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_cluster([
+    ///     "redis://10.0.0.1:7000",
+    ///     "redis://10.0.0.2:7000",
+    ///     "redis://10.0.0.3:7000",
+    /// ])
+    /// .namespace("users")
+    /// .build()?;
+    /// assert_eq!(store.namespace(), "users");
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn builder_cluster<I, S>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let first = nodes.first().cloned().unwrap_or_default();
+        new_builder(first, Kind::Cluster(nodes))
+    }
+
+    /// A builder for a store on the master of `service`, found through
+    /// Redis Sentinel at the URLs given. After a failover the store
+    /// follows the new master (a connection to a master the sentinels no
+    /// longer name, or one that refuses a write with `READONLY`, is
+    /// replaced), and a two-tier cache's local tier is cleared and off
+    /// until its subscriber has subscribed on the new master.
+    ///
+    /// ```
+    /// let store = cachelite_redis::RedisStore::builder_sentinel(
+    ///     ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379"],
+    ///     "mymaster",
+    /// )
+    /// .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn builder_sentinel<I, S>(sentinels: I, service: impl Into<String>) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let sentinels: Vec<String> = sentinels.into_iter().map(Into::into).collect();
+        let first = sentinels.first().cloned().unwrap_or_default();
+        new_builder(
+            first,
+            Kind::Sentinel {
+                sentinels,
+                service: service.into(),
+                master: None,
+            },
+        )
     }
 
     /// A store at `url` in `namespace`, with the default settings.
@@ -432,6 +665,30 @@ impl RedisStore {
     #[must_use]
     pub fn codec(&self) -> Codec {
         self.inner.codec
+    }
+
+    /// The compression of values written.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn compression(&self) -> Compression {
+        self.inner.layers.compression()
+    }
+
+    /// The keys values are encrypted with, if any.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1/", "n")?;
+    /// assert!(store.keyring().is_none());
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.inner.layers.keyring()
     }
 
     /// The pub/sub channel invalidations are published on.
@@ -494,7 +751,9 @@ impl RedisStore {
         self.inner.breaker.is_open()
     }
 
-    /// The redis-rs client, for commands this type does not offer.
+    /// The redis-rs client, for commands this type does not offer: of the
+    /// server; for a cluster, of the first node listed; through sentinels,
+    /// of the first sentinel listed.
     ///
     /// ```
     /// # let store = cachelite_redis::RedisStore::open("redis://127.0.0.1:6380/", "n")?;
@@ -683,7 +942,11 @@ impl RedisStore {
                     .is_ok();
             if ours {
                 let sent = unix_us();
-                match self.run::<(i64, i64)>(Req::Cmd(&redis::cmd("TIME"))).await {
+                // In a cluster, every process reads the clock of one node:
+                // the one serving the namespace's channel name.
+                let node = conn::to_key(self.inner.keys.channel().as_bytes());
+                let time = redis::cmd("TIME");
+                match self.run::<(i64, i64)>(Req::At(&time, &node)).await {
                     Ok(time) => clock.record(sent, unix_us(), time),
                     Err(e) if first => return Err(e),
                     Err(_) => {}
@@ -720,6 +983,11 @@ impl RedisStore {
         };
         let keys = &self.inner.keys;
         let key = keys.entry(rendered);
+        if self.inner.topology.is_cluster() {
+            return self
+                .put_split(rendered, &key, bytes, ttl, tags, origin)
+                .await;
+        }
         let mut pipe = redis::pipe();
         if tags.is_empty() {
             let set = pipe.cmd("SET").arg(&key).arg(bytes);
@@ -758,6 +1026,9 @@ impl RedisStore {
     }
 
     async fn remove_rendered(&self, rendered: &str, origin: u64) -> Result<bool, Error> {
+        if self.inner.topology.is_cluster() {
+            return self.remove_split(rendered, origin).await;
+        }
         let msg = Message {
             origin,
             op: Op::Keys(vec![rendered.to_owned()]),
@@ -845,6 +1116,26 @@ impl RedisStore {
         pattern: &str,
         keep: impl Fn(&[u8]) -> bool,
     ) -> Result<usize, Error> {
+        if self.inner.topology.is_cluster() {
+            // Each master holds its own keys: scan them all.
+            let mut deleted = 0;
+            for node in self.masters().await? {
+                deleted += self.unlink_scanned_at(pattern, &keep, &node).await?;
+            }
+            return Ok(deleted);
+        }
+        // One server: there is no node to choose.
+        let only = RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random);
+        self.unlink_scanned_at(pattern, &keep, &only).await
+    }
+
+    /// Scans one node (the only one, or one master of a cluster).
+    async fn unlink_scanned_at(
+        &self,
+        pattern: &str,
+        keep: &impl Fn(&[u8]) -> bool,
+        node: &RoutingInfo,
+    ) -> Result<usize, Error> {
         let mut cursor = 0u64;
         let mut deleted = 0;
         loop {
@@ -855,7 +1146,7 @@ impl RedisStore {
                 .arg("COUNT")
                 .arg(BATCH);
             // Keys as bytes: a binary key elsewhere must not break the scan.
-            let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::Cmd(&scan)).await?;
+            let (next, found): (u64, Vec<Vec<u8>>) = self.run(Req::At(&scan, node)).await?;
             let found: Vec<Vec<u8>> = found.into_iter().filter(|k| keep(k)).collect();
             deleted += self.unlink(&found).await?;
             cursor = next;
@@ -866,6 +1157,9 @@ impl RedisStore {
     }
 
     async fn unlink(&self, keys: &[Vec<u8>]) -> Result<usize, Error> {
+        if self.inner.topology.is_cluster() {
+            return self.unlink_by_slot(keys).await;
+        }
         let mut deleted = 0;
         for chunk in keys.chunks(BATCH) {
             let mut cmd = redis::cmd("UNLINK");
@@ -912,9 +1206,13 @@ impl RedisStore {
     /// lease is still held, in one round trip.
     async fn poll_lease_raw(&self, rendered: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
         let keys = &self.inner.keys;
+        let key = keys.entry(rendered);
+        if self.inner.topology.is_cluster() {
+            return self.poll_split(&key, &keys.lock(rendered)).await;
+        }
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
-            .arg(keys.entry(rendered))
+            .arg(&key)
             .cmd("EXISTS")
             .arg(keys.lock(rendered));
         self.run(Req::Pipe(&pipe)).await
@@ -929,6 +1227,10 @@ impl RedisStore {
     async fn get_many_raw(&self, rendered: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
         if rendered.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.inner.topology.is_cluster() {
+            let keys: Vec<String> = rendered.iter().map(|r| self.inner.keys.entry(r)).collect();
+            return self.get_many_split(&keys).await;
         }
         let mut pipe = redis::pipe();
         for r in rendered {
@@ -963,63 +1265,94 @@ impl RedisStore {
 
     // ---- the guarded call ----
 
-    fn connection(&self) -> Result<ConnectionManager, Error> {
-        let mut slot = self.inner.conn.lock();
-        if let Some(c) = &*slot {
-            return Ok(c.clone());
+    /// Where a two-tier cache's subscriber listens.
+    pub(crate) fn subscription(&self) -> Subscription {
+        match &self.inner.topology {
+            Topology::Single => Subscription::single(self.inner.client.clone()),
+            Topology::Cluster(c) => Subscription::cluster(c.nodes.clone()),
+            Topology::Sentinel(s) => Subscription::sentinel(s.clone()),
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
+    }
+
+    fn timeouts_for_connect(&self) -> Timeouts {
+        Timeouts {
+            connect: self.inner.connect_timeout,
+            response: self.inner.response_timeout,
         }
-        // No response timeout of the manager's own: `run` bounds every
-        // call, and one timer per call is enough.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.inner.connect_timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(5))
-            .set_max_delay(self.inner.connect_timeout);
-        let c = ConnectionManager::new_lazy_with_config(self.inner.client.clone(), config)?;
+    }
+
+    /// The held connection, or a new one. Through sentinels, a connection
+    /// to a master they no longer name is replaced.
+    async fn connection(&self) -> Result<Conn, Error> {
+        let inner = &self.inner;
+        let ask = inner.connect_timeout + inner.response_timeout;
+        {
+            let mut slot = inner.conn.lock();
+            match &*slot {
+                Some(held) if inner.topology.is_current(held, ask) => return Ok(held.conn.clone()),
+                Some(_) => *slot = None,
+                None => {}
+            }
+        }
+        // Boxed: rare, and large enough (asking sentinels) to weigh on
+        // every call's future.
+        let made = Box::pin(
+            inner
+                .topology
+                .connect(&inner.client, self.timeouts_for_connect()),
+        )
+        .await?;
+        let mut slot = inner.conn.lock();
+        if let Some(held) = &*slot
+            && inner.topology.is_current(held, ask)
+        {
+            // Another call connected meanwhile: share its connection.
+            return Ok(held.conn.clone());
+        }
+        inner.connected.store(false, Ordering::Release);
+        *slot = Some(made.clone());
+        Ok(made.conn)
+    }
+
+    /// Drops the held connection: the next call makes a new one.
+    fn disconnect(&self) {
+        self.inner.conn.lock().take();
         self.inner.connected.store(false, Ordering::Release);
-        *slot = Some(c.clone());
-        Ok(c)
     }
 
     fn failed(&self) {
         self.inner.breaker.failure();
-        if self.inner.breaker.is_open() {
-            // The next probe starts from a fresh connection manager.
-            self.inner.conn.lock().take();
-            self.inner.connected.store(false, Ordering::Release);
+        // The next probe starts from a fresh connection. Through sentinels
+        // every failure does: the master may have moved.
+        if self.inner.breaker.is_open() || matches!(self.inner.topology, Topology::Sentinel(_)) {
+            self.disconnect();
         }
     }
 
     /// Runs one command or pipeline under the breaker and a deadline: one
     /// response timeout once the connection has answered, one connect plus
-    /// one response timeout before.
+    /// one response timeout before (through sentinels, twice that: asking
+    /// them comes first).
     async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, Error> {
         let c = &self.inner.counters;
         if !self.inner.breaker.allow() {
             bump(&c.skipped);
             return Err(Error::Unavailable);
         }
-        let mut conn = match self.connection() {
-            Ok(conn) => conn,
-            Err(e) => {
-                bump(&c.errors);
-                return Err(e);
-            }
-        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            bump(&c.errors);
+            return Err(Error::NoRuntime);
+        }
         let deadline = if self.inner.connected.load(Ordering::Acquire) {
             self.inner.response_timeout
+        } else if matches!(self.inner.topology, Topology::Sentinel(_)) {
+            (self.inner.connect_timeout + self.inner.response_timeout) * 2
         } else {
             self.inner.connect_timeout + self.inner.response_timeout
         };
         let call = async {
-            match req {
-                Req::Cmd(cmd) => cmd.query_async::<T>(&mut conn).await,
-                Req::Pipe(pipe) => pipe.query_async::<T>(&mut conn).await,
-            }
+            let conn = self.connection().await?;
+            query::<T>(conn, req).await.map_err(Error::Redis)
         };
         match tokio::time::timeout(deadline, call).await {
             Ok(Ok(v)) => {
@@ -1029,15 +1362,28 @@ impl RedisStore {
                 }
                 Ok(v)
             }
-            Ok(Err(e)) => {
+            Ok(Err(Error::Redis(e))) => {
                 bump(&c.errors);
                 if is_transport(&e) {
                     self.failed();
                 } else {
                     // Redis answered: it is alive, whatever it said.
                     self.inner.breaker.success();
+                    if e.code() == Some("READONLY")
+                        && matches!(self.inner.topology, Topology::Sentinel(_))
+                    {
+                        // A master turned replica: ask the sentinels again.
+                        self.disconnect();
+                    }
                 }
                 Err(Error::Redis(e))
+            }
+            Ok(Err(e)) => {
+                // No connection could be made (the sentinels did not say
+                // where the master is).
+                bump(&c.errors);
+                self.failed();
+                Err(e)
             }
             Err(_) => {
                 bump(&c.errors);
@@ -1061,6 +1407,22 @@ impl Store for RedisStore {
 
     fn codec(&self) -> Codec {
         self.inner.codec
+    }
+
+    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.seal(entry, &[]);
+        }
+        layers.seal(entry, self.inner.keys.entry(key).as_bytes())
+    }
+
+    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.open(stored, &[]);
+        }
+        layers.open(stored, self.inner.keys.entry(key).as_bytes())
     }
 
     fn now_ms(&self) -> impl Future<Output = Result<u64, Error>> + Send {
@@ -1180,7 +1542,7 @@ impl Store for RedisStore {
 
     fn subscribe(&self, heartbeat: Duration) -> RedisFeed {
         RedisFeed {
-            client: self.inner.client.clone(),
+            source: self.subscription(),
             channel: self.inner.keys.channel(),
             timeout: self.inner.connect_timeout.max(Duration::from_secs(1)),
             heartbeat,
@@ -1204,7 +1566,7 @@ impl Store for RedisStore {
 /// # Ok(()) }
 /// ```
 pub struct RedisFeed {
-    client: redis::Client,
+    source: Subscription,
     channel: String,
     timeout: Duration,
     heartbeat: Duration,
@@ -1224,18 +1586,8 @@ impl std::fmt::Debug for RedisFeed {
 }
 
 impl RedisFeed {
-    async fn connect(&self) -> Option<(PubSubSink, PubSubStream)> {
-        let timeout = self.timeout;
-        let ps = tokio::time::timeout(timeout, self.client.get_async_pubsub())
-            .await
-            .ok()?
-            .ok()?;
-        let (mut sink, stream) = ps.split();
-        tokio::time::timeout(timeout, sink.subscribe(&self.channel))
-            .await
-            .ok()?
-            .ok()?;
-        Some((sink, stream))
+    async fn connect(&mut self) -> Option<(PubSubSink, PubSubStream)> {
+        self.source.connect(&self.channel, self.timeout).await
     }
 
     fn dropped(&mut self) -> Event {
@@ -1280,11 +1632,43 @@ impl Feed for RedisFeed {
                         sink.ping::<redis::Value>(),
                     )
                     .await;
+                    // Through sentinels, also whether the master it
+                    // listens on is still the master.
                     if !matches!(pong, Ok(Ok(_))) {
+                        return self.dropped();
+                    }
+                    if !self.source.is_current(self.timeout).await {
                         return self.dropped();
                     }
                 }
             }
+        }
+    }
+}
+
+/// One command or pipeline on a connection of any kind.
+async fn query<T: FromRedisValue>(conn: Conn, req: Req<'_>) -> redis::RedisResult<T> {
+    match conn {
+        Conn::Manager(mut m) => match req {
+            Req::Cmd(cmd) | Req::At(cmd, _) => cmd.query_async(&mut m).await,
+            Req::Pipe(pipe) => pipe.query_async(&mut m).await,
+        },
+        // Boxed, so that a single server's calls do not carry the size of
+        // the cluster's futures.
+        Conn::Cluster(cl) => Box::pin(query_cluster(cl, req)).await,
+    }
+}
+
+async fn query_cluster<T: FromRedisValue>(
+    mut cl: redis::cluster_async::ClusterConnection,
+    req: Req<'_>,
+) -> redis::RedisResult<T> {
+    match req {
+        Req::Cmd(cmd) => cmd.query_async(&mut cl).await,
+        Req::Pipe(pipe) => pipe.query_async(&mut cl).await,
+        Req::At(cmd, route) => {
+            let v = cl.route_command(cmd.clone(), route.clone()).await?;
+            Ok(T::from_redis_value(v)?)
         }
     }
 }
@@ -1336,6 +1720,58 @@ mod tests {
                 "{tls:?}"
             );
         }
+    }
+
+    #[test]
+    fn clusters_and_sentinels_need_urls_and_a_service() {
+        let none: [&str; 0] = [];
+        assert!(matches!(
+            RedisStore::builder_cluster(none).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(none, "mymaster").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(["redis://127.0.0.1:26379"], "").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_cluster(["redis://127.0.0.1:7000", "http://nope"]).build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            RedisStore::builder_sentinel(["redis://127.0.0.1:26379"], "m")
+                .sentinel_master_settings("nonsense")
+                .build(),
+            Err(Error::Config(_))
+        ));
+        let cluster =
+            RedisStore::builder_cluster(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+                .build()
+                .unwrap();
+        assert!(cluster.inner.topology.is_cluster());
+        assert_eq!(
+            cluster.client().get_connection_info().addr().to_string(),
+            "127.0.0.1:7000"
+        );
+        #[cfg(feature = "tls")]
+        assert!(matches!(
+            RedisStore::builder_cluster(["rediss://127.0.0.1:7000"])
+                .tls_root_certificate(b"pem".to_vec())
+                .build(),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unreachable_sentinels_fail_the_call_and_count() {
+        let store = RedisStore::builder_sentinel(["redis://127.0.0.1:1"], "mymaster")
+            .build()
+            .unwrap();
+        assert!(store.ping().await.is_err());
+        assert_eq!(store.stats().errors, 1);
     }
 
     #[test]

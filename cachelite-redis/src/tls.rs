@@ -38,6 +38,20 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+impl TlsSettings {
+    /// Whether certificates beyond the system's roots were given.
+    pub(crate) fn is_custom(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.root_certificate.is_some() || self.client_identity.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+}
+
 /// Whether `url` asks for TLS.
 fn is_tls_url(url: &str) -> bool {
     url.trim_start()

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use cachelite_redis::TieredCache;
 
 pub mod suite;
+pub mod topology;
 
 /// A redis-server process this test started; killed and waited on drop.
 pub struct Server {
