@@ -62,6 +62,7 @@
 //! # let _ = name; Ok(()) }
 //! ```
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -77,6 +78,7 @@ use tokio::sync::OnceCell;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
+use crate::layers::{Compression, Keyring, Layers};
 use crate::sql::{
     self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, check_key, check_tags, guarded,
     ttl_ms,
@@ -111,6 +113,8 @@ pub struct MySqlStoreBuilder {
     namespace: String,
     version: u32,
     codec: Codec,
+    compression: Compression,
+    keyring: Option<Keyring>,
     connect_timeout: Duration,
     response_timeout: Duration,
     pool_size: usize,
@@ -138,6 +142,43 @@ impl MySqlStoreBuilder {
     /// The codec for values written (default MessagePack).
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Compresses the values written from a size threshold on (default:
+    /// none). Any store reads compressed values, whatever its own setting.
+    ///
+    /// ```
+    /// use cachelite_redis::{Compression, MySqlStore};
+    /// let store = MySqlStore::builder("mysql://root@127.0.0.1/test")
+    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Encrypts every value written with the keyring's current key
+    /// (XChaCha20-Poly1305, with the entries' table and the key as
+    /// associated data: a value copied to another key, namespace or version
+    /// does not decrypt), and decrypts with any of its keys. A store with
+    /// keys reads only encrypted values: anything else, or a value it
+    /// cannot decrypt, is a miss, counted as an error and deleted.
+    ///
+    /// ```
+    /// use cachelite_redis::{Keyring, MySqlStore};
+    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
+    /// let store = MySqlStore::builder("mysql://root@127.0.0.1/test")
+    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    pub fn encryption(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
         self
     }
 
@@ -221,6 +262,7 @@ impl MySqlStoreBuilder {
             ])
             .pool_opts(PoolOpts::default().with_constraints(constraints))
             .into();
+        let layers = Layers::new(self.compression, self.keyring)?;
         let tables = Tables::new(&self.namespace, self.version);
         Ok(MySqlStore {
             inner: Arc::new(Inner {
@@ -231,6 +273,7 @@ impl MySqlStoreBuilder {
                 namespace: self.namespace,
                 version: self.version,
                 codec: self.codec,
+                layers,
                 connect_timeout: self.connect_timeout,
                 response_timeout: self.response_timeout,
                 sweep_interval: self.sweep_interval,
@@ -281,6 +324,7 @@ struct Inner {
     namespace: String,
     version: u32,
     codec: Codec,
+    layers: Layers,
     connect_timeout: Duration,
     response_timeout: Duration,
     sweep_interval: Duration,
@@ -371,6 +415,8 @@ impl MySqlStore {
             namespace: "default".into(),
             version: 1,
             codec: Codec::default(),
+            compression: Compression::None,
+            keyring: None,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_millis(100),
             pool_size: 8,
@@ -479,6 +525,36 @@ impl MySqlStore {
     #[must_use]
     pub fn is_breaker_open(&self) -> bool {
         self.inner.breaker.is_open()
+    }
+
+    /// How values are compressed.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
+    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn compression(&self) -> Compression {
+        self.inner.layers.compression()
+    }
+
+    /// The keys values are encrypted with, if any.
+    ///
+    /// ```
+    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
+    /// assert!(store.keyring().is_none());
+    /// # Ok::<(), cachelite_redis::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.inner.layers.keyring()
+    }
+
+    /// The associated data of an encrypted entry: its table and key, so a
+    /// value copied to another key, namespace or version does not decrypt.
+    fn aad(&self, key: &str) -> String {
+        format!("{}:{key}", self.inner.tables.entries)
     }
 
     // ---- connections ----
@@ -704,6 +780,22 @@ impl MySqlStore {
 }
 
 impl Store for MySqlStore {
+    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.seal(entry, &[]);
+        }
+        layers.seal(entry, self.aad(key).as_bytes())
+    }
+
+    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        let layers = &self.inner.layers;
+        if layers.keyring().is_none() {
+            return layers.open(stored, &[]);
+        }
+        layers.open(stored, self.aad(key).as_bytes())
+    }
+
     type Feed = MySqlFeed;
 
     fn namespace(&self) -> &str {

@@ -707,3 +707,29 @@ async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_and_encrypted_values_round_trip_and_stay_bound_to_their_key() {
+    fn layered(b: cachelite_redis::MySqlStoreBuilder) -> cachelite_redis::MySqlStoreBuilder {
+        b.compression(cachelite_redis::Compression::Lz4 { min_bytes: 16 })
+            .encryption(cachelite_redis::Keyring::new(1, [7; 32]))
+    }
+    with_store("layers", layered, async |_url, s| {
+        let c: cachelite_redis::TieredCache<str, String, MySqlStore> =
+            cachelite_redis::TieredCache::builder(s.clone())
+                .build()
+                .unwrap();
+        let long = "x".repeat(1000);
+        c.insert("a", long.clone()).await.unwrap();
+        assert_eq!(c.get("a").await.as_deref(), Some(long.as_str()));
+        let stored = Store::get(&s, "a").await.unwrap().unwrap();
+        assert!(stored.len() < 500, "compressed: {} bytes", stored.len());
+        // Copied to another key, it does not decrypt: a miss, counted.
+        Store::put(&s, "b", stored, None, &[], ME).await.unwrap();
+        let errors = c.stats().errors;
+        assert_eq!(c.get("b").await, None);
+        assert!(c.stats().errors > errors);
+        assert_eq!(Store::get(&s, "b").await.unwrap(), None, "and deleted");
+    })
+    .await;
+}
