@@ -127,6 +127,7 @@ pub fn run(opts: &Options) -> Report {
             }
         }
     }
+    measure_sql(opts, &mut report);
     report
 }
 
@@ -915,4 +916,128 @@ fn measure_layers(url: &str, opts: &Options, report: &mut Report) {
         }
     });
     drop(rt);
+}
+
+/// The SQL stores' rows: a two-tier cache over `PostgresStore` and over
+/// `MySqlStore`, against the servers named by `CACHELITE_POSTGRES_URL` and
+/// `CACHELITE_MYSQL_URL` (a store whose variable is unset is noted as not
+/// measured). Tables of a namespace of their own, dropped at the end.
+fn measure_sql(opts: &Options, report: &mut Report) {
+    use cachelite::redis::{MySqlStore, PostgresStore};
+
+    let keys: u64 = if opts.quick { 50 } else { 200 };
+    let batch: u64 = if opts.quick { 50 } else { 200 };
+    let runs = if opts.quick { 2 } else { 7 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let ns = format!("bench-{:08x}", fastrand::u32(..));
+    let patient = Duration::from_secs(2);
+    let mut table = Table::new(
+        "PostgreSQL and MySQL stores under the two-tier cache (µs per op, one caller)",
+        &[
+            "store",
+            "L2 hit µs",
+            "miss (read, compute, write) µs",
+            "set (write, announced) µs",
+        ],
+    );
+    let mut data = serde_json::Map::new();
+    for (name, var) in [
+        ("PostgreSQL", "CACHELITE_POSTGRES_URL"),
+        ("MySQL", "CACHELITE_MYSQL_URL"),
+    ] {
+        let Some(url) = std::env::var(var).ok().filter(|u| !u.is_empty()) else {
+            table
+                .notes
+                .push(format!("{name}: not measured ({var} is unset)."));
+            continue;
+        };
+        let row = if name == "PostgreSQL" {
+            PostgresStore::builder(url)
+                .namespace(&ns)
+                .connect_timeout(patient)
+                .response_timeout(patient)
+                .build()
+                .map(|store| {
+                    let r = rt.block_on(sql_row(store.clone(), keys, batch, runs));
+                    let _ = rt.block_on(store.drop_tables());
+                    r
+                })
+        } else {
+            MySqlStore::builder(url)
+                .namespace(&ns)
+                .connect_timeout(patient)
+                .response_timeout(patient)
+                .build()
+                .map(|store| {
+                    let r = rt.block_on(sql_row(store.clone(), keys, batch, runs));
+                    let _ = rt.block_on(store.drop_tables());
+                    r
+                })
+        };
+        match row.and_then(|r| r) {
+            Ok([hit, miss, set]) => {
+                let us = |ns: f64| f(ns / 1000.0, 1);
+                table.row(vec![name.into(), us(hit), us(miss), us(set)]);
+                data.insert(
+                    name.to_lowercase(),
+                    json!({ "l2_hit": hit, "miss": miss, "set": set }),
+                );
+            }
+            Err(e) => table.notes.push(format!("{name}: not measured ({e}).")),
+        }
+    }
+    table.notes.push(format!(
+        "{VALUE_BYTES}-byte string values, u64 keys; {keys} keys cycled through a one-entry local \
+         tier for L2 hits, a new key per miss; fastest of {runs} runs of {batch} ops. A set is one \
+         transaction: the row, its tags and the announcement (NOTIFY, or a changes-log row)."
+    ));
+    report.tables.push(table);
+    if let Some(obj) = report.data.as_object_mut() {
+        obj.insert("sql_ns_per_op".into(), serde_json::Value::Object(data));
+    }
+}
+
+/// One SQL store's row: ns per L2 hit, per miss and per set, each the
+/// fastest of `runs` runs.
+async fn sql_row<S: cachelite::redis::Store>(
+    store: S,
+    keys: u64,
+    batch: u64,
+    runs: usize,
+) -> Result<[f64; 3], cachelite::redis::Error> {
+    store.ping().await?;
+    let value = "v".repeat(VALUE_BYTES);
+    let cache: TieredCache<u64, String, S> = TieredCache::builder(store)
+        .local_capacity(1)
+        .ttl(Duration::from_secs(300))
+        .build()?;
+    for k in 0..keys {
+        cache.insert(&k, value.clone()).await?;
+    }
+    let per_op = |t: Instant| t.elapsed().as_nanos() as f64 / batch as f64;
+    let mut best = [f64::INFINITY; 3];
+    let mut fresh = 1u64 << 40;
+    for _ in 0..runs {
+        let t = Instant::now();
+        for i in 0..batch {
+            black_box(cache.get(&(i % keys)).await);
+        }
+        best[0] = best[0].min(per_op(t));
+        let t = Instant::now();
+        for _ in 0..batch {
+            fresh += 1;
+            black_box(cache.get_or_insert_with(&fresh, || value.clone()).await);
+        }
+        best[1] = best[1].min(per_op(t));
+        let t = Instant::now();
+        for i in 0..batch {
+            cache.insert(&(i % keys), value.clone()).await?;
+        }
+        best[2] = best[2].min(per_op(t));
+    }
+    Ok(best)
 }

@@ -12,7 +12,7 @@
 //! - [`Store`]: what the two-tier cache needs from its remote tier
 //!   ([`remote`] says what a store must guarantee). `TieredCache<K, V, S>`
 //!   and `BlockingTieredCache<K, V, S>` take any store `S` (`RedisStore` by
-//!   default). `#[memoize(store = ..)]` takes the stores of this crate;
+//!   default). `#[memoize(store = ..)]` takes every store of this crate;
 //!   its cache's store type is the `store` expression's.
 //!
 //! # Stores
@@ -20,6 +20,8 @@
 //! | Store | Shared by | For |
 //! |---|---|---|
 //! | [`RedisStore`] | every process using the server | services with several replicas |
+//! | `PostgresStore` (feature `postgres`) | every process using the database; invalidation by `LISTEN`/`NOTIFY` | services that keep their data in PostgreSQL and run no Redis |
+//! | `MySqlStore` (feature `mysql`) | every process using the database; invalidation by polling a changes log | the same, on MySQL or MariaDB |
 //! | [`MemoryStore`] | the handles of one [`MemoryStore::new`], in one process | tests, and single-process programs that want the two-tier API; no server |
 //!
 //! ```
@@ -158,8 +160,14 @@ mod error;
 mod key;
 mod layers;
 mod memory;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod remote;
 mod sentinel;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod sql;
 mod store;
 mod tiered;
 mod tls;
@@ -170,6 +178,10 @@ pub use codec::Codec;
 pub use error::Error;
 pub use layers::{Compression, Keyring};
 pub use memory::{MemoryFeed, MemoryStore};
+#[cfg(feature = "mysql")]
+pub use mysql::{MySqlFeed, MySqlStore, MySqlStoreBuilder};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresFeed, PostgresStore, PostgresStoreBuilder};
 pub use remote::{Event, Feed, Outcome, Put, Store};
 pub use store::{RedisFeed, RedisStore, RedisStoreBuilder, StoreStats};
 pub use tiered::{Insertion, LoadStats, TieredCache, TieredCacheBuilder, TieredKey, TieredStats};

@@ -57,7 +57,7 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue
 /// `Result` of [`RedisStore::open`], and references to any of these.
 #[diagnostic::on_unimplemented(
     message = "`store = ...` must give a store, and `{Self}` does not",
-    label = "expected a store (a `RedisStore`, a `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",
+    label = "expected a store (a `RedisStore`, `PostgresStore`, `MySqlStore` or `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",
     note = "e.g. `store = RedisStore::builder(url).namespace(\"users\")`, `store = USERS` with `static USERS: LazyLock<RedisStore> = ...`, or `store = MEMORY` with `static MEMORY: LazyLock<MemoryStore> = LazyLock::new(MemoryStore::new)`"
 )]
 pub trait StoreSource {
@@ -92,6 +92,22 @@ impl StoreSource for RedisStore {
 impl StoreSource for MemoryStore {
     type Store = MemoryStore;
     fn memo_store(&self) -> Result<MemoryStore, (Error, MemoryStore)> {
+        Ok(self.clone())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl StoreSource for crate::PostgresStore {
+    type Store = crate::PostgresStore;
+    fn memo_store(&self) -> Result<Self::Store, (Error, Self::Store)> {
+        Ok(self.clone())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl StoreSource for crate::MySqlStore {
+    type Store = crate::MySqlStore;
+    fn memo_store(&self) -> Result<Self::Store, (Error, Self::Store)> {
         Ok(self.clone())
     }
 }

@@ -8,6 +8,8 @@
 //! | `redis` | off | `cachelite::redis`: a two-tier cache, local in front of a shared Redis, coherent across processes (see *Sharing a cache across processes* above) |
 //! | `redis-tls` | off | `redis` plus `rediss://` (TLS) URLs, through rustls with its `ring` provider |
 //! | `redis-zstd` | off | `redis` plus `Compression::Zstd` for the values in Redis, through the zstd C library (lz4 and encryption need no feature; see *Compression and encryption* above) |
+//! | `postgres` | off | `redis` plus `cachelite::redis::PostgresStore`: the shared tier in PostgreSQL tables, coherent by `LISTEN`/`NOTIFY` (through tokio-postgres; see *PostgreSQL and MySQL* above) |
+//! | `mysql` | off | `redis` plus `cachelite::redis::MySqlStore`: the shared tier in MySQL or MariaDB tables, coherent by polling a changes log (through mysql_async) |
 //! | `tracing` | off | a `cachelite.load` span (fields `cache`, `outcome`) around every load, memoized body or read-through, and `DEBUG` events for evictions and expirations (see *Tracing and metrics* above) |
 //! | `tokio` | off | [`tokio_spawner`]: async stale refreshes (`CacheBuilder::spawner`, `#[memoize(spawn = ...)]`) run as tokio tasks |
 //! | `metrics` | off | the stats counters through the `metrics` facade, labelled `cache`, published once a second by one thread per process and on every stats read; nothing on the hit path |

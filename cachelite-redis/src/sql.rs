@@ -1,0 +1,448 @@
+//! What the SQL stores share: table names, limits, the database's clock,
+//! globs as `LIKE` prefixes, and the guarded call (breaker, deadline,
+//! counters).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::breaker::Breaker;
+use crate::channel::Message;
+use crate::{Error, StoreStats};
+
+/// The longest rendered key a SQL store holds, in bytes: the primary key
+/// index of either database takes entries of about 2.7 KiB at most.
+pub(crate) const MAX_KEY_BYTES: usize = 2048;
+/// The longest tag, in bytes (a tag row's index entry holds a tag and a key).
+pub(crate) const MAX_TAG_BYTES: usize = 512;
+/// Keys per statement when a list of them is deleted, and rows per scan step.
+pub(crate) const BATCH: usize = 500;
+/// Rows the periodic sweep deletes per statement.
+pub(crate) const SWEEP_BATCH: i64 = 1000;
+
+/// The names of one namespace's tables: `cachelite_{ns}_v{version}` and
+/// that with `_tags`, `_counters`, `_leases`, `_changes` and `_meta`.
+///
+/// The namespace is encoded so that any namespace gives a valid, distinct
+/// identifier of at most 63 bytes that needs no quoting: `[a-z0-9]` as it
+/// is, `_` doubled, any other character as `_` and two hex digits. An
+/// encoding longer than 32 bytes is cut and followed by `_x` and a 64-bit
+/// FNV-1a hash of the namespace (`x` is no hex digit, so a cut name never
+/// equals a whole one; `v` neither, so the version cannot be confused with
+/// the namespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tables {
+    pub(crate) entries: String,
+    pub(crate) tags: String,
+    pub(crate) counters: String,
+    pub(crate) leases: String,
+    pub(crate) changes: String,
+    pub(crate) meta: String,
+}
+
+const MAX_ENCODED: usize = 32;
+const CUT_TO: usize = 14;
+
+fn encode_namespace(ns: &str) -> String {
+    let mut out = String::with_capacity(ns.len());
+    for b in ns.bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' => out.push(char::from(b)),
+            b'_' => out.push_str("__"),
+            _ => out.push_str(&format!("_{b:02x}")),
+        }
+    }
+    out
+}
+
+/// FNV-1a, 64 bits: the same in every process and every release.
+pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Tables {
+    pub(crate) fn new(namespace: &str, version: u32) -> Self {
+        let mut enc = encode_namespace(namespace);
+        if enc.len() > MAX_ENCODED {
+            // The longest prefix of the namespace whose encoding fits, so
+            // the cut never splits an escape.
+            let mut cut = String::new();
+            for ch in namespace.chars() {
+                let piece = encode_namespace(ch.encode_utf8(&mut [0; 4]));
+                if cut.len() + piece.len() > CUT_TO {
+                    break;
+                }
+                cut.push_str(&piece);
+            }
+            enc = format!("{cut}_x{:016x}", fnv64(namespace.as_bytes()));
+        }
+        let base = format!("cachelite_{enc}_v{version}");
+        Tables {
+            tags: format!("{base}_tags"),
+            counters: format!("{base}_counters"),
+            leases: format!("{base}_leases"),
+            changes: format!("{base}_changes"),
+            meta: format!("{base}_meta"),
+            entries: base,
+        }
+    }
+}
+
+/// Checks a rendered key against [`MAX_KEY_BYTES`].
+pub(crate) fn check_key(key: &str) -> Result<(), Error> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::Key(format!(
+            "a key of {} bytes; a SQL store holds keys of at most {MAX_KEY_BYTES} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks tags against [`MAX_TAG_BYTES`].
+pub(crate) fn check_tags(tags: &[String]) -> Result<(), Error> {
+    match tags.iter().find(|t| t.len() > MAX_TAG_BYTES) {
+        Some(t) => Err(Error::Encode(format!(
+            "a tag of {} bytes; a SQL store holds tags of at most {MAX_TAG_BYTES} bytes",
+            t.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The `LIKE` pattern (escape character `\`) that every key matching
+/// `glob` matches: its literal prefix, escaped, then `%`. The glob itself
+/// is applied to what the scan returns.
+pub(crate) fn like_prefix(glob: &cachelite_runtime::Glob) -> String {
+    let mut out = String::new();
+    for c in glob.literal_prefix().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Milliseconds for a TTL: rounded up, at least 1.
+pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// Local Unix time in microseconds.
+pub(crate) fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// How long an estimate of the database's clock is trusted (µs).
+const CLOCK_RESYNC_US: i64 = 60_000_000;
+
+/// This process's estimate of the database's clock, to within half a
+/// round trip: entries carry their end on it, so two processes whose
+/// estimates differ by more than a fraction of a millisecond would
+/// disagree on when an entry ends.
+#[derive(Debug, Default)]
+pub(crate) struct DbClock {
+    /// Database time minus local time, in microseconds.
+    offset_us: AtomicI64,
+    /// Local time of the last measurement (µs); 0: never.
+    measured_us: AtomicI64,
+}
+
+impl DbClock {
+    /// Whether the estimate needs measuring now: `Some(first)` claims the
+    /// measurement for the caller (the others go on with the old estimate,
+    /// unless there is none yet).
+    pub(crate) fn claim(&self) -> Option<bool> {
+        let measured = self.measured_us.load(Ordering::Acquire);
+        let now = unix_us();
+        if measured == 0 {
+            return Some(true);
+        }
+        if now.saturating_sub(measured) > CLOCK_RESYNC_US || now < measured {
+            let ours = self
+                .measured_us
+                .compare_exchange(measured, now.max(1), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            return ours.then_some(false);
+        }
+        None
+    }
+
+    /// Records the database's time `db_us`, read between local `sent` and
+    /// `received` (µs).
+    pub(crate) fn record(&self, sent: i64, received: i64, db_us: i64) {
+        let local = sent + (received - sent) / 2;
+        self.offset_us.store(db_us - local, Ordering::Release);
+        self.measured_us.store(received.max(1), Ordering::Release);
+    }
+
+    /// The database's time now in milliseconds, as estimated.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let us = unix_us().saturating_add(self.offset_us.load(Ordering::Acquire));
+        u64::try_from(us / 1000).unwrap_or(0)
+    }
+}
+
+/// Splits an announcement until each piece encodes within `limit` bytes
+/// (as `encoded_len` measures it): lists of keys or tags are halved; a
+/// single key, tag or glob too long becomes a clear.
+#[cfg(feature = "postgres")]
+pub(crate) fn split_message(
+    msg: Message,
+    limit: usize,
+    encoded_len: &dyn Fn(&Message) -> usize,
+) -> Vec<Message> {
+    use crate::channel::Op;
+    if encoded_len(&msg) <= limit {
+        return vec![msg];
+    }
+    let origin = msg.origin;
+    let halves = |v: Vec<String>, make: fn(Vec<String>) -> Op| {
+        let mut a = v;
+        let b = a.split_off(a.len() / 2);
+        let mut out = split_message(
+            Message {
+                origin,
+                op: make(a),
+            },
+            limit,
+            encoded_len,
+        );
+        out.extend(split_message(
+            Message {
+                origin,
+                op: make(b),
+            },
+            limit,
+            encoded_len,
+        ));
+        out
+    };
+    match msg.op {
+        Op::Keys(v) if v.len() > 1 => halves(v, Op::Keys),
+        Op::Tags(v) if v.len() > 1 => halves(v, Op::Tags),
+        _ => vec![Message {
+            origin,
+            op: Op::Clear,
+        }],
+    }
+}
+
+/// The counters of a SQL store.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+}
+
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> StoreStats {
+        StoreStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Runs `call` under the breaker and `deadline`, counting failures.
+/// `transport` says whether an error means the database is unreachable
+/// (the breaker counts it) rather than that it answered with an error.
+pub(crate) async fn guarded<T>(
+    breaker: &Breaker,
+    counters: &Counters,
+    deadline: Duration,
+    transport: fn(&Error) -> bool,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        bump(&counters.errors);
+        return Err(Error::NoRuntime);
+    }
+    if !breaker.allow() {
+        bump(&counters.skipped);
+        return Err(Error::Unavailable);
+    }
+    match tokio::time::timeout(deadline, call).await {
+        Ok(Ok(v)) => {
+            breaker.success();
+            Ok(v)
+        }
+        Ok(Err(e)) => {
+            bump(&counters.errors);
+            if transport(&e) {
+                breaker.failure();
+            } else {
+                breaker.success();
+            }
+            Err(e)
+        }
+        Err(_) => {
+            bump(&counters.errors);
+            breaker.failure();
+            Err(Error::Timeout)
+        }
+    }
+}
+
+/// Checks the settings the SQL builders share.
+pub(crate) fn check_settings(
+    namespace: &str,
+    timeouts: &[Duration],
+    failure_threshold: u32,
+    pool_size: usize,
+) -> Result<(), Error> {
+    crate::key::check_namespace(namespace)?;
+    if timeouts.iter().any(Duration::is_zero) {
+        return Err(Error::Config(
+            "timeouts and intervals must be greater than zero".into(),
+        ));
+    }
+    if failure_threshold == 0 {
+        return Err(Error::Config(
+            "the circuit breaker needs a threshold of at least one failure".into(),
+        ));
+    }
+    if pool_size == 0 {
+        return Err(Error::Config(
+            "the pool needs at least one connection".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Op;
+
+    #[test]
+    fn table_names_are_safe_distinct_and_short() {
+        let t = Tables::new("users", 2);
+        assert_eq!(t.entries, "cachelite_users_v2");
+        assert_eq!(t.tags, "cachelite_users_v2_tags");
+        let names = [
+            "users", "Users", "us_ers", "us.ers", "us-ers", "us__ers", "us_2eers", "a", "A",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for ns in names {
+            let t = Tables::new(ns, 1);
+            assert!(seen.insert(t.entries.clone()), "{ns}: {}", t.entries);
+            assert!(
+                t.entries
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                t.entries
+            );
+        }
+        let long = "N".repeat(64);
+        let t = Tables::new(&long, u32::MAX);
+        for name in [
+            &t.entries,
+            &t.tags,
+            &t.counters,
+            &t.leases,
+            &t.changes,
+            &t.meta,
+        ] {
+            assert!(name.len() <= 63, "{name}: {}", name.len());
+        }
+        assert!(t.entries.contains("_x"), "{}", t.entries);
+        assert_ne!(Tables::new(&long, 1), Tables::new(&"N".repeat(63), 1));
+        // The same in every process: a fixed hash, not a seeded one.
+        assert_eq!(fnv64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn like_prefixes_escape_wildcards_and_stop_at_the_first_metacharacter() {
+        let p = |g: &str| like_prefix(&cachelite_runtime::Glob::new(g).unwrap());
+        assert_eq!(p("user:*"), "user:%");
+        assert_eq!(p("50%_off\\*?"), "50\\%\\_off*%");
+        assert_eq!(p("*"), "%");
+        assert_eq!(p("a\\\\b[cd]"), "a\\\\b%");
+    }
+
+    #[test]
+    #[cfg(feature = "postgres")]
+    fn long_messages_are_split_or_become_a_clear() {
+        let len = |m: &Message| m.encode().len();
+        let keys: Vec<String> = (0..1000).map(|i| format!("key:{i:05}")).collect();
+        let parts = split_message(
+            Message {
+                origin: 3,
+                op: Op::Keys(keys.clone()),
+            },
+            500,
+            &len,
+        );
+        assert!(parts.len() > 1);
+        let mut back = Vec::new();
+        for p in parts {
+            assert!(p.encode().len() <= 500);
+            assert_eq!(p.origin, 3);
+            match p.op {
+                Op::Keys(k) => back.extend(k),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, keys);
+        let glob = Message {
+            origin: 3,
+            op: Op::Glob("x".repeat(600)),
+        };
+        assert_eq!(
+            split_message(glob, 500, &len),
+            vec![Message {
+                origin: 3,
+                op: Op::Clear
+            }]
+        );
+    }
+
+    #[test]
+    fn the_clock_estimate_follows_the_database() {
+        let clock = DbClock::default();
+        assert_eq!(clock.claim(), Some(true));
+        let received = unix_us();
+        let sent = received - 2_000;
+        clock.record(sent, received, sent + 1_000 + 5_000_000);
+        assert_eq!(clock.claim(), None);
+        let ahead = i64::try_from(clock.now_ms()).unwrap() - unix_us() / 1000;
+        assert!((4_990..=5_010).contains(&ahead), "{ahead}");
+    }
+
+    #[test]
+    fn limits_are_errors() {
+        assert!(check_key(&"k".repeat(MAX_KEY_BYTES)).is_ok());
+        assert!(matches!(
+            check_key(&"k".repeat(MAX_KEY_BYTES + 1)),
+            Err(Error::Key(_))
+        ));
+        assert!(matches!(
+            check_tags(&["t".repeat(MAX_TAG_BYTES + 1)]),
+            Err(Error::Encode(_))
+        ));
+        assert_eq!(ttl_ms(Duration::from_micros(1)), 1);
+        assert_eq!(ttl_ms(Duration::from_micros(1500)), 2);
+    }
+}
