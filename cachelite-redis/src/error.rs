@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-/// What went wrong talking to the Redis tier.
+/// What went wrong talking to the remote tier (Redis, or another store).
 ///
 /// The two-tier cache's read paths never return it: they fail open (the
 /// value is computed, the error counted). Writes and invalidations return
-/// it, because a failed invalidation means Redis may still hold a value the
+/// it, because a failed invalidation means the store may still hold a value the
 /// caller wanted gone.
 ///
 /// ```
@@ -27,7 +27,7 @@ pub enum Error {
     Glob(String),
     /// Redis answered with an error, or the connection failed.
     Redis(redis::RedisError),
-    /// Redis did not answer within the configured timeout.
+    /// The store did not answer within the configured timeout.
     Timeout,
     /// The circuit breaker is open after repeated failures: the call was not
     /// attempted.
@@ -42,14 +42,14 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config(m) => write!(f, "invalid Redis tier setting: {m}"),
+            Error::Config(m) => write!(f, "invalid remote tier setting: {m}"),
             Error::Key(m) => write!(f, "cannot encode the cache key: {m}"),
             Error::Encode(m) => write!(f, "cannot encode the value: {m}"),
             Error::Glob(m) => write!(f, "invalid glob pattern: {m}"),
             Error::Redis(e) => write!(f, "Redis error: {e}"),
-            Error::Timeout => f.write_str("Redis did not answer in time"),
+            Error::Timeout => f.write_str("the store did not answer in time"),
             Error::Unavailable => {
-                f.write_str("Redis is unavailable (circuit breaker open after repeated failures)")
+                f.write_str("the store is unavailable (circuit breaker open after repeated failures)")
             }
             Error::Store(e) => write!(f, "store error: {e}"),
             Error::NoRuntime => f.write_str(

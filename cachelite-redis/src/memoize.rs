@@ -635,6 +635,6 @@ mod tests {
         assert!(owned.shares_backing(&memory));
         let bad = RedisStore::open("redis://127.0.0.1:1/", "a:b");
         let e = store(&bad).unwrap_err().0.to_string();
-        assert_eq!(e.matches("invalid Redis tier setting").count(), 1, "{e}");
+        assert_eq!(e.matches("invalid remote tier setting").count(), 1, "{e}");
     }
 }

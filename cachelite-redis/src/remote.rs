@@ -1,9 +1,12 @@
 //! The remote tier as a trait: what a [`TieredCache`](crate::TieredCache)
 //! needs from the store behind its local tier.
 //!
-//! [`RedisStore`](crate::RedisStore) implements [`Store`]; any other
-//! shared store (a SQL table, another key-value server) can, and then the
-//! two-tier cache and `#[memoize]` work over it unchanged.
+//! [`RedisStore`](crate::RedisStore), the PostgreSQL and MySQL stores and
+//! [`MemoryStore`](crate::MemoryStore) implement [`Store`]; any other
+//! shared store (another key-value server) can, and then the two-tier
+//! cache works over it unchanged. (`#[memoize(store = ..)]` takes the
+//! stores of this crate: it reads the store type from the expression
+//! through a trait implemented for each of them.)
 //!
 //! A store works on *rendered keys* (the `{key}` part the cache renders
 //! from the key's serde form) and on *encoded entries* (bytes the cache
