@@ -671,9 +671,8 @@ where
         Some(ins)
     }
 
-    /// Fills L1 outside a computation (plain `get`): store unless the
-    /// shard is busy, then check the generation again and undo if an
-    /// invalidation slipped in between.
+    /// Fills L1 outside a computation (plain `get`): store, then check the
+    /// generation again and undo if an invalidation slipped in between.
     fn fill(&self, key: &K, rendered: &str, f: &Fetched<V>, seen: Seen) {
         let fresh = || self.live() && self.generation(rendered) == seen;
         if !fresh() || !Self::reads_back(key, rendered) {
@@ -692,9 +691,8 @@ where
         if !f.tags.is_empty() {
             ins = ins.with_tags(&f.tags);
         }
-        // A fill is a copy: it never waits for the shard's lock. Skipped
-        // when another thread holds it, the next read fills instead.
-        if self.l1.try_insert_entry(key.to_owned(), ins).is_some() && !fresh() {
+        self.l1.insert_entry(key.to_owned(), ins);
+        if !fresh() {
             self.l1.remove(key);
         }
     }

@@ -522,44 +522,6 @@ where
         stored
     }
 
-    /// [`Cache::insert_entry`] that never waits: if another thread holds
-    /// the lock of `key`'s shard at this moment, nothing is stored and
-    /// `None` comes back (the value is dropped). For an optional store,
-    /// such as a copy of a value that lives elsewhere too, which must
-    /// never make its caller wait. Otherwise `Some` of what
-    /// [`Cache::insert_entry`] would return.
-    ///
-    /// ```
-    /// use cachelite_runtime::{Cache, Insertion};
-    /// let c: Cache<u8, u8> = Cache::new(10);
-    /// assert_eq!(c.try_insert_entry(1, Insertion::new(1)), Some(true));
-    /// assert_eq!(c.get(&1), Some(1));
-    /// ```
-    pub fn try_insert_entry(&self, key: K, ins: Insertion<V>) -> Option<bool> {
-        let hash = self.hash(&key);
-        // Weighing and cloning are user code: before the lock.
-        let event = (!self.inner.listeners.is_empty()).then(|| (key.clone(), ins.value.clone()));
-        let item = self.item(hash, key, ins);
-        let mut guard = self.shard(hash).try_write()?;
-        let mut evicted = Evicted::new();
-        let result = guard.store(
-            item,
-            Place::InPlace,
-            |d| self.inner.clock.now_near(d),
-            &mut evicted,
-        );
-        drop(guard);
-        let stored = result.is_ok();
-        drop(result);
-        if stored && let Some((k, v)) = &event {
-            self.inner
-                .listeners
-                .emit(&Event::Inserted { key: k, value: v });
-        }
-        self.finish(evicted);
-        Some(stored)
-    }
-
     /// The value for `key` if present and fresh. Counts a hit or a miss and
     /// tells the policy about the read; an expired entry is removed.
     ///
@@ -1582,29 +1544,5 @@ where
             .field("shards", &self.shard_count())
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod try_insert_tests {
-    use super::{Cache, Insertion};
-
-    #[test]
-    fn a_try_insert_skips_a_held_shard_and_stores_otherwise() {
-        let c: Cache<u8, u8> = Cache::new(10);
-        c.insert(1, 1);
-        let hash = c.hash(&2);
-        let held = c.shard(hash).write();
-        assert_eq!(c.try_insert_entry(2, Insertion::new(2)), None);
-        drop(held);
-        assert_eq!(c.get(&2), None);
-        assert_eq!(c.try_insert_entry(2, Insertion::new(2)), Some(true));
-        assert_eq!(c.get(&2), Some(2));
-        assert_eq!(c.get(&1), Some(1));
-        // A held read lock blocks a writer too.
-        let read = c.shard(hash).read();
-        assert_eq!(c.try_insert_entry(2, Insertion::new(3)), None);
-        drop(read);
-        assert_eq!(c.get(&2), Some(2));
     }
 }

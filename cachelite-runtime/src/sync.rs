@@ -119,21 +119,6 @@ mod imp {
                 }
             }
         }
-
-        /// The write lock if no one holds the lock now; `None` otherwise.
-        #[inline]
-        pub(crate) fn try_write(&self) -> Option<WriteGuard<'_, T>> {
-            match self {
-                Self::Plain(l) => l.try_write().map(WriteGuard::Plain),
-                Self::Striped(l) => match l.try_write() {
-                    Ok(g) => Some(WriteGuard::Striped(g)),
-                    Err(std::sync::TryLockError::Poisoned(p)) => {
-                        Some(WriteGuard::Striped(p.into_inner()))
-                    }
-                    Err(std::sync::TryLockError::WouldBlock) => None,
-                },
-            }
-        }
     }
 
     impl<T> std::ops::Deref for ReadGuard<'_, T> {
@@ -416,20 +401,6 @@ mod imp {
                 Self::Model(l) => {
                     WriteGuard::Model(l.write().unwrap_or_else(PoisonError::into_inner))
                 }
-            }
-        }
-
-        pub(crate) fn try_write(&self) -> Option<WriteGuard<'_, T>> {
-            fn taken<G>(r: std::sync::TryLockResult<G>) -> Option<G> {
-                match r {
-                    Ok(g) => Some(g),
-                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                    Err(std::sync::TryLockError::WouldBlock) => None,
-                }
-            }
-            match self {
-                Self::Real(l) => taken(l.try_write()).map(WriteGuard::Real),
-                Self::Model(l) => taken(l.try_write()).map(WriteGuard::Model),
             }
         }
     }
