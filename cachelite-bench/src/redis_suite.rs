@@ -25,6 +25,8 @@ use crate::plot::{BarChart, Chart, Series};
 use crate::report::{Check, CheckKind, Report, Table, f, ratio};
 use crate::timing::{Sampler, min_ns_per_op};
 
+mod cluster;
+
 /// Bytes of each value.
 const VALUE_BYTES: usize = 100;
 /// Concurrent tasks in the throughput runs.
@@ -118,6 +120,7 @@ pub fn run(opts: &Options) -> Report {
         Ok(server) => {
             measure(&server.url, opts, &mut report);
             measure_layers(&server.url, opts, &mut report);
+            cluster::measure(opts, &mut report);
         }
         Err(why) => {
             for (name, target) in targets() {
@@ -143,7 +146,7 @@ pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
             .map(|v| Some(v / 1e3))
             .ok_or_else(|| format!("redis.json: no ns_per_op.{name}"))
     };
-    Ok(BarChart {
+    let mut chart = BarChart {
         title: "Redis tier: µs per op, one caller (lower is better)".into(),
         y_label: "µs per op".into(),
         groups: vec!["L1 hit".into(), "L2 hit".into(), "miss".into()],
@@ -166,7 +169,9 @@ pub fn chart_from_json(report: &serde_json::Value) -> Result<BarChart, String> {
             },
         ],
         ..BarChart::default()
-    })
+    };
+    cluster::add_to_chart(&report["data"]["cluster"], &mut chart);
+    Ok(chart)
 }
 
 fn targets() -> [(&'static str, &'static str); 3] {

@@ -38,6 +38,31 @@ fn redis_measures_every_row_against_one_server() {
         "{:#?}",
         r.checks
     );
+    // The cluster rows: measured where redis-cli can form a cluster, and
+    // required to be measured in CI.
+    let cluster = &r.data["cluster"];
+    if let Some(why) = cluster["skipped"].as_str() {
+        assert!(
+            std::env::var_os("CACHELITE_REQUIRE_REDIS").is_none(),
+            "cluster rows not measured: {why}"
+        );
+        eprintln!("cluster rows skipped: {why}");
+    } else {
+        let ns = cluster["ns_per_op"].as_object().unwrap();
+        assert_eq!(ns.len(), 4);
+        for (name, v) in ns {
+            let v = v.as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "cluster {name}: {v}");
+        }
+        let ops = cluster["ops_per_sec"].as_object().unwrap();
+        assert_eq!(ops.len(), 4);
+        assert!(ops.values().all(|v| v.as_f64().unwrap() > 0.0));
+    }
+    assert!(
+        r.tables
+            .iter()
+            .any(|t| t.title.starts_with("Redis Cluster"))
+    );
     let dir = tempfile::tempdir().unwrap();
     let files = r.write_files(dir.path()).unwrap();
     assert_eq!(files.len(), 2);
