@@ -253,14 +253,23 @@ impl MySqlStoreBuilder {
             .map_err(|e| Error::Config(format!("invalid MySQL URL: {e}")))?;
         let constraints = PoolConstraints::new(0, self.pool_size)
             .ok_or_else(|| Error::Config("invalid pool size".into()))?;
+        // The session settings hold for every use of a connection: they
+        // run on each new connection, and a connection going back to the
+        // pool is not reset (every statement here ends its transaction, so
+        // there is no other session state to clear, and a reset would cost
+        // a round trip per call and undo these settings).
         let opts: Opts = OptsBuilder::from_opts(opts)
-            .init(vec![
+            .setup(vec![
                 "SET time_zone = '+00:00'",
                 // No gap locks: writers of one namespace do not block (or
                 // deadlock on) each other's neighbouring keys.
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             ])
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            )
             .into();
         let layers = Layers::new(self.compression, self.keyring)?;
         let tables = Tables::new(&self.namespace, self.version);
