@@ -172,6 +172,7 @@ mod store;
 mod tiered;
 mod tls;
 
+pub use __memoize::StoreSource;
 pub use blocking::BlockingTieredCache;
 pub use channel::{Message, Op};
 pub use codec::Codec;

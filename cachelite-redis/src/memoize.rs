@@ -55,6 +55,24 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue
 /// The stores of this crate by value (a clone sharing its connections or
 /// backing), a `LazyLock` of a source, a [`RedisStoreBuilder`], the
 /// `Result` of [`RedisStore::open`], and references to any of these.
+///
+/// A store of your own (a type that implements [`Store`]) becomes a
+/// source with a few lines, and `#[memoize(store = ..)]` then takes it
+/// (there is no blanket impl: it would overlap the impl for references):
+///
+/// ```ignore
+/// impl cachelite_redis::StoreSource for MyStore {
+///     type Store = MyStore;
+///     fn memo_store(&self) -> Result<MyStore, (cachelite_redis::Error, MyStore)> {
+///         Ok(self.clone())
+///     }
+/// }
+/// ```
+///
+/// (`cachelite-redis/tests/memoize.rs` has a complete store of its own,
+/// memoized over.) The source is asked once, on the fn's first call; an
+/// `Err` carries why there is no store and a stand-in that reaches
+/// nothing, so that the fn computes every call.
 #[diagnostic::on_unimplemented(
     message = "`store = ...` must give a store, and `{Self}` does not",
     label = "expected a store (a `RedisStore`, `PostgresStore`, `MySqlStore` or `MemoryStore`), a `RedisStoreBuilder`, or a `static` holding one",

@@ -4,9 +4,9 @@
 //! [`RedisStore`](crate::RedisStore), the PostgreSQL and MySQL stores and
 //! [`MemoryStore`](crate::MemoryStore) implement [`Store`]; any other
 //! shared store (another key-value server) can, and then the two-tier
-//! cache works over it unchanged. (`#[memoize(store = ..)]` takes the
-//! stores of this crate: it reads the store type from the expression
-//! through a trait implemented for each of them.)
+//! cache works over it unchanged, and `#[memoize(store = ..)]` too once
+//! the store implements [`StoreSource`](crate::StoreSource) (a few lines).
+//! The macro reads the store type from the expression through that trait.
 //!
 //! A store works on *rendered keys* (the `{key}` part the cache renders
 //! from the key's serde form) and on *encoded entries* (bytes the cache

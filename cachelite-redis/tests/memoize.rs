@@ -457,3 +457,142 @@ mod memory {
         assert_eq!(CALLS.load(Ordering::SeqCst), 3);
     }
 }
+
+/// A store from outside the crate: `#[memoize(store = ..)]` takes it once
+/// it implements `StoreSource`.
+mod third_party {
+    use std::future::Future;
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use cachelite::memoize;
+    use cachelite::redis::{
+        Codec, Error, MemoryFeed, MemoryStore, Outcome, Put, Store, StoreSource, StoreStats,
+    };
+
+    /// A store of its own that counts its reads, over a `MemoryStore`.
+    #[derive(Debug, Clone)]
+    struct Counted {
+        inner: MemoryStore,
+        reads: &'static AtomicUsize,
+    }
+
+    impl Store for Counted {
+        type Feed = MemoryFeed;
+        fn namespace(&self) -> &str {
+            self.inner.namespace()
+        }
+        fn version(&self) -> u32 {
+            self.inner.version()
+        }
+        fn codec(&self) -> Codec {
+            self.inner.codec()
+        }
+        fn now_ms(&self) -> impl Future<Output = Result<u64, Error>> + Send {
+            Store::now_ms(&self.inner)
+        }
+        fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Store::get(&self.inner, key)
+        }
+        fn put(
+            &self,
+            key: &str,
+            entry: Vec<u8>,
+            ttl: Option<Duration>,
+            tags: &[String],
+            mode: Put,
+        ) -> impl Future<Output = Result<bool, Error>> + Send {
+            Store::put(&self.inner, key, entry, ttl, tags, mode)
+        }
+        fn delete_if_equal(
+            &self,
+            key: &str,
+            entry: &[u8],
+        ) -> impl Future<Output = Result<bool, Error>> + Send {
+            Store::delete_if_equal(&self.inner, key, entry)
+        }
+        fn remove(
+            &self,
+            key: &str,
+            origin: u64,
+        ) -> impl Future<Output = Result<bool, Error>> + Send {
+            Store::remove(&self.inner, key, origin)
+        }
+        fn invalidate_tags(
+            &self,
+            tags: &[String],
+            origin: u64,
+        ) -> impl Future<Output = Result<usize, Error>> + Send {
+            Store::invalidate_tags(&self.inner, tags, origin)
+        }
+        fn invalidate_glob(
+            &self,
+            pattern: &str,
+            origin: u64,
+        ) -> impl Future<Output = Result<usize, Error>> + Send {
+            Store::invalidate_glob(&self.inner, pattern, origin)
+        }
+        fn clear(&self, origin: u64) -> impl Future<Output = Result<usize, Error>> + Send {
+            Store::clear(&self.inner, origin)
+        }
+        fn incr(
+            &self,
+            key: &str,
+            delta: i64,
+            ttl_on_create: Option<Duration>,
+        ) -> impl Future<Output = Result<i64, Error>> + Send {
+            Store::incr(&self.inner, key, delta, ttl_on_create)
+        }
+        fn ping(&self) -> impl Future<Output = Result<Duration, Error>> + Send {
+            Store::ping(&self.inner)
+        }
+        fn stats(&self) -> StoreStats {
+            Store::stats(&self.inner)
+        }
+        fn count(&self, outcome: Outcome) {
+            Store::count(&self.inner, outcome);
+        }
+        fn subscribe(&self, heartbeat: Duration) -> MemoryFeed {
+            Store::subscribe(&self.inner, heartbeat)
+        }
+    }
+
+    impl StoreSource for Counted {
+        type Store = Counted;
+        fn memo_store(&self) -> Result<Counted, (Error, Counted)> {
+            Ok(self.clone())
+        }
+    }
+
+    static READS: AtomicUsize = AtomicUsize::new(0);
+    static COUNTED: LazyLock<Counted> = LazyLock::new(|| Counted {
+        inner: MemoryStore::new().with_namespace("third-party"),
+        reads: &READS,
+    });
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(ttl = 60, store = COUNTED, local(capacity = 10))]
+    fn double(n: u64) -> u64 {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        n * 2
+    }
+
+    #[test]
+    fn memoized_fns_run_over_a_store_of_ones_own() {
+        assert_eq!(double(21), 42);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        let reads = READS.load(Ordering::SeqCst);
+        assert!(reads >= 1, "the miss read the store");
+        // Held locally: no call, no read. Then, dropped locally and
+        // from the store, computed again.
+        assert_eq!(double(21), 42);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(double_cache().as_async().store().namespace(), "third-party");
+        assert!(double_cache_invalidate(21).unwrap());
+        assert_eq!(double(21), 42);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+        assert!(READS.load(Ordering::SeqCst) > reads);
+    }
+}
