@@ -175,7 +175,7 @@ impl ServerClock {
 /// assert_eq!(store.redis_key("ada")?, "cachelite:users:v2:ada");
 /// # Ok::<(), cachelite_redis::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct RedisStoreBuilder {
     url: String,
@@ -192,8 +192,28 @@ pub struct RedisStoreBuilder {
     keyring: Option<Keyring>,
 }
 
+/// Shows every setting but secrets: passwords in URLs are `***`, TLS
+/// material and key bytes are left out (a keyring shows its ids).
+impl std::fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &tls::redacted(&self.url))
+            .field("kind", &self.kind)
+            .field("namespace", &self.namespace)
+            .field("version", &self.version)
+            .field("codec", &self.codec)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("failure_threshold", &self.failure_threshold)
+            .field("cooldown", &self.cooldown)
+            .field("compression", &self.compression)
+            .field("keyring", &self.keyring)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a builder connects to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Kind {
     Single,
     Cluster(Vec<String>),
@@ -202,6 +222,26 @@ enum Kind {
         service: String,
         master: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |urls: &[String]| urls.iter().map(|u| tls::redacted(u)).collect::<Vec<_>>();
+        match self {
+            Kind::Single => f.write_str("Single"),
+            Kind::Cluster(nodes) => f.debug_tuple("Cluster").field(&hide(nodes)).finish(),
+            Kind::Sentinel {
+                sentinels,
+                service,
+                master,
+            } => f
+                .debug_struct("Sentinel")
+                .field("sentinels", &hide(sentinels))
+                .field("service", service)
+                .field("master", &master.as_deref().map(tls::redacted))
+                .finish(),
+        }
+    }
 }
 
 impl RedisStoreBuilder {
@@ -484,12 +524,24 @@ impl RedisStoreBuilder {
 /// assert_eq!(v.as_deref(), Some("hello"));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<StoreInner>,
 }
 
-#[derive(Debug)]
+/// The namespace, version, codec and state; never a URL or credentials.
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("namespace", &self.inner.namespace)
+            .field("version", &self.inner.version)
+            .field("codec", &self.inner.codec)
+            .field("breaker_open", &self.is_breaker_open())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 struct StoreInner {
     client: redis::Client,
     /// One server, a cluster, or the master sentinels name.
@@ -1695,6 +1747,24 @@ async fn query_cluster<T: FromRedisValue>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_password() {
+        let single = RedisStore::builder("redis://ada:hunter2@127.0.0.1:6379/0");
+        let cluster = RedisStore::builder_cluster(["redis://ada:hunter2@10.0.0.1:7000"]);
+        let sentinel = RedisStore::builder_sentinel(["redis://ada:hunter2@10.0.0.1:26379"], "m")
+            .sentinel_master_settings("redis://ada:hunter2@ignored/1");
+        for b in [single, cluster, sentinel] {
+            let shown = format!("{b:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("ada:***@"), "{shown}");
+            let store = format!("{:?}", b.build().unwrap());
+            assert!(
+                !store.contains("hunter2") && store.contains("RedisStore"),
+                "{store}"
+            );
+        }
+    }
 
     #[test]
     fn the_server_clock_is_estimated_from_time_replies() {

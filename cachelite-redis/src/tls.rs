@@ -65,7 +65,7 @@ fn bad_url(url: &str, why: impl fmt::Display) -> Error {
 }
 
 /// `url` with any password replaced by `***`, for messages and logs.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
