@@ -756,7 +756,10 @@ mod tests {
             (URL, "redis://:pw@master/2"),
         ];
         let d = debug(&with_master);
-        assert!(d.contains(r#"master: Some("redis://:***@master/2")"#), "{d}");
+        assert!(
+            d.contains(r#"master: Some("redis://:***@master/2")"#),
+            "{d}"
+        );
         assert!(read(&with_master).unwrap().build().is_ok());
         let m = message(&[(SENTINELS, "10.0.0.1:26379")]);
         assert!(
