@@ -529,13 +529,16 @@ pub struct RedisStore {
     inner: Arc<StoreInner>,
 }
 
-/// The namespace, version, codec and state; never a URL or credentials.
+/// The namespace, version, codec, layers (a keyring by its ids) and
+/// state; never a URL, credentials or key bytes.
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("namespace", &self.inner.namespace)
             .field("version", &self.inner.version)
             .field("codec", &self.inner.codec)
+            .field("compression", &self.compression())
+            .field("keyring", &self.keyring())
             .field("breaker_open", &self.is_breaker_open())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
