@@ -48,6 +48,8 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) name: Option<Arc<str>>,
     /// Runs async stale refreshes ([`CacheBuilder::spawner`](crate::CacheBuilder::spawner)).
     pub(crate) spawner: Option<crate::revalidate::Spawner>,
+    /// Runs sync stale refreshes; `None` for the process-wide pool.
+    pub(crate) refresher: Option<Arc<crate::refresher::Refresher>>,
 }
 
 impl<K, V, S> Inner<K, V, S> {
