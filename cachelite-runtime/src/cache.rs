@@ -899,6 +899,9 @@ where
                 // would never end, so compute directly.
                 Begin::Recursive(_) => return self.inner.loads.time(compute).0,
                 Begin::Wait(flight, k, id) => {
+                    // A stale refresh still queued for a thread: run it
+                    // here, then join it as if another thread had.
+                    self.run_queued_refresh(id);
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);

@@ -333,13 +333,13 @@ fn a_job_queued_as_the_last_refresh_worker_times_out_still_runs() {
     explore(|| {
         let pool = Refresher::new(1, 4, std::time::Duration::from_secs(3600));
         let (tx, rx) = mpsc::channel();
-        assert!(pool.submit(report(&tx, 0)).is_ok());
+        assert!(pool.submit(0, report(&tx, 0)).is_ok());
         assert_eq!(rx.recv().unwrap(), (0, Turn::Run));
         // The worker now idles, and may time out at any step.
         let submitters: Vec<_> = (1..3)
             .map(|n| {
                 let (pool, job) = (pool.clone(), report(&tx, n));
-                thread::spawn(move || pool.submit(job).is_ok())
+                thread::spawn(move || pool.submit(n.into(), job).is_ok())
             })
             .collect();
         for s in submitters {

@@ -14,6 +14,13 @@
 //! flight ends unrun, and the stale value stays to be served; the next
 //! caller in the stale window tries again.
 //!
+//! A refresh waiting in the queue has nobody computing it, so a caller
+//! about to wait on its flight (one past the stale window) takes it out
+//! and runs it itself ([`Refresher::take`]). That also keeps the pool from
+//! starving itself: a refresh whose loader needs another key still queued
+//! behind it computes that key rather than wait for a thread that only it
+//! could free.
+//!
 //! The pool's lock guards the queue and two counts, nothing else: a job
 //! (a user's loader, and what it captured) runs and is dropped with the
 //! lock released. A job that panics past its own handling leaves its
@@ -49,6 +56,8 @@ pub(crate) enum Turn {
 /// A refresh, called once with its [`Turn`].
 pub(crate) type Job = Box<dyn FnOnce(Turn) + Send + 'static>;
 
+static GLOBAL: OnceLock<Arc<Refresher>> = OnceLock::new();
+
 /// A bounded pool of refresh threads over a bounded queue.
 pub(crate) struct Refresher {
     state: Mutex<State>,
@@ -59,7 +68,8 @@ pub(crate) struct Refresher {
 }
 
 struct State {
-    queue: VecDeque<Job>,
+    /// Jobs waiting for a worker, with the flights they end.
+    queue: VecDeque<(u64, Job)>,
     /// Workers started (or being started) and not yet gone.
     workers: usize,
     /// Workers waiting for a job.
@@ -86,23 +96,28 @@ impl Refresher {
 
     /// The process-wide pool, made on first use.
     pub(crate) fn global() -> &'static Arc<Self> {
-        static GLOBAL: OnceLock<Arc<Refresher>> = OnceLock::new();
         GLOBAL.get_or_init(|| {
             let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             unmodelled(|| Self::new(MAX_WORKERS.min(cores), QUEUE_CAPACITY, IDLE_TIMEOUT))
         })
     }
 
-    /// Queues `job` for a worker, starting one if every live worker is
-    /// busy and there is room for another. A full queue hands `job` back
-    /// unrun, for the caller to skip once the lock is released.
-    pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), Job> {
+    /// The process-wide pool, if it has been made.
+    pub(crate) fn try_global() -> Option<&'static Arc<Self>> {
+        GLOBAL.get()
+    }
+
+    /// Queues `job`, the refresh leading `flight`, for a worker, starting
+    /// one if every live worker is busy and there is room for another. A
+    /// full queue hands `job` back unrun, for the caller to skip once the
+    /// lock is released.
+    pub(crate) fn submit(self: &Arc<Self>, flight: u64, job: Job) -> Result<(), Job> {
         let (wake, start) = {
             let mut s = self.state.lock();
             if s.queue.len() >= self.capacity {
                 return Err(job);
             }
-            s.queue.push_back(job);
+            s.queue.push_back((flight, job));
             let start = s.queue.len() > s.idle && s.workers < self.max_workers;
             if start {
                 s.workers += 1;
@@ -137,7 +152,7 @@ impl Refresher {
                 VecDeque::new()
             }
         };
-        for job in orphans {
+        for (_, job) in orphans {
             job(Turn::Skip);
         }
     }
@@ -165,7 +180,7 @@ impl Refresher {
         let mut s = self.state.lock();
         let mut deadline = None;
         loop {
-            if let Some(job) = s.queue.pop_front() {
+            if let Some((_, job)) = s.queue.pop_front() {
                 return Some(job);
             }
             let now = Instant::now();
@@ -188,6 +203,14 @@ impl Refresher {
                 return None;
             }
         }
+    }
+
+    /// Takes the refresh of `flight` out of the queue, if it is still
+    /// waiting there, for a caller about to wait on that flight to run.
+    pub(crate) fn take(&self, flight: u64) -> Option<Job> {
+        let mut s = self.state.lock();
+        let i = s.queue.iter().position(|(f, _)| *f == flight)?;
+        s.queue.remove(i).map(|(_, job)| job)
     }
 
     /// A worker that unwound out of [`Self::serve`]: uncounted, and
@@ -239,7 +262,6 @@ impl Drop for Serving<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
 
     const LONG: Duration = Duration::from_secs(60);
@@ -266,7 +288,7 @@ pub(crate) mod tests {
         assert_eq!(pool.workers(), 0);
         let (tx, rx) = mpsc::channel();
         for n in 0..4 {
-            assert!(pool.submit(reporting(&tx, n)).is_ok());
+            assert!(pool.submit(0, reporting(&tx, n)).is_ok());
         }
         let mut ran: Vec<_> = (0..4).map(|_| rx.recv().unwrap()).collect();
         ran.sort_unstable_by_key(|&(n, _)| n);
@@ -274,7 +296,7 @@ pub(crate) mod tests {
         assert!(pool.workers() <= 2);
         eventually("the idle workers exit", || pool.workers() == 0);
         // A job after they left starts a worker again.
-        assert!(pool.submit(reporting(&tx, 9)).is_ok());
+        assert!(pool.submit(0, reporting(&tx, 9)).is_ok());
         assert_eq!(rx.recv().unwrap(), (9, Turn::Run));
     }
 
@@ -287,18 +309,43 @@ pub(crate) mod tests {
             started_tx.send(()).unwrap();
             hold.recv().unwrap();
         });
-        assert!(pool.submit(blocker).is_ok());
+        assert!(pool.submit(0, blocker).is_ok());
         started.recv().unwrap(); // the one worker is busy
         let (tx, rx) = mpsc::channel();
-        assert!(pool.submit(reporting(&tx, 1)).is_ok(), "room for one");
+        assert!(pool.submit(0, reporting(&tx, 1)).is_ok(), "room for one");
         let refused = pool
-            .submit(reporting(&tx, 2))
+            .submit(0, reporting(&tx, 2))
             .expect_err("the queue is full");
         refused(Turn::Skip);
         assert_eq!(rx.recv().unwrap(), (2, Turn::Skip));
         release.send(()).unwrap();
         assert_eq!(rx.recv().unwrap(), (1, Turn::Run));
         assert_eq!(pool.workers(), 1, "never more than the bound");
+    }
+
+    #[test]
+    fn a_queued_job_can_be_taken_by_its_flight_and_no_other() {
+        let pool = Refresher::new(1, 8, LONG);
+        let (started_tx, started) = mpsc::channel();
+        let (release, hold) = mpsc::channel::<()>();
+        let blocker: Job = Box::new(move |_| {
+            started_tx.send(()).unwrap();
+            hold.recv().unwrap();
+        });
+        assert!(pool.submit(1, blocker).is_ok());
+        started.recv().unwrap();
+        assert!(pool.take(1).is_none(), "running, no longer queued");
+        let (tx, rx) = mpsc::channel();
+        for flight in [2, 3] {
+            assert!(pool.submit(flight, reporting(&tx, flight as u32)).is_ok());
+        }
+        assert!(pool.take(4).is_none());
+        let taken = pool.take(3).expect("queued");
+        assert!(pool.take(3).is_none(), "taken once");
+        taken(Turn::Run);
+        assert_eq!(rx.recv().unwrap(), (3, Turn::Run));
+        release.send(()).unwrap();
+        assert_eq!(rx.recv().unwrap(), (2, Turn::Run));
     }
 
     #[test]
@@ -311,12 +358,12 @@ pub(crate) mod tests {
                 tx.send((n, turn)).unwrap();
                 assert!(n != 1, "job {n} fails");
             });
-            assert!(pool.submit(job).is_ok());
+            assert!(pool.submit(0, job).is_ok());
         }
         let ran: Vec<_> = (0..3).map(|_| rx.recv().unwrap().0).collect();
         assert_eq!(ran, [0, 1, 2], "one worker, in order, past the panic");
         assert_eq!(pool.workers(), 1);
-        assert!(pool.submit(reporting(&tx, 3)).is_ok());
+        assert!(pool.submit(0, reporting(&tx, 3)).is_ok());
         assert_eq!(rx.recv().unwrap(), (3, Turn::Run));
     }
 
@@ -339,42 +386,12 @@ pub(crate) mod tests {
             hold.recv().unwrap();
             std::panic::panic_any(Bomb);
         });
-        assert!(pool.submit(job).is_ok());
+        assert!(pool.submit(0, job).is_ok());
         started.recv().unwrap();
         let (tx, rx) = mpsc::channel();
-        assert!(pool.submit(reporting(&tx, 1)).is_ok());
+        assert!(pool.submit(0, reporting(&tx, 1)).is_ok());
         release.send(()).unwrap();
         assert_eq!(rx.recv().unwrap(), (1, Turn::Run), "a new worker took it");
         eventually("the lost worker is uncounted", || pool.workers() == 1);
-    }
-
-    #[test]
-    fn a_burst_runs_on_at_most_the_bound_of_threads() {
-        let pool = Refresher::new(3, 1024, LONG);
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel();
-        for n in 0..100 {
-            let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
-            let job: Job = Box::new(move |_| {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                std::thread::yield_now();
-                running.fetch_sub(1, Ordering::SeqCst);
-                tx.send((n, std::thread::current().id())).unwrap();
-            });
-            assert!(pool.submit(job).is_ok());
-        }
-        let mut threads = std::collections::HashSet::new();
-        let mut ran = vec![false; 100];
-        for _ in 0..100 {
-            let (n, thread) = rx.recv().unwrap();
-            ran[n] = true;
-            threads.insert(thread);
-        }
-        assert!(ran.iter().all(|&r| r));
-        assert!(most.load(Ordering::SeqCst) <= 3);
-        assert!(threads.len() <= 3, "{} threads", threads.len());
-        assert!(pool.workers() <= 3);
     }
 }

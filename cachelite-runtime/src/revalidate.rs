@@ -12,7 +12,8 @@
 //! queue full (or no thread to be had) is skipped: counted in
 //! [`Stats::refreshes_skipped`](crate::Stats::refreshes_skipped), its
 //! flight ended unrun, the stale value left for the next caller in the
-//! window to refresh.
+//! window to refresh. A caller past the window that would wait on a
+//! refresh still in the queue takes it out and runs it.
 //!
 //! A refresh that stores nothing (an `Err`, a value not kept) or panics
 //! ends its flight and leaves the stale value where it was, to be served
@@ -129,9 +130,9 @@ where
     /// 1024 refreshes waiting for them. When the queue is full the refresh
     /// is skipped ([`Stats::refreshes_skipped`](crate::Stats::refreshes_skipped)):
     /// the caller still gets the stale value, and the next caller in the
-    /// window tries again. A refresh that blocks holds one of the threads
-    /// for as long as it blocks, so a loader that waits on another
-    /// refresh of the pool may wait for a thread as well.
+    /// window tries again. A caller that must wait for a refresh (past the
+    /// window) still queued runs it itself, so a loader that needs another
+    /// stale key never waits for a thread that only it could free.
     ///
     /// ```
     /// use cachelite_runtime::{Cache, Insertion, ManualClock};
@@ -261,6 +262,7 @@ where
         C: FnOnce() -> (O, Option<Insertion<V>>) + Send + 'static,
     {
         let refresh = Refresh::new(self, leader);
+        let id = refresh.id;
         let job: Job = Box::new(move |turn| match turn {
             Turn::Run => {
                 let _leading = Leading::enter(refresh.id);
@@ -284,7 +286,7 @@ where
             .refresher
             .as_ref()
             .unwrap_or_else(|| Refresher::global());
-        if let Err(job) = pool.submit(job) {
+        if let Err(job) = pool.submit(id, job) {
             job(Turn::Skip);
         }
     }
@@ -313,6 +315,25 @@ where
         };
         // The spawner is user code: called with no lock held.
         spawn(Box::pin(task));
+    }
+}
+
+impl<K, V, S> Cache<K, V, S> {
+    /// Runs the refresh of `flight` on this thread if it is still queued
+    /// for the background refresher, as a caller about to wait on that
+    /// flight does: nobody computes a queued refresh, and the threads that
+    /// would may all be waiting on flights like this one.
+    pub(crate) fn run_queued_refresh(&self, flight: u64) {
+        let pool = match &self.inner.refresher {
+            Some(pool) => pool,
+            None => match Refresher::try_global() {
+                Some(pool) => pool,
+                None => return, // Never made: nothing was ever queued.
+            },
+        };
+        if let Some(job) = pool.take(flight) {
+            job(Turn::Run);
+        }
     }
 }
 
@@ -451,6 +472,32 @@ mod tests {
             cache.peek(&0) == Some(10)
         });
         assert_eq!(pool.workers(), 1, "one worker, still there");
+    }
+
+    #[test]
+    fn a_refresh_that_needs_a_key_queued_behind_it_runs_that_refresh_itself() {
+        // One thread: key 0's refresh holds it and, past the stale window,
+        // needs key 1, whose refresh waits in the queue for that thread.
+        let clock = ManualClock::new();
+        let pool = Refresher::new(1, 8, 60 * SEC);
+        let cache = stale(&pool, &clock, 2);
+        let (started_tx, started) = mpsc::channel();
+        let (go, wait) = mpsc::channel::<()>();
+        let c = cache.clone();
+        let got = cache.get_or_insert_with_revalidating(0, move || {
+            started_tx.send(()).unwrap();
+            wait.recv().unwrap();
+            c.get_or_insert_with(1, || unreachable!("joins key 1's refresh")) + 10
+        });
+        assert_eq!(got, 0);
+        started.recv().unwrap();
+        assert_eq!(cache.get_or_insert_with_revalidating(1, || 1), 0, "queued");
+        clock.advance(100 * SEC); // past both windows
+        go.send(()).unwrap();
+        eventually("key 0 refreshed", || cache.peek(&0) == Some(11));
+        assert_eq!(cache.peek(&1), Some(1));
+        let s = cache.stats();
+        assert_eq!((s.load_successes, s.refreshes_skipped), (2, 0));
     }
 
     #[test]
