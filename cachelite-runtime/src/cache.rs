@@ -907,7 +907,10 @@ where
                         self.count_cycle(hash, &k);
                         return self.inner.loads.time(compute).0;
                     };
-                    let joined = flight.wait_blocking();
+                    // The refresh may be queued just after the look above:
+                    // look again now and then while waiting.
+                    let joined =
+                        flight.wait_blocking_rechecking(Some(|| self.run_queued_refresh(id)));
                     drop(edge);
                     match joined {
                         Some(v) => {

@@ -90,6 +90,11 @@ mod imp {
         std::thread::park();
     }
 
+    #[inline]
+    pub(crate) fn park_timeout(d: std::time::Duration) {
+        std::thread::park_timeout(d);
+    }
+
     /// Runs `f` on this thread's list of the flights it leads.
     #[inline]
     pub(crate) fn with_leading<R>(f: impl FnOnce(&std::cell::RefCell<Vec<u64>>) -> R) -> Option<R> {
@@ -321,6 +326,14 @@ mod imp {
             shuttle::thread::park();
         } else {
             std::thread::park();
+        }
+    }
+
+    pub(crate) fn park_timeout(d: std::time::Duration) {
+        if modelled() {
+            shuttle::thread::park_timeout(d);
+        } else {
+            std::thread::park_timeout(d);
         }
     }
 
