@@ -1220,7 +1220,7 @@ type Family = (
     fn(&MetricRow) -> Option<u64>,
 );
 
-const FAMILIES: [Family; 13] = [
+const FAMILIES: [Family; 14] = [
     (
         "cachelite_hits_total",
         "counter",
@@ -1274,6 +1274,12 @@ const FAMILIES: [Family; 13] = [
         "counter",
         "Loads that gave nothing to store (an error, a value not cached, a panic).",
         |r| Some(r.stats.load_failures),
+    ),
+    (
+        "cachelite_refreshes_skipped_total",
+        "counter",
+        "Stale refreshes given up unrun because the background refresh queue was full.",
+        |r| Some(r.stats.refreshes_skipped),
     ),
     ("cachelite_entries", "gauge", "Entries held.", |r| {
         Some(r.stats.len as u64)
@@ -1427,6 +1433,8 @@ mod tests {
         assert!(text.contains("# TYPE cachelite_load_successes_total counter\n"));
         assert!(text.contains("cachelite_load_successes_total{cache=\"server\"} 1\n"));
         assert!(text.contains("cachelite_load_failures_total{cache=\"server\"} 1\n"));
+        assert!(text.contains("# TYPE cachelite_refreshes_skipped_total counter\n"));
+        assert!(text.contains("cachelite_refreshes_skipped_total{cache=\"server\"} 0\n"));
         assert!(text.contains("# TYPE cachelite_load_seconds_total counter\n"));
         assert!(text.contains("cachelite_load_seconds_total{cache=\"server\"} "));
     }

@@ -137,7 +137,7 @@ fn spawn(args: &MemoizeArgs, func: &Func, errors: &mut Errors) {
     if func.kind == Kind::Sync {
         errors.push(syn::Error::new(
             spawn.span(),
-            "`spawn` is for async fns: a sync fn's stale refresh already runs on a thread of its own; remove `spawn`",
+            "`spawn` is for async fns: a sync fn's stale refresh already runs on cachelite's background refresh threads; remove `spawn`",
         ));
     } else if !func.args_outlive_call() {
         errors.push(syn::Error::new(

@@ -124,6 +124,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     clock: Option<AnyClock>,
     name: Option<Arc<str>>,
     spawner: Option<crate::revalidate::Spawner>,
+    refresher: Option<Arc<crate::refresher::Refresher>>,
     /// Declared by `scope_levels` (for `Scoped` keys only).
     pub(crate) scopes: Option<crate::scope::Levels<K>>,
     hasher: S,
@@ -140,6 +141,7 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             clock: None,
             name: None,
             spawner: None,
+            refresher: None,
             scopes: None,
             hasher: DefaultHashBuilder::new(),
             _types: PhantomData,
@@ -239,6 +241,20 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// refreshes (stale-while-revalidate). Plain reads still treat them as
     /// expired.
     ///
+    /// The `_revalidating` reads take the refresh off the caller's path
+    /// altogether. An async one hands it to the
+    /// [`spawner`](Self::spawner). A sync one
+    /// ([`Cache::get_or_compute_revalidating`], and memoized sync fns)
+    /// queues it for the background refresher, one pool for the whole
+    /// process: at most 4 threads (fewer on a machine with fewer hardware
+    /// threads), started when refreshes come and gone after 15 s without
+    /// one, so a burst of stale keys never starts a thread per key and an
+    /// idle process holds none. Up to 1024 refreshes wait for a thread;
+    /// past that a refresh is skipped and counted in
+    /// [`Stats::refreshes_skipped`](crate::Stats::refreshes_skipped): the
+    /// stale value is served, and the next caller in the window tries
+    /// again.
+    ///
     /// ```
     /// use cachelite_runtime::{Cache, ManualClock};
     /// use std::time::Duration;
@@ -253,6 +269,11 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// clock.advance(Duration::from_secs(12));
     /// assert_eq!(c.get(&1), None);                                  // expired for plain reads
     /// assert_eq!(c.get_or_insert_with(1, || 200), 200);             // this caller refreshes
+    ///
+    /// clock.advance(Duration::from_secs(12));
+    /// // Stale again: the value at once, the refresh on a background thread.
+    /// assert_eq!(c.get_or_insert_with_revalidating(1, || 300), 200);
+    /// assert_eq!(c.stats().refreshes_skipped, 0, "the queue had room");
     /// ```
     pub fn stale_ttl(mut self, stale: Duration) -> Self {
         self.cfg.stale_ttl = Some(stale);
@@ -401,6 +422,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             clock: self.clock,
             name: self.name,
             spawner: self.spawner,
+            refresher: self.refresher,
             scopes: self.scopes,
             hasher,
             _types: PhantomData,
@@ -448,6 +470,14 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         spawn: impl Fn(crate::revalidate::BoxFuture) + Send + Sync + 'static,
     ) -> Self {
         self.spawner = Some(Arc::new(spawn));
+        self
+    }
+
+    /// Runs sync stale refreshes on `pool` instead of the process-wide
+    /// one, for tests that need a small queue or a short idle timeout.
+    #[cfg(test)]
+    pub(crate) fn refresher(mut self, pool: Arc<crate::refresher::Refresher>) -> Self {
+        self.refresher = Some(pool);
         self
     }
 
@@ -653,6 +683,7 @@ where
             loads: crate::loads::Loads::new(self.name.as_ref()),
             name: self.name,
             spawner: self.spawner,
+            refresher: self.refresher,
         });
         if let Some(interval) = cfg.active_expiry {
             let weak: Weak<dyn Sweep> = Arc::downgrade(&inner) as Weak<Inner<K, V, S>>;

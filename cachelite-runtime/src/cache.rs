@@ -48,6 +48,8 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) name: Option<Arc<str>>,
     /// Runs async stale refreshes ([`CacheBuilder::spawner`](crate::CacheBuilder::spawner)).
     pub(crate) spawner: Option<crate::revalidate::Spawner>,
+    /// Runs sync stale refreshes; `None` for the process-wide pool.
+    pub(crate) refresher: Option<Arc<crate::refresher::Refresher>>,
 }
 
 impl<K, V, S> Inner<K, V, S> {
@@ -897,12 +899,18 @@ where
                 // would never end, so compute directly.
                 Begin::Recursive(_) => return self.inner.loads.time(compute).0,
                 Begin::Wait(flight, k, id) => {
+                    // A stale refresh still queued for a thread: run it
+                    // here, then join it as if another thread had.
+                    self.run_queued_refresh(id);
                     let Some(edge) = WaitEdge::enter(id) else {
                         // Waiting would close a cycle: compute instead.
                         self.count_cycle(hash, &k);
                         return self.inner.loads.time(compute).0;
                     };
-                    let joined = flight.wait_blocking();
+                    // The refresh may be queued just after the look above:
+                    // look again now and then while waiting.
+                    let joined =
+                        flight.wait_blocking_rechecking(Some(|| self.run_queued_refresh(id)));
                     drop(edge);
                     match joined {
                         Some(v) => {

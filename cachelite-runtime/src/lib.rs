@@ -49,7 +49,7 @@
 //! | feature | what it adds | cost |
 //! | --- | --- | --- |
 //! | `tracing` | an `INFO` span `cachelite.load` around every load (a read-through's compute, a memoized body), with fields `cache` (its [`CacheBuilder::name`]) and `outcome` (`ok`, `error`, `panic` or `cancelled`); `DEBUG` events for each eviction and expiration (fields `cache`, `cause`), emitted after the shard lock is released | a span per load; nothing on a hit |
-//! | `metrics` | the [`Stats`] counters through the [`metrics`](https://docs.rs/metrics) facade, labelled `cache`: `cachelite_hits_total`, `cachelite_misses_total`, `cachelite_inserts_total`, `cachelite_evictions_total`, `cachelite_expirations_total`, `cachelite_invalidations_total`, `cachelite_load_successes_total`, `cachelite_load_failures_total`, `cachelite_load_nanoseconds_total`, and gauges `cachelite_entries`, `cachelite_bytes` | nothing on a hit or a write: the counters are published (as absolute values) once a second by one thread per process, started with the first cache built, and at once whenever stats are read ([`Cache::stats`], [`Cache::info`], [`registry`]) |
+//! | `metrics` | the [`Stats`] counters through the [`metrics`](https://docs.rs/metrics) facade, labelled `cache`: `cachelite_hits_total`, `cachelite_misses_total`, `cachelite_inserts_total`, `cachelite_evictions_total`, `cachelite_expirations_total`, `cachelite_invalidations_total`, `cachelite_load_successes_total`, `cachelite_load_failures_total`, `cachelite_load_nanoseconds_total`, `cachelite_refreshes_skipped_total`, and gauges `cachelite_entries`, `cachelite_bytes` | nothing on a hit or a write: the counters are published (as absolute values) once a second by one thread per process, started with the first cache built, and at once whenever stats are read ([`Cache::stats`], [`Cache::info`], [`registry`]) |
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -69,6 +69,7 @@ mod metrics;
 #[cfg(test)]
 mod model_tests;
 mod policy;
+mod refresher;
 mod registry;
 mod revalidate;
 mod scope;

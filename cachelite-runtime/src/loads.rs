@@ -18,6 +18,8 @@ pub(crate) struct Loads {
     successes: AtomicU64,
     failures: AtomicU64,
     nanos: AtomicU64,
+    /// Stale refreshes given up unrun (see [`Stats::refreshes_skipped`]).
+    refreshes_skipped: AtomicU64,
     /// The cache's name, for the load spans.
     #[cfg(feature = "tracing")]
     name: Option<std::sync::Arc<str>>,
@@ -160,15 +162,26 @@ impl Loads {
         out
     }
 
+    /// Counts a stale refresh that was given up unrun.
+    pub(crate) fn refresh_skipped(&self) {
+        self.refreshes_skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Adds the load counters to `stats`.
     pub(crate) fn add_to(&self, stats: &mut Stats) {
         stats.load_successes += self.successes.load(Ordering::Relaxed);
         stats.load_failures += self.failures.load(Ordering::Relaxed);
         stats.total_load_time += Duration::from_nanos(self.nanos.load(Ordering::Relaxed));
+        stats.refreshes_skipped += self.refreshes_skipped.load(Ordering::Relaxed);
     }
 
     pub(crate) fn reset(&self) {
-        for a in [&self.successes, &self.failures, &self.nanos] {
+        for a in [
+            &self.successes,
+            &self.failures,
+            &self.nanos,
+            &self.refreshes_skipped,
+        ] {
             a.store(0, Ordering::Relaxed);
         }
     }

@@ -68,6 +68,7 @@ pub(crate) fn export(name: Option<&str>, stats: &Stats) {
         ("cachelite_invalidations_total", stats.invalidations),
         ("cachelite_load_successes_total", stats.load_successes),
         ("cachelite_load_failures_total", stats.load_failures),
+        ("cachelite_refreshes_skipped_total", stats.refreshes_skipped),
         (
             "cachelite_load_nanoseconds_total",
             u64::try_from(stats.total_load_time.as_nanos()).unwrap_or(u64::MAX),

@@ -314,3 +314,45 @@ fn invalidation_mid_flight_keeps_the_result_out() {
         check(&c);
     });
 }
+
+#[test]
+fn a_job_queued_as_the_last_refresh_worker_times_out_still_runs() {
+    // The model lets a waiting worker time out at any point, lock
+    // released, while other threads queue jobs: whatever the order, every
+    // job runs. A stranded job, or a worker asleep through its
+    // notification, leaves the receiver blocked for good, which shuttle
+    // reports as a deadlock.
+    use crate::refresher::{Job, Refresher, Turn};
+    use shuttle::sync::mpsc;
+
+    fn report(tx: &mpsc::Sender<(u32, Turn)>, n: u32) -> Job {
+        let tx = tx.clone();
+        Box::new(move |turn| tx.send((n, turn)).unwrap())
+    }
+
+    explore(|| {
+        let pool = Refresher::new(1, 4, std::time::Duration::from_secs(3600));
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.submit(0, report(&tx, 0)).is_ok());
+        assert_eq!(rx.recv().unwrap(), (0, Turn::Run));
+        // The worker now idles, and may time out at any step.
+        let submitters: Vec<_> = (1..3)
+            .map(|n| {
+                let (pool, job) = (pool.clone(), report(&tx, n));
+                thread::spawn(move || pool.submit(n.into(), job).is_ok())
+            })
+            .collect();
+        for s in submitters {
+            assert!(s.join().unwrap(), "room in the queue");
+        }
+        let mut ran = [rx.recv().unwrap(), rx.recv().unwrap()];
+        ran.sort_unstable_by_key(|&(n, _)| n);
+        assert_eq!(ran, [(1, Turn::Run), (2, Turn::Run)]);
+        assert!(pool.workers() <= 1, "never past the bound");
+        // Time passes: the idle worker times out and exits.
+        while pool.workers() > 0 {
+            pool.wake_one();
+            thread::yield_now();
+        }
+    });
+}

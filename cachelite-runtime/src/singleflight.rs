@@ -27,7 +27,7 @@ use hashbrown::HashTable;
 
 use crate::cache::{Cache, Insertion};
 use crate::shard::Tag;
-use crate::sync::{Mutex, Parker, current_parker, park, with_leading};
+use crate::sync::{Mutex, Parker, current_parker, park, park_timeout, with_leading};
 use std::borrow::Borrow;
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
@@ -36,6 +36,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 enum Waiter {
     Thread(Parker),
@@ -456,6 +457,16 @@ impl<V: Clone> Flight<V> {
     /// Blocks the current thread until the flight ends: `Some(value)`, or
     /// `None` when the caller should retry.
     pub(crate) fn wait_blocking(&self) -> Option<V> {
+        self.wait_blocking_rechecking(None::<fn()>)
+    }
+
+    /// [`Flight::wait_blocking`], calling `recheck` whenever the flight is
+    /// still running after a while (1 ms, then twice as long each time, up
+    /// to 64 ms): the work the flight waits for may have become something
+    /// this thread can run itself, as a refresh queued for the background
+    /// refresher just after this thread last looked for it.
+    pub(crate) fn wait_blocking_rechecking(&self, mut recheck: Option<impl FnMut()>) -> Option<V> {
+        let mut nap = Duration::from_millis(1);
         let mut registered = false;
         loop {
             {
@@ -471,7 +482,14 @@ impl<V: Clone> Flight<V> {
                     }
                 }
             }
-            park();
+            match &mut recheck {
+                None => park(),
+                Some(recheck) => {
+                    park_timeout(nap);
+                    nap = (nap * 2).min(Duration::from_millis(64));
+                    recheck();
+                }
+            }
         }
     }
 
@@ -521,6 +539,23 @@ mod tests {
         for h in handles {
             assert_eq!(h.join().unwrap(), Some(7));
         }
+    }
+
+    #[test]
+    fn a_waiter_that_rechecks_can_end_the_flight_itself() {
+        // Nobody else will finish this flight: only the waiter's own
+        // recheck can (as when it finds the refresh it waits for queued
+        // and runs it), so a waiter that never rechecked would hang.
+        let f = Flight::<u32>::new();
+        let mut looks = 0;
+        let got = f.wait_blocking_rechecking(Some(|| {
+            looks += 1;
+            if looks == 3 {
+                f.finish(Some(9));
+            }
+        }));
+        assert_eq!(got, Some(9));
+        assert_eq!(looks, 3);
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub struct Stats {
     pub load_failures: u64,
     /// The time all loads took, successes and failures.
     pub total_load_time: Duration,
+    /// Stale refreshes of sync loaders given up unrun because the
+    /// background refresher's queue was full (or no thread could be
+    /// started): the stale value was served and the next caller in the
+    /// stale window tried again. See
+    /// [`CacheBuilder::stale_ttl`](crate::CacheBuilder::stale_ttl).
+    pub refreshes_skipped: u64,
 }
 
 /// Sums two sets of counters and sizes, as of two shards or two caches.
@@ -81,6 +87,7 @@ impl AddAssign for Stats {
         self.load_successes += o.load_successes;
         self.load_failures += o.load_failures;
         self.total_load_time += o.total_load_time;
+        self.refreshes_skipped += o.refreshes_skipped;
     }
 }
 

@@ -1,4 +1,5 @@
-//! The locks the shards are built from.
+//! The locks the shards are built from, and the condition variable and
+//! threads of the background refresher.
 //!
 //! `ShardLock` is a read-mostly lock: on machines with many hardware
 //! threads, one whose readers write only their own stripe of it
@@ -28,8 +29,53 @@ impl<T> std::ops::Deref for Padded<T> {
 mod imp {
     use std::sync::PoisonError;
 
-    pub(crate) use parking_lot::Mutex;
+    pub(crate) use parking_lot::{Mutex, MutexGuard};
     pub(crate) use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
+
+    /// A condition variable over [`Mutex`]'s guards.
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(parking_lot::Condvar::new())
+        }
+
+        /// Releases `guard` until notified or `timeout` has passed, and
+        /// relocks; `true` if it timed out. `_mutex` is `guard`'s (the
+        /// model-checked twin relocks it).
+        #[inline]
+        pub(crate) fn wait_for<'a, T>(
+            &self,
+            _mutex: &'a Mutex<T>,
+            mut guard: MutexGuard<'a, T>,
+            timeout: std::time::Duration,
+        ) -> (MutexGuard<'a, T>, bool) {
+            let timed_out = self.0.wait_for(&mut guard, timeout).timed_out();
+            (guard, timed_out)
+        }
+
+        #[inline]
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
+
+    /// Starts a detached thread named `name` running `f`.
+    pub(crate) fn spawn_named(
+        name: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map(drop)
+    }
+
+    /// Runs `f`; in test builds, with every lock it makes a real one.
+    #[inline]
+    pub(crate) fn unmodelled<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
 
     /// What a blocked waiter is woken through.
     pub(crate) type Parker = std::thread::Thread;
@@ -42,6 +88,11 @@ mod imp {
     #[inline]
     pub(crate) fn park() {
         std::thread::park();
+    }
+
+    #[inline]
+    pub(crate) fn park_timeout(d: std::time::Duration) {
+        std::thread::park_timeout(d);
     }
 
     /// Runs `f` on this thread's list of the flights it leads.
@@ -175,6 +226,15 @@ mod imp {
         out
     }
 
+    /// Runs `f` with every lock it makes a real one, as for a pool that
+    /// outlives the model-checked test that happened to start it.
+    pub(crate) fn unmodelled<R>(f: impl FnOnce() -> R) -> R {
+        let before = MODEL.with(|m| m.replace(false));
+        let out = f();
+        MODEL.with(|m| m.set(before));
+        out
+    }
+
     fn modelled() -> bool {
         MODEL.with(Cell::get)
     }
@@ -269,6 +329,14 @@ mod imp {
         }
     }
 
+    pub(crate) fn park_timeout(d: std::time::Duration) {
+        if modelled() {
+            shuttle::thread::park_timeout(d);
+        } else {
+            std::thread::park_timeout(d);
+        }
+    }
+
     /// Runs `f` on this thread's list of the flights it leads (per
     /// shuttle thread inside a shuttle test).
     pub(crate) fn with_leading<R>(f: impl FnOnce(&std::cell::RefCell<Vec<u64>>) -> R) -> Option<R> {
@@ -356,6 +424,84 @@ mod imp {
                 Self::Real(g) => &mut *g,
                 Self::Model(g) => &mut *g,
             }
+        }
+    }
+
+    pub(crate) enum Condvar {
+        Real(parking_lot::Condvar),
+        Model(shuttle::sync::Condvar),
+    }
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            if modelled() {
+                Self::Model(shuttle::sync::Condvar::new())
+            } else {
+                Self::Real(parking_lot::Condvar::new())
+            }
+        }
+
+        /// Releases `guard` until notified or `timeout` has passed, and
+        /// relocks `mutex` (`guard`'s); `true` if it timed out.
+        ///
+        /// Shuttle's own timed wait never times out, so the model chooses
+        /// (as the scheduler's data, replayable) between a wait that ends
+        /// only when notified and a timeout that fires at once: the lock is
+        /// released, other threads may run, and the waiter relocks. A test
+        /// whose threads must all finish wakes the waiters left at its end
+        /// until they time out.
+        pub(crate) fn wait_for<'a, T>(
+            &self,
+            mutex: &'a Mutex<T>,
+            guard: MutexGuard<'a, T>,
+            timeout: std::time::Duration,
+        ) -> (MutexGuard<'a, T>, bool) {
+            match (self, guard) {
+                (Self::Real(cv), MutexGuard::Real(mut g)) => {
+                    let timed_out = cv.wait_for(&mut g, timeout).timed_out();
+                    (MutexGuard::Real(g), timed_out)
+                }
+                (Self::Model(cv), MutexGuard::Model(g)) => {
+                    use shuttle::rand::RngCore;
+                    if shuttle::rand::thread_rng().next_u64() & 1 == 0 {
+                        let g = cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+                        (MutexGuard::Model(g), false)
+                    } else {
+                        drop(g);
+                        shuttle::thread::yield_now();
+                        (mutex.lock(), true)
+                    }
+                }
+                _ => unreachable!("a condvar waits with a lock of its own kind"),
+            }
+        }
+
+        pub(crate) fn notify_one(&self) {
+            match self {
+                Self::Real(cv) => {
+                    cv.notify_one();
+                }
+                Self::Model(cv) => cv.notify_one(),
+            }
+        }
+    }
+
+    /// Starts a detached thread named `name` running `f`: a shuttle
+    /// thread inside a model-checked test.
+    pub(crate) fn spawn_named(
+        name: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        if modelled() {
+            shuttle::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+        } else {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
         }
     }
 

@@ -543,7 +543,7 @@ where
 }
 
 /// A sync memoized fn's read-through with `stale_ttl` and owned
-/// arguments: the stale refresh runs on a thread when the arguments `A`
+/// arguments: the stale refresh runs on a background thread when the arguments `A`
 /// (a tuple of their types) can be sent to one ([`RevalidateInBackground`]),
 /// inline otherwise ([`RevalidateInline`]). Called as
 /// `(&Revalidate::new(op)).run_revalidating()`, so that method resolution
@@ -567,7 +567,7 @@ impl<K, V, A, T> Revalidate<K, V, A, T> {
     }
 }
 
-/// See [`Revalidate`]: the refresh runs on a thread.
+/// See [`Revalidate`]: the refresh runs on the background refresher.
 pub trait RevalidateInBackground {
     /// The fn's output.
     type Output;
