@@ -456,6 +456,7 @@ impl<V> Flight<V> {
 impl<V: Clone> Flight<V> {
     /// Blocks the current thread until the flight ends: `Some(value)`, or
     /// `None` when the caller should retry.
+    #[cfg(test)]
     pub(crate) fn wait_blocking(&self) -> Option<V> {
         self.wait_blocking_rechecking(None::<fn()>)
     }
