@@ -235,9 +235,10 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
             .build()
             .await
             .expect("cached's AsyncRedisCache");
-        // The same cache over the auto-reconnecting ConnectionManager, the
-        // connection type cachelite uses (cached's default does not
-        // reconnect): like with like. Same prefix, so the same entries.
+        // The same cache over redis-rs's auto-reconnecting
+        // ConnectionManager (cached's default connection does not
+        // reconnect; cachelite's replaces itself after a failure). Same
+        // prefix, so the same entries.
         let cached_mgr = AsyncRedisCache::<u64, String>::builder(format!("cached-{ns}:"))
             .ttl(ttl)
             .connection_string(url)
@@ -655,11 +656,12 @@ fn measure(url: &str, opts: &Options, report: &mut Report) {
          result with SET NX PX (a miss's result is not announced: no local tier can hold a copy of \
          an absent key) and fills its local tier. Every client writes the same value with a 300 s TTL \
          (each in its own envelope) and sends one command per round trip, except `cached`'s \
-         write, which its API pairs with a GET of the old value in one pipeline. cachelite talks to Redis through redis-rs's \
-         auto-reconnecting `ConnectionManager`, `cached` and raw redis-rs through a plain \
-         multiplexed connection (`cached`'s default, which does not reconnect); the two \
-         `ConnectionManager` rows run `cached` on the connection cachelite uses. The targets are \
-         judged against `cached`'s default."
+         write, which its API pairs with a GET of the old value in one pipeline. cachelite, `cached` \
+         and raw redis-rs each talk to Redis through one plain redis-rs multiplexed connection \
+         (`cached`'s default, which does not reconnect; cachelite replaces its connection after a \
+         transport failure, one new connection at a time); the two `ConnectionManager` rows run \
+         `cached` on redis-rs's auto-reconnecting manager. The targets are judged against \
+         `cached`'s default."
     ));
     report.tables.push(table);
     report.method.push(format!(

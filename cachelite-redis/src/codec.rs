@@ -70,7 +70,8 @@ pub(crate) fn encode<V: Serialize + ?Sized>(
 ) -> Result<Vec<u8>, Error> {
     let count = u16::try_from(tags.len())
         .map_err(|_| Error::Encode(format!("{} tags on one entry; at most 65535", tags.len())))?;
-    let mut out = Vec::with_capacity(64);
+    // Room for the header and a small value: most entries need no regrowth.
+    let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&[MAGIC, FORMAT, codec.id()]);
     let (at, ttl) = expiry.map_or((0, 0), |e| (e.at_ms, e.ttl_ms));
     out.extend_from_slice(&at.to_le_bytes());

@@ -13,11 +13,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::ConnectionAddr;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::{AsyncConnectionConfig, ConnectionAddr};
 
 use crate::Error;
 use crate::sentinel::{Addr, Sentinels};
@@ -51,9 +53,11 @@ impl fmt::Debug for Cluster {
 /// A live connection of a store.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    /// To one server, reconnecting by itself (a single server, or the
-    /// master the sentinels named).
-    Manager(ConnectionManager),
+    /// To one server (a single server, or the master the sentinels named):
+    /// one multiplexed connection shared by every call. It does not
+    /// reconnect by itself: the store replaces it after a call on it fails
+    /// at the transport level, one new connection at a time.
+    Server(MultiplexedConnection),
     /// To every master of a cluster, routing each command by its key.
     Cluster(ClusterConnection),
 }
@@ -68,13 +72,72 @@ pub(crate) struct Held {
 impl fmt::Debug for Held {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.conn {
-            Conn::Manager(_) => "server",
+            Conn::Server(_) => "server",
             Conn::Cluster(_) => "cluster",
         };
         f.debug_struct("Held")
             .field("conn", &kind)
             .field("master", &self.master)
             .finish()
+    }
+}
+
+/// A connection being made, shared by every call that waits for one
+/// meanwhile: one attempt at a time, whatever the number of callers.
+pub(crate) type Shared = futures::future::Shared<BoxFuture<'static, Result<Held, Arc<Error>>>>;
+
+/// A store's connection: none yet, one being made, or one made. Each
+/// attempt has an id, so that a call that failed on an old connection
+/// never drops a newer one.
+pub(crate) enum State {
+    Empty,
+    Connecting(u64, Shared),
+    Ready(u64, Held),
+}
+
+/// The [`State`], and the id of the next attempt.
+pub(crate) struct Link {
+    pub(crate) state: State,
+    next: u64,
+}
+
+impl Link {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: State::Empty,
+            next: 1,
+        }
+    }
+
+    /// The id for a new attempt (never 0: 0 names no attempt).
+    pub(crate) fn next_id(&mut self) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+
+    /// The id of the connection held or being made, if any.
+    pub(crate) fn id(&self) -> Option<u64> {
+        match self.state {
+            State::Empty => None,
+            State::Connecting(id, _) | State::Ready(id, _) => Some(id),
+        }
+    }
+}
+
+/// The error a shared connection attempt ended with, for one of the calls
+/// that waited for it.
+pub(crate) fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::Config(m) => Error::Config(m.clone()),
+        Error::Key(m) => Error::Key(m.clone()),
+        Error::Encode(m) => Error::Encode(m.clone()),
+        Error::Glob(m) => Error::Glob(m.clone()),
+        Error::Redis(e) => Error::Redis(e.clone()),
+        Error::Timeout => Error::Timeout,
+        Error::Unavailable => Error::Unavailable,
+        Error::NoRuntime => Error::NoRuntime,
+        Error::Store(e) => Error::Store(e.to_string().into()),
     }
 }
 
@@ -85,45 +148,68 @@ pub(crate) struct Timeouts {
     pub(crate) response: Duration,
 }
 
-fn manager(client: redis::Client, t: Timeouts) -> Result<Conn, Error> {
-    // No response timeout of the manager's own: `run` bounds every call,
-    // and one timer per call is enough.
-    let config = ConnectionManagerConfig::new()
+/// A connection being made, or one that needs no waiting (a cluster's
+/// connects lazily, on its first command).
+pub(crate) enum Pending {
+    Ready(Held),
+    Connecting(BoxFuture<'static, Result<Held, Error>>),
+}
+
+/// One multiplexed connection to `client`'s server, within the connect
+/// timeout.
+async fn server(client: redis::Client, t: Timeouts) -> Result<Conn, Error> {
+    // No response timeout of the connection's own: `run` bounds every
+    // call, and one timer per call is enough.
+    let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(t.connect))
-        .set_response_timeout(None)
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(5))
-        .set_max_delay(t.connect);
-    Ok(Conn::Manager(ConnectionManager::new_lazy_with_config(
-        client, config,
-    )?))
+        .set_response_timeout(None);
+    let conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    Ok(Conn::Server(conn))
 }
 
 impl Topology {
-    /// Makes a connection: lazily for a server or a cluster (the first
-    /// command connects); through the sentinels, after asking them for the
-    /// master.
-    pub(crate) async fn connect(&self, single: &redis::Client, t: Timeouts) -> Result<Held, Error> {
+    /// Starts making a connection: for a cluster, a lazy one (the first
+    /// command connects); for a server, the connection itself; through
+    /// the sentinels, after asking them for the master. The future owns
+    /// what it needs, so that every call waiting for a connection can
+    /// share it.
+    pub(crate) fn connect(&self, single: &redis::Client, t: Timeouts) -> Pending {
         match self {
-            Topology::Single => Ok(Held {
-                conn: manager(single.clone(), t)?,
-                master: None,
-            }),
+            Topology::Single => {
+                let client = single.clone();
+                Pending::Connecting(
+                    async move {
+                        Ok(Held {
+                            conn: server(client, t).await?,
+                            master: None,
+                        })
+                    }
+                    .boxed(),
+                )
+            }
             Topology::Cluster(c) => {
                 let config = ClusterConfig::new()
                     .set_connection_timeout(t.connect)
                     .set_response_timeout(t.response);
-                Ok(Held {
+                Pending::Ready(Held {
                     conn: Conn::Cluster(c.client.get_pending_async_connection_with_config(config)),
                     master: None,
                 })
             }
             Topology::Sentinel(s) => {
-                let addr = s.resolve(t.connect + t.response).await?;
-                Ok(Held {
-                    conn: manager(s.client_for(&addr)?, t)?,
-                    master: Some(addr),
-                })
+                let s = s.clone();
+                Pending::Connecting(
+                    async move {
+                        let addr = s.resolve(t.connect + t.response).await?;
+                        Ok(Held {
+                            conn: server(s.client_for(&addr)?, t).await?,
+                            master: Some(addr),
+                        })
+                    }
+                    .boxed(),
+                )
             }
         }
     }

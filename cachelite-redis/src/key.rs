@@ -90,18 +90,32 @@ pub(crate) fn render_key_short<K: Serialize + ?Sized>(key: &K) -> Result<Rendere
         return general();
     };
     let json = &buf[1..=n];
-    let long_number = json
-        .split(|b| !b.is_ascii_digit())
-        .any(|digits| digits.len() > 19);
-    if json.contains(&b'{') || long_number || std::str::from_utf8(json).is_err() {
+    // One pass over the JSON: maps and structs (`{`), numbers beyond 64
+    // bits (more than 19 digits in a row) and anything that may hold a
+    // float (a `.`, or an exponent after a digit) take the general path,
+    // since a float's digits depend on the path (`to_value` widens an
+    // `f32` to `f64`).
+    let (mut digits, mut float, mut ascii) = (0usize, false, true);
+    for &b in json {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits > 19 {
+                return general();
+            }
+            continue;
+        }
+        match b {
+            b'{' => return general(),
+            b'.' => float = true,
+            b'e' | b'E' if digits > 0 => float = true,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+        digits = 0;
+    }
+    if !ascii && std::str::from_utf8(json).is_err() {
         return general();
     }
-    // A float's digits depend on the path (`to_value` widens an `f32` to
-    // `f64`), so anything that may hold one takes the general path.
-    let float = json.contains(&b'.')
-        || json
-            .windows(2)
-            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
     let range = if json.first() == Some(&b'"') {
         let inner = &json[1..json.len() - 1];
         if inner.contains(&b'\\') || matches!(inner.first(), Some(b'#' | b'%')) {
@@ -181,6 +195,31 @@ fn concat(parts: &[&str]) -> String {
     s
 }
 
+/// An entry's Redis key, `cachelite:{ns}:v{version}:{rendered}`, as a
+/// command argument (see [`Keyspace::entry_arg`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryArg<'a> {
+    prefix: &'a str,
+    rendered: &'a str,
+}
+
+impl EntryArg<'_> {
+    /// The key's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.prefix.len() + self.rendered.len()
+    }
+}
+
+impl redis::ToRedisArgs for EntryArg<'_> {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        use std::io::Write as _;
+        let mut w = out.writer_for_next_arg();
+        // Writing into the command's own buffer cannot fail.
+        let _ = w.write_all(self.prefix.as_bytes());
+        let _ = w.write_all(self.rendered.as_bytes());
+    }
+}
+
 /// The names a store uses inside Redis.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyspace {
@@ -199,6 +238,15 @@ impl Keyspace {
 
     pub(crate) fn entry(&self, rendered: &str) -> String {
         concat(&[&self.entries, rendered])
+    }
+
+    /// An entry's Redis key as a command argument, written straight into
+    /// the command: no `String` of its own.
+    pub(crate) fn entry_arg<'a>(&'a self, rendered: &'a str) -> EntryArg<'a> {
+        EntryArg {
+            prefix: &self.entries,
+            rendered,
+        }
     }
 
     pub(crate) fn tag(&self, tag: &str) -> String {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use redis::aio::{PubSubSink, PubSubStream};
 use redis::cluster::ClusterClient;
@@ -19,7 +19,7 @@ use crate::Error;
 use crate::breaker::Breaker;
 use crate::channel::{Message, Op, Subscription};
 use crate::codec::Codec;
-use crate::conn::{self, Cluster, Conn, Held, Timeouts, Topology};
+use crate::conn::{self, Cluster, Conn, Link, Pending, State, Timeouts, Topology};
 use crate::key::{Keyspace, check_namespace, render_key};
 use crate::layers::{Compression, Keyring, Layers};
 use crate::remote::{self, Event, Feed, Outcome, Put, Store, px};
@@ -417,7 +417,7 @@ impl RedisStoreBuilder {
             inner: Arc::new(StoreInner {
                 client,
                 topology,
-                conn: Mutex::new(None),
+                conn: Mutex::new(Link::new()),
                 connected: AtomicBool::new(false),
                 keys: Keyspace::new(&self.namespace, self.version),
                 namespace: self.namespace,
@@ -549,13 +549,15 @@ struct StoreInner {
     client: redis::Client,
     /// One server, a cluster, or the master sentinels name.
     topology: Topology,
-    /// Made on first use, inside the caller's runtime; dropped when the
-    /// breaker opens, so a wedged manager is replaced by the next probe,
-    /// and through sentinels when the master it is to is no longer the
-    /// one they name, or it refuses a write (`READONLY`).
-    conn: Mutex<Option<Held>>,
-    /// The current connection manager has answered at least once: calls
-    /// then get one response timeout, not a connect timeout on top.
+    /// Made on first use, inside the caller's runtime; to one server,
+    /// dropped after a call on it fails at the transport level (the next
+    /// call connects again); dropped too when the breaker opens, so a
+    /// wedged connection is replaced by the next probe, and through
+    /// sentinels after any failure, when the master it is to is no longer
+    /// the one they name, or when it refuses a write (`READONLY`).
+    conn: Mutex<Link>,
+    /// The current connection has answered at least once: calls then get
+    /// one response timeout, not a connect timeout on top.
     connected: AtomicBool,
     keys: Keyspace,
     namespace: String,
@@ -1044,16 +1046,12 @@ impl RedisStore {
             Put::IfAbsent => None,
         };
         let keys = &self.inner.keys;
-        let key = keys.entry(rendered);
-        if self.inner.topology.is_cluster() {
-            return self
-                .put_split(rendered, &key, bytes, ttl, tags, origin)
-                .await;
-        }
-        if tags.is_empty() && origin.is_none() {
-            // One command: sent as such, without a pipeline's framing.
-            let mut set = redis::cmd("SET");
-            set.arg(&key).arg(bytes);
+        if tags.is_empty() && origin.is_none() && !self.inner.topology.is_cluster() {
+            // One command: sent as such, without a pipeline's framing,
+            // built in buffers of the right size, the key written in place.
+            let key = keys.entry_arg(rendered);
+            let mut set = Cmd::with_capacity(6, 3 + key.len() + bytes.len() + 2 + 20 + 2);
+            set.arg("SET").arg(key).arg(bytes);
             if let Some(ttl) = ttl {
                 set.arg("PX").arg(px(ttl));
             }
@@ -1061,6 +1059,12 @@ impl RedisStore {
             // `OK` when stored; nil when `NX` found the key.
             let stored: redis::Value = self.run(Req::Cmd(&set)).await?;
             return Ok(!matches!(stored, redis::Value::Nil));
+        }
+        let key = keys.entry(rendered);
+        if self.inner.topology.is_cluster() {
+            return self
+                .put_split(rendered, &key, bytes, ttl, tags, origin)
+                .await;
         }
         let mut pipe = redis::pipe();
         if tags.is_empty() {
@@ -1293,8 +1297,10 @@ impl RedisStore {
     }
 
     async fn get_raw(&self, rendered: &str) -> Result<Option<Vec<u8>>, Error> {
-        let mut get = redis::cmd("GET");
-        get.arg(self.inner.keys.entry(rendered));
+        // Built in buffers of the right size, the key written in place.
+        let key = self.inner.keys.entry_arg(rendered);
+        let mut get = Cmd::with_capacity(2, 3 + key.len());
+        get.arg("GET").arg(key);
         self.run(Req::Cmd(&get)).await
     }
 
@@ -1355,51 +1361,82 @@ impl RedisStore {
         }
     }
 
-    /// The held connection, or a new one. Through sentinels, a connection
-    /// to a master they no longer name is replaced.
-    async fn connection(&self) -> Result<Conn, Error> {
+    /// The held connection and its id, or a new one. Callers that come
+    /// while a connection is being made wait for that one: one attempt at
+    /// a time. Through sentinels, a connection to a master they no longer
+    /// name is replaced.
+    async fn connection(&self, used: &mut u64) -> Result<Conn, Error> {
         let inner = &self.inner;
         let ask = inner.connect_timeout + inner.response_timeout;
-        {
-            let mut slot = inner.conn.lock();
-            match &*slot {
-                Some(held) if inner.topology.is_current(held, ask) => return Ok(held.conn.clone()),
-                Some(_) => *slot = None,
-                None => {}
+        let (id, made) = {
+            let mut link = inner.conn.lock();
+            match &link.state {
+                State::Ready(id, held) if inner.topology.is_current(held, ask) => {
+                    *used = *id;
+                    return Ok(held.conn.clone());
+                }
+                State::Connecting(id, made) => (*id, made.clone()),
+                State::Ready(..) | State::Empty => {
+                    let id = link.next_id();
+                    inner.connected.store(false, Ordering::Release);
+                    match inner
+                        .topology
+                        .connect(&inner.client, self.timeouts_for_connect())
+                    {
+                        Pending::Ready(held) => {
+                            *used = id;
+                            let conn = held.conn.clone();
+                            link.state = State::Ready(id, held);
+                            return Ok(conn);
+                        }
+                        Pending::Connecting(f) => {
+                            let made = f.map(|r| r.map_err(Arc::new)).boxed().shared();
+                            link.state = State::Connecting(id, made.clone());
+                            (id, made)
+                        }
+                    }
+                }
+            }
+        };
+        *used = id;
+        let made = made.await;
+        let mut link = inner.conn.lock();
+        let ours = matches!(link.state, State::Connecting(at, _) if at == id);
+        match made {
+            Ok(held) => {
+                let conn = held.conn.clone();
+                if ours {
+                    link.state = State::Ready(id, held);
+                }
+                Ok(conn)
+            }
+            Err(e) => {
+                if ours {
+                    // The next call tries again.
+                    link.state = State::Empty;
+                }
+                Err(conn::copy_error(&e))
             }
         }
-        // Boxed: rare, and large enough (asking sentinels) to weigh on
-        // every call's future.
-        let made = Box::pin(
-            inner
-                .topology
-                .connect(&inner.client, self.timeouts_for_connect()),
-        )
-        .await?;
-        let mut slot = inner.conn.lock();
-        if let Some(held) = &*slot
-            && inner.topology.is_current(held, ask)
-        {
-            // Another call connected meanwhile: share its connection.
-            return Ok(held.conn.clone());
+    }
+
+    /// Drops connection `id` if it is still the one held or being made:
+    /// the next call makes a new one.
+    fn disconnect(&self, id: u64) {
+        let mut link = self.inner.conn.lock();
+        if link.id() == Some(id) {
+            link.state = State::Empty;
+            self.inner.connected.store(false, Ordering::Release);
         }
-        inner.connected.store(false, Ordering::Release);
-        *slot = Some(made.clone());
-        Ok(made.conn)
     }
 
-    /// Drops the held connection: the next call makes a new one.
-    fn disconnect(&self) {
-        self.inner.conn.lock().take();
-        self.inner.connected.store(false, Ordering::Release);
-    }
-
-    fn failed(&self) {
+    /// After a failed call on connection `id` (0: none was had).
+    fn failed(&self, id: u64) {
         self.inner.breaker.failure();
         // The next probe starts from a fresh connection. Through sentinels
         // every failure does: the master may have moved.
         if self.inner.breaker.is_open() || matches!(self.inner.topology, Topology::Sentinel(_)) {
-            self.disconnect();
+            self.disconnect(id);
         }
     }
 
@@ -1424,11 +1461,14 @@ impl RedisStore {
         } else {
             self.inner.connect_timeout + self.inner.response_timeout
         };
+        // The id of the connection the call used or waited for.
+        let mut used = 0;
         let call = async {
-            let conn = self.connection().await?;
+            let conn = self.connection(&mut used).await?;
             query::<T>(conn, req).await.map_err(Error::Redis)
         };
-        match tokio::time::timeout(deadline, call).await {
+        let outcome = tokio::time::timeout(deadline, call).await;
+        match outcome {
             Ok(Ok(v)) => {
                 self.inner.breaker.success();
                 if !self.inner.connected.load(Ordering::Relaxed) {
@@ -1439,7 +1479,12 @@ impl RedisStore {
             Ok(Err(Error::Redis(e))) => {
                 bump(&c.errors);
                 if is_transport(&e) {
-                    self.failed();
+                    // A connection to one server that failed is replaced
+                    // (a cluster's connection reconnects by itself).
+                    if !self.inner.topology.is_cluster() {
+                        self.disconnect(used);
+                    }
+                    self.failed(used);
                 } else {
                     // Redis answered: it is alive, whatever it said.
                     self.inner.breaker.success();
@@ -1447,7 +1492,7 @@ impl RedisStore {
                         && matches!(self.inner.topology, Topology::Sentinel(_))
                     {
                         // A master turned replica: ask the sentinels again.
-                        self.disconnect();
+                        self.disconnect(used);
                     }
                 }
                 Err(Error::Redis(e))
@@ -1456,12 +1501,12 @@ impl RedisStore {
                 // No connection could be made (the sentinels did not say
                 // where the master is).
                 bump(&c.errors);
-                self.failed();
+                self.failed(used);
                 Err(e)
             }
             Err(_) => {
                 bump(&c.errors);
-                self.failed();
+                self.failed(used);
                 Err(Error::Timeout)
             }
         }
@@ -1723,8 +1768,13 @@ impl Feed for RedisFeed {
 /// One command or pipeline on a connection of any kind.
 async fn query<T: FromRedisValue>(conn: Conn, req: Req<'_>) -> redis::RedisResult<T> {
     match conn {
-        Conn::Manager(mut m) => match req {
-            Req::Cmd(cmd) | Req::At(cmd, _) => cmd.query_async(&mut m).await,
+        Conn::Server(mut m) => match req {
+            // Straight to the connection: `Cmd::query_async` would box
+            // the call's future.
+            Req::Cmd(cmd) | Req::At(cmd, _) => {
+                let v = m.send_packed_command(cmd).await?;
+                Ok(redis::from_redis_value(v.extract_error()?)?)
+            }
             Req::Pipe(pipe) => pipe.query_async(&mut m).await,
         },
         // Boxed, so that a single server's calls do not carry the size of

@@ -783,3 +783,111 @@ async fn local_singleflight_holds_with_and_without_redis() {
         let _ = c.clear().await;
     }
 }
+
+/// Connections the server has accepted since it started.
+fn connections_received(raw: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(raw).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats lists total_connections_received")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_make_one_connection() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut r = raw(&server.url);
+    let s = store(&server.url, &namespace("one-conn"));
+    s.set(&"k", &7u64, None).await.unwrap();
+    // A store of its own, never connected: 16 first calls at once.
+    let fresh = store(&server.url, s.namespace());
+    let before = connections_received(&mut r);
+    let reads = (0..16).map(|_| fresh.get::<_, u64>(&"k"));
+    for v in futures::future::join_all(reads).await {
+        assert_eq!(v.unwrap(), Some(7));
+    }
+    assert_eq!(
+        connections_received(&mut r) - before,
+        1,
+        "the callers shared one connection attempt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_is_replaced_once_for_all_callers() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut r = raw(&server.url);
+    let s = store(&server.url, &namespace("killed"));
+    s.set(&"k", &7u64, None).await.unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(killed, 1, "the store's one connection");
+    // The call that finds the connection gone fails (at most one: the
+    // next call connects again by itself, no breaker involved).
+    let mut failures = 0;
+    let found = loop {
+        match s.get::<_, u64>(&"k").await {
+            Ok(v) => break v,
+            Err(e) => {
+                failures += 1;
+                assert!(failures <= 1, "{e}");
+            }
+        }
+    };
+    assert_eq!(found, Some(7));
+    assert!(!s.is_breaker_open());
+    assert_eq!(s.stats().errors, failures);
+
+    // Again, with 16 callers at once after the failure: one new connection.
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .exec(&mut r)
+        .unwrap();
+    while s.get::<_, u64>(&"k").await.is_ok() {}
+    let before = connections_received(&mut r);
+    let reads = (0..16).map(|_| s.get::<_, u64>(&"k"));
+    for v in futures::future::join_all(reads).await {
+        assert_eq!(v.unwrap(), Some(7));
+    }
+    assert_eq!(connections_received(&mut r) - before, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_reconnected_to() {
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    let s = RedisStore::builder(&server.url)
+        .namespace(namespace("restart"))
+        .connect_timeout(PATIENT)
+        .response_timeout(PATIENT)
+        .circuit_breaker(1_000, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    s.set(&"k", &1u64, None).await.unwrap();
+    server.stop();
+    assert!(s.get::<_, u64>(&"k").await.is_err(), "the server is gone");
+    assert!(
+        s.get::<_, u64>(&"k").await.is_err(),
+        "and refuses connections"
+    );
+    server.restart();
+    // The restarted server is empty; the store writes and reads again
+    // without the breaker's help (it never opened).
+    until(20, "the store reconnects", async || {
+        s.set(&"k", &2u64, None).await.is_ok()
+    })
+    .await;
+    assert_eq!(s.get::<_, u64>(&"k").await.unwrap(), Some(2));
+    assert!(!s.is_breaker_open());
+}
