@@ -152,6 +152,10 @@ pub(crate) fn unix_us() -> i64 {
 
 /// How long an estimate of the database's clock is trusted (µs).
 const CLOCK_RESYNC_US: i64 = 60_000_000;
+/// Round trips per measurement of the database's clock: the quickest one
+/// is kept, so that a delayed reply does not skew the estimate by half of
+/// it.
+const CLOCK_SAMPLES: usize = 3;
 
 /// This process's estimate of the database's clock, to within half a
 /// round trip: entries carry their end on it, so two processes whose
@@ -447,8 +451,9 @@ impl Core {
     }
 
     /// [`crate::Store::now_ms`]: the estimate of the database's clock,
-    /// measured by `measure` (local µs sent, local µs received, database
-    /// µs) on first use and every minute.
+    /// measured on first use and every minute by the quickest of
+    /// [`CLOCK_SAMPLES`] calls of `measure` (local µs sent, local µs
+    /// received, database µs).
     pub(crate) async fn now_ms<M, Fut>(&self, measure: M) -> Result<u64, Error>
     where
         M: Fn() -> Fut,
@@ -456,10 +461,21 @@ impl Core {
     {
         let clock = &self.clock;
         if let Some(first) = clock.claim() {
-            match measure().await {
-                Ok((sent, received, Some(db))) => clock.record(sent, received, db),
-                Err(e) if first => return Err(e),
-                _ => {}
+            let mut best: Option<(i64, i64, i64)> = None;
+            for _ in 0..CLOCK_SAMPLES {
+                match measure().await {
+                    Ok((sent, received, Some(db))) => {
+                        if best.is_none_or(|(s, r, _)| received - sent < r - s) {
+                            best = Some((sent, received, db));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) if first && best.is_none() => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            if let Some((sent, received, db)) = best {
+                clock.record(sent, received, db);
             }
         }
         Ok(clock.now_ms())
