@@ -91,6 +91,9 @@ use crate::{Event, Feed, Outcome, Put, Store};
 /// envelope (computed from a clock estimate before the statement ran).
 const NOW: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 
+/// How long a pooled connection may stay unused before it is closed.
+const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(60);
+
 /// Settings for a [`MySqlStore`]; made by [`MySqlStore::builder`].
 ///
 /// ```
@@ -170,7 +173,11 @@ impl MySqlStoreBuilder {
         // run on each new connection, and a connection going back to the
         // pool is not reset (every statement here ends its transaction, so
         // there is no other session state to clear, and a reset would cost
-        // a round trip per call and undo these settings).
+        // a round trip per call and undo these settings). Connections go
+        // back to the pool and stay open until unused for a minute: with
+        // no such TTL, mysql_async keeps only the minimum (none) idle and
+        // closes every other connection returned, so each call would
+        // connect, log in and prepare its statement anew.
         let opts: Opts = OptsBuilder::from_opts(opts)
             .setup(vec![
                 "SET time_zone = '+00:00'",
@@ -181,6 +188,7 @@ impl MySqlStoreBuilder {
             .pool_opts(
                 PoolOpts::default()
                     .with_constraints(constraints)
+                    .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
                     .with_reset_connection(false),
             )
             .into();

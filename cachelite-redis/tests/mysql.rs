@@ -274,3 +274,59 @@ async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connections_go_back_to_the_pool_and_stay_open() {
+    let Some(url) = mysql_url().await else {
+        return;
+    };
+    // A database of its own, so that the process list shows this test's
+    // connections alone.
+    let db = format!(
+        "cachelite_pool_{}_{}",
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let mut admin = match mysql_async::Conn::from_url(url.as_str()).await {
+        Ok(c) => c,
+        Err(e) => {
+            sql::unreachable("MySQL", &e);
+            return;
+        }
+    };
+    admin
+        .query_drop(format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let own_url = with_database(&url, &db);
+    let body = async {
+        let s = builder(&own_url, &namespace("pool")).build().unwrap();
+        s.put("k", vec![1], None, &[], sql::ME).await.unwrap();
+        for _ in 0..50 {
+            assert!(s.get("k").await.unwrap().is_some());
+        }
+        // Closing a connection is not instant: give a discarded one time
+        // to leave the process list.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let open: Vec<u64> = raw(&url)
+            .await
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                (db.as_str(),),
+            )
+            .await
+            .unwrap();
+        assert!(
+            (1..=8).contains(&open.len()),
+            "idle connections kept for the next calls, at most pool_size: {open:?}"
+        );
+        s.drop_tables().await.unwrap();
+    };
+    with_cleanup(body, async {
+        admin
+            .query_drop(format!("DROP DATABASE {db}"))
+            .await
+            .unwrap();
+    })
+    .await;
+}
