@@ -151,15 +151,20 @@ fn with_database(url: &str, db: &str) -> String {
     out
 }
 
-#[tokio::test]
-async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
+/// Runs `body` with the server's URL, the URL of a database of its own
+/// (created here, dropped afterwards) and that database's name, so that
+/// the process list tells the test's connections apart from other tests'
+/// ones. Skips (or fails, when required) without a reachable server.
+async fn with_own_database<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(String, String, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let Some(url) = mysql_url().await else {
         return;
     };
-    // A database of its own, so that this test's connections are told
-    // apart from other tests' ones by the process list.
     let db = format!(
-        "cachelite_kill_{}_{}",
+        "cachelite_{name}_{}_{}",
         std::process::id(),
         fastrand::u32(..)
     );
@@ -175,18 +180,34 @@ async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
         .await
         .unwrap();
     let own_url = with_database(&url, &db);
-    let body = async {
+    with_cleanup(body(url, own_url, db.clone()), async {
+        admin
+            .query_drop(format!("DROP DATABASE {db}"))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+/// The ids of the connections open to the database `db`.
+async fn connection_ids(url: &str, db: &str) -> Vec<u64> {
+    raw(url)
+        .await
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+            (db,),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
+    with_own_database("kill", async |url, own_url, db| {
         let s = builder(&own_url, &namespace("kill")).build().unwrap();
         let mut feed = s.subscribe(Duration::from_millis(50));
         assert_eq!(next_message(&mut feed).await, Event::Connected);
-        let ids: Vec<u64> = raw(&url)
-            .await
-            .exec(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
-                (db.as_str(),),
-            )
-            .await
-            .unwrap();
+        let ids: Vec<u64> = connection_ids(&url, &db).await;
         assert!(!ids.is_empty());
         let mut killer = raw(&url).await;
         for id in ids {
@@ -199,39 +220,13 @@ async fn a_killed_poller_connection_is_a_disconnection_until_it_is_back() {
         assert_eq!(next_message(&mut feed).await, Event::Connected);
         s.remove("k", 50).await.unwrap();
         assert_eq!(origin_of(&next_message(&mut feed).await), 50);
-    };
-    with_cleanup(body, async {
-        admin
-            .query_drop(format!("DROP DATABASE {db}"))
-            .await
-            .unwrap();
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
-    let Some(url) = mysql_url().await else {
-        return;
-    };
-    let db = format!(
-        "cachelite_tkill_{}_{}",
-        std::process::id(),
-        fastrand::u32(..)
-    );
-    let mut admin = match mysql_async::Conn::from_url(url.as_str()).await {
-        Ok(c) => c,
-        Err(e) => {
-            sql::unreachable("MySQL", &e);
-            return;
-        }
-    };
-    admin
-        .query_drop(format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let own_url = with_database(&url, &db);
-    let body = async {
+    with_own_database("tkill", async |url, own_url, db| {
         let s = builder(&own_url, &namespace("tiered-kill"))
             .build()
             .unwrap();
@@ -241,14 +236,7 @@ async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
             c.get("k").await.is_some() && c.local().contains_key("k")
         })
         .await;
-        let ids: Vec<u64> = raw(&url)
-            .await
-            .exec(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
-                (db.as_str(),),
-            )
-            .await
-            .unwrap();
+        let ids: Vec<u64> = connection_ids(&url, &db).await;
         let mut killer = raw(&url).await;
         for id in ids {
             killer
@@ -265,41 +253,13 @@ async fn a_killed_poller_clears_and_bypasses_the_local_tier_until_it_is_back() {
             c.get("k").await.is_some() && c.local().contains_key("k")
         })
         .await;
-    };
-    with_cleanup(body, async {
-        admin
-            .query_drop(format!("DROP DATABASE {db}"))
-            .await
-            .unwrap();
     })
     .await;
 }
 
 #[tokio::test]
 async fn connections_go_back_to_the_pool_and_stay_open() {
-    let Some(url) = mysql_url().await else {
-        return;
-    };
-    // A database of its own, so that the process list shows this test's
-    // connections alone.
-    let db = format!(
-        "cachelite_pool_{}_{}",
-        std::process::id(),
-        fastrand::u32(..)
-    );
-    let mut admin = match mysql_async::Conn::from_url(url.as_str()).await {
-        Ok(c) => c,
-        Err(e) => {
-            sql::unreachable("MySQL", &e);
-            return;
-        }
-    };
-    admin
-        .query_drop(format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let own_url = with_database(&url, &db);
-    let body = async {
+    with_own_database("pool", async |url, own_url, db| {
         let s = builder(&own_url, &namespace("pool")).build().unwrap();
         s.put("k", vec![1], None, &[], sql::ME).await.unwrap();
         for _ in 0..50 {
@@ -308,25 +268,12 @@ async fn connections_go_back_to_the_pool_and_stay_open() {
         // Closing a connection is not instant: give a discarded one time
         // to leave the process list.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let open: Vec<u64> = raw(&url)
-            .await
-            .exec(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
-                (db.as_str(),),
-            )
-            .await
-            .unwrap();
+        let open: Vec<u64> = connection_ids(&url, &db).await;
         assert!(
             (1..=8).contains(&open.len()),
             "idle connections kept for the next calls, at most pool_size: {open:?}"
         );
         s.drop_tables().await.unwrap();
-    };
-    with_cleanup(body, async {
-        admin
-            .query_drop(format!("DROP DATABASE {db}"))
-            .await
-            .unwrap();
     })
     .await;
 }
