@@ -64,7 +64,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
@@ -75,13 +75,11 @@ use mysql_async::{
 use parking_lot::Mutex;
 use tokio::sync::OnceCell;
 
-use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
-use crate::layers::{Compression, Keyring, Layers};
+use crate::layers::{Compression, Keyring};
 use crate::sql::{
-    self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, check_key, check_tags, guarded,
-    ttl_ms,
+    self, BATCH, Core, SWEEP_BATCH, Settings, Tables, bump, check_key, check_tags, ttl_ms,
 };
 use crate::{Error, StoreStats};
 use crate::{Event, Feed, Outcome, Put, Store};
@@ -92,6 +90,9 @@ use crate::{Event, Feed, Outcome, Put, Store};
 /// millisecond, and a row must not end before the entry's end in its
 /// envelope (computed from a clock estimate before the statement ran).
 const NOW: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+
+/// How long a pooled connection may stay unused before it is closed.
+const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(60);
 
 /// Settings for a [`MySqlStore`]; made by [`MySqlStore::builder`].
 ///
@@ -109,103 +110,37 @@ const NOW: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MySqlStoreBuilder {
-    url: String,
-    namespace: String,
-    version: u32,
-    codec: Codec,
-    compression: Compression,
-    keyring: Option<Keyring>,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    pool_size: usize,
-    sweep_interval: Duration,
+    settings: Settings,
     poll_interval: Duration,
     retention: Duration,
-    failure_threshold: u32,
-    cooldown: Duration,
 }
 
 impl MySqlStoreBuilder {
-    /// The namespace (default `default`): 1 to 64 characters from
-    /// `[A-Za-z0-9_.-]`. Each namespace and version has its own tables.
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
-        self
-    }
+    sql::shared_setters!(MySqlStore, "mysql://root@127.0.0.1/test");
 
     /// The schema version (default 1); a new version uses new tables.
     pub fn version(mut self, version: u32) -> Self {
-        self.version = version;
-        self
-    }
-
-    /// The codec for values written (default MessagePack).
-    pub fn codec(mut self, codec: Codec) -> Self {
-        self.codec = codec;
-        self
-    }
-
-    /// Compresses the values written from a size threshold on (default:
-    /// none). Any store reads compressed values, whatever its own setting.
-    ///
-    /// ```
-    /// use cachelite_redis::{Compression, MySqlStore};
-    /// let store = MySqlStore::builder("mysql://root@127.0.0.1/test")
-    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
-    ///     .build()?;
-    /// # let _ = store;
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
-        self
-    }
-
-    /// Encrypts every value written with the keyring's current key
-    /// (XChaCha20-Poly1305, with the entries' table and the key as
-    /// associated data: a value copied to another key, namespace or version
-    /// does not decrypt), and decrypts with any of its keys. A store with
-    /// keys reads only encrypted values: anything else, or a value it
-    /// cannot decrypt, is a miss, counted as an error and deleted.
-    ///
-    /// ```
-    /// use cachelite_redis::{Keyring, MySqlStore};
-    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
-    /// let store = MySqlStore::builder("mysql://root@127.0.0.1/test")
-    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
-    ///     .build()?;
-    /// # let _ = store;
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn encryption(mut self, keyring: Keyring) -> Self {
-        self.keyring = Some(keyring);
-        self
-    }
-
-    /// How long establishing a connection may take (default 1 s); also
-    /// the budget of creating the tables on first use.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.version = version;
         self
     }
 
     /// How long one call may take (default 100 ms; a write is a
     /// transaction of a few statements).
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
+        self.settings.response_timeout = timeout;
         self
     }
 
     /// The most connections in the pool (default 8).
     pub fn pool_size(mut self, size: usize) -> Self {
-        self.pool_size = size;
+        self.settings.pool_size = size;
         self
     }
 
     /// How often expired rows are swept and the changes log trimmed
     /// (default 60 s).
     pub fn sweep_interval(mut self, interval: Duration) -> Self {
-        self.sweep_interval = interval;
+        self.settings.sweep_interval = interval;
         self
     }
 
@@ -223,41 +158,26 @@ impl MySqlStoreBuilder {
         self
     }
 
-    /// The circuit breaker: after `failures` failed calls in a row, calls
-    /// are refused for `cooldown` (defaults: 3 failures, 1 s).
-    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
-        self.failure_threshold = failures;
-        self.cooldown = cooldown;
-        self
-    }
-
     /// Checks the settings and parses the URL. No connection is made here.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid namespace, a zero timeout, interval,
     /// threshold or pool size, or a URL mysql_async does not accept.
     pub fn build(self) -> Result<MySqlStore, Error> {
-        sql::check_settings(
-            &self.namespace,
-            &[
-                self.connect_timeout,
-                self.response_timeout,
-                self.sweep_interval,
-                self.poll_interval,
-                self.retention,
-            ],
-            self.failure_threshold,
-            self.pool_size,
-        )?;
-        let opts = Opts::from_url(&self.url)
+        let core = self.settings.core(&[self.poll_interval, self.retention])?;
+        let opts = Opts::from_url(&self.settings.url)
             .map_err(|e| Error::Config(format!("invalid MySQL URL: {e}")))?;
-        let constraints = PoolConstraints::new(0, self.pool_size)
+        let constraints = PoolConstraints::new(0, self.settings.pool_size)
             .ok_or_else(|| Error::Config("invalid pool size".into()))?;
         // The session settings hold for every use of a connection: they
         // run on each new connection, and a connection going back to the
         // pool is not reset (every statement here ends its transaction, so
         // there is no other session state to clear, and a reset would cost
-        // a round trip per call and undo these settings).
+        // a round trip per call and undo these settings). Connections go
+        // back to the pool and stay open until unused for a minute: with
+        // no such TTL, mysql_async keeps only the minimum (none) idle and
+        // closes every other connection returned, so each call would
+        // connect, log in and prepare its statement anew.
         let opts: Opts = OptsBuilder::from_opts(opts)
             .setup(vec![
                 "SET time_zone = '+00:00'",
@@ -268,31 +188,18 @@ impl MySqlStoreBuilder {
             .pool_opts(
                 PoolOpts::default()
                     .with_constraints(constraints)
+                    .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
                     .with_reset_connection(false),
             )
             .into();
-        let layers = Layers::new(self.compression, self.keyring)?;
-        let tables = Tables::new(&self.namespace, self.version);
         Ok(MySqlStore {
             inner: Arc::new(Inner {
                 pool: Mutex::new(None),
                 opts,
                 schema_ready: OnceCell::new(),
-                tables,
-                namespace: self.namespace,
-                version: self.version,
-                codec: self.codec,
-                layers,
-                connect_timeout: self.connect_timeout,
-                response_timeout: self.response_timeout,
-                sweep_interval: self.sweep_interval,
                 poll_interval: self.poll_interval,
                 retention_ms: ttl_ms(self.retention),
-                breaker: Breaker::new(self.failure_threshold, self.cooldown),
-                origin: fastrand::u64(..),
-                counters: Counters::default(),
-                clock: DbClock::default(),
-                sweeper: Mutex::new(None),
+                core,
             }),
         })
     }
@@ -329,28 +236,13 @@ struct Inner {
     pool: Mutex<Option<Pool>>,
     opts: Opts,
     schema_ready: OnceCell<()>,
-    tables: Tables,
-    namespace: String,
-    version: u32,
-    codec: Codec,
-    layers: Layers,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    sweep_interval: Duration,
     poll_interval: Duration,
     retention_ms: i64,
-    breaker: Breaker,
-    origin: u64,
-    counters: Counters,
-    clock: DbClock,
-    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    core: Core,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(task) = self.sweeper.get_mut().take() {
-            task.abort();
-        }
         if let Some(pool) = self.pool.get_mut().take() {
             // Closes idle connections in the background, when a runtime
             // is still there to run it.
@@ -420,72 +312,13 @@ impl MySqlStore {
     /// `mysql://user:password@host:port/database`.
     pub fn builder(url: impl Into<String>) -> MySqlStoreBuilder {
         MySqlStoreBuilder {
-            url: url.into(),
-            namespace: "default".into(),
-            version: 1,
-            codec: Codec::default(),
-            compression: Compression::None,
-            keyring: None,
-            connect_timeout: Duration::from_secs(1),
-            response_timeout: Duration::from_millis(100),
-            pool_size: 8,
-            sweep_interval: Duration::from_secs(60),
+            settings: Settings::new(url.into(), 8),
             poll_interval: Duration::from_millis(100),
             retention: Duration::from_secs(60),
-            failure_threshold: 3,
-            cooldown: Duration::from_secs(1),
         }
     }
 
-    /// A store at `url` in `namespace`, with the default settings.
-    ///
-    /// # Errors
-    /// As [`MySqlStoreBuilder::build`].
-    ///
-    /// ```
-    /// let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "s")?;
-    /// assert_eq!(store.namespace(), "s");
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn open(url: impl Into<String>, namespace: &str) -> Result<Self, Error> {
-        Self::builder(url).namespace(namespace).build()
-    }
-
-    /// The namespace.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.namespace(), "n");
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn namespace(&self) -> &str {
-        &self.inner.namespace
-    }
-
-    /// The schema version.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.version(), 1);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn version(&self) -> u32 {
-        self.inner.version
-    }
-
-    /// The codec values are written with.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.codec(), cachelite_redis::Codec::MessagePack);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn codec(&self) -> Codec {
-        self.inner.codec
-    }
+    sql::shared_accessors!(MySqlStore, "mysql://root@127.0.0.1/test");
 
     /// The entries' table; the others have `_tags`, `_counters`,
     /// `_leases`, `_changes` and `_meta` appended.
@@ -497,73 +330,7 @@ impl MySqlStore {
     /// ```
     #[must_use]
     pub fn table(&self) -> &str {
-        &self.inner.tables.entries
-    }
-
-    /// This store's origin: announcements of its writes carry it.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.origin(), store.clone().origin());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn origin(&self) -> u64 {
-        self.inner.origin
-    }
-
-    /// The counters, shared by every clone of this store.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.stats().errors, 0);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn stats(&self) -> StoreStats {
-        self.inner.counters.snapshot()
-    }
-
-    /// Whether the circuit breaker is open (calls are being refused).
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert!(!store.is_breaker_open());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn is_breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
-    }
-
-    /// How values are compressed.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn compression(&self) -> Compression {
-        self.inner.layers.compression()
-    }
-
-    /// The keys values are encrypted with, if any.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::MySqlStore::open("mysql://root@127.0.0.1/test", "n")?;
-    /// assert!(store.keyring().is_none());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn keyring(&self) -> Option<&Keyring> {
-        self.inner.layers.keyring()
-    }
-
-    /// The associated data of an encrypted entry: its table and key, so a
-    /// value copied to another key, namespace or version does not decrypt.
-    fn aad(&self, key: &str) -> String {
-        format!("{}:{key}", self.inner.tables.entries)
+        &self.inner.core.tables.entries
     }
 
     // ---- connections ----
@@ -583,7 +350,7 @@ impl MySqlStore {
             .schema_ready
             .get_or_try_init(|| async {
                 let mut conn = pool.get_conn().await?;
-                for stmt in schema_sql(&self.inner.tables) {
+                for stmt in schema_sql(&self.inner.core.tables) {
                     conn.query_drop(stmt).await?;
                 }
                 self.start_sweeper();
@@ -600,47 +367,33 @@ impl MySqlStore {
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, mysql_async::Error>>,
     {
-        let inner = &self.inner;
+        let core = &self.inner.core;
         let pool = match self.pool() {
             Ok(p) => p,
             Err(e) => {
-                bump(&inner.counters.errors);
+                bump(&core.counters.errors);
                 return Err(e);
             }
         };
-        guarded(
-            &inner.breaker,
-            &inner.counters,
-            inner.connect_timeout + inner.response_timeout,
-            is_transport,
-            async {
-                self.schema(&pool).await?;
-                let conn = pool.get_conn().await?;
-                tokio::time::timeout(inner.response_timeout, run(conn))
-                    .await
-                    .map_err(|_| Error::Timeout)?
-                    .map_err(Error::from)
-            },
-        )
+        core.guarded(is_transport, async {
+            self.schema(&pool).await?;
+            let conn = pool.get_conn().await?;
+            tokio::time::timeout(core.response_timeout, run(conn))
+                .await
+                .map_err(|_| Error::Timeout)?
+                .map_err(Error::from)
+        })
         .await
     }
 
     fn start_sweeper(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let interval = self.inner.sweep_interval;
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                let store = MySqlStore { inner };
-                // Failures are counted; the next round tries again.
-                let _ = store.sweep().await;
-            }
-        });
-        *self.inner.sweeper.lock() = Some(task);
+        // Failures are counted; the next round tries again.
+        let sweep = |inner| async move {
+            let _ = MySqlStore { inner }.sweep().await;
+        };
+        self.inner
+            .core
+            .start_sweeper(Arc::downgrade(&self.inner), sweep);
     }
 
     /// Deletes every expired entry, counter and lease, and the changes
@@ -656,7 +409,7 @@ impl MySqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn sweep(&self) -> Result<u64, Error> {
-        let t = &self.inner.tables;
+        let t = &self.inner.core.tables;
         let batch = SWEEP_BATCH.unsigned_abs();
         let statements = [
             format!(
@@ -700,7 +453,7 @@ impl MySqlStore {
     async fn purge(&self, key: &str) {
         let sql = format!(
             "DELETE FROM {} WHERE k = ? AND expires_at <= {NOW}",
-            self.inner.tables.entries
+            self.inner.core.tables.entries
         );
         let k = bytes(key);
         // Failures are counted; the sweep deletes it later.
@@ -710,7 +463,7 @@ impl MySqlStore {
     }
 
     async fn announce_alone(&self, op: Op, origin: u64) -> Result<(), Error> {
-        let t = self.inner.tables.clone();
+        let t = self.inner.core.tables.clone();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
                 let mut tx = c.start_transaction(tx_opts()).await?;
@@ -722,7 +475,7 @@ impl MySqlStore {
     }
 
     async fn delete_matching(&self, glob: &cachelite_runtime::Glob) -> Result<usize, Error> {
-        let e = self.inner.tables.entries.clone();
+        let e = self.inner.core.tables.entries.clone();
         let like = sql::like_prefix(glob);
         let mut after: Vec<u8> = Vec::new();
         let mut deleted = 0;
@@ -770,7 +523,7 @@ impl MySqlStore {
     /// # Ok(()) }
     /// ```
     pub async fn drop_tables(&self) -> Result<(), Error> {
-        let t = &self.inner.tables;
+        let t = &self.inner.core.tables;
         let sql = format!(
             "DROP TABLE IF EXISTS {}, {}, {}, {}, {}, {}",
             t.tags, t.entries, t.counters, t.leases, t.changes, t.meta
@@ -781,7 +534,7 @@ impl MySqlStore {
             conn.query_drop(sql).await?;
             conn.disconnect().await
         };
-        tokio::time::timeout(self.inner.connect_timeout * 4, run)
+        tokio::time::timeout(self.inner.core.connect_timeout * 4, run)
             .await
             .map_err(|_| Error::Timeout)?
             .map_err(Error::from)
@@ -789,56 +542,9 @@ impl MySqlStore {
 }
 
 impl Store for MySqlStore {
-    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let layers = &self.inner.layers;
-        if layers.keyring().is_none() {
-            return layers.seal(entry, &[]);
-        }
-        layers.seal(entry, self.aad(key).as_bytes())
-    }
-
-    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
-        let layers = &self.inner.layers;
-        if layers.keyring().is_none() {
-            return layers.open(stored, &[]);
-        }
-        layers.open(stored, self.aad(key).as_bytes())
-    }
-
     type Feed = MySqlFeed;
 
-    fn namespace(&self) -> &str {
-        &self.inner.namespace
-    }
-
-    fn version(&self) -> u32 {
-        self.inner.version
-    }
-
-    fn codec(&self) -> Codec {
-        self.inner.codec
-    }
-
-    fn stats(&self) -> StoreStats {
-        self.inner.counters.snapshot()
-    }
-
-    fn count(&self, outcome: Outcome) {
-        let c = &self.inner.counters;
-        bump(match outcome {
-            Outcome::Hit => &c.hits,
-            Outcome::Miss => &c.misses,
-            Outcome::Error => &c.errors,
-        });
-    }
-
-    fn is_breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
-    }
-
-    fn supports_leases(&self) -> bool {
-        true
-    }
+    sql::shared_store_items!();
 
     /// The database's clock, in milliseconds since the Unix epoch, as this
     /// process estimates it (measured on first use and every minute).
@@ -846,26 +552,18 @@ impl Store for MySqlStore {
     /// # Errors
     /// When the first measurement fails.
     async fn now_ms(&self) -> Result<u64, Error> {
-        let clock = &self.inner.clock;
-        if let Some(first) = clock.claim() {
-            // Timed around the query alone, on a connection taken
-            // beforehand: a connect inside the interval would skew it.
-            let r = self
-                .call(|mut c| async move {
-                    let sent = sql::unix_us();
-                    let db: Option<i64> = c
-                        .query_first("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
-                        .await?;
-                    Ok((sent, sql::unix_us(), db))
-                })
-                .await;
-            match r {
-                Ok((sent, received, Some(db))) => clock.record(sent, received, db),
-                Err(e) if first => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(clock.now_ms())
+        // Timed around the query alone, on a connection taken beforehand:
+        // a connect inside the interval would skew it.
+        let measure = || {
+            self.call(|mut c| async move {
+                let sent = sql::unix_us();
+                let db: Option<i64> = c
+                    .query_first("SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)")
+                    .await?;
+                Ok((sent, sql::unix_us(), db))
+            })
+        };
+        self.inner.core.now_ms(measure).await
     }
 
     /// The entry at `key`; an expired row is absent (and deleted).
@@ -878,7 +576,7 @@ impl Store for MySqlStore {
         }
         let sql = format!(
             "SELECT v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k = ?",
-            self.inner.tables.entries
+            self.inner.core.tables.entries
         );
         let k = bytes(key);
         let row: Option<(Vec<u8>, bool)> = self
@@ -905,7 +603,7 @@ impl Store for MySqlStore {
         for chunk in wanted.chunks(BATCH) {
             let sql = format!(
                 "SELECT k, v, COALESCE(expires_at <= {NOW}, 0) FROM {} WHERE k IN ({})",
-                self.inner.tables.entries,
+                self.inner.core.tables.entries,
                 marks(chunk.len())
             );
             let params = positional(chunk.iter().map(|k| bytes(k)));
@@ -946,7 +644,7 @@ impl Store for MySqlStore {
     ) -> Result<bool, Error> {
         check_key(key)?;
         check_tags(tags)?;
-        let t = self.inner.tables.clone();
+        let t = self.inner.core.tables.clone();
         let k = key.to_owned();
         let ttl = ttl.map(ttl_ms);
         let mut tags = tags.to_vec();
@@ -1011,7 +709,7 @@ impl Store for MySqlStore {
     async fn delete_if_equal(&self, key: &str, entry: &[u8]) -> Result<bool, Error> {
         let sql = format!(
             "DELETE FROM {} WHERE k = ? AND v = ?",
-            self.inner.tables.entries
+            self.inner.core.tables.entries
         );
         let (k, v) = (bytes(key), entry.to_vec());
         self.call(|mut c| async move {
@@ -1027,7 +725,7 @@ impl Store for MySqlStore {
     /// # Errors
     /// When the database cannot be reached.
     async fn remove(&self, key: &str, origin: u64) -> Result<bool, Error> {
-        let t = self.inner.tables.clone();
+        let t = self.inner.core.tables.clone();
         let k = key.to_owned();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
@@ -1060,7 +758,7 @@ impl Store for MySqlStore {
     /// # Errors
     /// When the database cannot be reached.
     async fn invalidate_tags(&self, tags: &[String], origin: u64) -> Result<usize, Error> {
-        let t = self.inner.tables.clone();
+        let t = self.inner.core.tables.clone();
         let tags = tags.to_vec();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
@@ -1110,7 +808,7 @@ impl Store for MySqlStore {
     /// # Errors
     /// When the database cannot be reached.
     async fn clear(&self, origin: u64) -> Result<usize, Error> {
-        let t = self.inner.tables.clone();
+        let t = self.inner.core.tables.clone();
         self.call(|mut c| async move {
             retry_deadlocks!(async {
                 let mut tx = c.start_transaction(tx_opts()).await?;
@@ -1149,7 +847,7 @@ impl Store for MySqlStore {
         ttl_on_create: Option<Duration>,
     ) -> Result<i64, Error> {
         check_key(key)?;
-        let c_table = self.inner.tables.counters.clone();
+        let c_table = self.inner.core.tables.counters.clone();
         let k = key.to_owned();
         let ttl = ttl_on_create.map(ttl_ms);
         let expired = format!("(expires_at IS NOT NULL AND expires_at <= {NOW})");
@@ -1182,7 +880,7 @@ impl Store for MySqlStore {
     /// When the database cannot be reached.
     async fn try_lease(&self, key: &str, ttl: Duration) -> Result<Option<String>, Error> {
         check_key(key)?;
-        let l = self.inner.tables.leases.clone();
+        let l = self.inner.core.tables.leases.clone();
         let token = format!("{:032x}", fastrand::u128(..));
         let (k, tok, ms) = (key.to_owned(), token.clone(), ttl_ms(ttl));
         let taken = self
@@ -1213,7 +911,7 @@ impl Store for MySqlStore {
     async fn release_lease(&self, key: &str, token: &str) -> Result<(), Error> {
         let sql = format!(
             "DELETE FROM {} WHERE k = ? AND token = ?",
-            self.inner.tables.leases
+            self.inner.core.tables.leases
         );
         let (k, t) = (bytes(key), token.to_owned());
         self.call(|mut c| async move { c.exec_drop(sql, (k, t)).await })
@@ -1225,7 +923,7 @@ impl Store for MySqlStore {
     /// # Errors
     /// When the database cannot be reached.
     async fn poll_lease(&self, key: &str) -> Result<(Option<Vec<u8>>, bool), Error> {
-        let t = &self.inner.tables;
+        let t = &self.inner.core.tables;
         let sql = format!(
             "SELECT (SELECT v FROM {} WHERE k = ? AND (expires_at IS NULL OR expires_at > {NOW})), \
              EXISTS (SELECT 1 FROM {} WHERE k = ? AND expires_at > {NOW})",
@@ -1371,7 +1069,7 @@ impl MySqlFeed {
         let last: Option<i64> = conn
             .query_first(format!(
                 "SELECT seq FROM {} WHERE id = 1",
-                store.inner.tables.meta
+                store.inner.core.tables.meta
             ))
             .await?;
         Ok(Polling {
@@ -1413,7 +1111,7 @@ impl Feed for MySqlFeed {
     /// [`Event::Disconnected`] when a poll fails or finds a gap.
     async fn next(&mut self) -> Event {
         let inner = Arc::clone(&self.store.inner);
-        let deadline = inner.connect_timeout + inner.response_timeout;
+        let deadline = inner.core.connect_timeout + inner.core.response_timeout;
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 return ev;
@@ -1433,7 +1131,7 @@ impl Feed for MySqlFeed {
             };
             tokio::time::sleep_until(live.next_poll).await;
             live.next_poll = tokio::time::Instant::now() + inner.poll_interval;
-            match tokio::time::timeout(deadline, Self::poll(&inner.tables, live)).await {
+            match tokio::time::timeout(deadline, Self::poll(&inner.core.tables, live)).await {
                 Ok(Ok(Polled::Changes(changes))) => {
                     for (id, _, msg) in changes {
                         live.last = id;

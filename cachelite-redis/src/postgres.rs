@@ -64,7 +64,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -77,11 +77,10 @@ use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Statement};
 
 use crate::Error;
 use crate::StoreStats;
-use crate::breaker::Breaker;
 use crate::channel::{Message, Op};
 use crate::codec::Codec;
-use crate::layers::{Compression, Keyring, Layers};
-use crate::sql::{self, BATCH, Counters, DbClock, SWEEP_BATCH, Tables, bump, guarded, ttl_ms};
+use crate::layers::{Compression, Keyring};
+use crate::sql::{self, BATCH, Core, SWEEP_BATCH, Settings, Tables, ttl_ms};
 use crate::{Event, Feed, Outcome, Put, Store};
 
 /// The most bytes of one `NOTIFY` payload (PostgreSQL's limit is 8000).
@@ -107,102 +106,36 @@ const NOW: &str = "(floor(extract(epoch from clock_timestamp()) * 1000))::bigint
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct PostgresStoreBuilder {
-    url: String,
-    namespace: String,
-    version: u32,
-    codec: Codec,
-    compression: Compression,
-    keyring: Option<Keyring>,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    pool_size: usize,
-    sweep_interval: Duration,
+    settings: Settings,
     unlogged: bool,
-    failure_threshold: u32,
-    cooldown: Duration,
 }
 
 impl PostgresStoreBuilder {
-    /// The namespace (default `default`): 1 to 64 characters from
-    /// `[A-Za-z0-9_.-]`. Each namespace and version has its own tables.
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
-        self
-    }
+    sql::shared_setters!(PostgresStore, "postgres://postgres@127.0.0.1/test");
 
     /// The schema version (default 1). Bump it when the value type changes
     /// shape: a new version uses new tables.
     pub fn version(mut self, version: u32) -> Self {
-        self.version = version;
-        self
-    }
-
-    /// The codec for values written (default MessagePack).
-    pub fn codec(mut self, codec: Codec) -> Self {
-        self.codec = codec;
-        self
-    }
-
-    /// Compresses the values written from a size threshold on (default:
-    /// none). Any store reads compressed values, whatever its own setting.
-    ///
-    /// ```
-    /// use cachelite_redis::{Compression, PostgresStore};
-    /// let store = PostgresStore::builder("postgres://postgres@127.0.0.1/test")
-    ///     .compression(Compression::Lz4 { min_bytes: 2048 })
-    ///     .build()?;
-    /// # let _ = store;
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
-        self
-    }
-
-    /// Encrypts every value written with the keyring's current key
-    /// (XChaCha20-Poly1305, with the entries' table and the key as
-    /// associated data: a value copied to another key, namespace or version
-    /// does not decrypt), and decrypts with any of its keys. A store with
-    /// keys reads only encrypted values: anything else, or a value it
-    /// cannot decrypt, is a miss, counted as an error and deleted.
-    ///
-    /// ```
-    /// use cachelite_redis::{Keyring, PostgresStore};
-    /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
-    /// let store = PostgresStore::builder("postgres://postgres@127.0.0.1/test")
-    ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
-    ///     .build()?;
-    /// # let _ = store;
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn encryption(mut self, keyring: Keyring) -> Self {
-        self.keyring = Some(keyring);
-        self
-    }
-
-    /// How long establishing a connection may take (default 1 s); also
-    /// the budget of creating the tables on first use.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.version = version;
         self
     }
 
     /// How long one statement may take (default 100 ms).
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
+        self.settings.response_timeout = timeout;
         self
     }
 
     /// How many connections calls share (default 4). Each carries many
     /// concurrent statements.
     pub fn pool_size(mut self, size: usize) -> Self {
-        self.pool_size = size;
+        self.settings.pool_size = size;
         self
     }
 
     /// How often expired rows are swept (default 60 s).
     pub fn sweep_interval(mut self, interval: Duration) -> Self {
-        self.sweep_interval = interval;
+        self.settings.sweep_interval = interval;
         self
     }
 
@@ -211,14 +144,6 @@ impl PostgresStoreBuilder {
     /// that exist already are used as they are.
     pub fn unlogged(mut self, unlogged: bool) -> Self {
         self.unlogged = unlogged;
-        self
-    }
-
-    /// The circuit breaker: after `failures` failed calls in a row, calls
-    /// are refused for `cooldown` (defaults: 3 failures, 1 s).
-    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
-        self.failure_threshold = failures;
-        self.cooldown = cooldown;
         self
     }
 
@@ -231,17 +156,8 @@ impl PostgresStoreBuilder {
     /// threshold or pool size, a URL tokio-postgres does not accept, or one
     /// that requires TLS.
     pub fn build(self) -> Result<PostgresStore, Error> {
-        sql::check_settings(
-            &self.namespace,
-            &[
-                self.connect_timeout,
-                self.response_timeout,
-                self.sweep_interval,
-            ],
-            self.failure_threshold,
-            self.pool_size,
-        )?;
-        let mut config = Config::from_str(&self.url)
+        let core = self.settings.core(&[])?;
+        let mut config = Config::from_str(&self.settings.url)
             .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?;
         if matches!(config.get_ssl_mode(), SslMode::Require) {
             return Err(Error::Config(
@@ -249,36 +165,20 @@ impl PostgresStoreBuilder {
             ));
         }
         config.ssl_mode(SslMode::Disable);
-        config.connect_timeout(self.connect_timeout);
+        config.connect_timeout(self.settings.connect_timeout);
         config.application_name("cachelite");
-        let layers = Layers::new(self.compression, self.keyring)?;
-        let tables = Tables::new(&self.namespace, self.version);
-        let queries = Queries::new(&tables);
-        let schema = schema_sql(&tables, self.unlogged);
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 config,
-                slots: (0..self.pool_size)
+                slots: (0..self.settings.pool_size)
                     .map(|_| tokio::sync::Mutex::new(None))
                     .collect(),
                 next_slot: std::sync::atomic::AtomicUsize::new(0),
                 schema_ready: OnceCell::new(),
-                schema,
-                channel: tables.entries.clone(),
-                tables,
-                queries,
-                namespace: self.namespace,
-                version: self.version,
-                codec: self.codec,
-                layers,
-                connect_timeout: self.connect_timeout,
-                response_timeout: self.response_timeout,
-                sweep_interval: self.sweep_interval,
-                breaker: Breaker::new(self.failure_threshold, self.cooldown),
-                origin: fastrand::u64(..),
-                counters: Counters::default(),
-                clock: DbClock::default(),
-                sweeper: Mutex::new(None),
+                schema: schema_sql(&core.tables, self.unlogged),
+                channel: core.tables.entries.clone(),
+                queries: Queries::new(&core.tables),
+                core,
             }),
         })
     }
@@ -317,28 +217,8 @@ struct Inner {
     schema_ready: OnceCell<()>,
     schema: String,
     channel: String,
-    tables: Tables,
     queries: Queries,
-    namespace: String,
-    version: u32,
-    codec: Codec,
-    layers: Layers,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    sweep_interval: Duration,
-    breaker: Breaker,
-    origin: u64,
-    counters: Counters,
-    clock: DbClock,
-    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(task) = self.sweeper.get_mut().take() {
-            task.abort();
-        }
-    }
+    core: Core,
 }
 
 /// One connection and the statements prepared on it.
@@ -582,71 +462,12 @@ impl PostgresStore {
     /// key-value string (`host=... user=... dbname=...`).
     pub fn builder(url: impl Into<String>) -> PostgresStoreBuilder {
         PostgresStoreBuilder {
-            url: url.into(),
-            namespace: "default".into(),
-            version: 1,
-            codec: Codec::default(),
-            compression: Compression::None,
-            keyring: None,
-            connect_timeout: Duration::from_secs(1),
-            response_timeout: Duration::from_millis(100),
-            pool_size: 4,
-            sweep_interval: Duration::from_secs(60),
+            settings: Settings::new(url.into(), 4),
             unlogged: true,
-            failure_threshold: 3,
-            cooldown: Duration::from_secs(1),
         }
     }
 
-    /// A store at `url` in `namespace`, with the default settings.
-    ///
-    /// # Errors
-    /// As [`PostgresStoreBuilder::build`].
-    ///
-    /// ```
-    /// let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "s")?;
-    /// assert_eq!(store.namespace(), "s");
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    pub fn open(url: impl Into<String>, namespace: &str) -> Result<Self, Error> {
-        Self::builder(url).namespace(namespace).build()
-    }
-
-    /// The namespace.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.namespace(), "n");
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn namespace(&self) -> &str {
-        &self.inner.namespace
-    }
-
-    /// The schema version.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.version(), 1);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn version(&self) -> u32 {
-        self.inner.version
-    }
-
-    /// The codec values are written with.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.codec(), cachelite_redis::Codec::MessagePack);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn codec(&self) -> Codec {
-        self.inner.codec
-    }
+    sql::shared_accessors!(PostgresStore, "postgres://postgres@127.0.0.1/test");
 
     /// The entries' table; the tags, counters and leases are in tables of
     /// this name with `_tags`, `_counters` and `_leases` appended, and
@@ -659,73 +480,7 @@ impl PostgresStore {
     /// ```
     #[must_use]
     pub fn table(&self) -> &str {
-        &self.inner.tables.entries
-    }
-
-    /// This store's origin: announcements of its writes carry it.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.origin(), store.clone().origin());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn origin(&self) -> u64 {
-        self.inner.origin
-    }
-
-    /// The counters, shared by every clone of this store.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.stats().errors, 0);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn stats(&self) -> StoreStats {
-        self.inner.counters.snapshot()
-    }
-
-    /// Whether the circuit breaker is open (calls are being refused).
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert!(!store.is_breaker_open());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn is_breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
-    }
-
-    /// How values are compressed.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn compression(&self) -> Compression {
-        self.inner.layers.compression()
-    }
-
-    /// The keys values are encrypted with, if any.
-    ///
-    /// ```
-    /// # let store = cachelite_redis::PostgresStore::open("postgres://postgres@127.0.0.1/test", "n")?;
-    /// assert!(store.keyring().is_none());
-    /// # Ok::<(), cachelite_redis::Error>(())
-    /// ```
-    #[must_use]
-    pub fn keyring(&self) -> Option<&Keyring> {
-        self.inner.layers.keyring()
-    }
-
-    /// The associated data of an encrypted entry: its table and key, so a
-    /// value copied to another key, namespace or version does not decrypt.
-    fn aad(&self, key: &str) -> String {
-        format!("{}:{key}", self.inner.tables.entries)
+        &self.inner.core.tables.entries
     }
 
     // ---- connections ----
@@ -791,42 +546,25 @@ impl PostgresStore {
         F: FnOnce(Arc<Conn>, Statement) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
     {
-        let inner = &self.inner;
-        let deadline = inner.connect_timeout + inner.response_timeout;
-        guarded(
-            &inner.breaker,
-            &inner.counters,
-            deadline,
-            is_transport,
-            async {
-                let conn = self.conn().await?;
-                let stmt = self.statement(&conn, q).await?;
-                Ok(
-                    tokio::time::timeout(inner.response_timeout, run(conn, stmt))
-                        .await
-                        .map_err(|_| Error::Timeout)??,
-                )
-            },
-        )
+        let core = &self.inner.core;
+        core.guarded(is_transport, async {
+            let conn = self.conn().await?;
+            let stmt = self.statement(&conn, q).await?;
+            Ok(tokio::time::timeout(core.response_timeout, run(conn, stmt))
+                .await
+                .map_err(|_| Error::Timeout)??)
+        })
         .await
     }
 
     fn start_sweeper(&self) {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let interval = self.inner.sweep_interval;
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                let store = PostgresStore { inner };
-                // Failures are counted; the next round tries again.
-                let _ = store.sweep().await;
-            }
-        });
-        *self.inner.sweeper.lock() = Some(task);
+        // Failures are counted; the next round tries again.
+        let sweep = |inner| async move {
+            let _ = PostgresStore { inner }.sweep().await;
+        };
+        self.inner
+            .core
+            .start_sweeper(Arc::downgrade(&self.inner), sweep);
     }
 
     /// Deletes every expired entry, counter and lease now (the periodic
@@ -921,12 +659,13 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub async fn drop_tables(&self) -> Result<(), Error> {
-        let t = &self.inner.tables;
+        let t = &self.inner.core.tables;
         let sql = format!(
             "DROP TABLE IF EXISTS {}, {}, {}, {}",
             t.tags, t.entries, t.counters, t.leases
         );
-        let r = tokio::time::timeout(self.inner.connect_timeout, self.connect_once(&sql)).await;
+        let r =
+            tokio::time::timeout(self.inner.core.connect_timeout, self.connect_once(&sql)).await;
         r.map_err(|_| Error::Timeout)?
     }
 
@@ -943,56 +682,9 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let layers = &self.inner.layers;
-        if layers.keyring().is_none() {
-            return layers.seal(entry, &[]);
-        }
-        layers.seal(entry, self.aad(key).as_bytes())
-    }
-
-    fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
-        let layers = &self.inner.layers;
-        if layers.keyring().is_none() {
-            return layers.open(stored, &[]);
-        }
-        layers.open(stored, self.aad(key).as_bytes())
-    }
-
     type Feed = PostgresFeed;
 
-    fn namespace(&self) -> &str {
-        &self.inner.namespace
-    }
-
-    fn version(&self) -> u32 {
-        self.inner.version
-    }
-
-    fn codec(&self) -> Codec {
-        self.inner.codec
-    }
-
-    fn stats(&self) -> StoreStats {
-        self.inner.counters.snapshot()
-    }
-
-    fn count(&self, outcome: Outcome) {
-        let c = &self.inner.counters;
-        bump(match outcome {
-            Outcome::Hit => &c.hits,
-            Outcome::Miss => &c.misses,
-            Outcome::Error => &c.errors,
-        });
-    }
-
-    fn is_breaker_open(&self) -> bool {
-        self.inner.breaker.is_open()
-    }
-
-    fn supports_leases(&self) -> bool {
-        true
-    }
+    sql::shared_store_items!();
 
     /// The database's clock, in milliseconds since the Unix epoch, as this
     /// process estimates it (measured on first use and every minute).
@@ -1000,24 +692,16 @@ impl Store for PostgresStore {
     /// # Errors
     /// When the first measurement fails.
     async fn now_ms(&self) -> Result<u64, Error> {
-        let clock = &self.inner.clock;
-        if let Some(first) = clock.claim() {
-            // Timed around the query alone, on a connection made
-            // beforehand: a connect inside the interval would skew it.
-            let r = self
-                .call(Q::Now, |c, s| async move {
-                    let sent = sql::unix_us();
-                    let db = c.client.query_one(&s, &[]).await?.get::<_, i64>(0);
-                    Ok((sent, sql::unix_us(), db))
-                })
-                .await;
-            match r {
-                Ok((sent, received, db)) => clock.record(sent, received, db),
-                Err(e) if first => return Err(e),
-                Err(_) => {}
-            }
-        }
-        Ok(clock.now_ms())
+        // Timed around the query alone, on a connection made beforehand:
+        // a connect inside the interval would skew it.
+        let measure = || {
+            self.call(Q::Now, |c, s| async move {
+                let sent = sql::unix_us();
+                let db = c.client.query_one(&s, &[]).await?.get::<_, i64>(0);
+                Ok((sent, sql::unix_us(), Some(db)))
+            })
+        };
+        self.inner.core.now_ms(measure).await
     }
 
     /// The entry at `key`; an expired row is absent (and deleted).
@@ -1315,7 +999,7 @@ impl Store for PostgresStore {
             config,
             channel: self.inner.channel.clone(),
             heartbeat: heartbeat.max(Duration::from_millis(10)),
-            timeout: self.inner.connect_timeout + self.inner.response_timeout,
+            timeout: self.inner.core.connect_timeout + self.inner.core.response_timeout,
             live: None,
             backoff: Duration::ZERO,
         }

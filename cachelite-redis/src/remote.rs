@@ -337,11 +337,25 @@ pub(crate) struct Fetched<V> {
     pub(crate) ttl: Option<Duration>,
 }
 
-/// What is left of an entry's life at `now_ms`: until its end on the
-/// store's clock, never more than the TTL it was written with (which bounds
+/// One tick of the clocks an entry's life is counted on: stores keep
+/// expiries in whole milliseconds and their clocks are read truncated to
+/// the millisecond, so a time left measured on them may be up to one tick
+/// more than what is really left.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+/// How long a local copy of an entry with `left` of its life in the store
+/// may be kept: one [`TICK`] less, so that it never outlives the entry.
+pub(crate) fn local_ttl(left: Duration) -> Duration {
+    left.saturating_sub(TICK)
+}
+
+/// How long a local copy of an entry read at `now_ms` may be kept: until
+/// the entry's end on the store's clock less one [`TICK`] (`now_ms` is
+/// truncated), never more than the TTL it was written with (which bounds
 /// the harm of a wrong clock estimate, here or at the writer).
 pub(crate) fn time_left(now_ms: u64, expiry: Expiry) -> Duration {
-    Duration::from_millis(expiry.at_ms.saturating_sub(now_ms).min(expiry.ttl_ms))
+    let left = expiry.at_ms.saturating_sub(now_ms).min(expiry.ttl_ms);
+    local_ttl(Duration::from_millis(left))
 }
 
 /// Reads and decodes the entry at `rendered`.
@@ -445,15 +459,21 @@ mod tests {
     }
 
     #[test]
-    fn time_left_comes_from_the_envelope_and_never_exceeds_the_ttl() {
+    fn time_left_comes_from_the_envelope_less_a_tick_and_never_exceeds_the_ttl() {
         let now = 1_000_000;
         let left = |at_ms, ttl_ms| time_left(now, Expiry { at_ms, ttl_ms });
-        assert_eq!(left(now + 1_500, 1_500), Duration::from_millis(1_500));
+        assert_eq!(left(now + 1_500, 1_500), Duration::from_millis(1_499));
+        assert_eq!(left(now + 1, 1_500), Duration::ZERO, "within a tick");
         assert_eq!(left(now - 10, 1_500), Duration::ZERO, "ended");
         assert_eq!(
             left(u64::MAX, 1_500),
-            Duration::from_millis(1_500),
+            Duration::from_millis(1_499),
             "capped"
         );
+        assert_eq!(
+            local_ttl(Duration::from_micros(2_500)),
+            Duration::from_micros(1_500)
+        );
+        assert_eq!(local_ttl(Duration::from_micros(500)), Duration::ZERO);
     }
 }

@@ -1,14 +1,20 @@
 //! What the SQL stores share: table names, limits, the database's clock,
-//! globs as `LIKE` prefixes, and the guarded call (breaker, deadline,
-//! counters).
+//! globs as `LIKE` prefixes, the builders' common settings and setters,
+//! and the core every store holds (layers, breaker, counters, sweep).
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use crate::breaker::Breaker;
 use crate::channel::Message;
-use crate::{Error, StoreStats};
+use crate::codec::Codec;
+use crate::layers::{Compression, Keyring, Layers};
+use crate::{Error, Outcome, StoreStats};
 
 /// The longest rendered key a SQL store holds, in bytes: the primary key
 /// index of either database takes entries of about 2.7 KiB at most.
@@ -146,6 +152,10 @@ pub(crate) fn unix_us() -> i64 {
 
 /// How long an estimate of the database's clock is trusted (µs).
 const CLOCK_RESYNC_US: i64 = 60_000_000;
+/// Round trips per measurement of the database's clock: the quickest one
+/// is kept, so that a delayed reply does not skew the estimate by half of
+/// it.
+const CLOCK_SAMPLES: usize = 3;
 
 /// This process's estimate of the database's clock, to within half a
 /// round trip: entries carry their end on it, so two processes whose
@@ -263,71 +273,468 @@ impl Counters {
     }
 }
 
-/// Runs `call` under the breaker and `deadline`, counting failures.
-/// `transport` says whether an error means the database is unreachable
-/// (the breaker counts it) rather than that it answered with an error.
-pub(crate) async fn guarded<T>(
-    breaker: &Breaker,
-    counters: &Counters,
-    deadline: Duration,
-    transport: fn(&Error) -> bool,
-    call: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        bump(&counters.errors);
-        return Err(Error::NoRuntime);
-    }
-    if !breaker.allow() {
-        bump(&counters.skipped);
-        return Err(Error::Unavailable);
-    }
-    match tokio::time::timeout(deadline, call).await {
-        Ok(Ok(v)) => {
-            breaker.success();
-            Ok(v)
+/// The settings both SQL builders share; each builder adds its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) url: String,
+    pub(crate) namespace: String,
+    pub(crate) version: u32,
+    pub(crate) codec: Codec,
+    pub(crate) compression: Compression,
+    pub(crate) keyring: Option<Keyring>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+    pub(crate) pool_size: usize,
+    pub(crate) sweep_interval: Duration,
+    pub(crate) failure_threshold: u32,
+    pub(crate) cooldown: Duration,
+}
+
+impl Settings {
+    /// The defaults, with the store's own pool size.
+    pub(crate) fn new(url: String, pool_size: usize) -> Self {
+        Settings {
+            url,
+            namespace: "default".into(),
+            version: 1,
+            codec: Codec::default(),
+            compression: Compression::None,
+            keyring: None,
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_millis(100),
+            pool_size,
+            sweep_interval: Duration::from_secs(60),
+            failure_threshold: 3,
+            cooldown: Duration::from_secs(1),
         }
-        Ok(Err(e)) => {
-            bump(&counters.errors);
-            if transport(&e) {
-                breaker.failure();
-            } else {
-                breaker.success();
-            }
-            Err(e)
+    }
+
+    /// Checks the settings, with the store's own `intervals`, and makes
+    /// what every SQL store holds.
+    pub(crate) fn core(&self, intervals: &[Duration]) -> Result<Core, Error> {
+        crate::key::check_namespace(&self.namespace)?;
+        let shared = [
+            self.connect_timeout,
+            self.response_timeout,
+            self.sweep_interval,
+        ];
+        if shared.iter().chain(intervals).any(Duration::is_zero) {
+            return Err(Error::Config(
+                "timeouts and intervals must be greater than zero".into(),
+            ));
         }
-        Err(_) => {
-            bump(&counters.errors);
-            breaker.failure();
-            Err(Error::Timeout)
+        if self.failure_threshold == 0 {
+            return Err(Error::Config(
+                "the circuit breaker needs a threshold of at least one failure".into(),
+            ));
+        }
+        if self.pool_size == 0 {
+            return Err(Error::Config(
+                "the pool needs at least one connection".into(),
+            ));
+        }
+        Ok(Core {
+            layers: Layers::new(self.compression, self.keyring.clone())?,
+            tables: Tables::new(&self.namespace, self.version),
+            namespace: self.namespace.clone(),
+            version: self.version,
+            codec: self.codec,
+            connect_timeout: self.connect_timeout,
+            response_timeout: self.response_timeout,
+            sweep_interval: self.sweep_interval,
+            breaker: Breaker::new(self.failure_threshold, self.cooldown),
+            origin: fastrand::u64(..),
+            counters: Counters::default(),
+            clock: DbClock::default(),
+            sweeper: Mutex::new(None),
+        })
+    }
+}
+
+/// What every SQL store holds besides its connections: its tables and
+/// settings, the value layers, the breaker, the counters, the clock
+/// estimate and the sweep task (stopped when this is dropped).
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) tables: Tables,
+    pub(crate) namespace: String,
+    pub(crate) version: u32,
+    pub(crate) codec: Codec,
+    pub(crate) layers: Layers,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+    pub(crate) sweep_interval: Duration,
+    pub(crate) breaker: Breaker,
+    pub(crate) origin: u64,
+    pub(crate) counters: Counters,
+    pub(crate) clock: DbClock,
+    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        if let Some(task) = self.sweeper.get_mut().take() {
+            task.abort();
         }
     }
 }
 
-/// Checks the settings the SQL builders share.
-pub(crate) fn check_settings(
-    namespace: &str,
-    timeouts: &[Duration],
-    failure_threshold: u32,
-    pool_size: usize,
-) -> Result<(), Error> {
-    crate::key::check_namespace(namespace)?;
-    if timeouts.iter().any(Duration::is_zero) {
-        return Err(Error::Config(
-            "timeouts and intervals must be greater than zero".into(),
-        ));
+impl Core {
+    /// The associated data of an encrypted entry: its table and key, so a
+    /// value copied to another key, namespace or version does not decrypt.
+    fn aad(&self, key: &str) -> Vec<u8> {
+        if self.layers.keyring().is_none() {
+            return Vec::new();
+        }
+        format!("{}:{key}", self.tables.entries).into_bytes()
     }
-    if failure_threshold == 0 {
-        return Err(Error::Config(
-            "the circuit breaker needs a threshold of at least one failure".into(),
-        ));
+
+    /// [`crate::Store::seal`]: the value layers, bound to `key`.
+    pub(crate) fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+        self.layers.seal(entry, &self.aad(key))
     }
-    if pool_size == 0 {
-        return Err(Error::Config(
-            "the pool needs at least one connection".into(),
-        ));
+
+    /// [`crate::Store::open`]: the value layers undone.
+    pub(crate) fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        self.layers.open(stored, &self.aad(key))
     }
-    Ok(())
+
+    /// [`crate::Store::count`].
+    pub(crate) fn count(&self, outcome: Outcome) {
+        let c = &self.counters;
+        bump(match outcome {
+            Outcome::Hit => &c.hits,
+            Outcome::Miss => &c.misses,
+            Outcome::Error => &c.errors,
+        });
+    }
+
+    /// Runs `call` under the breaker and a deadline of a connect and a
+    /// response timeout, counting failures. `transport` says whether an
+    /// error means the database is unreachable (the breaker counts it)
+    /// rather than that it answered with an error.
+    pub(crate) async fn guarded<T>(
+        &self,
+        transport: fn(&Error) -> bool,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let (breaker, counters) = (&self.breaker, &self.counters);
+        if tokio::runtime::Handle::try_current().is_err() {
+            bump(&counters.errors);
+            return Err(Error::NoRuntime);
+        }
+        if !breaker.allow() {
+            bump(&counters.skipped);
+            return Err(Error::Unavailable);
+        }
+        let deadline = self.connect_timeout + self.response_timeout;
+        match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(v)) => {
+                breaker.success();
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                bump(&counters.errors);
+                if transport(&e) {
+                    breaker.failure();
+                } else {
+                    breaker.success();
+                }
+                Err(e)
+            }
+            Err(_) => {
+                bump(&counters.errors);
+                breaker.failure();
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// [`crate::Store::now_ms`]: the estimate of the database's clock,
+    /// measured on first use and every minute by the quickest of
+    /// [`CLOCK_SAMPLES`] calls of `measure` (local µs sent, local µs
+    /// received, database µs).
+    pub(crate) async fn now_ms<M, Fut>(&self, measure: M) -> Result<u64, Error>
+    where
+        M: Fn() -> Fut,
+        Fut: Future<Output = Result<(i64, i64, Option<i64>), Error>>,
+    {
+        let clock = &self.clock;
+        if let Some(first) = clock.claim() {
+            let mut best: Option<(i64, i64, i64)> = None;
+            for _ in 0..CLOCK_SAMPLES {
+                match measure().await {
+                    Ok((sent, received, Some(db))) => {
+                        if best.is_none_or(|(s, r, _)| received - sent < r - s) {
+                            best = Some((sent, received, db));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) if first && best.is_none() => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            if let Some((sent, received, db)) = best {
+                clock.record(sent, received, db);
+            }
+        }
+        Ok(clock.now_ms())
+    }
+
+    /// Starts the periodic sweep of the store `owner` holds this core of:
+    /// `sweep` runs every `sweep_interval` until the owner is dropped.
+    pub(crate) fn start_sweeper<T, F, Fut>(&self, owner: Weak<T>, sweep: F)
+    where
+        T: Send + Sync + 'static,
+        F: Fn(Arc<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let interval = self.sweep_interval;
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(owner) = owner.upgrade() else { return };
+                sweep(owner).await;
+            }
+        });
+        *self.sweeper.lock() = Some(task);
+    }
 }
+
+/// The setters both SQL builders share, over their `settings` field;
+/// `$store` and `$url` name the store and a URL in the examples.
+macro_rules! shared_setters {
+    ($store:ident, $url:literal) => {
+        /// The namespace (default `default`): 1 to 64 characters from
+        /// `[A-Za-z0-9_.-]`. Each namespace and version has its own tables.
+        pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+            self.settings.namespace = namespace.into();
+            self
+        }
+
+        /// The codec for values written (default MessagePack).
+        pub fn codec(mut self, codec: Codec) -> Self {
+            self.settings.codec = codec;
+            self
+        }
+
+        /// Compresses the values written from a size threshold on (default:
+        /// none). Any store reads compressed values, whatever its own setting.
+        ///
+        /// ```
+        #[doc = concat!("use cachelite_redis::{Compression, ", stringify!($store), "};")]
+        #[doc = concat!("let store = ", stringify!($store), "::builder(\"", $url, "\")")]
+        ///     .compression(Compression::Lz4 { min_bytes: 2048 })
+        ///     .build()?;
+        /// # let _ = store;
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        pub fn compression(mut self, compression: Compression) -> Self {
+            self.settings.compression = compression;
+            self
+        }
+
+        /// Encrypts every value written with the keyring's current key
+        /// (XChaCha20-Poly1305, with the entries' table and the key as
+        /// associated data: a value copied to another key, namespace or version
+        /// does not decrypt), and decrypts with any of its keys. A store with
+        /// keys reads only encrypted values: anything else, or a value it
+        /// cannot decrypt, is a miss, counted as an error and deleted.
+        ///
+        /// ```
+        #[doc = concat!("use cachelite_redis::{Keyring, ", stringify!($store), "};")]
+        /// # let (key, old_key) = ([1u8; 32], [0u8; 32]);
+        #[doc = concat!("let store = ", stringify!($store), "::builder(\"", $url, "\")")]
+        ///     .encryption(Keyring::new(1, key).with_old(0, old_key))
+        ///     .build()?;
+        /// # let _ = store;
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        pub fn encryption(mut self, keyring: Keyring) -> Self {
+            self.settings.keyring = Some(keyring);
+            self
+        }
+
+        /// How long establishing a connection may take (default 1 s); also
+        /// the budget of creating the tables on first use.
+        pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+            self.settings.connect_timeout = timeout;
+            self
+        }
+
+        /// The circuit breaker: after `failures` failed calls in a row, calls
+        /// are refused for `cooldown` (defaults: 3 failures, 1 s).
+        pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+            self.settings.failure_threshold = failures;
+            self.settings.cooldown = cooldown;
+            self
+        }
+    };
+}
+pub(crate) use shared_setters;
+
+/// The accessors both SQL stores share, over their `inner.core`; `$store`
+/// and `$url` name the store and a URL in the examples.
+macro_rules! shared_accessors {
+    ($store:ident, $url:literal) => {
+        /// A store at `url` in `namespace`, with the default settings.
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($store), "Builder::build`].")]
+        ///
+        /// ```
+        #[doc = concat!("let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"s\")?;")]
+        /// assert_eq!(store.namespace(), "s");
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        pub fn open(url: impl Into<String>, namespace: &str) -> Result<Self, Error> {
+            Self::builder(url).namespace(namespace).build()
+        }
+
+        /// The namespace.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.namespace(), "n");
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn namespace(&self) -> &str {
+            &self.inner.core.namespace
+        }
+
+        /// The schema version.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.version(), 1);
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn version(&self) -> u32 {
+            self.inner.core.version
+        }
+
+        /// The codec values are written with.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.codec(), cachelite_redis::Codec::MessagePack);
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn codec(&self) -> Codec {
+            self.inner.core.codec
+        }
+
+        /// This store's origin: announcements of its writes carry it.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.origin(), store.clone().origin());
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn origin(&self) -> u64 {
+            self.inner.core.origin
+        }
+
+        /// The counters, shared by every clone of this store.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.stats().errors, 0);
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn stats(&self) -> StoreStats {
+            self.inner.core.counters.snapshot()
+        }
+
+        /// Whether the circuit breaker is open (calls are being refused).
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert!(!store.is_breaker_open());
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn is_breaker_open(&self) -> bool {
+            self.inner.core.breaker.is_open()
+        }
+
+        /// How values are compressed.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert_eq!(store.compression(), cachelite_redis::Compression::None);
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn compression(&self) -> Compression {
+            self.inner.core.layers.compression()
+        }
+
+        /// The keys values are encrypted with, if any.
+        ///
+        /// ```
+        #[doc = concat!("# let store = cachelite_redis::", stringify!($store), "::open(\"", $url, "\", \"n\")?;")]
+        /// assert!(store.keyring().is_none());
+        /// # Ok::<(), cachelite_redis::Error>(())
+        /// ```
+        #[must_use]
+        pub fn keyring(&self) -> Option<&Keyring> {
+            self.inner.core.layers.keyring()
+        }
+    };
+}
+pub(crate) use shared_accessors;
+
+/// The [`crate::Store`] items both SQL stores answer from their
+/// `inner.core` alone.
+macro_rules! shared_store_items {
+    () => {
+        fn seal(&self, key: &str, entry: Vec<u8>) -> Result<Vec<u8>, Error> {
+            self.inner.core.seal(key, entry)
+        }
+
+        fn open<'a>(&self, key: &str, stored: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+            self.inner.core.open(key, stored)
+        }
+
+        fn namespace(&self) -> &str {
+            &self.inner.core.namespace
+        }
+
+        fn version(&self) -> u32 {
+            self.inner.core.version
+        }
+
+        fn codec(&self) -> Codec {
+            self.inner.core.codec
+        }
+
+        fn stats(&self) -> StoreStats {
+            self.inner.core.counters.snapshot()
+        }
+
+        fn count(&self, outcome: Outcome) {
+            self.inner.core.count(outcome);
+        }
+
+        fn is_breaker_open(&self) -> bool {
+            self.inner.core.breaker.is_open()
+        }
+
+        fn supports_leases(&self) -> bool {
+            true
+        }
+    };
+}
+pub(crate) use shared_store_items;
 
 #[cfg(test)]
 mod tests {

@@ -119,6 +119,9 @@ fn bump(c: &AtomicU64) {
 /// How long an estimate of the server's clock is trusted before it is
 /// measured again.
 const CLOCK_RESYNC: Duration = Duration::from_secs(60);
+/// `TIME` round trips per measurement: the quickest one is kept, so that
+/// a connect or a delayed reply does not skew the estimate by half of it.
+const CLOCK_SAMPLES: usize = 3;
 
 /// This process's estimate of the Redis server's clock, from `TIME`.
 ///
@@ -1003,15 +1006,26 @@ impl RedisStore {
                     .compare_exchange(measured, now.max(1), Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
             if ours {
-                let sent = unix_us();
                 // In a cluster, every process reads the clock of one node:
                 // the one serving the namespace's channel name.
                 let node = conn::to_key(self.inner.keys.channel().as_bytes());
                 let time = redis::cmd("TIME");
-                match self.run::<(i64, i64)>(Req::At(&time, &node)).await {
-                    Ok(time) => clock.record(sent, unix_us(), time),
-                    Err(e) if first => return Err(e),
-                    Err(_) => {}
+                let mut best: Option<(i64, i64, (i64, i64))> = None;
+                for _ in 0..CLOCK_SAMPLES {
+                    let sent = unix_us();
+                    match self.run::<(i64, i64)>(Req::At(&time, &node)).await {
+                        Ok(t) => {
+                            let sample = (sent, unix_us(), t);
+                            if best.is_none_or(|(s, r, _)| sample.1 - sample.0 < r - s) {
+                                best = Some(sample);
+                            }
+                        }
+                        Err(e) if first && best.is_none() => return Err(e),
+                        Err(_) => break,
+                    }
+                }
+                if let Some((sent, received, time)) = best {
+                    clock.record(sent, received, time);
                 }
                 return Ok(clock.now_ms());
             }

@@ -803,7 +803,7 @@ where
                 )
                 .await
                 .unwrap_or(false);
-                let left = ttl.map(|t| t.saturating_sub(sent.elapsed()));
+                let left = ttl.map(|t| remote::local_ttl(t.saturating_sub(sent.elapsed())));
                 // A value this process just stored is what Redis holds:
                 // only the subscriber's state matters, not the generation.
                 // One that lost the race to another writer is not kept.
