@@ -3,6 +3,7 @@
 //! and the core every store holds (layers, breaker, counters, sweep).
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -274,7 +275,7 @@ impl Counters {
 }
 
 /// The settings both SQL builders share; each builder adds its own.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) url: String,
     pub(crate) namespace: String,
@@ -288,6 +289,79 @@ pub(crate) struct Settings {
     pub(crate) sweep_interval: Duration,
     pub(crate) failure_threshold: u32,
     pub(crate) cooldown: Duration,
+}
+
+/// `url` with its password replaced by `***`, in either form a SQL
+/// driver takes: `scheme://user:password@host/..` or libpq's
+/// `key=value` pairs (`password=secret`, `password='se cret'`).
+pub(crate) fn redacted_url(url: &str) -> String {
+    if url.contains("://") {
+        return crate::tls::redacted(url);
+    }
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(at) = find_password_key(rest) {
+        let value_start = at + "password".len();
+        let after_eq = rest[value_start..].trim_start();
+        let Some(after_eq) = after_eq.strip_prefix('=') else {
+            out.push_str(&rest[..value_start]);
+            rest = &rest[value_start..];
+            continue;
+        };
+        let value = after_eq.trim_start();
+        // A quoted value runs to its closing quote (`\'` escapes one);
+        // a bare one to the next whitespace.
+        let len = if let Some(quoted) = value.strip_prefix('\'') {
+            let mut escaped = false;
+            quoted
+                .char_indices()
+                .find(|&(_, c)| {
+                    let end = c == '\'' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map_or(value.len(), |(i, _)| i + 2)
+        } else {
+            value.find(char::is_whitespace).unwrap_or(value.len())
+        };
+        out.push_str(&rest[..at]);
+        out.push_str("password=***");
+        rest = &value[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a `password` key starts in a libpq `key=value` string.
+fn find_password_key(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find("password").map(|i| i + from) {
+        let starts_word = i == 0 || s[..i].ends_with(char::is_whitespace);
+        if starts_word {
+            return Some(i);
+        }
+        from = i + "password".len();
+    }
+    None
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &redacted_url(&self.url))
+            .field("namespace", &self.namespace)
+            .field("version", &self.version)
+            .field("codec", &self.codec)
+            .field("compression", &self.compression)
+            .field("keyring", &self.keyring)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("pool_size", &self.pool_size)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("failure_threshold", &self.failure_threshold)
+            .field("cooldown", &self.cooldown)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -740,6 +814,32 @@ pub(crate) use shared_store_items;
 mod tests {
     use super::*;
     use crate::channel::Op;
+
+    #[test]
+    fn debug_output_hides_passwords_in_either_url_form() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/test",
+                "postgres://app:***@db:5432/test",
+            ),
+            ("mysql://root@127.0.0.1/test", "mysql://root@127.0.0.1/test"),
+            (
+                "host=db user=app password=s3cret dbname=test",
+                "host=db user=app password=*** dbname=test",
+            ),
+            (
+                "host=db password = 's3 \\'cret' user=app",
+                "host=db password=*** user=app",
+            ),
+            ("user=password host=db", "user=password host=db"),
+            ("password=a password=b", "password=*** password=***"),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+            let settings = Settings::new(url.into(), 1);
+            let debug = format!("{settings:?}");
+            assert!(!debug.contains("s3"), "{debug}");
+        }
+    }
 
     #[test]
     fn table_names_are_safe_distinct_and_short() {
