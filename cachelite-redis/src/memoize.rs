@@ -60,13 +60,36 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> RedisValue
 /// source with a few lines, and `#[memoize(store = ..)]` then takes it
 /// (there is no blanket impl: it would overlap the impl for references):
 ///
-/// ```ignore
-/// impl cachelite_redis::StoreSource for MyStore {
-///     type Store = MyStore;
-///     fn memo_store(&self) -> Result<MyStore, (cachelite_redis::Error, MyStore)> {
-///         Ok(self.clone())
+/// ```
+/// use std::sync::LazyLock;
+/// use cachelite_redis::{Error, MemoryStore, StoreSource};
+///
+/// /// Where one tenant's results are kept: here a `MemoryStore`; a type
+/// /// that implements `Store` itself is given back the same way.
+/// struct Tenant {
+///     store: MemoryStore,
+/// }
+///
+/// impl StoreSource for Tenant {
+///     type Store = MemoryStore;
+///     fn memo_store(&self) -> Result<MemoryStore, (Error, MemoryStore)> {
+///         Ok(self.store.clone())
 ///     }
 /// }
+///
+/// static ACME: LazyLock<Tenant> = LazyLock::new(|| Tenant {
+///     store: MemoryStore::new().with_namespace("acme"),
+/// });
+///
+/// #[cachelite::memoize(ttl = 60, store = ACME, local(capacity = 100))]
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// assert_eq!(square(12), 144);
+/// assert_eq!(square(12), 144); // from the cache
+/// let info = square_cache_info();
+/// assert_eq!((info.misses, info.l1_hits + info.l2_hits), (1, 1));
 /// ```
 ///
 /// (`cachelite-redis/tests/memoize.rs` has a complete store of its own,
